@@ -1,0 +1,161 @@
+/* leader.h - the public interface of libleader: leader election on Redis.
+ *
+ * Several copies of a service create a leader handle on the same election
+ * key; at most one of them is ELECTED at a time. The leader holds a lease in
+ * Redis that it renews every ttl/3; when it cannot renew, it steps down at
+ * the lease deadline by its own clock, before anyone else can be elected.
+ * Every leadership carries a term (a fencing token) that only grows.
+ *
+ * Conventions:
+ * - Functions that can fail return 0 or a negative LEADER_E... code;
+ *   leader_strerror() explains a code. Boolean queries return 1, 0 or a
+ *   negative code. errno never carries an answer.
+ * - leader_new() copies every string it is given. Strings returned by
+ *   getters belong to the handle and stay valid until leader_free().
+ * - Event payloads belong to the library and are valid only during the
+ *   callback.
+ * - Every function may be called from any thread. Callbacks run on the
+ *   handle's own thread with no library lock held and may call any function
+ *   of this header; leader_free() of the handle whose callback is running is
+ *   deferred until the callback returns.
+ */
+#ifndef LEADER_H
+#define LEADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LEADER_VERSION_MAJOR 0
+#define LEADER_VERSION_MINOR 1
+#define LEADER_VERSION_PATCH 0
+#define LEADER_VERSION_HEX                                                     \
+    ((LEADER_VERSION_MAJOR << 16) | (LEADER_VERSION_MINOR << 8) |              \
+     LEADER_VERSION_PATCH)
+
+#if defined(__GNUC__) || defined(__clang__)
+#define LEADER_API __attribute__((visibility("default")))
+#else
+#define LEADER_API
+#endif
+
+/* Error codes. 0 is success; every failure is negative. */
+enum leader_error {
+    LEADER_OK = 0,
+    LEADER_EINVAL = -1,     /* an argument or option is invalid */
+    LEADER_ENOMEM = -2,     /* out of memory */
+    LEADER_EURL = -3,       /* the Redis URL is malformed */
+    LEADER_ENOTSUP = -4,    /* a feature this build does not support */
+    LEADER_ECONN = -5,      /* cannot connect, or the connection was lost */
+    LEADER_ETIMEDOUT = -6,  /* Redis did not answer in time */
+    LEADER_EAUTH = -7,      /* authentication failed (NOAUTH, WRONGPASS) */
+    LEADER_EWRONGTYPE = -8, /* the election key holds a non-string value */
+    LEADER_EREADONLY = -9,  /* the server is a read-only replica */
+    LEADER_EPROTO = -10,    /* Redis sent a reply the library cannot use */
+    LEADER_EREDIS = -11,    /* Redis answered with another error */
+    LEADER_ESTATE = -12,    /* the call is not allowed in this state */
+    LEADER_ELOST = -13,     /* leadership was taken over or refused */
+    LEADER_ELEASE = -14     /* the lease ran out without a confirmed renewal */
+};
+
+/* The opaque election handle. */
+typedef struct leader leader;
+
+typedef enum leader_event_type {
+    LEADER_EVENT_ELECTED = 1, /* this candidate is now the leader */
+    LEADER_EVENT_REVOKED,     /* this candidate is no longer the leader */
+    LEADER_EVENT_ERROR        /* something failed; the library keeps trying */
+} leader_event_type;
+
+/* An event. More fields may follow in later versions. The structure and
+ * the strings it points to are valid only during the callback. */
+typedef struct leader_event {
+    leader_event_type type;
+    uint64_t term;         /* fencing token of the leadership concerned */
+    const char *leader_id; /* who leads now, when known, else NULL */
+    int error;             /* LEADER_E... for ERROR and for REVOKED's cause
+                            * (0 when REVOKED follows leader_stop or free) */
+    const char *message;   /* human-readable detail, never NULL */
+} leader_event;
+
+typedef void (*leader_callback)(leader *l, const leader_event *ev,
+                                void *userdata);
+
+/* Options for leader_new(). Always fill with leader_options_init() first:
+ * more fields may follow in later versions. */
+typedef struct leader_options {
+    const char *url; /* redis://[[user]:password@]host[:port][/db] or
+                      * unix:///path/to/redis.sock[?db=N]; NULL means
+                      * $LEADER_REDIS_URL, else redis://127.0.0.1:6379 */
+    const char *key; /* election name, default "default" */
+    const char *id;  /* this candidate's id (1-255 bytes, no spaces);
+                      * NULL means a random UUIDv4 */
+    long ttl_ms;     /* lease length, default 10000 (10 ms .. 1 day) */
+    long wait_ms;    /* longest pause between two tries to be elected,
+                      * default 1000 (0 .. 1 day) */
+} leader_options;
+
+/* Fills opts with the defaults. */
+LEADER_API void leader_options_init(leader_options *opts);
+
+/* Creates a handle. Does no I/O: connecting starts with leader_elect() or
+ * the first query. On failure returns NULL and, if err is not NULL, writes
+ * a NUL-terminated reason of at most errlen bytes to err. The caller owns
+ * the handle and frees it with leader_free(). */
+LEADER_API leader *leader_new(const leader_options *opts, char *err,
+                              size_t errlen);
+
+/* This candidate's id. Owned by the handle. */
+LEADER_API const char *leader_id(const leader *l);
+
+/* The Redis key of the election: "leader:" + sha1hex(key), as node-leader
+ * names it. Owned by the handle. */
+LEADER_API const char *leader_key(const leader *l);
+
+/* Sets the callback that receives every event (NULL for none). userdata is
+ * passed back unchanged. May be called at any time; takes effect for the
+ * next event. */
+LEADER_API void leader_on(leader *l, leader_callback cb, void *userdata);
+
+/* Starts campaigning on the handle's own thread and returns at once.
+ * Returns 0, LEADER_ESTATE if already campaigning, LEADER_ENOMEM, or
+ * LEADER_ECONN if the thread cannot be started. */
+LEADER_API int leader_elect(leader *l);
+
+/* Asks Redis whether this candidate holds the election key (GET == id),
+ * in one round trip on a connection of its own. Returns 1, 0, or a negative
+ * code (LEADER_ECONN, LEADER_ETIMEDOUT, LEADER_EAUTH, LEADER_EWRONGTYPE,
+ * LEADER_EPROTO, LEADER_EREDIS). */
+LEADER_API int leader_is_leader(leader *l);
+
+/* 1 while this candidate's local lease is valid, else 0. No I/O, no lock:
+ * it compares the lease deadline with the clock. */
+LEADER_API int leader_has_lease(const leader *l);
+
+/* The term (fencing token) of the current leadership, 0 if not leader. */
+LEADER_API uint64_t leader_term(const leader *l);
+
+/* Stops campaigning. If leader, emits REVOKED (error 0) before returning
+ * and deletes the key atomically, only if it still is this leadership's.
+ * Waits for Redis at most about ttl/3 (never longer than 5 s). Returns 0,
+ * or LEADER_ESTATE if not campaigning. When called from the handle's own
+ * callback it does not wait for Redis. */
+LEADER_API int leader_stop(leader *l);
+
+/* Stops if needed and frees the handle. NULL is allowed. */
+LEADER_API void leader_free(leader *l);
+
+/* A static description of a LEADER_E... code. */
+LEADER_API const char *leader_strerror(int code);
+
+/* The library's version, "MAJOR.MINOR.PATCH". */
+LEADER_API const char *leader_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LEADER_H */

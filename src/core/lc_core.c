@@ -1,0 +1,533 @@
+/* lc_core.c - the election state machine (see lc_core.h).
+ *
+ * One command is awaited at a time; a newer command supersedes the older
+ * one, whose reply is then dropped by its sequence number. Leases are
+ * counted from the send time of the command that won or renewed them, and
+ * a leader steps down when its local deadline passes, whatever Redis says
+ * afterwards. A lost reply never counts as an answer: a lost acquire is
+ * resolved by acquiring again (the script's holder-is-us path grants a new
+ * term), a lost renewal by renewing again while the lease lasts.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/lc_core.h"
+#include "leader.h"
+
+#define BACKOFF_BASE 20 /* ms: first reconnect or retry after an error */
+
+lc_time lc_lease_length(lc_time ttl)
+{
+    /* The margin for clock-rate differences between us and Redis. */
+    return ttl - (ttl / 100 + 2);
+}
+
+static lc_time min_time(lc_time a, lc_time b)
+{
+    return a < b ? a : b;
+}
+
+static lc_time clamp_time(lc_time v, lc_time lo, lc_time hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+int lc_init(struct lc_core *c, const struct lc_config *cfg)
+{
+    size_t idlen = cfg->id != NULL ? strlen(cfg->id) : 0;
+
+    if (idlen == 0 || idlen > LC_ID_MAX || cfg->ttl < 10 || cfg->wait < 0)
+        return -1;
+    memset(c, 0, sizeof *c);
+    memcpy(c->id, cfg->id, idlen);
+    c->ttl = cfg->ttl;
+    c->wait = cfg->wait;
+    c->drift = cfg->ttl - lc_lease_length(cfg->ttl);
+    c->renew_every = cfg->ttl / 3;
+    c->cmd_timeout = clamp_time(cfg->ttl / 3, 5, 2000);
+    c->backoff_cap = clamp_time(cfg->ttl / 6, 10, 1000);
+    c->rng = cfg->seed ? cfg->seed : 0x9e3779b97f4a7c15ULL;
+    c->state = LC_IDLE;
+    c->conn = LC_DOWN;
+    c->out.deadline = LC_NEVER;
+    return 0;
+}
+
+static uint64_t next_random(struct lc_core *c)
+{
+    /* xorshift64*: enough for jitter, and reproducible under a seed. */
+    c->rng ^= c->rng >> 12;
+    c->rng ^= c->rng << 25;
+    c->rng ^= c->rng >> 27;
+    return c->rng * 0x2545f4914f6cdd1dULL;
+}
+
+/* Capped exponential backoff with jitter over the upper half. */
+static lc_time backoff(struct lc_core *c, unsigned attempt)
+{
+    lc_time d = BACKOFF_BASE;
+
+    for (unsigned i = 1; i < attempt && d < c->backoff_cap; i++)
+        d *= 2;
+    d = min_time(d, c->backoff_cap);
+    return d / 2 + (lc_time) (next_random(c) % (uint64_t) (d / 2 + 1));
+}
+
+/* ---- outputs ---- */
+
+static struct lc_event *push_event(struct lc_core *c, enum lc_event_kind kind,
+                                   uint64_t term, int error, const char *fmt,
+                                   ...)
+{
+    struct lc_output *o = &c->out;
+    struct lc_event *ev;
+    va_list ap;
+
+    if (o->nevents == LC_MAX_EVENTS)
+        return NULL; /* cannot happen: one step emits at most three */
+    ev = &o->events[o->nevents];
+    va_start(ap, fmt);
+    vsnprintf(o->msg[o->nevents], LC_MSG_MAX, fmt, ap);
+    va_end(ap);
+    o->nevents++;
+    ev->kind = kind;
+    ev->term = term;
+    ev->error = error;
+    ev->holder = NULL;
+    ev->message = o->msg[o->nevents - 1];
+    return ev;
+}
+
+/* Reports an error once per streak of the same error. The detail need not
+ * end in NUL; without one, the code's description stands in. */
+static void report_error(struct lc_core *c, int error, const char *what,
+                         const char *detail, size_t len)
+{
+    if (error == c->last_error)
+        return;
+    c->last_error = error;
+    if (detail == NULL || len == 0) {
+        detail = leader_strerror(error);
+        len = strlen(detail);
+    }
+    push_event(c, LC_EV_ERROR, c->term, error, "%s: %.*s", what,
+               (int) (len < LC_MSG_MAX ? len : LC_MSG_MAX), detail);
+}
+
+/* The text of an error reply, for report_error(). */
+static size_t error_text(const struct lc_value *v, const char **text)
+{
+    *text = v != NULL && v->type == LC_VAL_ERR ? v->str : NULL;
+    return *text != NULL ? v->len : 0;
+}
+
+static void send_cmd(struct lc_core *c, enum lc_cmd_kind kind, uint64_t term)
+{
+    struct lc_output *o = &c->out;
+    struct lc_cmd *cmd = &o->cmds[o->ncmds++];
+
+    cmd->kind = kind;
+    cmd->seq = ++c->seq;
+    cmd->term = term;
+    c->inflight = kind;
+    c->sent_at = c->now;
+    c->inflight_end = c->now + c->cmd_timeout;
+    if (c->state == LC_LEADER)
+        c->inflight_end = min_time(c->inflight_end, c->lease_end);
+}
+
+/* ---- state changes ---- */
+
+static void become_follower(struct lc_core *c, lc_time retry_at)
+{
+    c->state = LC_FOLLOWER;
+    c->term = 0;
+    c->lease_end = 0;
+    c->retry_at = retry_at;
+}
+
+static void step_down(struct lc_core *c, int error, const char *why)
+{
+    struct lc_event *ev =
+        push_event(c, LC_EV_REVOKED, c->term, error, "%s", why);
+
+    if (ev != NULL && error == LEADER_ELOST && c->holder[0] != '\0')
+        ev->holder = c->holder;
+    become_follower(c, c->now);
+}
+
+static void become_leader(struct lc_core *c, uint64_t term)
+{
+    struct lc_event *ev;
+
+    c->state = LC_LEADER;
+    c->term = term;
+    c->lease_end = c->sent_at + lc_lease_length(c->ttl);
+    c->renew_at = c->sent_at + c->renew_every;
+    memcpy(c->holder, c->id, sizeof c->holder);
+    ev = push_event(c, LC_EV_ELECTED, term, 0, "elected with term %llu",
+                    (unsigned long long) term);
+    if (ev != NULL)
+        ev->holder = c->id;
+}
+
+static void become_idle(struct lc_core *c)
+{
+    c->state = LC_IDLE;
+    c->term = 0;
+    c->lease_end = 0;
+    c->inflight = 0;
+}
+
+static void set_holder(struct lc_core *c, const char *id, size_t len)
+{
+    if (len > LC_ID_MAX)
+        len = LC_ID_MAX;
+    memcpy(c->holder, id, len);
+    c->holder[len] = '\0';
+}
+
+/* ---- inputs ---- */
+
+static void on_start(struct lc_core *c)
+{
+    if (c->state == LC_FOLLOWER || c->state == LC_LEADER)
+        return;
+    if (c->state == LC_IDLE)
+        c->inflight = 0;
+    c->failures = 0;
+    c->last_error = 0;
+    c->retry_after_reply = 0;
+    /* During RELEASING the release stays in flight, so the first acquire
+     * goes out after its reply. */
+    become_follower(c, c->now);
+}
+
+static void on_stop(struct lc_core *c)
+{
+    switch (c->state) {
+    case LC_LEADER:
+        push_event(c, LC_EV_REVOKED, c->term, 0, "stopped");
+        c->state = LC_RELEASING;
+        c->inflight_end = c->now + c->cmd_timeout;
+        if (c->conn == LC_UP)
+            send_cmd(c, LC_CMD_RELEASE, c->term);
+        break;
+    case LC_FOLLOWER:
+        if (c->inflight == LC_CMD_ACQUIRE && c->conn == LC_UP) {
+            /* It may win: wait, and release what it wins. */
+            c->state = LC_RELEASING;
+            c->term = 0;
+        } else {
+            become_idle(c);
+        }
+        break;
+    case LC_RELEASING:
+    case LC_IDLE:
+        break;
+    }
+}
+
+static void on_connected(struct lc_core *c)
+{
+    if (c->conn != LC_CONNECTING)
+        return;
+    c->conn = LC_UP;
+    c->inflight = 0;
+    if (c->state == LC_FOLLOWER)
+        c->retry_at = c->now;
+    else if (c->state == LC_LEADER)
+        c->renew_at = c->now;
+    else if (c->state == LC_RELEASING && c->term != 0)
+        send_cmd(c, LC_CMD_RELEASE, c->term);
+    else if (c->state == LC_RELEASING)
+        become_idle(c);
+}
+
+static void lose_connection(struct lc_core *c, int error, const char *text,
+                            size_t len)
+{
+    enum lc_cmd_kind lost = c->inflight;
+
+    /* The first loss reconnects at once; more without a reply in between
+     * back off, so a server that drops every connection is not hammered. */
+    c->conn_failures++;
+    c->inflight = 0;
+    c->conn = LC_DOWN;
+    c->connect_at = c->now;
+    if (c->conn_failures > 1)
+        c->connect_at += backoff(c, c->conn_failures - 1);
+    if (c->state == LC_RELEASING)
+        become_idle(c); /* the key expires by itself */
+    else if (c->state == LC_FOLLOWER && lost == LC_CMD_ACQUIRE)
+        c->retry_at = c->now; /* resolve: acquire again once connected */
+    if (c->state != LC_IDLE)
+        report_error(c, error, "connection lost", text, len);
+}
+
+static void on_conn_failed(struct lc_core *c, int error, const char *text,
+                           size_t len)
+{
+    if (c->conn == LC_CONNECTING)
+        lose_connection(c, error, text, len);
+}
+
+static void on_acquire_won(struct lc_core *c, uint64_t term)
+{
+    if (term <= c->max_term && c->state != LC_RELEASING) {
+        /* A term we may have used before: never lead with it. The script
+         * prevents this; a server that breaks it gets no leader. */
+        report_error(c, LEADER_EPROTO, "acquire", "term went backwards", 19);
+        c->retry_at = c->now + backoff(c, ++c->failures);
+        send_cmd(c, LC_CMD_RELEASE, term);
+        c->inflight = 0;
+        return;
+    }
+    if (term > c->max_term)
+        c->max_term = term;
+    if (c->state == LC_RELEASING) {
+        c->term = term;
+        send_cmd(c, LC_CMD_RELEASE, term);
+        return;
+    }
+    if (c->now >= c->sent_at + lc_lease_length(c->ttl)) {
+        /* The reply took longer than the lease: hand the key back. */
+        send_cmd(c, LC_CMD_RELEASE, term);
+        c->inflight = 0;
+        c->retry_at = c->now;
+        return;
+    }
+    become_leader(c, term);
+}
+
+static void on_acquire_lost(struct lc_core *c,
+                            const struct lc_acquire_result *r)
+{
+    lc_time wait = c->wait;
+
+    if (c->state == LC_RELEASING) {
+        become_idle(c);
+        return;
+    }
+    set_holder(c, r->holder, r->holder_len);
+    if (r->pttl >= 0 && r->pttl < wait)
+        wait = r->pttl;
+    if (c->retry_after_reply)
+        wait = 0;
+    c->retry_at = c->now + wait;
+}
+
+static void on_acquire_reply(struct lc_core *c, const struct lc_value *v)
+{
+    struct lc_acquire_result r;
+    int rc = lc_decode_acquire(v, &r);
+    const char *text;
+    size_t len = error_text(v, &text);
+
+    if (rc != 0) {
+        if (c->state == LC_RELEASING) {
+            become_idle(c);
+            return;
+        }
+        report_error(c, rc, "acquire", text, len);
+        c->retry_at = c->now + backoff(c, ++c->failures);
+        return;
+    }
+    c->failures = 0;
+    c->last_error = 0;
+    if (r.won)
+        on_acquire_won(c, r.term);
+    else
+        on_acquire_lost(c, &r);
+    c->retry_after_reply = 0;
+}
+
+static void on_renew_reply(struct lc_core *c, const struct lc_value *v)
+{
+    int renewed = 0;
+    int rc = lc_decode_flag(v, &renewed);
+    const char *text;
+    size_t len = error_text(v, &text);
+
+    if (c->state != LC_LEADER)
+        return; /* a late reply after stepping down: acquire resolves it */
+    if (rc != 0) {
+        report_error(c, rc, "renew", text, len);
+        c->renew_at = c->now + backoff(c, ++c->failures);
+        return;
+    }
+    c->failures = 0;
+    c->last_error = 0;
+    if (!renewed) {
+        c->holder[0] = '\0';
+        step_down(c, LEADER_ELOST, "renewal refused: the key is not ours");
+        return;
+    }
+    if (c->sent_at + lc_lease_length(c->ttl) > c->lease_end)
+        c->lease_end = c->sent_at + lc_lease_length(c->ttl);
+    c->renew_at = c->sent_at + c->renew_every;
+}
+
+static void on_release_reply(struct lc_core *c)
+{
+    if (c->state == LC_RELEASING)
+        become_idle(c);
+}
+
+static void on_reply(struct lc_core *c, uint64_t seq, const struct lc_value *v)
+{
+    enum lc_cmd_kind kind = c->inflight;
+
+    if (kind == 0 || seq != c->seq)
+        return; /* superseded or from a dropped connection */
+    c->inflight = 0;
+    c->conn_failures = 0;
+    if (kind == LC_CMD_ACQUIRE)
+        on_acquire_reply(c, v);
+    else if (kind == LC_CMD_RENEW)
+        on_renew_reply(c, v);
+    else
+        on_release_reply(c);
+}
+
+static void on_notify(struct lc_core *c, const char *text, size_t len)
+{
+    struct lc_notify n;
+    int ours;
+
+    if (lc_parse_notify(text, len, &n) != 0)
+        return;
+    ours = n.id_len == strlen(c->id) && memcmp(n.id, c->id, n.id_len) == 0;
+    if (c->state == LC_LEADER && n.kind == LC_NOTIFY_ELECTED && !ours &&
+        n.term > c->term) {
+        set_holder(c, n.id, n.id_len);
+        step_down(c, LEADER_ELOST, "another candidate was elected");
+    } else if (c->state == LC_FOLLOWER && !ours) {
+        c->retry_at = c->now;
+        if (c->inflight == LC_CMD_ACQUIRE)
+            c->retry_after_reply = 1;
+    }
+    if (n.term > c->max_term && !(c->state == LC_LEADER && ours))
+        c->max_term = n.term;
+}
+
+/* ---- timers ---- */
+
+static int wants_connection(const struct lc_core *c)
+{
+    return c->state != LC_IDLE;
+}
+
+static void run_timers(struct lc_core *c)
+{
+    if (c->state == LC_LEADER && c->now >= c->lease_end)
+        step_down(c, c->conn == LC_UP ? LEADER_ELEASE : LEADER_ECONN,
+                  c->conn == LC_UP
+                      ? "lease ran out without a confirmed renewal"
+                      : "lease ran out while disconnected from Redis");
+    if (c->state == LC_RELEASING && c->now >= c->inflight_end &&
+        (c->conn != LC_UP || c->inflight))
+        become_idle(c); /* give up: the key expires by itself */
+    if (c->inflight && c->now >= c->inflight_end) {
+        c->out.actions |= LC_ACT_DISCONNECT;
+        lose_connection(c, LEADER_ETIMEDOUT, NULL, 0);
+    }
+    if (c->conn == LC_CONNECTING && c->now >= c->connect_end) {
+        c->out.actions |= LC_ACT_DISCONNECT;
+        on_conn_failed(c, LEADER_ETIMEDOUT, NULL, 0);
+    }
+    if (!wants_connection(c) && c->conn != LC_DOWN) {
+        c->out.actions |= LC_ACT_DISCONNECT;
+        c->conn = LC_DOWN;
+        c->inflight = 0;
+    }
+    if (wants_connection(c) && c->conn == LC_DOWN && c->now >= c->connect_at) {
+        c->out.actions |= LC_ACT_CONNECT;
+        c->conn = LC_CONNECTING;
+        c->connect_end = c->now + c->cmd_timeout;
+    }
+    if (c->conn != LC_UP || c->inflight)
+        return;
+    if (c->state == LC_FOLLOWER && c->now >= c->retry_at)
+        send_cmd(c, LC_CMD_ACQUIRE, c->max_term);
+    else if (c->state == LC_LEADER && c->now >= c->renew_at)
+        send_cmd(c, LC_CMD_RENEW, c->term);
+}
+
+lc_time lc_deadline(const struct lc_core *c)
+{
+    lc_time d = LC_NEVER;
+
+    if (c->state == LC_LEADER)
+        d = min_time(d, c->lease_end);
+    if (c->state == LC_RELEASING)
+        d = min_time(d, c->inflight_end);
+    if (c->inflight)
+        return min_time(d, c->inflight_end);
+    if (c->state == LC_IDLE)
+        return d;
+    if (c->conn == LC_DOWN)
+        return min_time(d, c->connect_at);
+    if (c->conn == LC_CONNECTING)
+        return min_time(d, c->connect_end);
+    if (c->state == LC_FOLLOWER)
+        d = min_time(d, c->retry_at);
+    else if (c->state == LC_LEADER)
+        d = min_time(d, c->renew_at);
+    return d;
+}
+
+const struct lc_output *lc_step(struct lc_core *c, const struct lc_input *in)
+{
+    struct lc_output *o = &c->out;
+
+    o->actions = 0;
+    o->ncmds = 0;
+    o->nevents = 0;
+    if (in->now > c->now)
+        c->now = in->now;
+    switch (in->kind) {
+    case LC_IN_START:
+        on_start(c);
+        break;
+    case LC_IN_STOP:
+        on_stop(c);
+        break;
+    case LC_IN_CONNECTED:
+        on_connected(c);
+        break;
+    case LC_IN_CONN_FAILED:
+        on_conn_failed(c, in->error, in->text, in->len);
+        break;
+    case LC_IN_CONN_LOST:
+        if (c->conn != LC_DOWN)
+            lose_connection(c, in->error, in->text, in->len);
+        break;
+    case LC_IN_REPLY:
+        on_reply(c, in->seq, in->value);
+        break;
+    case LC_IN_NOTIFY:
+        on_notify(c, in->text, in->len);
+        break;
+    case LC_IN_SUBSCRIBED:
+        if (c->state == LC_FOLLOWER)
+            c->retry_at = c->now;
+        break;
+    case LC_IN_TICK:
+        break;
+    }
+    run_timers(c);
+    o->deadline = lc_deadline(c);
+    return o;
+}
+
+int lc_has_lease(const struct lc_core *c, lc_time now)
+{
+    return c->state == LC_LEADER && now < c->lease_end;
+}
+
+int lc_busy(const struct lc_core *c)
+{
+    return c->state != LC_IDLE;
+}

@@ -1,0 +1,159 @@
+/* lc_core.h - the election state machine, free of I/O, clocks and threads.
+ *
+ * The core is fed inputs (the time, "connected", a reply to a command it
+ * asked for, a notification, "connection lost", start, stop) and answers
+ * with outputs: commands to send, events to emit, connection actions and
+ * the absolute time at which it next wants a TICK. The driver reads the
+ * clock; the core only compares the times it is given. The same code runs
+ * under the library's driver and under the simulator in tests/sim.
+ *
+ * Protocol and timing rules: DESIGN.md sections 3 and 4.
+ */
+#ifndef LC_CORE_H
+#define LC_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/lc_reply.h"
+
+/* Milliseconds on the driver's monotonic clock. */
+typedef int64_t lc_time;
+#define LC_NEVER INT64_MAX
+
+#define LC_ID_MAX 255
+
+enum lc_cmd_kind {
+    LC_CMD_ACQUIRE = 1, /* term: highest term seen, the new term's floor */
+    LC_CMD_RENEW,       /* term: the leadership to extend */
+    LC_CMD_RELEASE      /* term: the leadership to end */
+};
+
+struct lc_cmd {
+    enum lc_cmd_kind kind;
+    uint64_t seq; /* the reply must carry it back */
+    uint64_t term;
+};
+
+enum lc_event_kind { LC_EV_ELECTED = 1, LC_EV_REVOKED, LC_EV_ERROR };
+
+struct lc_event {
+    enum lc_event_kind kind;
+    uint64_t term;
+    int error;          /* LEADER_E... or 0 */
+    const char *holder; /* who leads, when known, else NULL */
+    const char *message;
+};
+
+enum lc_action {
+    LC_ACT_CONNECT = 1,   /* open the connection, then feed CONNECTED or
+                           * CONN_FAILED */
+    LC_ACT_DISCONNECT = 2 /* drop the connection; replies still in flight
+                           * on it must not be fed any more */
+};
+
+#define LC_MAX_CMDS 2
+#define LC_MAX_EVENTS 4
+#define LC_MSG_MAX 160
+
+/* What one step asks of the driver. Owned by the core; valid until the
+ * next step. Actions come first: a DISCONNECT applies to the connection
+ * that existed before the step, and commands go to the connection that
+ * exists (or is being opened) after it. */
+struct lc_output {
+    unsigned actions; /* LC_ACT_... bits */
+    int ncmds;
+    struct lc_cmd cmds[LC_MAX_CMDS];
+    int nevents;
+    struct lc_event events[LC_MAX_EVENTS];
+    lc_time deadline; /* feed a TICK at this time, LC_NEVER for none */
+    char msg[LC_MAX_EVENTS][LC_MSG_MAX];
+};
+
+enum lc_input_kind {
+    LC_IN_START = 1,   /* begin campaigning */
+    LC_IN_STOP,        /* stop; release the key if leader */
+    LC_IN_TICK,        /* a deadline was reached (or any time passed) */
+    LC_IN_CONNECTED,   /* the connection is ready for commands */
+    LC_IN_CONN_FAILED, /* a connect attempt failed: error, text */
+    LC_IN_CONN_LOST,   /* the connection broke: error, text */
+    LC_IN_REPLY,       /* the reply to command seq: value */
+    LC_IN_NOTIFY,      /* a message on the election channel: text, len */
+    LC_IN_SUBSCRIBED   /* (re)subscribed to the channel: catch up */
+};
+
+/* One input. Everything it points to is borrowed for the step only. */
+struct lc_input {
+    enum lc_input_kind kind;
+    lc_time now; /* the driver's clock; a value older than an earlier
+                  * input's is taken as that earlier value */
+    uint64_t seq;
+    const struct lc_value *value;
+    int error;
+    const char *text;
+    size_t len;
+};
+
+struct lc_config {
+    const char *id; /* copied; 1..LC_ID_MAX bytes */
+    lc_time ttl;    /* lease length in ms, > 0 */
+    lc_time wait;   /* longest pause between tries, >= 0 */
+    uint64_t seed;  /* for backoff jitter */
+};
+
+enum lc_state { LC_IDLE, LC_FOLLOWER, LC_LEADER, LC_RELEASING };
+enum lc_conn { LC_DOWN, LC_CONNECTING, LC_UP };
+
+/* The core. Its fields are private to lc_core.c; the struct is here so a
+ * caller can embed it without allocating. */
+struct lc_core {
+    char id[LC_ID_MAX + 1];
+    lc_time ttl, wait, drift, renew_every, cmd_timeout, backoff_cap;
+    uint64_t rng;
+
+    lc_time now;
+    enum lc_state state;
+    enum lc_conn conn;
+    lc_time connect_at;  /* DOWN: when to connect next */
+    lc_time connect_end; /* CONNECTING: give up then */
+    unsigned conn_failures;
+
+    uint64_t seq;               /* of the last command sent */
+    enum lc_cmd_kind inflight;  /* 0 when no reply is awaited */
+    lc_time sent_at;            /* send time of the command in flight */
+    lc_time inflight_end;       /* reply timeout of that command */
+    int retry_after_reply;      /* a notification came while acquiring */
+
+    lc_time retry_at;   /* FOLLOWER: next acquire */
+    unsigned failures;  /* error replies in a row, for backoff */
+    uint64_t term;      /* LEADER / RELEASING: our leadership's term */
+    uint64_t max_term;  /* highest term seen: floor for the next one */
+    lc_time lease_end;  /* LEADER: local lease deadline */
+    lc_time renew_at;   /* LEADER: next renewal */
+    int last_error;     /* last ERROR emitted, to report a streak once */
+    char holder[LC_ID_MAX + 1];
+
+    struct lc_output out;
+};
+
+/* Prepares a core in the IDLE state. The config must be valid (the public
+ * API validates options); returns 0, or -1 if it is not. */
+int lc_init(struct lc_core *c, const struct lc_config *cfg);
+
+/* Feeds one input and returns what to do. The output is owned by the core
+ * and valid until the next call. */
+const struct lc_output *lc_step(struct lc_core *c, const struct lc_input *in);
+
+/* The next time the core wants a TICK (LC_NEVER for none). */
+lc_time lc_deadline(const struct lc_core *c);
+
+/* Local lease: 1 if leader with a lease valid at now. */
+int lc_has_lease(const struct lc_core *c, lc_time now);
+
+/* 1 while campaigning or releasing (the driver keeps running). */
+int lc_busy(const struct lc_core *c);
+
+/* ttl - drift: how long a lease lasts from its command's send time. */
+lc_time lc_lease_length(lc_time ttl);
+
+#endif /* LC_CORE_H */

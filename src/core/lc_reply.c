@@ -1,0 +1,170 @@
+/* lc_reply.c - decoding of script replies, error replies and notifications.
+ *
+ * Nothing here trusts its input: every length is checked, numbers are
+ * parsed without strtoull's leniency (no sign, no spaces, no overflow).
+ */
+#include <string.h>
+
+#include "core/lc_reply.h"
+#include "leader.h"
+
+/* Parses a decimal uint64 that must fill [s, s+len) exactly. */
+static int parse_u64(const char *s, size_t len, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (len == 0 || len > 20)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned d = (unsigned char) s[i] - '0';
+        if (d > 9 || v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+static int has_prefix(const char *s, size_t len, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return len >= n && memcmp(s, prefix, n) == 0;
+}
+
+/* Finds needle in the first len bytes of s (which need not end in NUL). */
+static int contains(const char *s, size_t len, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(s + i, needle, n) == 0)
+            return 1;
+    return 0;
+}
+
+int lc_classify_error(const char *text, size_t len)
+{
+    /* Scripts wrap errors differently across Redis versions: 7.x keeps
+     * the code as prefix, older ones embed it in "ERR Error running
+     * script ...: WRONGTYPE ...". Look for the code anywhere. */
+    static const struct {
+        const char *code;
+        int error;
+    } codes[] = {
+        {"NOAUTH", LEADER_EAUTH},       {"WRONGPASS", LEADER_EAUTH},
+        {"NOPERM", LEADER_EAUTH},       {"WRONGTYPE", LEADER_EWRONGTYPE},
+        {"READONLY", LEADER_EREADONLY},
+    };
+
+    if (text == NULL)
+        return LEADER_EREDIS;
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (has_prefix(text, len, codes[i].code) ||
+            contains(text, len, codes[i].code))
+            return codes[i].error;
+    return LEADER_EREDIS;
+}
+
+static int error_of(const struct lc_value *v)
+{
+    if (v == NULL)
+        return LEADER_EPROTO;
+    if (v->type == LC_VAL_ERR)
+        return lc_classify_error(v->str, v->len);
+    return LEADER_EPROTO;
+}
+
+/* An integer element, also accepted as a decimal string. */
+static int int_of(const struct lc_value *v, long long *out)
+{
+    uint64_t u;
+
+    if (v->type == LC_VAL_INT) {
+        *out = v->integer;
+        return 0;
+    }
+    if (v->type == LC_VAL_STR && v->str != NULL &&
+        parse_u64(v->str, v->len, &u) == 0 && u <= INT64_MAX) {
+        *out = (long long) u;
+        return 0;
+    }
+    return -1;
+}
+
+static int decode_won(const struct lc_value *v, struct lc_acquire_result *r)
+{
+    long long term;
+
+    if (v->n != 2 || int_of(&v->elem[1], &term) != 0 || term <= 0)
+        return LEADER_EPROTO;
+    r->won = 1;
+    r->term = (uint64_t) term;
+    return 0;
+}
+
+static int decode_lost(const struct lc_value *v, struct lc_acquire_result *r)
+{
+    const struct lc_value *h = &v->elem[1], *pttl = &v->elem[2];
+
+    if (v->n != 3)
+        return LEADER_EPROTO;
+    if (h->type != LC_VAL_STR || h->str == NULL || h->len == 0 ||
+        h->len > 255 || pttl->type != LC_VAL_INT || pttl->integer < -2)
+        return LEADER_EPROTO;
+    r->won = 0;
+    r->holder = h->str;
+    r->holder_len = h->len;
+    r->pttl = pttl->integer;
+    return 0;
+}
+
+int lc_decode_acquire(const struct lc_value *v, struct lc_acquire_result *r)
+{
+    long long flag;
+
+    memset(r, 0, sizeof *r);
+    if (v == NULL || v->type != LC_VAL_ARRAY)
+        return error_of(v);
+    if (v->n < 2 || v->elem == NULL || int_of(&v->elem[0], &flag) != 0)
+        return LEADER_EPROTO;
+    if (flag == 1)
+        return decode_won(v, r);
+    if (flag == 0)
+        return decode_lost(v, r);
+    return LEADER_EPROTO;
+}
+
+int lc_decode_flag(const struct lc_value *v, int *flag)
+{
+    if (v == NULL || v->type != LC_VAL_INT)
+        return error_of(v);
+    if (v->integer != 0 && v->integer != 1)
+        return LEADER_EPROTO;
+    *flag = (int) v->integer;
+    return 0;
+}
+
+int lc_parse_notify(const char *text, size_t len, struct lc_notify *n)
+{
+    const char *p, *end, *sp;
+
+    if (text == NULL)
+        return LEADER_EPROTO;
+    if (has_prefix(text, len, "elected ")) {
+        n->kind = LC_NOTIFY_ELECTED;
+        p = text + 8;
+    } else if (has_prefix(text, len, "released ")) {
+        n->kind = LC_NOTIFY_RELEASED;
+        p = text + 9;
+    } else {
+        return LEADER_EPROTO;
+    }
+    end = text + len;
+    sp = memchr(p, ' ', (size_t) (end - p));
+    if (sp == NULL || parse_u64(p, (size_t) (sp - p), &n->term) != 0)
+        return LEADER_EPROTO;
+    n->id = sp + 1;
+    n->id_len = (size_t) (end - n->id);
+    if (n->id_len == 0 || n->id_len > 255)
+        return LEADER_EPROTO;
+    return 0;
+}

@@ -1,0 +1,62 @@
+/* lc_reply.h - Redis replies as the core sees them, and their decoding.
+ *
+ * The driver turns each hiredis reply into an lc_value tree that borrows
+ * the reply's memory; the functions here decide what the reply means. They
+ * check every type and length, since a reply may be cut off, come from a
+ * different server version, or be hostile.
+ */
+#ifndef LC_REPLY_H
+#define LC_REPLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum lc_value_type {
+    LC_VAL_NIL = 1,
+    LC_VAL_INT,
+    LC_VAL_STR,   /* bulk or status string */
+    LC_VAL_ERR,   /* error reply: str holds its text */
+    LC_VAL_ARRAY,
+    LC_VAL_OTHER  /* anything else (double, map, ...): never expected */
+};
+
+struct lc_value {
+    enum lc_value_type type;
+    long long integer;
+    const char *str;
+    size_t len;
+    const struct lc_value *elem;
+    size_t n;
+};
+
+/* The meaning of an acquire script reply. */
+struct lc_acquire_result {
+    int won;             /* 1: elected with term; 0: holder leads */
+    uint64_t term;
+    const char *holder;  /* borrowed from the value; not NUL-terminated */
+    size_t holder_len;
+    long long pttl;      /* holder's remaining ms; -1 no expiry */
+};
+
+/* Each returns 0, or a negative LEADER_E... code: the classified error for
+ * an error reply, LEADER_EPROTO for a reply of the wrong shape. */
+int lc_decode_acquire(const struct lc_value *v, struct lc_acquire_result *r);
+int lc_decode_flag(const struct lc_value *v, int *flag);
+
+/* LEADER_E... code for the text of an error reply. */
+int lc_classify_error(const char *text, size_t len);
+
+enum lc_notify_kind { LC_NOTIFY_ELECTED = 1, LC_NOTIFY_RELEASED };
+
+struct lc_notify {
+    enum lc_notify_kind kind;
+    uint64_t term;
+    const char *id; /* borrowed, not NUL-terminated */
+    size_t id_len;
+};
+
+/* Parses "elected <term> <id>" or "released <term> <id>". Returns 0 or
+ * LEADER_EPROTO. */
+int lc_parse_notify(const char *text, size_t len, struct lc_notify *n);
+
+#endif /* LC_REPLY_H */

@@ -1,0 +1,86 @@
+/* lio_conn.h - one hiredis async connection, driven by the caller's loop.
+ *
+ * hiredis is given a private event adapter that only records which of
+ * read and write it wants; the caller polls the socket and hands readiness
+ * back with lio_conn_handle(). Opening queues AUTH, SELECT and a PING, so
+ * "ready" means the server accepted us and answers commands.
+ *
+ * The handler's functions run inside hiredis callbacks: they must only
+ * record what happened (the engine queues it and acts afterwards), never
+ * open, close or send on a connection.
+ */
+#ifndef LIO_CONN_H
+#define LIO_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include "util/lu_url.h"
+
+struct lio_conn;
+
+struct lio_conn_handler {
+    /* The setup commands succeeded. */
+    void (*ready)(void *owner, struct lio_conn *c);
+    /* The connection failed (was_ready 0) or broke (was_ready 1). It is
+     * already closed; error is a LEADER_E... code. */
+    void (*failed)(void *owner, struct lio_conn *c, int was_ready,
+                   int error, const char *text);
+    /* A reply to the command sent with tag. The callee owns the reply and
+     * frees it with freeReplyObject(). */
+    void (*reply)(void *owner, struct lio_conn *c, uint64_t tag,
+                  redisReply *reply);
+};
+
+struct lio_conn {
+    redisAsyncContext *ac; /* NULL when closed */
+    unsigned want;         /* LIO_WANT_... bits */
+    int ready;
+    uint64_t gen;          /* counts opens: tells old news from new */
+    void *owner;
+    const struct lio_conn_handler *handler;
+};
+
+#define LIO_WANT_READ 1u
+#define LIO_WANT_WRITE 2u
+
+void lio_conn_init(struct lio_conn *c, const struct lio_conn_handler *h,
+                   void *owner);
+
+/* Starts connecting. A failure, immediate or later, is reported through
+ * the handler; the return value is 0 or LEADER_ENOMEM. */
+int lio_conn_open(struct lio_conn *c, const struct lu_url *url,
+                  long timeout_ms);
+
+/* Closes at once. Nothing more is reported for this connection. */
+void lio_conn_close(struct lio_conn *c);
+
+/* The socket, or -1 when closed. It may change with every open. */
+int lio_conn_fd(const struct lio_conn *c);
+
+/* Hands poll() results for lio_conn_fd() to hiredis. */
+void lio_conn_handle(struct lio_conn *c, short revents);
+
+/* Sends a command; its reply goes to handler->reply with tag. Returns 0,
+ * or LEADER_ECONN if the connection is closed or closing. */
+int lio_conn_send(struct lio_conn *c, uint64_t tag, int argc,
+                  const char **argv, const size_t *lens);
+
+/* Subscribes to channel; every message and the confirmation go to
+ * handler->reply with tag. */
+int lio_conn_subscribe(struct lio_conn *c, uint64_t tag, const char *channel);
+
+/* The setup commands for a URL (AUTH, SELECT), shared with the blocking
+ * query connection. Calls fn for each; stops at the first non-zero. */
+int lio_for_each_setup(const struct lu_url *url,
+                       int (*fn)(void *arg, int argc, const char **argv,
+                                 const size_t *lens),
+                       void *arg);
+
+/* Maps a hiredis context error (REDIS_ERR_...) to a LEADER_E... code. */
+int lio_error_of_context(int redis_err);
+
+#endif

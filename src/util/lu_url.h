@@ -1,0 +1,35 @@
+/* lu_url.h - Redis URLs:
+ *   redis://[[user]:password@]host[:port][/db]    (host may be [IPv6])
+ *   unix:///path/to/redis.sock[?db=N]
+ * rediss:// (TLS) is recognised and refused as not supported yet, never
+ * downgraded to plain text. */
+#ifndef LU_URL_H
+#define LU_URL_H
+
+#include <stddef.h>
+
+#define LU_URL_HOST_MAX 255
+#define LU_URL_PATH_MAX 107 /* sun_path holds 108 bytes with the NUL */
+#define LU_URL_CRED_MAX 511
+
+enum lu_url_kind { LU_URL_TCP = 1, LU_URL_UNIX };
+
+struct lu_url {
+    enum lu_url_kind kind;
+    char host[LU_URL_HOST_MAX + 1];
+    int port;
+    char path[LU_URL_PATH_MAX + 1];
+    int has_user, has_password;
+    char user[LU_URL_CRED_MAX + 1];
+    char password[LU_URL_CRED_MAX + 1];
+    int db;
+};
+
+/* Parses url into u. Returns 0, LEADER_EURL (malformed) or LEADER_ENOTSUP
+ * (rediss://), with a reason in err (which never shows the password). */
+int lu_url_parse(const char *url, struct lu_url *u, char *err, size_t errlen);
+
+/* Copies url to out with the password replaced by "***", for messages. */
+void lu_url_redact(const char *url, char *out, size_t outlen);
+
+#endif

@@ -17,10 +17,28 @@
 
 #define BACKOFF_BASE 20 /* ms: first reconnect or retry after an error */
 
+/* LC_BREAK_* switches exist only for tests/sim, which builds the core with
+ * one safety rule broken to show that the simulator catches it. The
+ * library is never built with any of them. */
+
 lc_time lc_lease_length(lc_time ttl)
 {
+#ifdef LC_BREAK_NO_DRIFT
+    return ttl;
+#else
     /* The margin for clock-rate differences between us and Redis. */
     return ttl - (ttl / 100 + 2);
+#endif
+}
+
+/* When the lease of a command sent at sent_at begins. */
+static lc_time lease_start(const struct lc_core *c)
+{
+#ifdef LC_BREAK_LEASE_FROM_REPLY
+    return c->now;
+#else
+    return c->sent_at;
+#endif
 }
 
 static lc_time min_time(lc_time a, lc_time b)
@@ -163,7 +181,7 @@ static void become_leader(struct lc_core *c, uint64_t term)
 
     c->state = LC_LEADER;
     c->term = term;
-    c->lease_end = c->sent_at + lc_lease_length(c->ttl);
+    c->lease_end = lease_start(c) + lc_lease_length(c->ttl);
     c->renew_at = c->sent_at + c->renew_every;
     memcpy(c->holder, c->id, sizeof c->holder);
     ev = push_event(c, LC_EV_ELECTED, term, 0, "elected with term %llu",
@@ -364,8 +382,8 @@ static void on_renew_reply(struct lc_core *c, const struct lc_value *v)
         step_down(c, LEADER_ELOST, "renewal refused: the key is not ours");
         return;
     }
-    if (c->sent_at + lc_lease_length(c->ttl) > c->lease_end)
-        c->lease_end = c->sent_at + lc_lease_length(c->ttl);
+    if (lease_start(c) + lc_lease_length(c->ttl) > c->lease_end)
+        c->lease_end = lease_start(c) + lc_lease_length(c->ttl);
     c->renew_at = c->sent_at + c->renew_every;
 }
 
@@ -421,7 +439,11 @@ static int wants_connection(const struct lc_core *c)
 
 static void run_timers(struct lc_core *c)
 {
+#ifndef LC_BREAK_NO_STEPDOWN
     if (c->state == LC_LEADER && c->now >= c->lease_end)
+#else
+    if (0)
+#endif
         step_down(c, c->conn == LC_UP ? LEADER_ELEASE : LEADER_ECONN,
                   c->conn == LC_UP
                       ? "lease ran out without a confirmed renewal"
@@ -459,8 +481,10 @@ lc_time lc_deadline(const struct lc_core *c)
 {
     lc_time d = LC_NEVER;
 
+#ifndef LC_BREAK_NO_STEPDOWN
     if (c->state == LC_LEADER)
         d = min_time(d, c->lease_end);
+#endif
     if (c->state == LC_RELEASING)
         d = min_time(d, c->inflight_end);
     if (c->inflight)

@@ -1,0 +1,482 @@
+/* test_core.c - the election core, transition by transition, with a fake
+ * clock: every test feeds explicit times and checks the exact commands,
+ * events, actions and deadlines that come out.
+ *
+ * With ttl 3000: drift 32, lease length 2968, renew every 1000, command
+ * timeout 1000, backoff cap 500. */
+#include <string.h>
+
+#include "core/lc_core.h"
+#include "harness.h"
+#include "leader.h"
+
+static struct lc_core core;
+static const struct lc_output *out;
+
+static void setup(lc_time ttl, lc_time wait)
+{
+    struct lc_config cfg = {"me", ttl, wait, 42};
+    ASSERT_OK(lc_init(&core, &cfg));
+}
+
+static const struct lc_output *feed(enum lc_input_kind kind, lc_time now)
+{
+    struct lc_input in = {.kind = kind, .now = now};
+    return out = lc_step(&core, &in);
+}
+
+static const struct lc_output *reply(lc_time now, uint64_t seq,
+                                     const struct lc_value *v)
+{
+    struct lc_input in = {.kind = LC_IN_REPLY, .now = now, .seq = seq,
+                          .value = v};
+    return out = lc_step(&core, &in);
+}
+
+static const struct lc_output *reply_int(lc_time now, uint64_t seq, int v)
+{
+    struct lc_value val = {.type = LC_VAL_INT, .integer = v};
+    return reply(now, seq, &val);
+}
+
+static const struct lc_output *reply_won(lc_time now, uint64_t seq,
+                                         long long term)
+{
+    struct lc_value el[2] = {{.type = LC_VAL_INT, .integer = 1},
+                             {.type = LC_VAL_INT, .integer = term}};
+    struct lc_value v = {.type = LC_VAL_ARRAY, .elem = el, .n = 2};
+    return reply(now, seq, &v);
+}
+
+static const struct lc_output *reply_lost(lc_time now, uint64_t seq,
+                                          const char *holder, long long pttl)
+{
+    struct lc_value el[3] = {{.type = LC_VAL_INT, .integer = 0},
+                             {.type = LC_VAL_STR, .str = holder,
+                              .len = strlen(holder)},
+                             {.type = LC_VAL_INT, .integer = pttl}};
+    struct lc_value v = {.type = LC_VAL_ARRAY, .elem = el, .n = 3};
+    return reply(now, seq, &v);
+}
+
+static const struct lc_output *reply_err(lc_time now, uint64_t seq,
+                                         const char *text)
+{
+    struct lc_value v = {.type = LC_VAL_ERR, .str = text, .len = strlen(text)};
+    return reply(now, seq, &v);
+}
+
+static const struct lc_output *notify(lc_time now, const char *text)
+{
+    struct lc_input in = {.kind = LC_IN_NOTIFY, .now = now, .text = text,
+                          .len = strlen(text)};
+    return out = lc_step(&core, &in);
+}
+
+static const struct lc_output *conn_event(enum lc_input_kind kind,
+                                          lc_time now, int error)
+{
+    struct lc_input in = {.kind = kind, .now = now, .error = error,
+                          .text = "boom", .len = 4};
+    return out = lc_step(&core, &in);
+}
+
+static void expect_cmd(enum lc_cmd_kind kind, uint64_t seq, uint64_t term)
+{
+    ASSERT_EQ(out->ncmds, 1);
+    ASSERT_EQ(out->cmds[0].kind, kind);
+    ASSERT_EQ(out->cmds[0].seq, seq);
+    ASSERT_EQ(out->cmds[0].term, term);
+}
+
+static void expect_event(int i, enum lc_event_kind kind, uint64_t term,
+                         int error)
+{
+    ASSERT_GT(out->nevents, i);
+    ASSERT_EQ(out->events[i].kind, kind);
+    ASSERT_EQ(out->events[i].term, term);
+    ASSERT_EQ(out->events[i].error, error);
+    ASSERT_NOT_NULL(out->events[i].message);
+}
+
+/* START at 1000, connected at 1005, acquire seq 1 won with term 7 at 1050:
+ * leader with lease until 1005 + 2968. */
+static void elect(void)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1005);
+    expect_cmd(LC_CMD_ACQUIRE, 1, 0);
+    reply_won(1050, 1, 7);
+}
+
+TEST(init_rejects_bad_config)
+{
+    struct lc_config empty = {"", 3000, 1000, 1};
+    struct lc_config short_ttl = {"me", 5, 1000, 1};
+    struct lc_config neg_wait = {"me", 3000, -1, 1};
+    char id[300];
+
+    memset(id, 'x', sizeof id - 1);
+    id[sizeof id - 1] = '\0';
+    struct lc_config long_id = {id, 3000, 1000, 1};
+    ASSERT_EQ(lc_init(&core, &empty), -1);
+    ASSERT_EQ(lc_init(&core, &short_ttl), -1);
+    ASSERT_EQ(lc_init(&core, &neg_wait), -1);
+    ASSERT_EQ(lc_init(&core, &long_id), -1);
+}
+
+TEST(idle_core_wants_nothing)
+{
+    setup(3000, 1000);
+    feed(LC_IN_TICK, 1000);
+    ASSERT_EQ(out->actions, 0);
+    ASSERT_EQ(out->ncmds, 0);
+    ASSERT_EQ(out->nevents, 0);
+    ASSERT_EQ(out->deadline, LC_NEVER);
+    ASSERT_EQ(lc_busy(&core), 0);
+}
+
+TEST(start_connects_with_a_connect_deadline)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    ASSERT_EQ(out->actions, LC_ACT_CONNECT);
+    ASSERT_EQ(out->ncmds, 0);
+    ASSERT_EQ(out->deadline, 2000);
+    ASSERT_EQ(lc_busy(&core), 1);
+}
+
+TEST(connected_follower_acquires_at_once)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1005);
+    expect_cmd(LC_CMD_ACQUIRE, 1, 0);
+    ASSERT_EQ(out->deadline, 2005); /* the reply timeout */
+}
+
+TEST(won_acquire_elects_with_lease_from_send_time)
+{
+    elect();
+    expect_event(0, LC_EV_ELECTED, 7, 0);
+    ASSERT_STR_EQ(out->events[0].holder, "me");
+    ASSERT_EQ(out->ncmds, 0);
+    ASSERT_EQ(out->deadline, 2005); /* renew at send + ttl/3 */
+    ASSERT_EQ(lc_has_lease(&core, 1005 + 2968 - 1), 1);
+    ASSERT_EQ(lc_has_lease(&core, 1005 + 2968), 0);
+}
+
+TEST(renews_every_third_of_ttl_and_extends_from_its_send_time)
+{
+    elect();
+    feed(LC_IN_TICK, 2005);
+    expect_cmd(LC_CMD_RENEW, 2, 7);
+    ASSERT_EQ(out->deadline, 3005); /* reply timeout, before the lease */
+    reply_int(2400, 2, 1);
+    ASSERT_EQ(out->nevents, 0);
+    ASSERT_EQ(out->deadline, 3005); /* next renewal */
+    ASSERT_EQ(lc_has_lease(&core, 2005 + 2968 - 1), 1);
+    ASSERT_EQ(lc_has_lease(&core, 2005 + 2968), 0);
+}
+
+TEST(refused_renewal_revokes_and_campaigns_again)
+{
+    elect();
+    feed(LC_IN_TICK, 2005);
+    reply_int(2010, 2, 0);
+    expect_event(0, LC_EV_REVOKED, 7, LEADER_ELOST);
+    ASSERT_EQ(out->nevents, 1);
+    expect_cmd(LC_CMD_ACQUIRE, 3, 7); /* floor: the term we had */
+    ASSERT_EQ(lc_has_lease(&core, 2010), 0);
+}
+
+TEST(steps_down_at_the_deadline_when_renewals_go_unanswered)
+{
+    elect();
+    feed(LC_IN_TICK, 2005);
+    expect_cmd(LC_CMD_RENEW, 2, 7);
+    /* No reply: at the timeout the connection is dropped and reopened. */
+    feed(LC_IN_TICK, 3005);
+    ASSERT_EQ(out->actions, LC_ACT_DISCONNECT | LC_ACT_CONNECT);
+    ASSERT_EQ(out->nevents, 1);
+    ASSERT_EQ(out->events[0].kind, LC_EV_ERROR);
+    ASSERT_EQ(out->events[0].error, LEADER_ETIMEDOUT);
+    ASSERT_EQ(out->deadline, 3973); /* the lease ends before the connect */
+    feed(LC_IN_TICK, 3972);
+    ASSERT_EQ(out->nevents, 0);
+    ASSERT_EQ(lc_has_lease(&core, 3972), 1);
+    feed(LC_IN_TICK, 3973);
+    expect_event(0, LC_EV_REVOKED, 7, LEADER_ECONN);
+    ASSERT_EQ(lc_has_lease(&core, 3973), 0);
+}
+
+TEST(steps_down_at_the_deadline_while_connected_but_unanswered)
+{
+    elect();
+    feed(LC_IN_TICK, 2005);
+    feed(LC_IN_TICK, 3005); /* renew timed out */
+    feed(LC_IN_CONNECTED, 3010);
+    expect_cmd(LC_CMD_RENEW, 3, 7);
+    ASSERT_EQ(out->deadline, 3973); /* the reply timeout is the lease */
+    feed(LC_IN_TICK, 3973);
+    expect_event(0, LC_EV_REVOKED, 7, LEADER_ELEASE);
+    /* A late confirmation revives nothing: acquire resolves it. */
+    reply_int(3990, 3, 1);
+    ASSERT_EQ(out->nevents, 0);
+    ASSERT_EQ(lc_has_lease(&core, 3990), 0);
+}
+
+TEST(follower_retries_at_the_holders_expiry_when_sooner_than_wait)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_lost(1010, 1, "other", 300);
+    ASSERT_EQ(out->ncmds, 0);
+    ASSERT_EQ(out->deadline, 1310);
+    feed(LC_IN_TICK, 1310);
+    expect_cmd(LC_CMD_ACQUIRE, 2, 0);
+    reply_lost(1320, 2, "other", 5000);
+    ASSERT_EQ(out->deadline, 2320); /* wait */
+    feed(LC_IN_TICK, 2320);
+    reply_lost(2330, 3, "other", -1); /* no expiry at all: wait */
+    ASSERT_EQ(out->deadline, 3330);
+    ASSERT_EQ(out->nevents, 0);
+}
+
+TEST(release_notification_triggers_an_acquire_at_once)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_lost(1010, 1, "other", 2900);
+    ASSERT_EQ(out->deadline, 2010);
+    notify(1500, "released 4 other");
+    expect_cmd(LC_CMD_ACQUIRE, 2, 4); /* the notified term is a floor */
+}
+
+TEST(notification_during_an_acquire_retries_after_its_reply)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    notify(1001, "released 4 other");
+    ASSERT_EQ(out->ncmds, 0); /* one command at a time */
+    reply_lost(1002, 1, "other", 2900);
+    expect_cmd(LC_CMD_ACQUIRE, 2, 4);
+}
+
+TEST(malformed_notification_is_ignored)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_lost(1010, 1, "other", 2900);
+    notify(1500, "elected x other");
+    ASSERT_EQ(out->ncmds, 0);
+    notify(1500, "hello");
+    ASSERT_EQ(out->ncmds, 0);
+    ASSERT_EQ(out->deadline, 2010);
+}
+
+TEST(leader_superseded_by_a_newer_election_steps_down)
+{
+    elect();
+    notify(1100, "elected 6 other"); /* older: ignored */
+    ASSERT_EQ(out->nevents, 0);
+    notify(1200, "elected 8 other");
+    expect_event(0, LC_EV_REVOKED, 7, LEADER_ELOST);
+    ASSERT_STR_EQ(out->events[0].holder, "other");
+    expect_cmd(LC_CMD_ACQUIRE, 2, 8);
+}
+
+TEST(stop_as_leader_revokes_then_releases_its_term)
+{
+    elect();
+    feed(LC_IN_STOP, 1500);
+    expect_event(0, LC_EV_REVOKED, 7, 0);
+    expect_cmd(LC_CMD_RELEASE, 2, 7);
+    ASSERT_EQ(lc_has_lease(&core, 1500), 0);
+    ASSERT_EQ(lc_busy(&core), 1);
+    reply_int(1502, 2, 1);
+    ASSERT_EQ(out->actions, LC_ACT_DISCONNECT);
+    ASSERT_EQ(out->nevents, 0);
+    ASSERT_EQ(lc_busy(&core), 0);
+    ASSERT_EQ(out->deadline, LC_NEVER);
+}
+
+TEST(stop_during_an_acquire_releases_what_it_wins_silently)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    feed(LC_IN_STOP, 1001);
+    ASSERT_EQ(out->ncmds, 0);
+    ASSERT_EQ(lc_busy(&core), 1);
+    reply_won(1002, 1, 3);
+    ASSERT_EQ(out->nevents, 0);
+    expect_cmd(LC_CMD_RELEASE, 2, 3);
+    reply_int(1003, 2, 1);
+    ASSERT_EQ(lc_busy(&core), 0);
+}
+
+TEST(stop_gives_up_on_a_release_without_answer)
+{
+    elect();
+    feed(LC_IN_STOP, 1500);
+    ASSERT_EQ(out->deadline, 2500);
+    feed(LC_IN_TICK, 2500);
+    ASSERT_EQ(lc_busy(&core), 0);
+    ASSERT_EQ(out->actions, LC_ACT_DISCONNECT);
+    ASSERT_EQ(out->nevents, 0); /* REVOKED came once, at the stop */
+}
+
+TEST(lost_acquire_reply_is_resolved_by_acquiring_again)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    conn_event(LC_IN_CONN_LOST, 1001, LEADER_ECONN);
+    ASSERT_EQ(out->actions, LC_ACT_CONNECT); /* first loss: at once */
+    ASSERT_EQ(out->nevents, 1);
+    ASSERT_EQ(out->events[0].error, LEADER_ECONN);
+    reply_won(1002, 1, 5); /* from the dead connection: ignored */
+    ASSERT_EQ(out->nevents, 0);
+    feed(LC_IN_CONNECTED, 1003);
+    expect_cmd(LC_CMD_ACQUIRE, 2, 0);
+    reply_won(1004, 2, 6);
+    expect_event(0, LC_EV_ELECTED, 6, 0);
+}
+
+TEST(stale_and_superseded_replies_are_dropped)
+{
+    elect();
+    reply_won(1100, 1, 9); /* seq 1 was answered already */
+    ASSERT_EQ(out->nevents, 0);
+    reply_int(1100, 99, 0);
+    ASSERT_EQ(out->nevents, 0);
+    ASSERT_EQ(lc_has_lease(&core, 1100), 1);
+}
+
+TEST(error_replies_back_off_and_report_once)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_err(1001, 1, "WRONGTYPE Operation against a key");
+    ASSERT_EQ(out->nevents, 1);
+    ASSERT_EQ(out->events[0].kind, LC_EV_ERROR);
+    ASSERT_EQ(out->events[0].error, LEADER_EWRONGTYPE);
+    ASSERT_NOT_NULL(strstr(out->events[0].message, "WRONGTYPE"));
+    ASSERT_GE(out->deadline, 1001 + 10);
+    ASSERT_LE(out->deadline, 1001 + 20);
+    feed(LC_IN_TICK, out->deadline);
+    expect_cmd(LC_CMD_ACQUIRE, 2, 0);
+    reply_err(1100, 2, "WRONGTYPE Operation against a key");
+    ASSERT_EQ(out->nevents, 0); /* the same streak */
+    ASSERT_GE(out->deadline, 1100 + 20);
+    ASSERT_LE(out->deadline, 1100 + 40);
+}
+
+TEST(connect_failures_back_off_up_to_the_cap)
+{
+    lc_time now = 1000;
+
+    setup(3000, 1000);
+    feed(LC_IN_START, now);
+    conn_event(LC_IN_CONN_FAILED, now, LEADER_ECONN);
+    ASSERT_EQ(out->nevents, 1);
+    ASSERT_EQ(out->actions, LC_ACT_CONNECT); /* the first retry: at once */
+    for (int i = 0; i < 10; i++) {
+        conn_event(LC_IN_CONN_FAILED, now, LEADER_ECONN);
+        ASSERT_EQ(out->nevents, 0); /* reported once per streak */
+        ASSERT_EQ(out->actions, 0);
+        ASSERT_GT(out->deadline, now);
+        ASSERT_LE(out->deadline, now + 500);
+        now = out->deadline;
+        feed(LC_IN_TICK, now);
+        ASSERT_EQ(out->actions, LC_ACT_CONNECT);
+    }
+}
+
+TEST(connect_timeout_counts_as_a_failure)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_TICK, 2000);
+    ASSERT_EQ(out->actions, LC_ACT_DISCONNECT | LC_ACT_CONNECT);
+    ASSERT_EQ(out->events[0].error, LEADER_ETIMEDOUT);
+}
+
+TEST(won_term_not_above_a_seen_term_is_refused)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_lost(1001, 1, "other", 2000);
+    notify(1002, "elected 10 other");
+    expect_cmd(LC_CMD_ACQUIRE, 2, 10);
+    reply_won(1003, 2, 10);
+    ASSERT_EQ(out->nevents, 1);
+    ASSERT_EQ(out->events[0].kind, LC_EV_ERROR);
+    ASSERT_EQ(out->events[0].error, LEADER_EPROTO);
+    ASSERT_EQ(out->cmds[0].kind, LC_CMD_RELEASE);
+    ASSERT_EQ(lc_has_lease(&core, 1003), 0);
+}
+
+TEST(a_win_answered_after_the_lease_is_handed_back)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    /* Sent at 1000: the lease would have ended at 3968. */
+    reply_won(3968, 1, 2);
+    ASSERT_EQ(out->nevents, 0);
+    ASSERT_EQ(out->ncmds, 2);
+    ASSERT_EQ(out->cmds[0].kind, LC_CMD_RELEASE);
+    ASSERT_EQ(out->cmds[0].term, 2);
+    ASSERT_EQ(out->cmds[1].kind, LC_CMD_ACQUIRE);
+}
+
+TEST(time_never_goes_backwards)
+{
+    elect(); /* now is 1050 */
+    feed(LC_IN_STOP, 900);
+    reply_int(800, 2, 1);
+    feed(LC_IN_START, 800);
+    feed(LC_IN_CONNECTED, 700);
+    expect_cmd(LC_CMD_ACQUIRE, 3, 7);
+    reply_won(700, 3, 8);
+    /* The acquire counts as sent at 1050, the latest time seen. */
+    ASSERT_EQ(lc_has_lease(&core, 1050 + 2968 - 1), 1);
+    ASSERT_EQ(lc_has_lease(&core, 1050 + 2968), 0);
+}
+
+TEST(revoked_exactly_once_per_elected)
+{
+    elect();
+    feed(LC_IN_TICK, 3973 + 10); /* lease over without renewal */
+    ASSERT_EQ(out->events[0].kind, LC_EV_REVOKED);
+    feed(LC_IN_STOP, 4000);
+    for (int i = 0; i < out->nevents; i++)
+        ASSERT_NE(out->events[i].kind, LC_EV_REVOKED);
+}
+
+TEST(start_after_stop_campaigns_with_the_old_term_as_floor)
+{
+    elect();
+    feed(LC_IN_STOP, 1500);
+    reply_int(1501, 2, 1);
+    feed(LC_IN_START, 1600);
+    ASSERT_EQ(out->actions, LC_ACT_CONNECT);
+    feed(LC_IN_CONNECTED, 1601);
+    expect_cmd(LC_CMD_ACQUIRE, 3, 7);
+}
+
+TEST(lease_length_keeps_the_drift_margin)
+{
+    ASSERT_EQ(lc_lease_length(10000), 10000 - 102);
+    ASSERT_EQ(lc_lease_length(3000), 2968);
+    ASSERT_EQ(lc_lease_length(10), 10 - 2);
+}

@@ -1,0 +1,203 @@
+/* candidates.c - see candidates.h. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "candidates.h"
+#include "harness.h"
+
+int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static void on_event(leader *l, const leader_event *ev, void *userdata)
+{
+    struct cand *c = userdata;
+    struct world *w = c->w;
+
+    (void) l;
+    pthread_mutex_lock(&w->lock);
+    if (w->n < LOG_MAX) {
+        struct logged *e = &w->log[w->n++];
+        e->cand = c->index;
+        e->type = ev->type;
+        e->term = ev->term;
+        e->error = ev->error;
+        e->at_ms = now_ms();
+        snprintf(e->message, sizeof e->message, "%s", ev->message);
+    }
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    if (w->hook != NULL)
+        w->hook(c, ev);
+}
+
+void world_init(struct world *w)
+{
+    memset(w, 0, sizeof *w);
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+}
+
+void world_free(struct world *w)
+{
+    for (int i = 0; i < w->ncand; i++)
+        leader_free(w->c[i].l);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+}
+
+struct cand *world_add(struct world *w, const char *url, const char *key,
+                       long ttl_ms, long wait_ms)
+{
+    leader_options o;
+    char err[256];
+    struct cand *c;
+
+    ASSERT_LT(w->ncand, CAND_MAX);
+    c = &w->c[w->ncand];
+    leader_options_init(&o);
+    o.url = url;
+    o.key = key;
+    o.ttl_ms = ttl_ms;
+    o.wait_ms = wait_ms;
+    c->l = leader_new(&o, err, sizeof err);
+    if (c->l == NULL)
+        FAIL("leader_new: %s", err);
+    c->w = w;
+    c->index = w->ncand++;
+    leader_on(c->l, on_event, c);
+    return c;
+}
+
+static int count_locked(struct world *w, int cand, leader_event_type type)
+{
+    int n = 0;
+
+    for (int i = 0; i < w->n; i++)
+        if (w->log[i].type == type && (cand < 0 || w->log[i].cand == cand))
+            n++;
+    return n;
+}
+
+int world_count(struct world *w, int cand, leader_event_type type)
+{
+    int n;
+
+    pthread_mutex_lock(&w->lock);
+    n = count_locked(w, cand, type);
+    pthread_mutex_unlock(&w->lock);
+    return n;
+}
+
+int world_wait(struct world *w, int cand, leader_event_type type, int want,
+               long ms)
+{
+    struct timespec ts;
+    int n;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&w->lock);
+    while ((n = count_locked(w, cand, type)) < want)
+        if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) != 0) {
+            n = count_locked(w, cand, type);
+            break;
+        }
+    pthread_mutex_unlock(&w->lock);
+    return n;
+}
+
+int world_last(struct world *w, int cand, leader_event_type type,
+               struct logged *out)
+{
+    int found = -1;
+
+    pthread_mutex_lock(&w->lock);
+    for (int i = w->n - 1; i >= 0 && found < 0; i--)
+        if (w->log[i].type == type && (cand < 0 || w->log[i].cand == cand))
+            found = i;
+    if (found >= 0 && out != NULL)
+        *out = w->log[found];
+    pthread_mutex_unlock(&w->lock);
+    return found;
+}
+
+int world_wait_leader(struct world *w, long ms)
+{
+    int64_t end = now_ms() + ms;
+
+    do {
+        int holders = 0, who = -1;
+        for (int i = 0; i < w->ncand; i++)
+            if (leader_has_lease(w->c[i].l)) {
+                holders++;
+                who = i;
+            }
+        ASSERT_LE(holders, 1);
+        if (holders == 1)
+            return who;
+        sleep_ms(5);
+    } while (now_ms() < end);
+    return -1;
+}
+
+static void dump_log(struct world *w)
+{
+    static const char *names[] = {"?", "ELECTED", "REVOKED", "ERROR"};
+
+    for (int i = 0; i < w->n; i++)
+        fprintf(stderr, "  %6lld ms  cand %d  %-7s term %llu  err %d  %s\n",
+                (long long) (w->log[i].at_ms - w->log[0].at_ms),
+                w->log[i].cand, names[w->log[i].type],
+                (unsigned long long) w->log[i].term, w->log[i].error,
+                w->log[i].message);
+}
+
+void world_check_log(struct world *w)
+{
+    int open = -1;
+    uint64_t last_term = 0, open_term = 0;
+    const char *problem = NULL;
+
+    pthread_mutex_lock(&w->lock);
+    for (int i = 0; i < w->n && problem == NULL; i++) {
+        const struct logged *e = &w->log[i];
+        if (e->type == LEADER_EVENT_ELECTED) {
+            if (open >= 0)
+                problem = "ELECTED while another leadership is open";
+            else if (e->term <= last_term)
+                problem = "term did not grow";
+            open = e->cand;
+            open_term = last_term = e->term;
+        } else if (e->type == LEADER_EVENT_REVOKED) {
+            if (open != e->cand || e->term != open_term)
+                problem = "REVOKED without a matching ELECTED";
+            open = -1;
+        }
+    }
+    if (problem != NULL)
+        dump_log(w);
+    pthread_mutex_unlock(&w->lock);
+    if (problem != NULL)
+        FAIL("event log: %s", problem);
+}

@@ -63,8 +63,7 @@ static double wait_elected(void)
     return t;
 }
 
-static leader *candidate(const char *url, const char *key, long ttl,
-                         long wait)
+static leader *candidate(const char *url, const char *key, long ttl, long wait)
 {
     leader_options o;
     leader *l;
@@ -136,8 +135,8 @@ static pid_t child_leader(const char *url, const char *key, long ttl)
     return pid;
 }
 
-static void failover_once(rfx_server *s, const char *key, long ttl,
-                          long wait, double *total, double *beyond)
+static void failover_once(rfx_server *s, const char *key, long ttl, long wait,
+                          double *total, double *beyond)
 {
     pid_t pid = child_leader(rfx_url(s), key, ttl);
     leader *b = candidate(rfx_url(s), key, ttl, wait);

@@ -24,14 +24,15 @@
 #include "leader.h"
 #include "util/lu_clock.h"
 #include "util/lu_ids.h"
+#include "util/lu_signals.h"
 #include "util/lu_url.h"
 
-#define TTL_MAX 86400000L /* one day */
+#define TTL_MAX  86400000L /* one day */
 #define WAIT_MAX 86400000L
 
 #define REQ_START 1u
-#define REQ_STOP 2u
-#define REQ_FREE 4u
+#define REQ_STOP  2u
+#define REQ_FREE  4u
 
 struct leader {
     char *url_text;
@@ -51,7 +52,7 @@ struct leader {
     uint64_t stops_asked; /* stop requests made ... */
     uint64_t stops_done;  /* ... and finished by the thread */
     int thread_started;
-    int free_deferred;    /* leader_free() came from inside a callback */
+    int free_deferred; /* leader_free() came from inside a callback */
     pthread_t thread;
     int wake[2];
 
@@ -172,8 +173,8 @@ static void on_engine_event(void *owner, const struct lc_event *ev);
 
 static int init_engine(leader *l, char *err, size_t errlen)
 {
-    struct lio_engine_config cfg = {&l->url, l->id, l->key_hex, l->ttl_ms,
-                                    l->wait_ms, 0};
+    struct lio_engine_config cfg = {&l->url,   l->id,      l->key_hex,
+                                    l->ttl_ms, l->wait_ms, 0};
 
     if (lu_random(&cfg.seed, sizeof cfg.seed) != 0)
         return fail(err, errlen, "no randomness available");
@@ -247,7 +248,7 @@ const char *leader_key(const leader *l)
 const char *leader_version(void)
 {
 #define LEADER_STR2(x) #x
-#define LEADER_STR(x) LEADER_STR2(x)
+#define LEADER_STR(x)  LEADER_STR2(x)
     return LEADER_STR(LEADER_VERSION_MAJOR) "." LEADER_STR(
         LEADER_VERSION_MINOR) "." LEADER_STR(LEADER_VERSION_PATCH);
 }
@@ -421,6 +422,20 @@ static int on_own_thread(const leader *l)
     return l->thread_started && pthread_equal(pthread_self(), l->thread);
 }
 
+/* The thread starts with every signal blocked: the application's signals
+ * go to its own threads, and SIGPIPE from a write to a closed connection
+ * becomes EPIPE (it stays pending on this thread, harmlessly). */
+static int start_thread(leader *l)
+{
+    sigset_t old;
+    int rc;
+
+    lu_block_all_signals(&old);
+    rc = pthread_create(&l->thread, NULL, thread_main, l);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
 int leader_elect(leader *l)
 {
     int rc = 0;
@@ -430,8 +445,7 @@ int leader_elect(leader *l)
     pthread_mutex_lock(&l->lock);
     if (l->campaigning || (l->requests & REQ_FREE)) {
         rc = LEADER_ESTATE;
-    } else if (!l->thread_started &&
-               pthread_create(&l->thread, NULL, thread_main, l) != 0) {
+    } else if (!l->thread_started && start_thread(l) != 0) {
         rc = LEADER_ECONN;
     } else {
         l->thread_started = 1;
@@ -545,8 +559,7 @@ static int reply_error(redisContext *c, redisReply *r)
     return 0;
 }
 
-static int run_setup(void *arg, int argc, const char **argv,
-                     const size_t *lens)
+static int run_setup(void *arg, int argc, const char **argv, const size_t *lens)
 {
     redisContext *c = arg;
     redisReply *r = redisCommandArgv(c, argc, argv, lens);
@@ -612,11 +625,13 @@ static int query_holder(leader *l)
 
 int leader_is_leader(leader *l)
 {
+    struct lu_sigpipe sp;
     int rc, reused;
 
     if (l == NULL)
         return LEADER_EINVAL;
     pthread_mutex_lock(&l->query_lock);
+    lu_sigpipe_block(&sp);
     reused = l->query != NULL;
     rc = reused ? 0 : query_connect(l);
     if (rc == 0)
@@ -628,6 +643,7 @@ int leader_is_leader(leader *l)
         if (rc == 0)
             rc = query_holder(l);
     }
+    lu_sigpipe_restore(&sp);
     pthread_mutex_unlock(&l->query_lock);
     return rc;
 }

@@ -52,9 +52,9 @@ enum lc_action {
                            * on it must not be fed any more */
 };
 
-#define LC_MAX_CMDS 2
+#define LC_MAX_CMDS   2
 #define LC_MAX_EVENTS 4
-#define LC_MSG_MAX 160
+#define LC_MSG_MAX    160
 
 /* What one step asks of the driver. Owned by the core; valid until the
  * next step. Actions come first: a DISCONNECT applies to the connection
@@ -118,19 +118,19 @@ struct lc_core {
     lc_time connect_end; /* CONNECTING: give up then */
     unsigned conn_failures;
 
-    uint64_t seq;               /* of the last command sent */
-    enum lc_cmd_kind inflight;  /* 0 when no reply is awaited */
-    lc_time sent_at;            /* send time of the command in flight */
-    lc_time inflight_end;       /* reply timeout of that command */
-    int retry_after_reply;      /* a notification came while acquiring */
+    uint64_t seq;              /* of the last command sent */
+    enum lc_cmd_kind inflight; /* 0 when no reply is awaited */
+    lc_time sent_at;           /* send time of the command in flight */
+    lc_time inflight_end;      /* reply timeout of that command */
+    int retry_after_reply;     /* a notification came while acquiring */
 
-    lc_time retry_at;   /* FOLLOWER: next acquire */
-    unsigned failures;  /* error replies in a row, for backoff */
-    uint64_t term;      /* LEADER / RELEASING: our leadership's term */
-    uint64_t max_term;  /* highest term seen: floor for the next one */
-    lc_time lease_end;  /* LEADER: local lease deadline */
-    lc_time renew_at;   /* LEADER: next renewal */
-    int last_error;     /* last ERROR emitted, to report a streak once */
+    lc_time retry_at;  /* FOLLOWER: next acquire */
+    unsigned failures; /* error replies in a row, for backoff */
+    uint64_t term;     /* LEADER / RELEASING: our leadership's term */
+    uint64_t max_term; /* highest term seen: floor for the next one */
+    lc_time lease_end; /* LEADER: local lease deadline */
+    lc_time renew_at;  /* LEADER: next renewal */
+    int last_error;    /* last ERROR emitted, to report a streak once */
     char holder[LC_ID_MAX + 1];
 
     struct lc_output out;

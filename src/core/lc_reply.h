@@ -14,10 +14,10 @@
 enum lc_value_type {
     LC_VAL_NIL = 1,
     LC_VAL_INT,
-    LC_VAL_STR,   /* bulk or status string */
-    LC_VAL_ERR,   /* error reply: str holds its text */
+    LC_VAL_STR, /* bulk or status string */
+    LC_VAL_ERR, /* error reply: str holds its text */
     LC_VAL_ARRAY,
-    LC_VAL_OTHER  /* anything else (double, map, ...): never expected */
+    LC_VAL_OTHER /* anything else (double, map, ...): never expected */
 };
 
 struct lc_value {
@@ -31,11 +31,11 @@ struct lc_value {
 
 /* The meaning of an acquire script reply. */
 struct lc_acquire_result {
-    int won;             /* 1: elected with term; 0: holder leads */
+    int won; /* 1: elected with term; 0: holder leads */
     uint64_t term;
-    const char *holder;  /* borrowed from the value; not NUL-terminated */
+    const char *holder; /* borrowed from the value; not NUL-terminated */
     size_t holder_len;
-    long long pttl;      /* holder's remaining ms; -1 no expiry */
+    long long pttl; /* holder's remaining ms; -1 no expiry */
 };
 
 /* Each returns 0, or a negative LEADER_E... code: the classified error for

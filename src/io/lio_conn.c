@@ -9,7 +9,6 @@
 #include "io/lio_conn.h"
 #include "leader.h"
 
-
 /* ---- the event adapter: record interest, nothing else ---- */
 
 static void add_read(void *p)
@@ -119,8 +118,7 @@ static void on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
             c->ac = NULL;
             c->ready = 0;
             c->handler->failed(c->owner, c, 0,
-                               lc_classify_error(reply->str, reply->len),
-                               text);
+                               lc_classify_error(reply->str, reply->len), text);
             redisAsyncFree(ac); /* deferred by hiredis until we return */
         } else if (last) {
             c->ready = 1;
@@ -198,8 +196,7 @@ static redisAsyncContext *connect_async(const struct lu_url *url,
     return redisAsyncConnectWithOptions(&o);
 }
 
-int lio_conn_open(struct lio_conn *c, const struct lu_url *url,
-                  long timeout_ms)
+int lio_conn_open(struct lio_conn *c, const struct lu_url *url, long timeout_ms)
 {
     redisAsyncContext *ac;
     static const char *ping = "PING";
@@ -271,12 +268,12 @@ void lio_conn_handle(struct lio_conn *c, short revents)
         redisAsyncHandleWrite(ac);
 }
 
-int lio_conn_send(struct lio_conn *c, uint64_t tag, int argc,
-                  const char **argv, const size_t *lens)
+int lio_conn_send(struct lio_conn *c, uint64_t tag, int argc, const char **argv,
+                  const size_t *lens)
 {
     if (c->ac == NULL ||
-        redisAsyncCommandArgv(c->ac, on_reply, (void *) (uintptr_t) tag,
-                              argc, argv, lens) != REDIS_OK)
+        redisAsyncCommandArgv(c->ac, on_reply, (void *) (uintptr_t) tag, argc,
+                              argv, lens) != REDIS_OK)
         return LEADER_ECONN;
     return 0;
 }

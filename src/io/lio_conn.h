@@ -27,8 +27,8 @@ struct lio_conn_handler {
     void (*ready)(void *owner, struct lio_conn *c);
     /* The connection failed (was_ready 0) or broke (was_ready 1). It is
      * already closed; error is a LEADER_E... code. */
-    void (*failed)(void *owner, struct lio_conn *c, int was_ready,
-                   int error, const char *text);
+    void (*failed)(void *owner, struct lio_conn *c, int was_ready, int error,
+                   const char *text);
     /* A reply to the command sent with tag. The callee owns the reply and
      * frees it with freeReplyObject(). */
     void (*reply)(void *owner, struct lio_conn *c, uint64_t tag,
@@ -39,12 +39,12 @@ struct lio_conn {
     redisAsyncContext *ac; /* NULL when closed */
     unsigned want;         /* LIO_WANT_... bits */
     int ready;
-    uint64_t gen;          /* counts opens: tells old news from new */
+    uint64_t gen; /* counts opens: tells old news from new */
     void *owner;
     const struct lio_conn_handler *handler;
 };
 
-#define LIO_WANT_READ 1u
+#define LIO_WANT_READ  1u
 #define LIO_WANT_WRITE 2u
 
 void lio_conn_init(struct lio_conn *c, const struct lio_conn_handler *h,
@@ -66,8 +66,8 @@ void lio_conn_handle(struct lio_conn *c, short revents);
 
 /* Sends a command; its reply goes to handler->reply with tag. Returns 0,
  * or LEADER_ECONN if the connection is closed or closing. */
-int lio_conn_send(struct lio_conn *c, uint64_t tag, int argc,
-                  const char **argv, const size_t *lens);
+int lio_conn_send(struct lio_conn *c, uint64_t tag, int argc, const char **argv,
+                  const size_t *lens);
 
 /* Subscribes to channel; every message and the confirmation go to
  * handler->reply with tag. */

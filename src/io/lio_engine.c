@@ -326,8 +326,8 @@ static int make_names(struct lio_engine *e, const struct lio_engine_config *c)
     snprintf(e->ttl_text, sizeof e->ttl_text, "%ld", c->ttl_ms);
     if (lu_sha1_hex(LIO_SCRIPT_ACQUIRE, strlen(LIO_SCRIPT_ACQUIRE),
                     e->sha_acquire) != 0 ||
-        lu_sha1_hex(LIO_SCRIPT_RENEW, strlen(LIO_SCRIPT_RENEW),
-                    e->sha_renew) != 0 ||
+        lu_sha1_hex(LIO_SCRIPT_RENEW, strlen(LIO_SCRIPT_RENEW), e->sha_renew) !=
+            0 ||
         lu_sha1_hex(LIO_SCRIPT_RELEASE, strlen(LIO_SCRIPT_RELEASE),
                     e->sha_release) != 0)
         return LEADER_ENOMEM;
@@ -386,8 +386,9 @@ int lio_engine_pollfds(const struct lio_engine *e, struct pollfd *pfd)
         if (fd < 0)
             continue;
         pfd[n].fd = fd;
-        pfd[n].events = (short) ((conns[i]->want & LIO_WANT_READ ? POLLIN : 0) |
-                                 (conns[i]->want & LIO_WANT_WRITE ? POLLOUT : 0));
+        pfd[n].events =
+            (short) ((conns[i]->want & LIO_WANT_READ ? POLLIN : 0) |
+                     (conns[i]->want & LIO_WANT_WRITE ? POLLOUT : 0));
         pfd[n].revents = 0;
         n++;
     }
@@ -400,7 +401,7 @@ void lio_engine_handle(struct lio_engine *e, const struct pollfd *pfd, int n,
     if (now > e->now)
         e->now = now;
     for (int i = 0; i < n; i++) {
-        struct lio_conn *c = pfd[i].fd == lio_conn_fd(&e->cmd) ? &e->cmd
+        struct lio_conn *c = pfd[i].fd == lio_conn_fd(&e->cmd)   ? &e->cmd
                              : pfd[i].fd == lio_conn_fd(&e->sub) ? &e->sub
                                                                  : NULL;
         if (c != NULL && pfd[i].revents)

@@ -25,8 +25,7 @@ typedef void (*lio_emit_fn)(void *owner, const struct lc_event *ev);
 struct lio_engine {
     struct lc_core core;
     struct lu_url url;
-    char holder_key[LIO_KEY_MAX], term_key[LIO_KEY_MAX],
-        channel[LIO_KEY_MAX];
+    char holder_key[LIO_KEY_MAX], term_key[LIO_KEY_MAX], channel[LIO_KEY_MAX];
     char ttl_text[24];
     char sha_acquire[41], sha_renew[41], sha_release[41];
     struct lio_conn cmd, sub;

@@ -158,8 +158,7 @@ static int parse_db(const char *s, size_t len, struct lu_url *u, char *err,
     return 0;
 }
 
-static int parse_tcp(const char *s, struct lu_url *u, char *err,
-                     size_t errlen)
+static int parse_tcp(const char *s, struct lu_url *u, char *err, size_t errlen)
 {
     size_t len = strlen(s), auth_len = strcspn(s, "/?#");
     const char *at = NULL;
@@ -184,8 +183,7 @@ static int parse_tcp(const char *s, struct lu_url *u, char *err,
     return parse_db(s + auth_len + 1, len - auth_len - 1, u, err, errlen);
 }
 
-static int parse_unix(const char *s, struct lu_url *u, char *err,
-                      size_t errlen)
+static int parse_unix(const char *s, struct lu_url *u, char *err, size_t errlen)
 {
     const char *q = strchr(s, '?');
     size_t plen = q != NULL ? (size_t) (q - s) : strlen(s);

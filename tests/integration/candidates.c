@@ -167,10 +167,9 @@ static void dump_log(struct world *w)
 
     for (int i = 0; i < w->n; i++)
         fprintf(stderr, "  %6lld ms  cand %d  %-7s term %llu  err %d  %s\n",
-                (long long) (w->log[i].at_ms - w->log[0].at_ms),
-                w->log[i].cand, names[w->log[i].type],
-                (unsigned long long) w->log[i].term, w->log[i].error,
-                w->log[i].message);
+                (long long) (w->log[i].at_ms - w->log[0].at_ms), w->log[i].cand,
+                names[w->log[i].type], (unsigned long long) w->log[i].term,
+                w->log[i].error, w->log[i].message);
 }
 
 void world_check_log(struct world *w)

@@ -9,7 +9,7 @@
 
 #include "leader.h"
 
-#define LOG_MAX 4096
+#define LOG_MAX  4096
 #define CAND_MAX 8
 
 struct logged {

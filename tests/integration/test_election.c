@@ -399,8 +399,9 @@ TEST(database_number_is_honoured)
     ASSERT_OK(leader_elect(c->l));
     ASSERT_EQ(world_wait(&w, 0, LEADER_EVENT_ELECTED, 1, 5000), 1);
     expect_reply(s, "(nil)", "GET %s", leader_key(c->l)); /* not in db 0 */
-    r = rfx_command(s, "EVAL %s 0", "redis.call('SELECT', 3) return "
-                                    "redis.call('DBSIZE')");
+    r = rfx_command(s, "EVAL %s 0",
+                    "redis.call('SELECT', 3) return "
+                    "redis.call('DBSIZE')");
     ASSERT_STR_EQ(r, "2"); /* holder and term */
     free(r);
     world_free(&w);

@@ -273,8 +273,7 @@ static void *fake_main(void *arg)
                     break;
                 continue;
             }
-            if (write(fd, f->answer, strlen(f->answer)) < 0 ||
-                f->close_after)
+            if (write(fd, f->answer, strlen(f->answer)) < 0 || f->close_after)
                 break;
         }
         close(fd);

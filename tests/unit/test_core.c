@@ -28,8 +28,8 @@ static const struct lc_output *feed(enum lc_input_kind kind, lc_time now)
 static const struct lc_output *reply(lc_time now, uint64_t seq,
                                      const struct lc_value *v)
 {
-    struct lc_input in = {.kind = LC_IN_REPLY, .now = now, .seq = seq,
-                          .value = v};
+    struct lc_input in = {
+        .kind = LC_IN_REPLY, .now = now, .seq = seq, .value = v};
     return out = lc_step(&core, &in);
 }
 
@@ -51,10 +51,10 @@ static const struct lc_output *reply_won(lc_time now, uint64_t seq,
 static const struct lc_output *reply_lost(lc_time now, uint64_t seq,
                                           const char *holder, long long pttl)
 {
-    struct lc_value el[3] = {{.type = LC_VAL_INT, .integer = 0},
-                             {.type = LC_VAL_STR, .str = holder,
-                              .len = strlen(holder)},
-                             {.type = LC_VAL_INT, .integer = pttl}};
+    struct lc_value el[3] = {
+        {.type = LC_VAL_INT, .integer = 0},
+        {.type = LC_VAL_STR, .str = holder, .len = strlen(holder)},
+        {.type = LC_VAL_INT, .integer = pttl}};
     struct lc_value v = {.type = LC_VAL_ARRAY, .elem = el, .n = 3};
     return reply(now, seq, &v);
 }
@@ -68,16 +68,16 @@ static const struct lc_output *reply_err(lc_time now, uint64_t seq,
 
 static const struct lc_output *notify(lc_time now, const char *text)
 {
-    struct lc_input in = {.kind = LC_IN_NOTIFY, .now = now, .text = text,
-                          .len = strlen(text)};
+    struct lc_input in = {
+        .kind = LC_IN_NOTIFY, .now = now, .text = text, .len = strlen(text)};
     return out = lc_step(&core, &in);
 }
 
-static const struct lc_output *conn_event(enum lc_input_kind kind,
-                                          lc_time now, int error)
+static const struct lc_output *conn_event(enum lc_input_kind kind, lc_time now,
+                                          int error)
 {
-    struct lc_input in = {.kind = kind, .now = now, .error = error,
-                          .text = "boom", .len = 4};
+    struct lc_input in = {
+        .kind = kind, .now = now, .error = error, .text = "boom", .len = 4};
     return out = lc_step(&core, &in);
 }
 

@@ -59,10 +59,12 @@ TEST(acquire_replies_of_the_wrong_shape_are_protocol_errors)
     struct lc_value lost_neg[3] = {i_(0), s_("h"), i_(-9)};
     struct lc_value flag2[2] = {i_(2), i_(1)};
     struct lc_value cases[] = {
-        arr(won_zero, 2),  arr(won_str, 2),    arr(won_extra, 3),
-        arr(lost_short, 2), arr(lost_empty, 3), arr(lost_pttl, 3),
-        arr(lost_neg, 3),  arr(flag2, 2),      arr(NULL, 0),
-        i_(1),             s_("OK"),
+        arr(won_zero, 2),   arr(won_str, 2),
+        arr(won_extra, 3),  arr(lost_short, 2),
+        arr(lost_empty, 3), arr(lost_pttl, 3),
+        arr(lost_neg, 3),   arr(flag2, 2),
+        arr(NULL, 0),       i_(1),
+        s_("OK"),
     };
     struct lc_acquire_result r;
 
@@ -93,7 +95,8 @@ TEST(error_replies_are_classified)
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct lc_value v = {.type = LC_VAL_ERR, .str = cases[i].text,
+        struct lc_value v = {.type = LC_VAL_ERR,
+                             .str = cases[i].text,
                              .len = strlen(cases[i].text)};
         struct lc_acquire_result r;
         int flag;

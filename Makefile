@@ -1,0 +1,106 @@
+# Makefile - the front door of libleader's build. It installs what is
+# missing (scripts/bootstrap), then drives CMake out of tree and CTest:
+#
+#   make               build everything in build/
+#   make test          build, then run the whole suite through CTest
+#   make asan          the suite under AddressSanitizer + UBSan (build-asan/)
+#   make tsan          the suite under ThreadSanitizer (build-tsan/)
+#   make demo          build, then run scripts/demo
+#   make bench         build, then print handover and failover figures
+#   make format        clang-format -i every C file
+#   make format-check  fail if any C file is not formatted
+#   make clean         remove the build directories (distclean: also .deps/)
+
+SHELL := /bin/bash
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+JOBS ?= 2
+
+# hiredis built by scripts/bootstrap, when the system has no hiredis >= 1.0.
+export PKG_CONFIG_PATH := $(ROOT)/.deps/prefix/lib/pkgconfig$(if \
+	$(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
+# The redis-server link scripts/bootstrap makes when there is none on PATH;
+# last, so that a real redis-server on PATH wins.
+export PATH := $(PATH):$(ROOT)/.deps/bin
+# For scripts/demo and other scripts run from here.
+export LEADER_BUILD_DIR := $(ROOT)/build
+
+# Our own make flags (-j, jobserver) must not leak into the make that CMake
+# runs: it gets -j$(JOBS) itself.
+CLEAN_ENV := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL
+
+# configure DIR, CMAKE-ARGS: configure DIR unless it already is. Later
+# changes to CMakeLists.txt are picked up by the build step itself.
+define configure
+	@if [ ! -f $(1)/CMakeCache.txt ] || [ ! -f $(1)/Makefile ]; then \
+		$(CLEAN_ENV) cmake -S $(ROOT) -B $(1) $(2); \
+	fi
+endef
+
+define cmake-build
+	@$(CLEAN_ENV) cmake --build $(1) -j$(JOBS)
+endef
+
+# run-tests DIR: the whole suite; CTest's summary is the last output.
+define run-tests
+	@$(CLEAN_ENV) ctest --test-dir $(1) --output-on-failure -j$(JOBS)
+endef
+
+ASAN_ENV := ASAN_OPTIONS=halt_on_error=1:print_stacktrace=1:detect_leaks=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+FORMAT_DIRS := include src tools examples tests bench
+
+.PHONY: all bootstrap build test asan tsan demo bench format format-check clean \
+	distclean
+
+all: build
+
+bootstrap:
+	@$(ROOT)/scripts/bootstrap
+
+build: bootstrap
+	$(call configure,$(ROOT)/build,)
+	$(call cmake-build,$(ROOT)/build)
+
+test: build
+	$(call run-tests,$(ROOT)/build)
+
+asan: bootstrap
+	$(call configure,$(ROOT)/build-asan,-DCMAKE_BUILD_TYPE=Debug -DLEADER_ASAN=ON)
+	$(call cmake-build,$(ROOT)/build-asan)
+	@export $(ASAN_ENV); $(CLEAN_ENV) ctest --test-dir $(ROOT)/build-asan \
+		--output-on-failure -j$(JOBS)
+
+tsan: bootstrap
+	$(call configure,$(ROOT)/build-tsan,-DCMAKE_BUILD_TYPE=Debug -DLEADER_TSAN=ON)
+	$(call cmake-build,$(ROOT)/build-tsan)
+	@export $(TSAN_ENV); $(CLEAN_ENV) ctest --test-dir $(ROOT)/build-tsan \
+		--output-on-failure -j$(JOBS)
+
+demo: build
+	@$(ROOT)/scripts/demo
+
+bench: build
+	@$(ROOT)/build/bench/bench-failover 25 2000 200
+
+# Every C file of ours (not bench/'s node_modules).
+FORMAT_FILES = $(shell cd $(ROOT) && find $(FORMAT_DIRS) \
+	-name node_modules -prune -o -name '*.[ch]' -print 2>/dev/null)
+
+format:
+	@command -v clang-format >/dev/null || \
+		{ echo "clang-format missing: apt-get install clang-format"; exit 1; }
+	@cd $(ROOT) && $(if $(FORMAT_FILES),clang-format -i $(FORMAT_FILES),true)
+
+format-check:
+	@command -v clang-format >/dev/null || \
+		{ echo "clang-format missing: apt-get install clang-format"; exit 1; }
+	@cd $(ROOT) && $(if $(FORMAT_FILES),clang-format --dry-run --Werror \
+		$(FORMAT_FILES),true)
+
+clean:
+	rm -rf $(ROOT)/build $(ROOT)/build-asan $(ROOT)/build-tsan
+
+distclean: clean
+	rm -rf $(ROOT)/.deps

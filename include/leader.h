@@ -135,6 +135,28 @@ LEADER_API int leader_is_leader(leader *l);
  * it compares the lease deadline with the clock. */
 LEADER_API int leader_has_lease(const leader *l);
 
+/* The local lease deadline on leader_clock_ms()'s clock, or 0 when this
+ * candidate does not lead. No I/O, no lock. The deadline moves later with
+ * every confirmed renewal; at it the leader steps down. */
+LEADER_API int64_t leader_lease_deadline(const leader *l);
+
+/* The library's clock in milliseconds: CLOCK_BOOTTIME on Linux (it counts
+ * time suspended), the same in every process of the machine. */
+LEADER_API int64_t leader_clock_ms(void);
+
+/* Who leads an election, as leader_current() reads it from Redis. */
+typedef struct leader_info {
+    char id[256];            /* the holder's id, "" when nobody leads */
+    uint64_t term;           /* the election's latest term (0: none yet) */
+    long long lease_left_ms; /* the holder key's remaining ttl; -1 if it has
+                              * none (not set by libleader) */
+} leader_info;
+
+/* Reads who leads this handle's election, in one round trip on the query
+ * connection (as leader_is_leader). Fills info and returns 1 if someone
+ * leads, 0 if nobody does, or a negative code as leader_is_leader. */
+LEADER_API int leader_current(leader *l, leader_info *info);
+
 /* The term (fencing token) of the current leadership, 0 if not leader. */
 LEADER_API uint64_t leader_term(const leader *l);
 

@@ -284,6 +284,21 @@ int leader_has_lease(const leader *l)
     return end != 0 && lu_now_ms_ceil() < end;
 }
 
+int64_t leader_lease_deadline(const leader *l)
+{
+    int64_t end;
+
+    if (l == NULL)
+        return 0;
+    end = atomic_load(&((leader *) l)->lease_end);
+    return end != 0 && lu_now_ms_ceil() < end ? end : 0;
+}
+
+int64_t leader_clock_ms(void)
+{
+    return lu_now_ms();
+}
+
 uint64_t leader_term(const leader *l)
 {
     if (l == NULL || !leader_has_lease(l))
@@ -623,27 +638,104 @@ static int query_holder(leader *l)
     return rc;
 }
 
-int leader_is_leader(leader *l)
+/* Runs fn on the query connection, connecting first if needed. */
+static int run_query(leader *l, int (*fn)(leader *, void *), void *arg)
 {
     struct lu_sigpipe sp;
     int rc, reused;
 
-    if (l == NULL)
-        return LEADER_EINVAL;
     pthread_mutex_lock(&l->query_lock);
     lu_sigpipe_block(&sp);
     reused = l->query != NULL;
     rc = reused ? 0 : query_connect(l);
     if (rc == 0)
-        rc = query_holder(l);
+        rc = fn(l, arg);
     if (rc < 0 && reused && l->query == NULL) {
         /* The kept connection had gone stale (a server restart): one
          * fresh try before reporting. */
         rc = query_connect(l);
         if (rc == 0)
-            rc = query_holder(l);
+            rc = fn(l, arg);
     }
     lu_sigpipe_restore(&sp);
     pthread_mutex_unlock(&l->query_lock);
     return rc;
+}
+
+static int holder_is_us(leader *l, void *arg)
+{
+    (void) arg;
+    return query_holder(l);
+}
+
+int leader_is_leader(leader *l)
+{
+    if (l == NULL)
+        return LEADER_EINVAL;
+    return run_query(l, holder_is_us, NULL);
+}
+
+/* Reads holder, its pttl and the term in one script, so the three belong
+ * to one instant. */
+#define CURRENT_SCRIPT                                                         \
+    "return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]),"         \
+    " redis.call('GET', KEYS[2])}"
+
+static int decode_current(const redisReply *r, leader_info *info)
+{
+    const redisReply *id, *pttl, *term;
+    char *end;
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2)
+        return LEADER_EPROTO;
+    id = r->element[0];
+    pttl = r->element[1];
+    term = r->elements > 2 ? r->element[2] : NULL;
+    if (pttl->type != REDIS_REPLY_INTEGER ||
+        (id->type != REDIS_REPLY_STRING && id->type != REDIS_REPLY_NIL) ||
+        (id->type == REDIS_REPLY_STRING && id->len >= sizeof info->id))
+        return LEADER_EPROTO;
+    if (term != NULL && term->type == REDIS_REPLY_STRING) {
+        info->term = strtoull(term->str, &end, 10);
+        if (*end != '\0')
+            return LEADER_EPROTO;
+    }
+    if (id->type == REDIS_REPLY_NIL)
+        return 0;
+    memcpy(info->id, id->str, id->len);
+    info->id[id->len] = '\0';
+    info->lease_left_ms = pttl->integer;
+    return 1;
+}
+
+static int read_current(leader *l, void *arg)
+{
+    const char *argv[5] = {"EVAL", CURRENT_SCRIPT, "2", l->holder_key,
+                           l->engine.term_key};
+    size_t lens[5];
+    redisReply *r;
+    int rc;
+
+    for (int i = 0; i < 5; i++)
+        lens[i] = strlen(argv[i]);
+    r = redisCommandArgv(l->query, 5, argv, lens);
+    rc = reply_error(l->query, r);
+    if (r == NULL) {
+        redisFree(l->query);
+        l->query = NULL;
+        return rc;
+    }
+    if (rc == 0)
+        rc = decode_current(r, arg);
+    freeReplyObject(r);
+    return rc;
+}
+
+int leader_current(leader *l, leader_info *info)
+{
+    if (l == NULL || info == NULL)
+        return LEADER_EINVAL;
+    memset(info, 0, sizeof *info);
+    info->lease_left_ms = -1;
+    return run_query(l, read_current, info);
 }

@@ -407,3 +407,45 @@ TEST(database_number_is_honoured)
     world_free(&w);
     rfx_free(s);
 }
+
+TEST(current_reports_holder_term_and_lease_left)
+{
+    rfx_server *s = start_redis(NULL);
+    struct world w;
+    struct cand *a, *b;
+    struct logged e;
+    leader_info info;
+    int64_t deadline;
+    char *r;
+
+    world_init(&w);
+    a = world_add(&w, rfx_url(s), "current", 3000, 100);
+    b = world_add(&w, rfx_url(s), "current", 3000, 100);
+    ASSERT_EQ(leader_current(b->l, &info), 0);
+    ASSERT_STR_EQ(info.id, "");
+    ASSERT_EQ(info.term, 0);
+    ASSERT_EQ(leader_lease_deadline(a->l), 0);
+    ASSERT_OK(leader_elect(a->l));
+    ASSERT_EQ(world_wait(&w, 0, LEADER_EVENT_ELECTED, 1, 5000), 1);
+    world_last(&w, 0, LEADER_EVENT_ELECTED, &e);
+    ASSERT_EQ(leader_current(b->l, &info), 1);
+    ASSERT_STR_EQ(info.id, leader_id(a->l));
+    ASSERT_EQ(info.term, e.term);
+    ASSERT_GT(info.lease_left_ms, 0);
+    ASSERT_LE(info.lease_left_ms, 3000);
+    /* The local deadline comes before the key's expiry. */
+    deadline = leader_lease_deadline(a->l);
+    ASSERT_GT(deadline, leader_clock_ms());
+    ASSERT_LE(deadline, leader_clock_ms() + 3000);
+    ASSERT_OK(leader_stop(a->l));
+    ASSERT_EQ(leader_lease_deadline(a->l), 0);
+    ASSERT_EQ(leader_current(b->l, &info), 0);
+    ASSERT_EQ(info.term, e.term); /* the term stays after a release */
+    r = rfx_command(s, "RPUSH %s x", leader_key(b->l));
+    free(r);
+    ASSERT_EQ(leader_current(b->l, &info), LEADER_EWRONGTYPE);
+    ASSERT_EQ(leader_current(NULL, &info), LEADER_EINVAL);
+    ASSERT_EQ(leader_current(b->l, NULL), LEADER_EINVAL);
+    world_free(&w);
+    rfx_free(s);
+}

@@ -416,3 +416,75 @@ TEST(free_from_own_callback_is_deferred)
     world_free(&w);
     rfx_free(s);
 }
+
+/* ---- every function from many threads at once ---- */
+
+struct hammer {
+    leader *l;
+    int kind;
+    int failures;
+};
+
+static void *hammer_main(void *arg)
+{
+    struct hammer *h = arg;
+    leader_info info;
+    int64_t end = now_ms() + 1500;
+
+    while (now_ms() < end) {
+        int rc = 0;
+        switch (h->kind) {
+        case 0:
+            rc = leader_elect(h->l);
+            rc = rc == LEADER_ESTATE ? 0 : rc;
+            break;
+        case 1:
+            rc = leader_stop(h->l);
+            rc = rc == LEADER_ESTATE ? 0 : rc;
+            sleep_ms(20);
+            break;
+        case 2:
+            rc = leader_is_leader(h->l) < 0;
+            rc |= leader_current(h->l, &info) < 0;
+            break;
+        default:
+            /* Lock-free readers: they race with the thread by design. */
+            (void) leader_has_lease(h->l);
+            (void) leader_term(h->l);
+            (void) leader_lease_deadline(h->l);
+            leader_on(h->l, NULL, NULL);
+            break;
+        }
+        h->failures += rc != 0;
+    }
+    return NULL;
+}
+
+TEST(every_function_from_many_threads)
+{
+    rfx_server *s = start_redis(NULL);
+    leader_options o;
+    pthread_t t[8];
+    struct hammer h[8];
+    leader *l;
+
+    leader_options_init(&o);
+    o.url = rfx_url(s);
+    o.key = "threads";
+    o.ttl_ms = 500;
+    o.wait_ms = 10;
+    l = leader_new(&o, NULL, 0);
+    ASSERT_NOT_NULL(l);
+    for (int i = 0; i < 8; i++) {
+        h[i].l = l;
+        h[i].kind = i % 4;
+        h[i].failures = 0;
+        ASSERT_OK(pthread_create(&t[i], NULL, hammer_main, &h[i]));
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        ASSERT_EQ(h[i].failures, 0);
+    }
+    leader_free(l);
+    rfx_free(s);
+}

@@ -7,6 +7,7 @@
 #   make tsan          the suite under ThreadSanitizer (build-tsan/)
 #   make demo          build, then run scripts/demo
 #   make bench         build, then print handover and failover figures
+#   make fuzz          run each libFuzzer target FUZZ_SECONDS (default 60)
 #   make format        clang-format -i every C file
 #   make format-check  fail if any C file is not formatted
 #   make clean         remove the build directories (distclean: also .deps/)
@@ -51,7 +52,7 @@ TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 FORMAT_DIRS := include src tools examples tests bench
 
-.PHONY: all bootstrap build test asan tsan demo bench format format-check clean \
+.PHONY: all bootstrap build test asan tsan demo bench fuzz format format-check clean \
 	distclean
 
 all: build
@@ -81,6 +82,27 @@ tsan: bootstrap
 demo: build
 	@$(ROOT)/scripts/demo
 
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := url reply
+
+# Each target runs on a scratch copy of its corpus; what it finds is kept
+# in build-fuzz/found-<target>/ (add a regression test and the input to
+# tests/fuzz/corpus/ for each).
+fuzz:
+	@$(ROOT)/scripts/bootstrap fuzz
+	$(call configure,$(ROOT)/build-fuzz,-DCMAKE_C_COMPILER=clang \
+		-DCMAKE_BUILD_TYPE=Debug -DLEADER_ASAN=ON -DLEADER_FUZZ=ON)
+	$(call cmake-build,$(ROOT)/build-fuzz)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		work=$(ROOT)/build-fuzz/corpus-$$t; mkdir -p $$work \
+			$(ROOT)/build-fuzz/found-$$t; \
+		cp -n $(ROOT)/tests/fuzz/corpus/$$t/* $$work/; \
+		echo "fuzz $$t for $(FUZZ_SECONDS) s"; \
+		$(ROOT)/build-fuzz/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+			-artifact_prefix=$(ROOT)/build-fuzz/found-$$t/ \
+			-print_final_stats=1 $$work 2>&1 | tail -n 12; \
+	done
+
 bench: build
 	@$(ROOT)/build/bench/bench-failover 25 2000 200
 
@@ -100,7 +122,7 @@ format-check:
 		$(FORMAT_FILES),true)
 
 clean:
-	rm -rf $(ROOT)/build $(ROOT)/build-asan $(ROOT)/build-tsan
+	rm -rf $(ROOT)/build $(ROOT)/build-asan $(ROOT)/build-tsan $(ROOT)/build-fuzz
 
 distclean: clean
 	rm -rf $(ROOT)/.deps

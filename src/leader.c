@@ -77,7 +77,8 @@ void leader_options_init(leader_options *opts)
     opts->wait_ms = 1000;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
+                                                      const char *fmt, ...)
 {
     va_list ap;
 

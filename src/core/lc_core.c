@@ -94,9 +94,9 @@ static lc_time backoff(struct lc_core *c, unsigned attempt)
 
 /* ---- outputs ---- */
 
-static struct lc_event *push_event(struct lc_core *c, enum lc_event_kind kind,
-                                   uint64_t term, int error, const char *fmt,
-                                   ...)
+__attribute__((format(printf, 5, 6))) static struct lc_event *
+push_event(struct lc_core *c, enum lc_event_kind kind, uint64_t term, int error,
+           const char *fmt, ...)
 {
     struct lc_output *o = &c->out;
     struct lc_event *ev;

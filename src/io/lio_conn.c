@@ -129,6 +129,52 @@ static void on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
         freeReplyObject(reply);
 }
 
+/* ---- replies as the core sees them ---- */
+
+static void to_value(const redisReply *r, struct lc_value *v)
+{
+    memset(v, 0, sizeof *v);
+    switch (r->type) {
+    case REDIS_REPLY_NIL:
+        v->type = LC_VAL_NIL;
+        break;
+    case REDIS_REPLY_INTEGER:
+        v->type = LC_VAL_INT;
+        v->integer = r->integer;
+        break;
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+        v->type = LC_VAL_STR;
+        v->str = r->str;
+        v->len = r->len;
+        break;
+    case REDIS_REPLY_ERROR:
+        v->type = LC_VAL_ERR;
+        v->str = r->str;
+        v->len = r->len;
+        break;
+    default:
+        v->type = LC_VAL_OTHER;
+    }
+}
+
+void lio_reply_to_value(const redisReply *r, struct lc_value *v,
+                        struct lc_value elems[LIO_MAX_ELEMS])
+{
+    if (r->type != REDIS_REPLY_ARRAY) {
+        to_value(r, v);
+        return;
+    }
+    memset(v, 0, sizeof *v);
+    v->type = r->elements <= LIO_MAX_ELEMS ? LC_VAL_ARRAY : LC_VAL_OTHER;
+    if (v->type == LC_VAL_OTHER)
+        return;
+    for (size_t i = 0; i < r->elements; i++)
+        to_value(r->element[i], &elems[i]);
+    v->elem = elems;
+    v->n = r->elements;
+}
+
 /* ---- setup ---- */
 
 int lio_for_each_setup(const struct lu_url *url,

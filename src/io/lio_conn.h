@@ -80,6 +80,15 @@ int lio_for_each_setup(const struct lu_url *url,
                                  const size_t *lens),
                        void *arg);
 
+#define LIO_MAX_ELEMS 8 /* the widest reply the scripts return has four */
+
+struct lc_value;
+
+/* Converts a reply into the core's view of it, one level deep (deeper
+ * arrays become LC_VAL_OTHER). v and elems borrow the reply's memory. */
+void lio_reply_to_value(const redisReply *r, struct lc_value *v,
+                        struct lc_value elems[LIO_MAX_ELEMS]);
+
 /* Maps a hiredis context error (REDIS_ERR_...) to a LEADER_E... code. */
 int lio_error_of_context(int redis_err);
 

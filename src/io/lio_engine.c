@@ -14,8 +14,6 @@
 #include "leader.h"
 #include "util/lu_ids.h"
 
-#define MAX_ELEMS 8 /* the widest reply the scripts return has three */
-
 enum record_kind { REC_READY = 1, REC_FAILED, REC_REPLY };
 
 struct lio_record {
@@ -87,53 +85,6 @@ static void record_reply(void *owner, struct lio_conn *c, uint64_t tag,
 
 static const struct lio_conn_handler handler = {record_ready, record_failed,
                                                 record_reply};
-
-/* ---- replies as the core sees them ---- */
-
-static void to_value(const redisReply *r, struct lc_value *v)
-{
-    memset(v, 0, sizeof *v);
-    switch (r->type) {
-    case REDIS_REPLY_NIL:
-        v->type = LC_VAL_NIL;
-        break;
-    case REDIS_REPLY_INTEGER:
-        v->type = LC_VAL_INT;
-        v->integer = r->integer;
-        break;
-    case REDIS_REPLY_STRING:
-    case REDIS_REPLY_STATUS:
-        v->type = LC_VAL_STR;
-        v->str = r->str;
-        v->len = r->len;
-        break;
-    case REDIS_REPLY_ERROR:
-        v->type = LC_VAL_ERR;
-        v->str = r->str;
-        v->len = r->len;
-        break;
-    default:
-        v->type = LC_VAL_OTHER;
-    }
-}
-
-/* Converts a reply one level deep, which is all the scripts return. */
-static void to_tree(const redisReply *r, struct lc_value *v,
-                    struct lc_value elems[MAX_ELEMS])
-{
-    if (r->type != REDIS_REPLY_ARRAY) {
-        to_value(r, v);
-        return;
-    }
-    memset(v, 0, sizeof *v);
-    v->type = r->elements <= MAX_ELEMS ? LC_VAL_ARRAY : LC_VAL_OTHER;
-    if (v->type == LC_VAL_OTHER)
-        return;
-    for (size_t i = 0; i < r->elements; i++)
-        to_value(r->element[i], &elems[i]);
-    v->elem = elems;
-    v->n = r->elements;
-}
 
 /* ---- carrying out the core's outputs ---- */
 
@@ -265,7 +216,7 @@ static int is_noscript(const redisReply *r)
 static void on_cmd_record(struct lio_engine *e, struct lio_record *r)
 {
     struct lc_input in = {0};
-    struct lc_value v, elems[MAX_ELEMS];
+    struct lc_value v, elems[LIO_MAX_ELEMS];
 
     if (r->kind == REC_READY) {
         in.kind = LC_IN_CONNECTED;
@@ -281,7 +232,7 @@ static void on_cmd_record(struct lio_engine *e, struct lio_record *r)
         send_script(e, &e->last_cmd, 1);
         return;
     } else {
-        to_tree(r->reply, &v, elems);
+        lio_reply_to_value(r->reply, &v, elems);
         in.kind = LC_IN_REPLY;
         in.seq = r->tag;
         in.value = &v;

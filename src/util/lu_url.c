@@ -7,7 +7,8 @@
 #include "leader.h"
 #include "util/lu_url.h"
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int
+fail(char *err, size_t errlen, int code, const char *fmt, ...)
 {
     va_list ap;
 

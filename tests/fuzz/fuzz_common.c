@@ -1,0 +1,11 @@
+/* fuzz_common.c - what every fuzz target shares, in both builds. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fuzz.h"
+
+void fuzz_fail(const char *what)
+{
+    fprintf(stderr, "fuzz invariant broken: %s\n", what);
+    abort();
+}

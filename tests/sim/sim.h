@@ -1,0 +1,103 @@
+/* sim.h - the deterministic simulator of the election core (tests/sim).
+ *
+ * The real core (src/core, linked as the leader_core library) runs against
+ * a simulated Redis, network and set of processes, all driven by one seeded
+ * PRNG and one virtual clock, so that any run can be replayed exactly from
+ * its seed. This header joins the simulated Redis (sim_redis.c), the world
+ * that runs one seeded scenario (sim_world.c) and the command line
+ * (sim_main.c).
+ */
+#ifndef SIM_H
+#define SIM_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define SIM_MAX_CAND 8
+#define SIM_NEVER    INT64_MAX
+
+/* Deliberate breakages of the Redis side, to show that the simulator
+ * notices a protocol that is wrong on the server. The core's own breakages
+ * are compile-time switches of src/core (LC_BREAK_*). */
+enum sim_redis_break {
+    SIM_RB_NONE = 0,
+    SIM_RB_RENEW_NONATOMIC, /* renew: GET, then PEXPIRE later, unchecked */
+    SIM_RB_RENEW_ID_ONLY,   /* renew compares the id, not the term */
+    SIM_RB_RELEASE_ID_ONLY, /* release compares the id, not the term */
+    SIM_RB_ACQUIRE_OLD_TERM /* holder-is-us acquire keeps the old term */
+};
+
+/* The part of Redis the protocol touches: the holder key with its expiry
+ * on Redis' own clock, the term counter, and whether the script cache is
+ * loaded. Candidates are named by index; -1 is "no key". */
+struct sim_redis {
+    int up;
+    int holder;
+    int64_t expire_ms;
+    uint64_t counter; /* 0: the counter key does not exist */
+    unsigned epoch;   /* bumped by every restart that loses the data */
+    int scripts_loaded;
+    enum sim_redis_break brk;
+};
+
+enum sim_script_kind { SIM_SR_WON = 1, SIM_SR_LOST, SIM_SR_FLAG };
+enum sim_pub_kind { SIM_PUB_NONE = 0, SIM_PUB_ELECTED, SIM_PUB_RELEASED };
+
+/* What one script did: its reply and what it published. */
+struct sim_script {
+    enum sim_script_kind kind;
+    uint64_t term;
+    int holder;
+    int64_t pttl;
+    int flag;
+    enum sim_pub_kind pub;
+    uint64_t pub_term;
+};
+
+void sim_redis_init(struct sim_redis *r, enum sim_redis_break brk);
+/* The holder at now_ms (expired keys count as absent), or -1. */
+int sim_redis_holder(struct sim_redis *r, int64_t now_ms);
+int64_t sim_redis_pttl(struct sim_redis *r, int64_t now_ms);
+void sim_redis_acquire(struct sim_redis *r, int64_t now_ms, int id, int64_t ttl,
+                       uint64_t floor, struct sim_script *out);
+void sim_redis_renew(struct sim_redis *r, int64_t now_ms, int id, uint64_t term,
+                     int64_t ttl, struct sim_script *out);
+void sim_redis_release(struct sim_redis *r, int64_t now_ms, int id,
+                       uint64_t term, struct sim_script *out);
+/* The two halves of the non-atomic renew (SIM_RB_RENEW_NONATOMIC). */
+int sim_redis_renew_check(struct sim_redis *r, int64_t now_ms, int id,
+                          uint64_t term);
+void sim_redis_pexpire(struct sim_redis *r, int64_t now_ms, int64_t ttl);
+/* A restart: the script cache is always lost, the data only if asked. */
+void sim_redis_restart(struct sim_redis *r, int lose_data);
+
+struct sim_options {
+    int candidates; /* 0: 2, 3 or 5, chosen by the seed */
+    int minutes;    /* virtual minutes per run */
+    long ttl, wait; /* < 0: chosen by the seed */
+    enum sim_redis_break redis_break;
+    int trace; /* 0 off, 1 keep the last lines, 2 print every line */
+};
+
+struct sim_result {
+    int failed;
+    const char *kind; /* which invariant: "safety", "liveness", ... */
+    char what[512];
+    double virtual_s;
+    uint64_t steps;
+    /* What the run went through, to show the faults were real. */
+    struct {
+        uint64_t elected, lease_expired, lost, crashes, pauses, partitions,
+            redis_restarts, data_losses, breaks, stops, late_cmds, noscript;
+    } n;
+    double live_ratio; /* time to a stable leader / the liveness bound */
+};
+
+/* Runs one seeded scenario; returns 0 if every invariant held, else 1 with
+ * res filled (and, with tracing on, the trace tail printed to out). */
+int sim_run(const struct sim_options *opt, uint64_t seed,
+            struct sim_result *res, FILE *out);
+
+const char *sim_redis_break_name(enum sim_redis_break b);
+
+#endif /* SIM_H */

@@ -1,0 +1,251 @@
+/* sim_main.c - the command line of the simulator: which seeds to run, and
+ * the summary. Exit status: 0 if every run held every invariant (or, with
+ * --expect-violation, if a violation was found), 1 otherwise, 2 on bad
+ * usage.
+ */
+#include "util/fmacros.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sim.h"
+
+/* Which core this binary links: the real one, or one built with an
+ * LC_BREAK_* switch (set by tests/sim/CMakeLists.txt). */
+#ifndef SIM_CORE_NAME
+#define SIM_CORE_NAME "leader_core"
+#endif
+
+static double wall_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void add_counts(struct sim_result *sum, const struct sim_result *r)
+{
+    sum->n.elected += r->n.elected;
+    sum->n.lease_expired += r->n.lease_expired;
+    sum->n.lost += r->n.lost;
+    sum->n.crashes += r->n.crashes;
+    sum->n.pauses += r->n.pauses;
+    sum->n.partitions += r->n.partitions;
+    sum->n.redis_restarts += r->n.redis_restarts;
+    sum->n.data_losses += r->n.data_losses;
+    sum->n.breaks += r->n.breaks;
+    sum->n.stops += r->n.stops;
+    sum->n.late_cmds += r->n.late_cmds;
+    sum->n.noscript += r->n.noscript;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(
+        f,
+        "usage: sim [--seed N | --runs N [--first-seed S] | --soak SECONDS]\n"
+        "           [--candidates K] [--minutes M] [--ttl MS] [--wait MS]\n"
+        "           [--redis-break NAME] [--expect-violation MAX_SEEDS]\n"
+        "           [--verbose] [--quiet]\n"
+        "  --seed N       run one seed (and print its trace if it fails)\n"
+        "  --runs N       run seeds S .. S+N-1 (default S = 1)\n"
+        "  --soak SECONDS run seeds from a random start for that long\n"
+        "  --candidates K 1..%d candidates (default: 2, 3 or 5 per seed)\n"
+        "  --minutes M    virtual minutes per run (default 3)\n"
+        "  --ttl, --wait  fix the lease and wait (default: per seed)\n"
+        "  --redis-break  renew-nonatomic | renew-id-only |\n"
+        "                 release-id-only | acquire-old-term\n"
+        "  --expect-violation N  succeed only if one of N seeds fails\n"
+        "  --verbose      print the whole trace of each run\n",
+        SIM_MAX_CAND);
+}
+
+static int parse_num(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    long long v;
+
+    if (s == NULL)
+        return -1;
+    v = strtoll(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_break(const char *s, enum sim_redis_break *b)
+{
+    for (int i = SIM_RB_NONE; i <= SIM_RB_ACQUIRE_OLD_TERM; i++) {
+        if (s != NULL && strcmp(s, sim_redis_break_name(i)) == 0) {
+            *b = (enum sim_redis_break) i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    struct sim_options opt = {0, 3, -1, -1, SIM_RB_NONE, 0};
+    long long seed = -1, runs = 1, first = 1, soak = 0, expect = 0, v;
+    int verbose = 0, quiet = 0, failed = 0, caught = 0;
+    unsigned long long done = 0;
+    double t0, virt = 0, elapsed;
+    uint64_t steps = 0;
+    struct sim_result sum;
+    double worst_live = 0;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0;
+        if (strcmp(a, "--verbose") == 0) {
+            verbose = 1;
+            continue;
+        }
+        if (strcmp(a, "--quiet") == 0) {
+            quiet = 1;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(a, "--seed") == 0)
+            bad = parse_num(val, 0, INT64_MAX, &seed);
+        else if (strcmp(a, "--runs") == 0)
+            bad = parse_num(val, 1, INT64_MAX, &runs);
+        else if (strcmp(a, "--first-seed") == 0)
+            bad = parse_num(val, 0, INT64_MAX, &first);
+        else if (strcmp(a, "--soak") == 0)
+            bad = parse_num(val, 1, 86400 * 365, &soak);
+        else if (strcmp(a, "--expect-violation") == 0)
+            bad = parse_num(val, 1, INT64_MAX, &expect);
+        else if (strcmp(a, "--candidates") == 0 &&
+                 (bad = parse_num(val, 1, SIM_MAX_CAND, &v)) == 0)
+            opt.candidates = (int) v;
+        else if (strcmp(a, "--minutes") == 0 &&
+                 (bad = parse_num(val, 1, 600, &v)) == 0)
+            opt.minutes = (int) v;
+        else if (strcmp(a, "--ttl") == 0 &&
+                 (bad = parse_num(val, 10, 3600000, &v)) == 0)
+            opt.ttl = (long) v;
+        else if (strcmp(a, "--wait") == 0 &&
+                 (bad = parse_num(val, 0, 3600000, &v)) == 0)
+            opt.wait = (long) v;
+        else if (strcmp(a, "--redis-break") == 0)
+            bad = parse_break(val, &opt.redis_break);
+        else
+            bad = -1;
+        if (bad) {
+            fprintf(stderr, "sim: bad option %s %s\n", a, val ? val : "");
+            usage(stderr);
+            return 2;
+        }
+        i++;
+    }
+    if (seed >= 0) {
+        first = seed;
+        runs = 1;
+    } else if (soak > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        /* Only the choice of the first seed reads a real clock. */
+        first = (long long) (((uint64_t) ts.tv_sec * 1000003u) ^
+                             (uint64_t) ts.tv_nsec) &
+                0x7fffffffffffLL;
+        runs = INT64_MAX - first;
+        printf("soak: %lld s from seed %lld\n", soak, first);
+    } else if (expect > 0) {
+        runs = expect;
+    }
+    if (!quiet) {
+        char k[16];
+        snprintf(k, sizeof k, "%d", opt.candidates);
+        printf("sim: core %s, redis break %s, %s candidates, %d virtual "
+               "min per run\n",
+               SIM_CORE_NAME, sim_redis_break_name(opt.redis_break),
+               opt.candidates > 0 ? k : "2/3/5", opt.minutes);
+    }
+
+    memset(&sum, 0, sizeof sum);
+    t0 = wall_seconds();
+    for (long long i = 0; i < runs; i++) {
+        struct sim_result res;
+        uint64_t s = (uint64_t) (first + i);
+
+        opt.trace = verbose ? 2 : 0;
+        sim_run(&opt, s, &res, stdout);
+        done++;
+        virt += res.virtual_s;
+        steps += res.steps;
+        add_counts(&sum, &res);
+        if (res.live_ratio > worst_live)
+            worst_live = res.live_ratio;
+        if (res.failed) {
+            failed++;
+            if (expect > 0) {
+                printf("caught after %llu seed(s): seed %llu, %s: %s\n", done,
+                       (unsigned long long) s, res.kind, res.what);
+                caught = 1;
+                break;
+            }
+            printf("FAIL seed %llu (%s): %s\n", (unsigned long long) s,
+                   res.kind, res.what);
+            printf("  replay: %s --seed %llu", argv[0], (unsigned long long) s);
+            if (opt.candidates > 0)
+                printf(" --candidates %d", opt.candidates);
+            if (opt.minutes != 3)
+                printf(" --minutes %d", opt.minutes);
+            if (opt.ttl >= 0)
+                printf(" --ttl %ld", opt.ttl);
+            if (opt.wait >= 0)
+                printf(" --wait %ld", opt.wait);
+            if (opt.redis_break != SIM_RB_NONE)
+                printf(" --redis-break %s",
+                       sim_redis_break_name(opt.redis_break));
+            printf(" --verbose\n");
+            if (!verbose) {
+                /* Replay with the trace on: same seed, same run. */
+                opt.trace = 1;
+                sim_run(&opt, s, &res, stdout);
+            }
+        }
+        if (soak > 0 && wall_seconds() - t0 >= (double) soak)
+            break;
+    }
+    elapsed = wall_seconds() - t0;
+    printf("runs %llu, failed %d, wall %.2f s, %.0f runs/s, %llu core "
+           "steps, virtual %.1f h (%.0f virtual min per wall s)\n",
+           done, failed, elapsed, (double) done / (elapsed > 0 ? elapsed : 1),
+           (unsigned long long) steps, virt / 3600,
+           virt / 60 / (elapsed > 0 ? elapsed : 1));
+    if (!quiet)
+        printf(
+            "covered: %llu elections, %llu lease expiries, %llu "
+            "take-overs, %llu crashes, %llu pauses, %llu partitions, "
+            "%llu Redis restarts (%llu losing data), %llu broken "
+            "connections, %llu stops, %llu late commands from closed "
+            "connections, %llu NOSCRIPT; slowest election after faults "
+            "stopped: %.0f %% of the bound\n",
+            (unsigned long long) sum.n.elected,
+            (unsigned long long) sum.n.lease_expired,
+            (unsigned long long) sum.n.lost, (unsigned long long) sum.n.crashes,
+            (unsigned long long) sum.n.pauses,
+            (unsigned long long) sum.n.partitions,
+            (unsigned long long) sum.n.redis_restarts,
+            (unsigned long long) sum.n.data_losses,
+            (unsigned long long) sum.n.breaks, (unsigned long long) sum.n.stops,
+            (unsigned long long) sum.n.late_cmds,
+            (unsigned long long) sum.n.noscript, worst_live * 100);
+    if (expect > 0) {
+        if (!caught)
+            printf("NOT caught: no violation in %lld seeds\n", expect);
+        return caught ? 0 : 1;
+    }
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,134 @@
+/* sim_redis.c - the simulated Redis: the holder key with a TTL on Redis'
+ * own clock, the term counter, and the three scripts of
+ * src/io/lio_scripts.h, each applied atomically when its command arrives.
+ *
+ * The breakage switches (enum sim_redis_break) change one rule each, so a
+ * test can show that the simulator notices when the server side of the
+ * protocol is wrong.
+ */
+#include "sim.h"
+
+void sim_redis_init(struct sim_redis *r, enum sim_redis_break brk)
+{
+    r->up = 1;
+    r->holder = -1;
+    r->expire_ms = 0;
+    r->counter = 0;
+    r->epoch = 0;
+    r->scripts_loaded = 0;
+    r->brk = brk;
+}
+
+/* Redis treats a key as gone once its expiry time is reached; taking the
+ * earlier of the two possible readings is the harder case for the core. */
+int sim_redis_holder(struct sim_redis *r, int64_t now_ms)
+{
+    if (r->holder >= 0 && now_ms >= r->expire_ms)
+        r->holder = -1;
+    return r->holder;
+}
+
+int64_t sim_redis_pttl(struct sim_redis *r, int64_t now_ms)
+{
+    return sim_redis_holder(r, now_ms) >= 0 ? r->expire_ms - now_ms : -2;
+}
+
+void sim_redis_acquire(struct sim_redis *r, int64_t now_ms, int id, int64_t ttl,
+                       uint64_t floor, struct sim_script *out)
+{
+    int h = sim_redis_holder(r, now_ms);
+    uint64_t t;
+
+    out->pub = SIM_PUB_NONE;
+    if (h == id) {
+        r->expire_ms = now_ms + ttl;
+        if (r->brk == SIM_RB_ACQUIRE_OLD_TERM && r->counter > 0) {
+            /* Broken: "we already hold it", so hand back the old term. */
+            out->kind = SIM_SR_WON;
+            out->term = r->counter;
+            out->pub = SIM_PUB_ELECTED;
+            out->pub_term = r->counter;
+            return;
+        }
+    } else if (h >= 0) {
+        out->kind = SIM_SR_LOST;
+        out->holder = h;
+        out->pttl = r->expire_ms - now_ms;
+        return;
+    } else {
+        r->holder = id;
+        r->expire_ms = now_ms + ttl;
+    }
+    t = r->counter + 1;
+    if (t <= floor)
+        t = floor + 1;
+    r->counter = t;
+    out->kind = SIM_SR_WON;
+    out->term = t;
+    out->pub = SIM_PUB_ELECTED;
+    out->pub_term = t;
+}
+
+int sim_redis_renew_check(struct sim_redis *r, int64_t now_ms, int id,
+                          uint64_t term)
+{
+    return sim_redis_holder(r, now_ms) == id &&
+           (r->brk == SIM_RB_RENEW_ID_ONLY || r->counter == term);
+}
+
+void sim_redis_pexpire(struct sim_redis *r, int64_t now_ms, int64_t ttl)
+{
+    if (sim_redis_holder(r, now_ms) >= 0)
+        r->expire_ms = now_ms + ttl;
+}
+
+void sim_redis_renew(struct sim_redis *r, int64_t now_ms, int id, uint64_t term,
+                     int64_t ttl, struct sim_script *out)
+{
+    out->kind = SIM_SR_FLAG;
+    out->pub = SIM_PUB_NONE;
+    out->flag = sim_redis_renew_check(r, now_ms, id, term);
+    if (out->flag)
+        r->expire_ms = now_ms + ttl;
+}
+
+void sim_redis_release(struct sim_redis *r, int64_t now_ms, int id,
+                       uint64_t term, struct sim_script *out)
+{
+    out->kind = SIM_SR_FLAG;
+    out->pub = SIM_PUB_NONE;
+    out->flag = sim_redis_holder(r, now_ms) == id &&
+                (r->brk == SIM_RB_RELEASE_ID_ONLY || r->counter == term);
+    if (out->flag) {
+        r->holder = -1;
+        out->pub = SIM_PUB_RELEASED;
+        out->pub_term = term;
+    }
+}
+
+void sim_redis_restart(struct sim_redis *r, int lose_data)
+{
+    r->scripts_loaded = 0;
+    if (lose_data) {
+        r->holder = -1;
+        r->counter = 0;
+        r->epoch++;
+    }
+}
+
+const char *sim_redis_break_name(enum sim_redis_break b)
+{
+    switch (b) {
+    case SIM_RB_NONE:
+        return "none";
+    case SIM_RB_RENEW_NONATOMIC:
+        return "renew-nonatomic";
+    case SIM_RB_RENEW_ID_ONLY:
+        return "renew-id-only";
+    case SIM_RB_RELEASE_ID_ONLY:
+        return "release-id-only";
+    case SIM_RB_ACQUIRE_OLD_TERM:
+        return "acquire-old-term";
+    }
+    return "?";
+}

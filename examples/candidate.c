@@ -26,10 +26,13 @@ static long long wall_ms(void)
 
 static void on_event(leader *l, const leader_event *ev, void *userdata)
 {
-    static const char *kinds[] = {"?", "ELECTED", "REVOKED", "ERROR"};
+    static const char *kinds[] = {"?", "ELECTED", "REVOKED", "ERROR",
+                                  "CHANGED"};
 
     (void) l;
     (void) userdata;
+    if (ev->type < LEADER_EVENT_ELECTED || ev->type > LEADER_EVENT_CHANGED)
+        return;
     printf("%lld %s %s term=%llu (%s)\n", wall_ms(), name, kinds[ev->type],
            (unsigned long long) ev->term, ev->message);
     fflush(stdout);

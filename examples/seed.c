@@ -42,6 +42,8 @@ static void on_event(leader *l, const leader_event *ev, void *userdata)
     case LEADER_EVENT_ERROR:
         fprintf(stderr, "%s error: %s\n", c->name, ev->message);
         break;
+    default: /* who leads changed, and kinds added later */
+        break;
     }
     fflush(stdout);
     pthread_cond_broadcast(&c->cond);

@@ -67,7 +67,12 @@ typedef struct leader leader;
 typedef enum leader_event_type {
     LEADER_EVENT_ELECTED = 1, /* this candidate is now the leader */
     LEADER_EVENT_REVOKED,     /* this candidate is no longer the leader */
-    LEADER_EVENT_ERROR        /* something failed; the library keeps trying */
+    LEADER_EVENT_ERROR,       /* something failed; the library keeps trying */
+    LEADER_EVENT_CHANGED      /* who leads changed: leader_id (NULL for
+                               * nobody), term, and in message the cause:
+                               * "elected", "released", "expired" (the
+                               * holder's lease ran out unreleased) or
+                               * "no leader" */
 } leader_event_type;
 
 /* An event. More fields may follow in later versions. The structure and
@@ -124,6 +129,17 @@ LEADER_API void leader_on(leader *l, leader_callback cb, void *userdata);
  * Returns 0, LEADER_ESTATE if already campaigning, LEADER_ENOMEM, or
  * LEADER_ECONN if the thread cannot be started. */
 LEADER_API int leader_elect(leader *l);
+
+/* Watches who leads without campaigning, on the handle's own thread, and
+ * returns at once. Every change comes as a LEADER_EVENT_CHANGED event; the
+ * first reading always does, even "no leader". Changes are seen through
+ * the election's notifications, a read timed at the holder's expiry (a
+ * crashed leader is seen as soon as its key expires) and a read every
+ * wait_ms (peers that do not publish, such as node-leader). After a
+ * reconnect it reads again. Stop with leader_stop(). Returns 0,
+ * LEADER_ESTATE if already campaigning or observing, or LEADER_ECONN if
+ * the thread cannot be started. */
+LEADER_API int leader_observe(leader *l);
 
 /* Asks Redis whether this candidate holds the election key (GET == id),
  * in one round trip on a connection of its own. Returns 1, 0, or a negative

@@ -33,6 +33,7 @@
 #define REQ_START 1u
 #define REQ_STOP  2u
 #define REQ_FREE  4u
+#define REQ_OBSERVE 8u
 
 struct leader {
     char *url_text;
@@ -47,7 +48,7 @@ struct leader {
     pthread_cond_t cond;
     leader_callback cb;
     void *userdata;
-    int campaigning;      /* between elect and stop, as the API sees it */
+    int campaigning;      /* between elect (or observe) and stop */
     unsigned requests;    /* REQ_... for the thread */
     uint64_t stops_asked; /* stop requests made ... */
     uint64_t stops_done;  /* ... and finished by the thread */
@@ -355,6 +356,8 @@ static unsigned take_requests(leader *l)
         lio_engine_input(&l->engine, LC_IN_STOP, now);
     if ((req & REQ_START) && !(req & REQ_FREE))
         lio_engine_input(&l->engine, LC_IN_START, now);
+    if ((req & REQ_OBSERVE) && !(req & REQ_FREE))
+        lio_engine_input(&l->engine, LC_IN_OBSERVE, now);
     return req;
 }
 
@@ -452,7 +455,8 @@ static int start_thread(leader *l)
     return rc;
 }
 
-int leader_elect(leader *l)
+/* Hands a START or OBSERVE request to the thread, starting it first. */
+static int activate(leader *l, unsigned request)
 {
     int rc = 0;
 
@@ -466,12 +470,22 @@ int leader_elect(leader *l)
     } else {
         l->thread_started = 1;
         l->campaigning = 1;
-        l->requests |= REQ_START;
+        l->requests |= request;
     }
     pthread_mutex_unlock(&l->lock);
     if (rc == 0)
         wake_thread(l);
     return rc;
+}
+
+int leader_elect(leader *l)
+{
+    return activate(l, REQ_START);
+}
+
+int leader_observe(leader *l)
+{
+    return activate(l, REQ_OBSERVE);
 }
 
 /* How long leader_stop() waits for the release to be confirmed. */
@@ -512,7 +526,7 @@ int leader_stop(leader *l)
     }
     l->campaigning = 0;
     l->requests |= REQ_STOP;
-    l->requests &= ~REQ_START;
+    l->requests &= ~(REQ_START | REQ_OBSERVE);
     ticket = ++l->stops_asked;
     own = on_own_thread(l);
     pthread_mutex_unlock(&l->lock);

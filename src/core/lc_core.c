@@ -206,12 +206,84 @@ static void set_holder(struct lc_core *c, const char *id, size_t len)
     c->holder[len] = '\0';
 }
 
+/* ---- who leads: CHANGED events ---- */
+
+static int same_id(const char *a, const char *b, size_t blen)
+{
+    return strlen(a) == blen && memcmp(a, b, blen) == 0;
+}
+
+/* Reports who leads (id of len bytes; len 0: nobody) when it differs from
+ * the last report. term 0 means "not known"; a known term older than the
+ * last one reported is stale news and ignored. */
+static int report_leader(struct lc_core *c, const char *id, size_t len,
+                         uint64_t term, const char *cause)
+{
+    struct lc_event *ev;
+
+    if (len > LC_ID_MAX)
+        len = LC_ID_MAX;
+    if (term != 0 && term < c->seen_term)
+        return 0;
+    if (c->seen_known && same_id(c->seen_id, id, len) &&
+        (len == 0 || term == 0 || term == c->seen_term))
+        return 0;
+    c->seen_known = 1;
+    memcpy(c->seen_id, id, len);
+    c->seen_id[len] = '\0';
+    if (term != 0)
+        c->seen_term = term;
+    ev = push_event(c, LC_EV_CHANGED, term ? term : c->seen_term, 0, "%s",
+                    cause);
+    if (ev != NULL)
+        ev->holder = len > 0 ? c->seen_id : NULL;
+    return 1;
+}
+
+/* Nobody holds the key now: say why, as far as this core can tell. */
+static void report_nobody(struct lc_core *c, uint64_t term)
+{
+    const char *cause = "no leader";
+
+    if (c->seen_known && c->seen_id[0] != '\0' && c->seen_expiry != 0)
+        cause = c->now >= c->seen_expiry ? "expired" : "released";
+    report_leader(c, "", 0, term, cause);
+}
+
+/* A holder was read with pttl ms left (-1: no expiry). */
+static void note_expiry(struct lc_core *c, long long pttl)
+{
+    c->seen_expiry = pttl >= 0 ? c->now + pttl : LC_NEVER;
+}
+
 /* ---- inputs ---- */
+
+static void forget_leader(struct lc_core *c)
+{
+    c->seen_known = 0;
+    c->seen_id[0] = '\0';
+    c->seen_expiry = 0;
+}
+
+static void on_observe(struct lc_core *c)
+{
+    if (c->state != LC_IDLE)
+        return;
+    forget_leader(c);
+    c->state = LC_OBSERVER;
+    c->failures = 0;
+    c->last_error = 0;
+    c->read_at = c->now;
+}
 
 static void on_start(struct lc_core *c)
 {
     if (c->state == LC_FOLLOWER || c->state == LC_LEADER)
         return;
+    if (c->state == LC_OBSERVER)
+        c->state = LC_IDLE;
+    if (c->state == LC_IDLE)
+        forget_leader(c);
     if (c->state == LC_IDLE)
         c->inflight = 0;
     c->failures = 0;
@@ -241,6 +313,9 @@ static void on_stop(struct lc_core *c)
             become_idle(c);
         }
         break;
+    case LC_OBSERVER:
+        become_idle(c);
+        break;
     case LC_RELEASING:
     case LC_IDLE:
         break;
@@ -257,6 +332,8 @@ static void on_connected(struct lc_core *c)
         c->retry_at = c->now;
     else if (c->state == LC_LEADER)
         c->renew_at = c->now;
+    else if (c->state == LC_OBSERVER)
+        c->read_at = c->now;
     else if (c->state == LC_RELEASING && c->term != 0)
         send_cmd(c, LC_CMD_RELEASE, c->term);
     else if (c->state == LC_RELEASING)
@@ -316,7 +393,11 @@ static void on_acquire_won(struct lc_core *c, uint64_t term)
         c->retry_at = c->now;
         return;
     }
+    if (c->seen_known && c->seen_id[0] != '\0' && strcmp(c->seen_id, c->id))
+        report_leader(c, "", 0, 0, "expired");
     become_leader(c, term);
+    report_leader(c, c->id, strlen(c->id), term, "elected");
+    c->seen_expiry = c->lease_end;
 }
 
 static void on_acquire_lost(struct lc_core *c,
@@ -329,6 +410,8 @@ static void on_acquire_lost(struct lc_core *c,
         return;
     }
     set_holder(c, r->holder, r->holder_len);
+    report_leader(c, r->holder, r->holder_len, r->holder_term, "elected");
+    note_expiry(c, r->pttl);
     if (r->pttl >= 0 && r->pttl < wait)
         wait = r->pttl;
     if (c->retry_after_reply)
@@ -387,10 +470,49 @@ static void on_renew_reply(struct lc_core *c, const struct lc_value *v)
     c->renew_at = c->sent_at + c->renew_every;
 }
 
-static void on_release_reply(struct lc_core *c)
+static void on_release_reply(struct lc_core *c, const struct lc_value *v)
 {
+    int released = 0;
+
+    if (lc_decode_flag(v, &released) == 0 && released && c->term != 0)
+        report_leader(c, "", 0, c->term, "released");
     if (c->state == LC_RELEASING)
         become_idle(c);
+}
+
+static lc_time poll_interval(const struct lc_core *c)
+{
+    return c->wait > 10 ? c->wait : 10;
+}
+
+static void on_read_reply(struct lc_core *c, const struct lc_value *v)
+{
+    struct lc_read_result r;
+    int rc = lc_decode_read(v, &r);
+    const char *text;
+    size_t len = error_text(v, &text);
+
+    if (c->state != LC_OBSERVER)
+        return;
+    if (rc != 0) {
+        report_error(c, rc, "read", text, len);
+        c->read_at = c->now + backoff(c, ++c->failures);
+        return;
+    }
+    c->failures = 0;
+    c->last_error = 0;
+    if (r.holder == NULL) {
+        report_nobody(c, r.term);
+        c->read_at = c->now + poll_interval(c);
+        return;
+    }
+    report_leader(c, r.holder, r.holder_len, r.term, "elected");
+    note_expiry(c, r.pttl);
+    /* Look again just after the key would expire: a crashed holder is
+     * seen at once, not a poll interval later. */
+    c->read_at = min_time(c->now + poll_interval(c),
+                          c->seen_expiry == LC_NEVER ? LC_NEVER
+                                                     : c->seen_expiry + 1);
 }
 
 static void on_reply(struct lc_core *c, uint64_t seq, const struct lc_value *v)
@@ -405,8 +527,10 @@ static void on_reply(struct lc_core *c, uint64_t seq, const struct lc_value *v)
         on_acquire_reply(c, v);
     else if (kind == LC_CMD_RENEW)
         on_renew_reply(c, v);
+    else if (kind == LC_CMD_READ)
+        on_read_reply(c, v);
     else
-        on_release_reply(c);
+        on_release_reply(c, v);
 }
 
 static void on_notify(struct lc_core *c, const char *text, size_t len)
@@ -416,7 +540,7 @@ static void on_notify(struct lc_core *c, const char *text, size_t len)
 
     if (lc_parse_notify(text, len, &n) != 0)
         return;
-    ours = n.id_len == strlen(c->id) && memcmp(n.id, c->id, n.id_len) == 0;
+    ours = same_id(c->id, n.id, n.id_len);
     if (c->state == LC_LEADER && n.kind == LC_NOTIFY_ELECTED && !ours &&
         n.term > c->term) {
         set_holder(c, n.id, n.id_len);
@@ -428,6 +552,14 @@ static void on_notify(struct lc_core *c, const char *text, size_t len)
     }
     if (n.term > c->max_term && !(c->state == LC_LEADER && ours))
         c->max_term = n.term;
+    if (n.kind == LC_NOTIFY_RELEASED) {
+        if (same_id(c->seen_id, n.id, n.id_len) || n.term >= c->seen_term)
+            report_leader(c, "", 0, n.term, "released");
+    } else if (report_leader(c, n.id, n.id_len, n.term, "elected")) {
+        c->seen_expiry = 0; /* not known until read */
+        if (c->state == LC_OBSERVER)
+            c->read_at = c->now; /* learn when its key expires */
+    }
 }
 
 /* ---- timers ---- */
@@ -475,6 +607,8 @@ static void run_timers(struct lc_core *c)
         send_cmd(c, LC_CMD_ACQUIRE, c->max_term);
     else if (c->state == LC_LEADER && c->now >= c->renew_at)
         send_cmd(c, LC_CMD_RENEW, c->term);
+    else if (c->state == LC_OBSERVER && c->now >= c->read_at)
+        send_cmd(c, LC_CMD_READ, 0);
 }
 
 lc_time lc_deadline(const struct lc_core *c)
@@ -499,6 +633,8 @@ lc_time lc_deadline(const struct lc_core *c)
         d = min_time(d, c->retry_at);
     else if (c->state == LC_LEADER)
         d = min_time(d, c->renew_at);
+    else if (c->state == LC_OBSERVER)
+        d = min_time(d, c->read_at);
     return d;
 }
 
@@ -537,6 +673,11 @@ const struct lc_output *lc_step(struct lc_core *c, const struct lc_input *in)
     case LC_IN_SUBSCRIBED:
         if (c->state == LC_FOLLOWER)
             c->retry_at = c->now;
+        else if (c->state == LC_OBSERVER)
+            c->read_at = c->now;
+        break;
+    case LC_IN_OBSERVE:
+        on_observe(c);
         break;
     case LC_IN_TICK:
         break;

@@ -26,7 +26,8 @@ typedef int64_t lc_time;
 enum lc_cmd_kind {
     LC_CMD_ACQUIRE = 1, /* term: highest term seen, the new term's floor */
     LC_CMD_RENEW,       /* term: the leadership to extend */
-    LC_CMD_RELEASE      /* term: the leadership to end */
+    LC_CMD_RELEASE,     /* term: the leadership to end */
+    LC_CMD_READ         /* read holder, its pttl and the term (observers) */
 };
 
 struct lc_cmd {
@@ -35,7 +36,12 @@ struct lc_cmd {
     uint64_t term;
 };
 
-enum lc_event_kind { LC_EV_ELECTED = 1, LC_EV_REVOKED, LC_EV_ERROR };
+enum lc_event_kind {
+    LC_EV_ELECTED = 1,
+    LC_EV_REVOKED,
+    LC_EV_ERROR,
+    LC_EV_CHANGED /* who leads changed: holder (NULL: nobody) and term */
+};
 
 struct lc_event {
     enum lc_event_kind kind;
@@ -53,7 +59,7 @@ enum lc_action {
 };
 
 #define LC_MAX_CMDS   2
-#define LC_MAX_EVENTS 4
+#define LC_MAX_EVENTS 8
 #define LC_MSG_MAX    160
 
 /* What one step asks of the driver. Owned by the core; valid until the
@@ -79,7 +85,8 @@ enum lc_input_kind {
     LC_IN_CONN_LOST,   /* the connection broke: error, text */
     LC_IN_REPLY,       /* the reply to command seq: value */
     LC_IN_NOTIFY,      /* a message on the election channel: text, len */
-    LC_IN_SUBSCRIBED   /* (re)subscribed to the channel: catch up */
+    LC_IN_SUBSCRIBED,  /* (re)subscribed to the channel: catch up */
+    LC_IN_OBSERVE      /* watch who leads without campaigning */
 };
 
 /* One input. Everything it points to is borrowed for the step only. */
@@ -101,7 +108,7 @@ struct lc_config {
     uint64_t seed;  /* for backoff jitter */
 };
 
-enum lc_state { LC_IDLE, LC_FOLLOWER, LC_LEADER, LC_RELEASING };
+enum lc_state { LC_IDLE, LC_FOLLOWER, LC_LEADER, LC_RELEASING, LC_OBSERVER };
 enum lc_conn { LC_DOWN, LC_CONNECTING, LC_UP };
 
 /* The core. Its fields are private to lc_core.c; the struct is here so a
@@ -132,6 +139,13 @@ struct lc_core {
     lc_time renew_at;  /* LEADER: next renewal */
     int last_error;    /* last ERROR emitted, to report a streak once */
     char holder[LC_ID_MAX + 1];
+
+    /* Who leads, as last reported in a CHANGED event. */
+    int seen_known;              /* something was reported */
+    char seen_id[LC_ID_MAX + 1]; /* "" for nobody */
+    uint64_t seen_term;
+    lc_time seen_expiry; /* when the holder's key runs out, if known */
+    lc_time read_at;     /* OBSERVER: next read */
 
     struct lc_output out;
 };

@@ -101,14 +101,35 @@ static int decode_won(const struct lc_value *v, struct lc_acquire_result *r)
     return 0;
 }
 
+/* A term element: a decimal string or integer, or nil for none. */
+static int term_of(const struct lc_value *v, uint64_t *term)
+{
+    long long t;
+
+    *term = 0;
+    if (v->type == LC_VAL_NIL)
+        return 0;
+    if (int_of(v, &t) != 0 || t < 0)
+        return -1;
+    *term = (uint64_t) t;
+    return 0;
+}
+
+static int holder_ok(const struct lc_value *h)
+{
+    return h->type == LC_VAL_STR && h->str != NULL && h->len > 0 &&
+           h->len <= 255;
+}
+
 static int decode_lost(const struct lc_value *v, struct lc_acquire_result *r)
 {
     const struct lc_value *h = &v->elem[1], *pttl = &v->elem[2];
 
-    if (v->n != 3)
+    if (v->n != 3 && v->n != 4)
         return LEADER_EPROTO;
-    if (h->type != LC_VAL_STR || h->str == NULL || h->len == 0 ||
-        h->len > 255 || pttl->type != LC_VAL_INT || pttl->integer < -2)
+    if (!holder_ok(h) || pttl->type != LC_VAL_INT || pttl->integer < -2)
+        return LEADER_EPROTO;
+    if (v->n == 4 && term_of(&v->elem[3], &r->holder_term) != 0)
         return LEADER_EPROTO;
     r->won = 0;
     r->holder = h->str;
@@ -140,6 +161,28 @@ int lc_decode_flag(const struct lc_value *v, int *flag)
     if (v->integer != 0 && v->integer != 1)
         return LEADER_EPROTO;
     *flag = (int) v->integer;
+    return 0;
+}
+
+int lc_decode_read(const struct lc_value *v, struct lc_read_result *r)
+{
+    const struct lc_value *h;
+
+    memset(r, 0, sizeof *r);
+    if (v == NULL || v->type != LC_VAL_ARRAY)
+        return error_of(v);
+    if (v->n != 3 || v->elem == NULL)
+        return LEADER_EPROTO;
+    h = &v->elem[0];
+    if ((h->type != LC_VAL_NIL && !holder_ok(h)) ||
+        v->elem[1].type != LC_VAL_INT || v->elem[1].integer < -2 ||
+        term_of(&v->elem[2], &r->term) != 0)
+        return LEADER_EPROTO;
+    if (h->type == LC_VAL_STR) {
+        r->holder = h->str;
+        r->holder_len = h->len;
+    }
+    r->pttl = v->elem[1].integer;
     return 0;
 }
 

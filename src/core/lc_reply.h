@@ -35,13 +35,24 @@ struct lc_acquire_result {
     uint64_t term;
     const char *holder; /* borrowed from the value; not NUL-terminated */
     size_t holder_len;
-    long long pttl; /* holder's remaining ms; -1 no expiry */
+    long long pttl;       /* holder's remaining ms; -1 no expiry */
+    uint64_t holder_term; /* the election's term as the holder sees it;
+                           * 0 when the reply does not say */
+};
+
+/* The meaning of a read script reply: {holder or nil, pttl, term or nil}. */
+struct lc_read_result {
+    const char *holder; /* NULL when nobody holds the key */
+    size_t holder_len;
+    long long pttl;
+    uint64_t term;
 };
 
 /* Each returns 0, or a negative LEADER_E... code: the classified error for
  * an error reply, LEADER_EPROTO for a reply of the wrong shape. */
 int lc_decode_acquire(const struct lc_value *v, struct lc_acquire_result *r);
 int lc_decode_flag(const struct lc_value *v, int *flag);
+int lc_decode_read(const struct lc_value *v, struct lc_read_result *r);
 
 /* LEADER_E... code for the text of an error reply. */
 int lc_classify_error(const char *text, size_t len);

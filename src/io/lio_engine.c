@@ -88,6 +88,31 @@ static const struct lio_conn_handler handler = {record_ready, record_failed,
 
 /* ---- carrying out the core's outputs ---- */
 
+/* The script of each command kind, indexed by enum lc_cmd_kind. */
+static const char *const script_body[] = {
+    NULL, LIO_SCRIPT_ACQUIRE, LIO_SCRIPT_RENEW, LIO_SCRIPT_RELEASE,
+    LIO_SCRIPT_READ};
+
+/* The arguments after KEYS: what each script takes as ARGV. */
+static int script_args(const struct lio_engine *e, const struct lc_cmd *cmd,
+                       const char *term, const char **argv)
+{
+    switch (cmd->kind) {
+    case LC_CMD_ACQUIRE:
+        argv[0] = e->core.id, argv[1] = e->ttl_text, argv[2] = term;
+        return 3;
+    case LC_CMD_RENEW:
+        argv[0] = e->core.id, argv[1] = term, argv[2] = e->ttl_text;
+        return 3;
+    case LC_CMD_RELEASE:
+        argv[0] = e->core.id, argv[1] = term;
+        return 2;
+    case LC_CMD_READ:
+        return 0;
+    }
+    return 0;
+}
+
 static void send_script(struct lio_engine *e, const struct lc_cmd *cmd,
                         int eval)
 {
@@ -95,28 +120,14 @@ static void send_script(struct lio_engine *e, const struct lc_cmd *cmd,
     size_t lens[8];
     char term[24];
     int argc = 0;
-    const char *sha = cmd->kind == LC_CMD_ACQUIRE ? e->sha_acquire
-                      : cmd->kind == LC_CMD_RENEW ? e->sha_renew
-                                                  : e->sha_release;
-    const char *body = cmd->kind == LC_CMD_ACQUIRE ? LIO_SCRIPT_ACQUIRE
-                       : cmd->kind == LC_CMD_RENEW ? LIO_SCRIPT_RENEW
-                                                   : LIO_SCRIPT_RELEASE;
 
     snprintf(term, sizeof term, "%llu", (unsigned long long) cmd->term);
     argv[argc++] = eval ? "EVAL" : "EVALSHA";
-    argv[argc++] = eval ? body : sha;
+    argv[argc++] = eval ? script_body[cmd->kind] : e->sha[cmd->kind];
     argv[argc++] = "2";
     argv[argc++] = e->holder_key;
     argv[argc++] = e->term_key;
-    argv[argc++] = e->core.id;
-    if (cmd->kind == LC_CMD_ACQUIRE) {
-        argv[argc++] = e->ttl_text;
-        argv[argc++] = term;
-    } else {
-        argv[argc++] = term;
-        if (cmd->kind == LC_CMD_RENEW)
-            argv[argc++] = e->ttl_text;
-    }
+    argc += script_args(e, cmd, term, argv + argc);
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
     /* A failed send shows up as the connection's failure or as the
@@ -148,7 +159,8 @@ static void step(struct lio_engine *e, struct lc_input *in)
 
 static int wants_sub(const struct lio_engine *e)
 {
-    return e->core.state == LC_FOLLOWER || e->core.state == LC_LEADER;
+    return e->core.state == LC_FOLLOWER || e->core.state == LC_LEADER ||
+           e->core.state == LC_OBSERVER;
 }
 
 static lc_time sub_backoff(struct lio_engine *e)
@@ -275,13 +287,10 @@ static int make_names(struct lio_engine *e, const struct lio_engine_config *c)
     snprintf(e->term_key, sizeof e->term_key, "{leader:%s}:term", c->key_hex);
     snprintf(e->channel, sizeof e->channel, "leader:%s:events", c->key_hex);
     snprintf(e->ttl_text, sizeof e->ttl_text, "%ld", c->ttl_ms);
-    if (lu_sha1_hex(LIO_SCRIPT_ACQUIRE, strlen(LIO_SCRIPT_ACQUIRE),
-                    e->sha_acquire) != 0 ||
-        lu_sha1_hex(LIO_SCRIPT_RENEW, strlen(LIO_SCRIPT_RENEW), e->sha_renew) !=
-            0 ||
-        lu_sha1_hex(LIO_SCRIPT_RELEASE, strlen(LIO_SCRIPT_RELEASE),
-                    e->sha_release) != 0)
-        return LEADER_ENOMEM;
+    for (int k = LC_CMD_ACQUIRE; k <= LC_CMD_READ; k++)
+        if (lu_sha1_hex(script_body[k], strlen(script_body[k]), e->sha[k]) !=
+            0)
+            return LEADER_ENOMEM;
     return 0;
 }
 

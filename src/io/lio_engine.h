@@ -27,7 +27,7 @@ struct lio_engine {
     struct lu_url url;
     char holder_key[LIO_KEY_MAX], term_key[LIO_KEY_MAX], channel[LIO_KEY_MAX];
     char ttl_text[24];
-    char sha_acquire[41], sha_renew[41], sha_release[41];
+    char sha[LC_CMD_READ + 1][41]; /* of each command's script */
     struct lio_conn cmd, sub;
     struct lc_cmd last_cmd; /* the command awaited, for EVAL fallback */
     struct lio_record *queue;

@@ -4,14 +4,15 @@
 #ifndef LIO_SCRIPTS_H
 #define LIO_SCRIPTS_H
 
-/* ARGV: id, ttl, floor. {1, term} when elected, else {0, holder, pttl}.
+/* ARGV: id, ttl, floor. {1, term} when elected, else {0, holder, pttl,
+ * term}.
  * A holder that already is this id gets a new term all the same. */
 #define LIO_SCRIPT_ACQUIRE                                                     \
     "local h = redis.call('GET', KEYS[1])\n"                                   \
     "if h == ARGV[1] then\n"                                                   \
     "  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"                              \
     "elseif h then\n"                                                          \
-    "  return {0, h, redis.call('PTTL', KEYS[1])}\n"                           \
+    "  return {0, h, redis.call('PTTL', KEYS[1]), redis.call('GET', KEYS[2])}\n" \
     "else\n"                                                                   \
     "  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"                   \
     "end\n"                                                                    \
@@ -45,5 +46,11 @@
     "  return 1\n"                                                             \
     "end\n"                                                                    \
     "return 0\n"
+
+/* No ARGV. {holder or nil, pttl, term or nil}: who leads, read at one
+ * instant. */
+#define LIO_SCRIPT_READ                                                        \
+    "return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]),\n"       \
+    "        redis.call('GET', KEYS[2])}\n"
 
 #endif

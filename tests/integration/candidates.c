@@ -39,6 +39,8 @@ static void on_event(leader *l, const leader_event *ev, void *userdata)
         e->error = ev->error;
         e->at_ms = now_ms();
         snprintf(e->message, sizeof e->message, "%s", ev->message);
+        snprintf(e->leader_id, sizeof e->leader_id, "%s",
+                 ev->leader_id != NULL ? ev->leader_id : "");
     }
     pthread_cond_broadcast(&w->cond);
     pthread_mutex_unlock(&w->lock);
@@ -163,13 +165,14 @@ int world_wait_leader(struct world *w, long ms)
 
 static void dump_log(struct world *w)
 {
-    static const char *names[] = {"?", "ELECTED", "REVOKED", "ERROR"};
+    static const char *names[] = {"?", "ELECTED", "REVOKED", "ERROR",
+                                  "CHANGED"};
 
     for (int i = 0; i < w->n; i++)
-        fprintf(stderr, "  %6lld ms  cand %d  %-7s term %llu  err %d  %s\n",
+        fprintf(stderr, "  %6lld ms  cand %d  %-7s term %llu  err %d  %s  %s\n",
                 (long long) (w->log[i].at_ms - w->log[0].at_ms), w->log[i].cand,
                 names[w->log[i].type], (unsigned long long) w->log[i].term,
-                w->log[i].error, w->log[i].message);
+                w->log[i].error, w->log[i].message, w->log[i].leader_id);
 }
 
 void world_check_log(struct world *w)
@@ -199,4 +202,11 @@ void world_check_log(struct world *w)
     pthread_mutex_unlock(&w->lock);
     if (problem != NULL)
         FAIL("event log: %s", problem);
+}
+
+void world_dump(struct world *w)
+{
+    pthread_mutex_lock(&w->lock);
+    dump_log(w);
+    pthread_mutex_unlock(&w->lock);
 }

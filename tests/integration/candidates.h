@@ -19,6 +19,7 @@ struct logged {
     int error;
     int64_t at_ms; /* the test's monotonic clock */
     char message[160];
+    char leader_id[256]; /* ev->leader_id, "" when NULL */
 };
 
 struct cand {
@@ -45,7 +46,8 @@ void world_init(struct world *w);
 /* Frees every candidate (leader_free) and the world's lock. */
 void world_free(struct world *w);
 
-/* Adds a candidate; fails the test if leader_new fails. */
+/* Adds a candidate (or an observer: it is up to the test to call
+ * leader_elect or leader_observe); fails the test if leader_new fails. */
 struct cand *world_add(struct world *w, const char *url, const char *key,
                        long ttl_ms, long wait_ms);
 
@@ -68,5 +70,8 @@ int world_wait_leader(struct world *w, long ms);
  * candidate's leadership is open, every REVOKED closes one, and terms of
  * successive ELECTED events strictly grow. */
 void world_check_log(struct world *w);
+
+/* Prints the event log to stderr, for a failing test. */
+void world_dump(struct world *w);
 
 #endif

@@ -301,7 +301,10 @@ TEST(stop_as_leader_revokes_then_releases_its_term)
     ASSERT_EQ(lc_busy(&core), 1);
     reply_int(1502, 2, 1);
     ASSERT_EQ(out->actions, LC_ACT_DISCONNECT);
-    ASSERT_EQ(out->nevents, 0);
+    ASSERT_EQ(out->nevents, 1);
+    expect_event(0, LC_EV_CHANGED, 7, 0);
+    ASSERT_NULL(out->events[0].holder);
+    ASSERT_STR_EQ(out->events[0].message, "released");
     ASSERT_EQ(lc_busy(&core), 0);
     ASSERT_EQ(out->deadline, LC_NEVER);
 }
@@ -479,4 +482,166 @@ TEST(lease_length_keeps_the_drift_margin)
     ASSERT_EQ(lc_lease_length(10000), 10000 - 102);
     ASSERT_EQ(lc_lease_length(3000), 2968);
     ASSERT_EQ(lc_lease_length(10), 10 - 2);
+}
+
+/* ---- who leads: CHANGED events, and observers ---- */
+
+static const struct lc_output *reply_read(lc_time now, uint64_t seq,
+                                          const char *holder, long long pttl,
+                                          const char *term)
+{
+    struct lc_value el[3] = {{.type = LC_VAL_NIL},
+                             {.type = LC_VAL_INT, .integer = pttl},
+                             {.type = LC_VAL_NIL}};
+    struct lc_value v = {.type = LC_VAL_ARRAY, .elem = el, .n = 3};
+
+    if (holder != NULL) {
+        el[0].type = LC_VAL_STR;
+        el[0].str = holder;
+        el[0].len = strlen(holder);
+    }
+    if (term != NULL) {
+        el[2].type = LC_VAL_STR;
+        el[2].str = term;
+        el[2].len = strlen(term);
+    }
+    return reply(now, seq, &v);
+}
+
+static void expect_changed(int i, const char *holder, uint64_t term,
+                           const char *cause)
+{
+    expect_event(i, LC_EV_CHANGED, term, 0);
+    ASSERT_STR_EQ(out->events[i].holder, holder);
+    ASSERT_STR_EQ(out->events[i].message, cause);
+}
+
+TEST(elected_candidate_reports_itself_as_leader)
+{
+    elect();
+    ASSERT_EQ(out->nevents, 2);
+    expect_event(0, LC_EV_ELECTED, 7, 0);
+    expect_changed(1, "me", 7, "elected");
+    notify(1060, "elected 7 me"); /* our own notification: no news */
+    ASSERT_EQ(out->nevents, 0);
+}
+
+TEST(follower_reports_the_holder_and_its_term)
+{
+    struct lc_value el[4] = {{.type = LC_VAL_INT, .integer = 0},
+                             {.type = LC_VAL_STR, .str = "other", .len = 5},
+                             {.type = LC_VAL_INT, .integer = 900},
+                             {.type = LC_VAL_STR, .str = "12", .len = 2}};
+    struct lc_value v = {.type = LC_VAL_ARRAY, .elem = el, .n = 4};
+
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply(1001, 1, &v);
+    ASSERT_EQ(out->nevents, 1);
+    expect_changed(0, "other", 12, "elected");
+    ASSERT_EQ(out->deadline, 1901);
+    feed(LC_IN_TICK, 1901);
+    reply(1902, 2, &v); /* the same holder and term: nothing new */
+    ASSERT_EQ(out->nevents, 0);
+}
+
+TEST(notifications_report_elections_and_releases)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_lost(1001, 1, "a", 2000);
+    notify(1100, "released 3 a");
+    expect_changed(0, NULL, 3, "released");
+    notify(1101, "elected 4 b");
+    ASSERT_EQ(out->nevents, 1);
+    expect_changed(0, "b", 4, "elected");
+    notify(1102, "elected 2 old"); /* stale: an older term */
+    ASSERT_EQ(out->nevents, 0);
+    notify(1103, "released 2 old");
+    ASSERT_EQ(out->nevents, 0);
+}
+
+TEST(winning_after_a_crash_reports_the_expiry_first)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_lost(1001, 1, "crashed", 500);
+    feed(LC_IN_TICK, 1501);
+    reply_won(1502, 2, 9);
+    ASSERT_EQ(out->nevents, 3);
+    expect_changed(0, NULL, 0, "expired");
+    expect_event(1, LC_EV_ELECTED, 9, 0);
+    expect_changed(2, "me", 9, "elected");
+}
+
+TEST(observer_reads_and_never_campaigns)
+{
+    setup(3000, 1000);
+    feed(LC_IN_OBSERVE, 1000);
+    ASSERT_EQ(out->actions, LC_ACT_CONNECT);
+    feed(LC_IN_CONNECTED, 1001);
+    expect_cmd(LC_CMD_READ, 1, 0);
+    reply_read(1002, 1, NULL, -2, NULL);
+    expect_changed(0, NULL, 0, "no leader");
+    ASSERT_EQ(out->ncmds, 0);
+    ASSERT_EQ(out->deadline, 2002); /* poll every wait */
+    feed(LC_IN_TICK, 2002);
+    expect_cmd(LC_CMD_READ, 2, 0);
+    reply_read(2003, 2, "x", 400, "5");
+    expect_changed(0, "x", 5, "elected");
+    ASSERT_EQ(out->deadline, 2404); /* just after its key would expire */
+    feed(LC_IN_TICK, 2404);
+    expect_cmd(LC_CMD_READ, 3, 0);
+    reply_read(2405, 3, NULL, -2, "5");
+    expect_changed(0, NULL, 5, "expired");
+    ASSERT_EQ(lc_has_lease(&core, 2405), 0);
+    ASSERT_EQ(lc_busy(&core), 1);
+}
+
+TEST(observer_sees_a_bare_delete_as_a_release_within_wait)
+{
+    setup(3000, 1000);
+    feed(LC_IN_OBSERVE, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_read(1001, 1, "node", 10000, NULL);
+    expect_changed(0, "node", 0, "elected");
+    ASSERT_EQ(out->deadline, 2001);
+    feed(LC_IN_TICK, 2001);
+    reply_read(2002, 2, NULL, -2, NULL); /* DEL'd long before expiry */
+    expect_changed(0, NULL, 0, "released");
+}
+
+TEST(observer_rereads_after_a_gap_and_on_notifications)
+{
+    setup(3000, 1000);
+    feed(LC_IN_OBSERVE, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_read(1001, 1, "x", 2500, "5");
+    conn_event(LC_IN_CONN_LOST, 1100, LEADER_ECONN);
+    feed(LC_IN_CONNECTED, 1101);
+    expect_cmd(LC_CMD_READ, 2, 0); /* after any gap: read again */
+    reply_read(1102, 2, "x", 2400, "5");
+    ASSERT_EQ(out->nevents, 0); /* nothing changed meanwhile */
+    notify(1200, "elected 6 y");
+    expect_changed(0, "y", 6, "elected");
+    expect_cmd(LC_CMD_READ, 3, 0); /* to learn when y's key expires */
+    reply_read(1201, 3, "y", 2999, "6");
+    ASSERT_EQ(out->nevents, 0);
+    feed(LC_IN_STOP, 1300);
+    ASSERT_EQ(lc_busy(&core), 0);
+    ASSERT_EQ(out->actions, LC_ACT_DISCONNECT);
+}
+
+TEST(observer_reports_read_errors_and_backs_off)
+{
+    setup(3000, 1000);
+    feed(LC_IN_OBSERVE, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_err(1001, 1, "NOAUTH Authentication required.");
+    expect_event(0, LC_EV_ERROR, 0, LEADER_EAUTH);
+    ASSERT_GE(out->deadline, 1011);
+    ASSERT_LE(out->deadline, 1021);
 }

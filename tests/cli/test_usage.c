@@ -1,0 +1,122 @@
+/* test_usage.c - every bad usage of `leader` exits 2 with one line on
+ * stderr that names the problem and points to --help; --help and
+ * --version exit 0. No Redis is needed. */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <leader.h>
+
+#include "cli_util.h"
+#include "harness.h"
+
+/* Runs leader with the arguments (NULL-terminated) and checks a usage
+ * error mentioning `reason`. */
+static void bad(const char *reason, ...)
+{
+    cli_args a = {{0}, 0};
+    char out[2048], err[2048];
+    const char *s;
+    va_list ap;
+    int code;
+
+    args_add(&a, LEADER_BIN, (const char *) NULL);
+    va_start(ap, reason);
+    while ((s = va_arg(ap, const char *)) != NULL)
+        args_add(&a, s, (const char *) NULL);
+    va_end(ap);
+    code = cli_capture(a.v, out, sizeof out, err, sizeof err, 5000);
+    if (code != 2 || strstr(err, reason) == NULL ||
+        strstr(err, "--help") == NULL || strchr(err, '\n') == NULL ||
+        strchr(err, '\n')[1] != '\0' || out[0] != '\0')
+        FAIL("leader %s ...: exit %d, stderr \"%s\", stdout \"%s\" (wanted "
+             "exit 2 and one line with \"%s\")",
+             a.n > 1 ? a.v[1] : "", code, err, out, reason);
+}
+
+TEST(bad_usage_exits_2_with_one_line)
+{
+    bad("no subcommand", NULL);
+    bad("unknown subcommand 'bogus'", "bogus", NULL);
+    bad("unknown option '--bogus'", "--bogus", NULL);
+    bad("no command to run", "run", NULL);
+    bad("no command to run", "run", "--", NULL);
+    bad("no command to run", "run", "--ttl", "500", NULL);
+    bad("--ttl needs a value", "run", "--ttl", NULL);
+    bad("'abc' is not a number", "run", "--ttl", "abc", "--", "true", NULL);
+    bad("'-5' is not a number", "run", "--ttl", "-5", "--", "true", NULL);
+    bad("' 5' is not a number", "run", "--ttl", " 5", "--", "true", NULL);
+    bad("'5ms' is not a number", "run", "--ttl=5ms", "--", "true", NULL);
+    bad("out of range", "run", "--ttl", "5", "--", "true", NULL);
+    bad("out of range", "run", "--ttl", "99999999999999999999999", "--", "true",
+        NULL);
+    bad("out of range", "run", "--wait", "86400001", "--", "true", NULL);
+    bad("'x' is not a number", "run", "--wait", "x", "--", "true", NULL);
+    bad("'' is not a number", "run", "--grace=", "--", "true", NULL);
+    bad("must be less than --ttl", "run", "--ttl", "1000", "--grace", "1000",
+        "--", "true", NULL);
+    bad("must be less than --ttl", "run", "--grace", "20000", "--", "true",
+        NULL);
+    bad("-q and -v", "run", "-q", "-v", "--", "true", NULL);
+    bad("unknown option '--frob'", "run", "--frob", "--", "true", NULL);
+    bad("unknown option '-x'", "run", "-x", "--", "true", NULL);
+    bad("--redis needs a value", "run", "--redis", NULL);
+    bad("--key needs a value", "run", "--key", NULL);
+    bad("--id needs a value", "run", "--id", NULL);
+    bad("--grace needs a value", "run", "--grace", NULL);
+    bad("leader run:", "run", "--redis", "http://127.0.0.1", "--", "true",
+        NULL);
+    bad("leader run:", "run", "--redis", "redis://127.0.0.1:99999", "--",
+        "true", NULL);
+    bad("leader run:", "run", "--id", "has space", "--", "true", NULL);
+    bad("leader run:", "run", "--key", "", "--", "true", NULL);
+    bad("unexpected argument 'x'", "status", "x", NULL);
+    bad("unknown option '--frob'", "status", "--frob", NULL);
+    bad("--redis needs a value", "status", "--redis", NULL);
+    bad("--key needs a value", "status", "--key", NULL);
+    bad("leader status:", "status", "--redis", "bogus://x", NULL);
+}
+
+static void good(const char *expect, const char *a1, const char *a2)
+{
+    const char *argv[] = {LEADER_BIN, a1, a2, NULL};
+    char out[8192], err[1024];
+
+    ASSERT_EQ(cli_capture(argv, out, sizeof out, err, sizeof err, 5000), 0);
+    if (strstr(out, expect) == NULL)
+        FAIL("leader %s %s: stdout \"%s\" lacks \"%s\"", a1, a2 ? a2 : "", out,
+             expect);
+    ASSERT_STR_EQ(err, "");
+}
+
+TEST(help_and_version_exit_0)
+{
+    char version[64];
+
+    good("usage: leader run", "--help", NULL);
+    good("usage: leader run", "-h", NULL);
+    good("usage: leader run [--redis URL]", "run", "--help");
+    good("--grace MS", "run", "-h");
+    good("usage: leader status", "status", "--help");
+    good("Exit status: 0 someone leads", "status", "-h");
+    snprintf(version, sizeof version, "leader %s\n", leader_version());
+    good(version, "--version", NULL);
+}
+
+TEST(command_not_found_exits_127)
+{
+    const char *argv[] = {LEADER_BIN, "run",
+                          "--redis",  "redis://127.0.0.1:1",
+                          "--",       "/nonexistent/leader-test-cmd",
+                          NULL};
+    const char *argv2[] = {LEADER_BIN, "run",
+                           "--redis",  "redis://127.0.0.1:1",
+                           "--",       "leader-no-such-command-anywhere",
+                           NULL};
+    char out[1024], err[1024];
+
+    ASSERT_EQ(cli_capture(argv, out, sizeof out, err, sizeof err, 5000), 127);
+    ASSERT(strstr(err, "command not found") != NULL);
+    ASSERT_EQ(cli_capture(argv2, out, sizeof out, err, sizeof err, 5000), 127);
+}

@@ -1,0 +1,221 @@
+/* child.c - see child.h. Between fork and exec the child may only use
+ * async-signal-safe calls (the library's thread may hold a malloc lock at
+ * fork time), so everything it needs (path, environment) is built before
+ * the fork, and it reports back through a close-on-exec pipe: EOF means
+ * the exec succeeded. */
+#define _GNU_SOURCE
+#include "child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static const char *const own_vars[] = {
+    "LEADER_ID=", "LEADER_KEY=", "LEADER_REDIS_KEY=", "LEADER_TERM="};
+#define N_OWN (sizeof own_vars / sizeof own_vars[0])
+
+/* What the child writes to the report pipe when it does not exec. */
+struct report {
+    int result; /* enum spawn_result */
+    int err;
+};
+
+static int is_executable_file(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+           access(path, X_OK) == 0;
+}
+
+char *child_resolve(const char *cmd)
+{
+    const char *path = getenv("PATH"), *p;
+    char *buf;
+    size_t cap;
+
+    if (cmd[0] == '\0') {
+        errno = ENOENT;
+        return NULL;
+    }
+    if (strchr(cmd, '/') != NULL) {
+        if (access(cmd, F_OK) != 0)
+            return NULL; /* errno: ENOENT and friends */
+        if (!is_executable_file(cmd)) {
+            errno = EACCES;
+            return NULL;
+        }
+        return strdup(cmd);
+    }
+    if (path == NULL || path[0] == '\0')
+        path = "/usr/local/bin:/usr/bin:/bin";
+    cap = strlen(path) + strlen(cmd) + 3;
+    buf = malloc(cap);
+    if (buf == NULL)
+        return NULL;
+    for (p = path;; p++) {
+        const char *end = strchrnul(p, ':');
+        int len = (int) (end - p);
+
+        /* An empty element means the current directory. */
+        snprintf(buf, cap, "%.*s%s%s", len, p, len ? "/" : "./", cmd);
+        if (is_executable_file(buf))
+            return buf;
+        if (*end == '\0')
+            break;
+        p = end;
+    }
+    free(buf);
+    errno = ENOENT;
+    return NULL;
+}
+
+static int is_own_var(const char *entry)
+{
+    for (size_t i = 0; i < N_OWN; i++)
+        if (strncmp(entry, own_vars[i], strlen(own_vars[i])) == 0)
+            return 1;
+    return 0;
+}
+
+static void free_env(char **envp)
+{
+    if (envp == NULL)
+        return;
+    for (size_t i = 0; i < N_OWN; i++)
+        free(envp[i]);
+    free(envp);
+}
+
+/* Our environment without stale LEADER_* variables, plus the new ones
+ * first. Only the first N_OWN strings are allocated here. */
+static char **build_env(const struct child_env *e)
+{
+    size_t n = 0, k = N_OWN;
+    char **envp;
+    int ok = 1;
+
+    while (environ[n] != NULL)
+        n++;
+    envp = calloc(n + N_OWN + 1, sizeof *envp);
+    if (envp == NULL)
+        return NULL;
+    ok &= asprintf(&envp[0], "LEADER_ID=%s", e->id) >= 0;
+    ok &= asprintf(&envp[1], "LEADER_KEY=%s", e->key) >= 0;
+    ok &= asprintf(&envp[2], "LEADER_REDIS_KEY=%s", e->redis_key) >= 0;
+    ok &= asprintf(&envp[3], "LEADER_TERM=%" PRIu64, e->term) >= 0;
+    if (!ok) {
+        /* asprintf leaves the pointer undefined on failure. */
+        for (size_t i = 0; i < N_OWN; i++)
+            envp[i] = NULL;
+        free_env(envp);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!is_own_var(environ[i]))
+            envp[k++] = environ[i];
+    envp[k] = NULL;
+    return envp;
+}
+
+static _Noreturn void child_report(int fd, int result, int err)
+{
+    struct report r = {result, err};
+
+    if (write(fd, &r, sizeof r) < 0)
+        _exit(127);
+    _exit(127);
+}
+
+/* The child between fork and exec; never returns. */
+static _Noreturn void child_main(const char *path, char *const argv[],
+                                 char **envp, const struct watchdog *w,
+                                 int64_t margin_ms, pid_t parent, int rep)
+{
+    sigset_t none;
+
+    setpgid(0, 0);
+    /* Die with `leader run`'s main thread, which forked us. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(127);
+    /* Armed before anything runs: from here the watchdog kills this group
+     * at the deadline, whatever happens to the supervisor. */
+    atomic_store(&w->page->pgid, (int) getpid());
+    watchdog_poke(w);
+    if (wd_now_ms() >= atomic_load(&w->page->deadline_ms) - margin_ms)
+        child_report(rep, SPAWN_LATE, 0);
+    signal(SIGPIPE, SIG_DFL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(path, argv, envp);
+    child_report(rep, SPAWN_NOEXEC, errno);
+}
+
+/* Reads the child's report: SPAWN_OK on EOF (it exec'd). */
+static enum spawn_result read_report(int fd, int *err)
+{
+    struct report r;
+    ssize_t n;
+
+    do
+        n = read(fd, &r, sizeof r);
+    while (n == -1 && errno == EINTR);
+    if (n == 0)
+        return SPAWN_OK;
+    if (n != (ssize_t) sizeof r) {
+        *err = n == -1 ? errno : EIO;
+        return SPAWN_FAILED;
+    }
+    *err = r.err;
+    return (enum spawn_result) r.result;
+}
+
+enum spawn_result child_spawn(const char *path, char *const argv[],
+                              const struct child_env *env,
+                              const struct watchdog *w, int64_t margin_ms,
+                              pid_t *pid, int *err)
+{
+    pid_t parent = getpid(), p;
+    enum spawn_result res;
+    char **envp;
+    int rep[2];
+
+    *err = 0;
+    envp = build_env(env);
+    if (envp == NULL) {
+        *err = ENOMEM;
+        return SPAWN_FAILED;
+    }
+    if (pipe2(rep, O_CLOEXEC) == -1) {
+        *err = errno;
+        free_env(envp);
+        return SPAWN_FAILED;
+    }
+    p = fork();
+    if (p == 0)
+        child_main(path, argv, envp, w, margin_ms, parent, rep[1]);
+    close(rep[1]);
+    if (p == -1) {
+        *err = errno;
+        close(rep[0]);
+        free_env(envp);
+        return SPAWN_FAILED;
+    }
+    /* Also here, so the group exists whichever side runs first. */
+    setpgid(p, p);
+    res = read_report(rep[0], err);
+    close(rep[0]);
+    free_env(envp);
+    *pid = p;
+    return res;
+}

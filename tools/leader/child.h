@@ -1,0 +1,40 @@
+/* child.h - starting CMD as a child in its own process group, armed with
+ * the watchdog before it execs, and ending that group. */
+#ifndef LEADER_CLI_CHILD_H
+#define LEADER_CLI_CHILD_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "watchdog.h"
+
+/* What the child's environment gets on top of ours. */
+struct child_env {
+    const char *id;        /* LEADER_ID */
+    const char *key;       /* LEADER_KEY: the election's name */
+    const char *redis_key; /* LEADER_REDIS_KEY: leader_key() */
+    uint64_t term;         /* LEADER_TERM: the fencing token */
+};
+
+enum spawn_result {
+    SPAWN_OK = 0,
+    SPAWN_LATE,   /* the child found the deadline too close and gave up */
+    SPAWN_NOEXEC, /* exec failed (err holds errno) */
+    SPAWN_FAILED  /* fork, pipe or memory failed (err holds errno) */
+};
+
+/* Finds CMD like execvp would (a name without '/' is searched in $PATH).
+ * Returns a malloc'd path, or NULL with errno set (ENOENT: not found). */
+char *child_resolve(const char *cmd);
+
+/* Forks and execs path with argv in a new process group. The caller has
+ * stored the lease deadline in the watchdog page. The child, before it
+ * execs: takes PR_SET_PDEATHSIG = SIGKILL, writes its pgid into the page,
+ * pokes the watchdog, and gives up (SPAWN_LATE) if now >= deadline -
+ * margin_ms. On SPAWN_OK, *pid is the child (and its group). */
+enum spawn_result child_spawn(const char *path, char *const argv[],
+                              const struct child_env *env,
+                              const struct watchdog *w, int64_t margin_ms,
+                              pid_t *pid, int *err);
+
+#endif

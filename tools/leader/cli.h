@@ -1,0 +1,46 @@
+/* cli.h - what the files of the leader command share: the subcommands,
+ * their usage texts, and strict parsing of option values. */
+#ifndef LEADER_CLI_H
+#define LEADER_CLI_H
+
+#include <stddef.h>
+
+/* Exit statuses of the leader command itself (a child's status passes
+ * through unchanged). */
+#define EXIT_USAGE    2   /* bad usage */
+#define EXIT_REDIS    3   /* status: Redis unreachable or error */
+#define EXIT_LOST     75  /* run --once: leadership lost (EX_TEMPFAIL) */
+#define EXIT_NOEXEC   126 /* run: CMD found but cannot be executed */
+#define EXIT_NOTFOUND 127 /* run: CMD not found */
+
+#define DEFAULT_URL "redis://127.0.0.1:6379"
+
+int cmd_run(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+
+void usage_main(void);
+void usage_run(void);
+void usage_status(void);
+
+/* Prints "leader CMD: REASON (see 'leader CMD --help')" on stderr as one
+ * line and returns EXIT_USAGE. cmd is "run", "status" or NULL. */
+int usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Matches argv[*i] against the option name, as "--name VALUE" or
+ * "--name=VALUE". Returns 1 and sets *value (advancing *i past a separate
+ * value), 0 if argv[*i] is another option, or -1 after a usage error for a
+ * missing value. */
+int opt_value(char **argv, int argc, int *i, const char *cmd, const char *name,
+              const char **value);
+
+/* Parses a whole decimal number of milliseconds in [min, max]. Returns 0,
+ * or -1 after a usage error naming the option. */
+int parse_ms(const char *cmd, const char *name, const char *text, long min,
+             long max, long *out);
+
+/* The URL that will be used (the option, $LEADER_REDIS_URL or the default)
+ * with any password replaced by "***", for messages. */
+void display_url(const char *url, char *out, size_t len);
+
+#endif

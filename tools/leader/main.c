@@ -1,0 +1,112 @@
+/* main.c - the leader command: dispatches to its subcommands and holds
+ * their usage texts.
+ *
+ *   leader run [options] -- CMD [ARG...]   run CMD only while leader
+ *   leader status [options]                who leads an election */
+#include <stdio.h>
+#include <string.h>
+
+#include <leader.h>
+
+#include "cli.h"
+
+void usage_main(void)
+{
+    fputs("usage: leader run [options] -- CMD [ARG...]\n"
+          "       leader status [--redis URL] [--key NAME] [--json]\n"
+          "       leader --help | --version\n"
+          "\n"
+          "Leader election on Redis (libleader).\n"
+          "  run      run CMD only while this process leads the election\n"
+          "  status   print who leads the election\n"
+          "\n"
+          "'leader run --help' and 'leader status --help' tell more; the\n"
+          "manual page is leader(1).\n",
+          stdout);
+}
+
+void usage_run(void)
+{
+    fputs(
+        "usage: leader run [--redis URL] [--key NAME] [--ttl MS] [--wait MS]\n"
+        "                  [--id ID] [--grace MS] [--once] [-q | -v]\n"
+        "                  -- CMD [ARG...]\n"
+        "\n"
+        "Campaigns for the election NAME and runs CMD, in a process group "
+        "of its\n"
+        "own, only while leader, with LEADER_ID, LEADER_KEY, "
+        "LEADER_REDIS_KEY and\n"
+        "LEADER_TERM (the fencing token) in its environment. The child never\n"
+        "runs past the lease: its group gets SIGTERM when leadership is lost\n"
+        "or the lease comes within --grace of its end unrenewed, and SIGKILL\n"
+        "no later than the lease deadline, from a watchdog process even if\n"
+        "leader run is frozen.\n"
+        "\n"
+        "  --redis URL   redis://[[user]:password@]host[:port][/db] or\n"
+        "                unix:///path[?db=N]; default $LEADER_REDIS_URL, "
+        "else\n"
+        "                redis://127.0.0.1:6379\n"
+        "  --key NAME    the election's name (default \"default\")\n"
+        "  --ttl MS      lease length, 10..86400000 (default 10000)\n"
+        "  --wait MS     longest pause between tries, 0..86400000 "
+        "(default 1000)\n"
+        "  --id ID       this candidate's id (default a random UUID)\n"
+        "  --grace MS    SIGTERM this long before the deadline when renewal "
+        "is\n"
+        "                late, and the time a stopping child gets before "
+        "SIGKILL;\n"
+        "                less than --ttl (default ttl/3)\n"
+        "  --once        exit 75 when leadership is lost instead of "
+        "campaigning\n"
+        "                again\n"
+        "  -q, --quiet   log errors only\n"
+        "  -v, --verbose also log every renewal\n"
+        "\n"
+        "Exit status: CMD's own when it ends by itself or leader run is "
+        "stopped by\n"
+        "SIGTERM, SIGINT or SIGHUP (128+N if CMD died of signal N); 75 when\n"
+        "leadership is lost with --once; 2 bad usage; 126 CMD cannot be\n"
+        "executed; 127 CMD not found; 1 other errors.\n",
+        stdout);
+}
+
+void usage_status(void)
+{
+    fputs("usage: leader status [--redis URL] [--key NAME] [--json]\n"
+          "\n"
+          "Prints who leads the election NAME: the leader's id, the term and "
+          "the\n"
+          "lease left in milliseconds (as JSON with --json).\n"
+          "\n"
+          "  --redis URL   as for leader run (default $LEADER_REDIS_URL, else\n"
+          "                redis://127.0.0.1:6379)\n"
+          "  --key NAME    the election's name (default \"default\")\n"
+          "  --json        one JSON object: key, id, term, lease_left_ms\n"
+          "\n"
+          "Exit status: 0 someone leads, 1 nobody leads, 2 bad usage, 3 Redis\n"
+          "unreachable or error.\n",
+          stdout);
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : NULL;
+
+    if (cmd == NULL)
+        return usage_error(NULL, "no subcommand (run or status)");
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
+        usage_main();
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        printf("leader %s\n", leader_version());
+        return 0;
+    }
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "status") == 0)
+        return cmd_status(argc - 1, argv + 1);
+    if (cmd[0] == '-')
+        return usage_error(NULL, "unknown option '%s'", cmd);
+    return usage_error(NULL, "unknown subcommand '%s'", cmd);
+}

@@ -1,0 +1,270 @@
+/* run.c - `leader run`: parses the options, sets up the watchdog, the
+ * pipes, the signal handlers and the election, runs the supervisor and
+ * tears everything down again. */
+#define _GNU_SOURCE
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "cli.h"
+#include "events.h"
+#include "log.h"
+
+#define MS_MAX 86400000L /* one day, the library's limit */
+
+static int sig_fd = -1; /* write end of the self-pipe, for the handler */
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char) sig;
+
+    if (write(sig_fd, &b, 1) < 0) {
+        /* Full pipe: the loop has a byte to wake on already. */
+    }
+    errno = saved;
+}
+
+/* One option of `leader run`; returns 1 taken, 0 not an option we know,
+ * -1 usage error (printed). */
+static int run_option(struct run_opts *o, char **argv, int argc, int *i,
+                      int *ttl_set, int *grace_set)
+{
+    const char *v;
+    int m;
+
+    if ((m = opt_value(argv, argc, i, "run", "--redis", &v)) != 0) {
+        o->url = v;
+        return m;
+    }
+    if ((m = opt_value(argv, argc, i, "run", "--key", &v)) != 0) {
+        o->key = v;
+        return m;
+    }
+    if ((m = opt_value(argv, argc, i, "run", "--id", &v)) != 0) {
+        o->id = v;
+        return m;
+    }
+    if ((m = opt_value(argv, argc, i, "run", "--ttl", &v)) != 0) {
+        *ttl_set = 1;
+        return m < 0                                                 ? m
+               : parse_ms("run", "--ttl", v, 10, MS_MAX, &o->ttl_ms) ? -1
+                                                                     : 1;
+    }
+    if ((m = opt_value(argv, argc, i, "run", "--wait", &v)) != 0)
+        return m < 0                                                  ? m
+               : parse_ms("run", "--wait", v, 0, MS_MAX, &o->wait_ms) ? -1
+                                                                      : 1;
+    if ((m = opt_value(argv, argc, i, "run", "--grace", &v)) != 0) {
+        *grace_set = 1;
+        return m < 0                                                    ? m
+               : parse_ms("run", "--grace", v, 0, MS_MAX, &o->grace_ms) ? -1
+                                                                        : 1;
+    }
+    return 0;
+}
+
+/* Flags without a value; returns 1 taken, 0 not a flag. */
+static int run_flag(struct run_opts *o, const char *arg, int *quiet,
+                    int *verbose)
+{
+    if (strcmp(arg, "--once") == 0)
+        o->once = 1;
+    else if (strcmp(arg, "-q") == 0 || strcmp(arg, "--quiet") == 0)
+        *quiet = 1;
+    else if (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0)
+        *verbose = 1;
+    else
+        return 0;
+    return 1;
+}
+
+/* Parses argv (after "run"). Returns 0, 1 for --help (printed), or -1
+ * after a usage error. */
+static int parse_run(struct run_opts *o, int argc, char **argv)
+{
+    int ttl_set = 0, grace_set = 0, quiet = 0, verbose = 0, i, m;
+
+    o->ttl_ms = 10000;
+    o->wait_ms = 1000;
+    o->key = "default";
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage_run();
+            return 1;
+        }
+        if (run_flag(o, a, &quiet, &verbose))
+            continue;
+        if ((m = run_option(o, argv, argc, &i, &ttl_set, &grace_set)) < 0)
+            return -1;
+        if (m > 0)
+            continue;
+        if (a[0] == '-') {
+            usage_error("run", "unknown option '%s'", a);
+            return -1;
+        }
+        break; /* CMD starts here */
+    }
+    if (quiet && verbose) {
+        usage_error("run", "-q and -v exclude each other");
+        return -1;
+    }
+    if (i >= argc) {
+        usage_error("run", "no command to run after --");
+        return -1;
+    }
+    if (!grace_set)
+        o->grace_ms = o->ttl_ms / 3;
+    if (o->grace_ms >= o->ttl_ms) {
+        usage_error("run", "--grace (%ld) must be less than --ttl (%ld)",
+                    o->grace_ms, o->ttl_ms);
+        return -1;
+    }
+    o->verbosity = quiet ? LOG_QUIET : verbose ? LOG_VERBOSE : LOG_NORMAL;
+    o->cmd = argv + i;
+    return 0;
+}
+
+static void on_event(leader *l, const leader_event *ev, void *userdata)
+{
+    events_send(((struct run *) userdata)->ev_pipe[1], ev);
+}
+
+static int make_pipe(int fds[2])
+{
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == -1)
+        return -1;
+    return 0;
+}
+
+static int install_handlers(struct run *r)
+{
+    static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
+    struct sigaction sa;
+
+    sig_fd = r->sig_pipe[1];
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (sigaction(sigs[i], &sa, NULL) == -1)
+            return -1;
+    /* Writes to a closed stderr must not kill the supervisor (the child
+     * gets the default back before exec). */
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+/* Creates the election handle; a bad option is bad usage. */
+static int make_leader(struct run *r)
+{
+    leader_options lo;
+    char err[256];
+
+    leader_options_init(&lo);
+    lo.url = r->o.url;
+    lo.key = r->o.key;
+    lo.id = r->o.id;
+    lo.ttl_ms = r->o.ttl_ms;
+    lo.wait_ms = r->o.wait_ms;
+    r->l = leader_new(&lo, err, sizeof err);
+    if (r->l == NULL)
+        return usage_error("run", "%s", err);
+    return 0;
+}
+
+static int resolve_cmd(struct run *r)
+{
+    r->o.path = child_resolve(r->o.cmd[0]);
+    if (r->o.path != NULL)
+        return 0;
+    if (errno == ENOENT) {
+        fprintf(stderr, "leader run: %s: command not found\n", r->o.cmd[0]);
+        return EXIT_NOTFOUND;
+    }
+    if (errno == EACCES) {
+        fprintf(stderr, "leader run: %s: permission denied\n", r->o.cmd[0]);
+        return EXIT_NOEXEC;
+    }
+    fprintf(stderr, "leader run: %s: %s\n", r->o.cmd[0], strerror(errno));
+    return 1;
+}
+
+static int setup(struct run *r)
+{
+    char url[600];
+    int rc;
+
+    if ((rc = resolve_cmd(r)) != 0)
+        return rc;
+    if ((rc = make_leader(r)) != 0)
+        return rc;
+    if (make_pipe(r->ev_pipe) || make_pipe(r->sig_pipe) ||
+        install_handlers(r) || watchdog_start(&r->wd)) {
+        log_error("cannot set up: %s", strerror(errno));
+        return 1;
+    }
+    display_url(r->o.url, url, sizeof url);
+    log_info("campaigning for '%s' on %s as %s (ttl %ld ms, wait %ld ms, "
+             "grace %ld ms)",
+             r->o.key, url, leader_id(r->l), r->o.ttl_ms, r->o.wait_ms,
+             r->o.grace_ms);
+    leader_on(r->l, on_event, r);
+    if ((rc = leader_elect(r->l)) != 0) {
+        log_error("cannot campaign: %s", leader_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
+static void close_pipe(int fds[2])
+{
+    for (int i = 0; i < 2; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    fds[0] = fds[1] = -1;
+}
+
+static void teardown(struct run *r)
+{
+    leader_free(r->l); /* stops and releases, if still campaigning */
+    r->l = NULL;
+    watchdog_stop(&r->wd);
+    signal(SIGCHLD, SIG_DFL);
+    close_pipe(r->ev_pipe);
+    close_pipe(r->sig_pipe);
+    sig_fd = -1;
+    free(r->o.path);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct run r;
+    int rc;
+
+    memset(&r, 0, sizeof r);
+    r.ev_pipe[0] = r.ev_pipe[1] = r.sig_pipe[0] = r.sig_pipe[1] = -1;
+    r.wd.poke_fd = -1;
+    rc = parse_run(&r.o, argc, argv);
+    if (rc != 0)
+        return rc > 0 ? 0 : EXIT_USAGE;
+    log_setup((enum log_level) r.o.verbosity, "leader run");
+    rc = setup(&r);
+    if (rc == 0)
+        rc = supervise(&r);
+    teardown(&r);
+    return rc;
+}

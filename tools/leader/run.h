@@ -1,0 +1,62 @@
+/* run.h - `leader run`: the options and the supervisor's state, shared by
+ * run.c (options, setup, teardown) and supervisor.c (the event loop). */
+#ifndef LEADER_CLI_RUN_H
+#define LEADER_CLI_RUN_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <leader.h>
+
+#include "watchdog.h"
+
+struct run_opts {
+    const char *url; /* NULL: $LEADER_REDIS_URL or the default */
+    const char *key;
+    const char *id;
+    long ttl_ms, wait_ms, grace_ms;
+    int once;
+    int verbosity; /* enum log_level */
+    char **cmd;    /* NULL-terminated */
+    char *path;    /* cmd[0] resolved in $PATH (malloc'd) */
+};
+
+/* Why the child is being ended. */
+enum end_cause {
+    END_NONE = 0,
+    END_REVOKED, /* leadership lost */
+    END_LATE,    /* renewal late: the lease is within --grace of its end */
+    END_SIGNAL   /* leader run was told to stop */
+};
+
+struct child_state {
+    pid_t pid;             /* 0: no child */
+    uint64_t term;         /* the leadership it runs under */
+    int64_t deadline_ms;   /* last known lease deadline for it */
+    enum end_cause ending; /* END_NONE while it runs normally */
+    int64_t kill_at_ms;    /* SIGKILL time once ending */
+    int killed;            /* SIGKILL sent */
+    unsigned wd_kills;     /* the watchdog's kill count when it started */
+};
+
+struct run {
+    struct run_opts o;
+    leader *l;
+    struct watchdog wd;
+    int ev_pipe[2];  /* events from the library's thread */
+    int sig_pipe[2]; /* signals from the handler */
+    int leading;
+    uint64_t term;
+    int64_t deadline_ms; /* of the current or last leadership */
+    struct child_state child;
+    int stop_sig; /* the signal that asked us to stop, 0 if none */
+    int lost;     /* --once: leadership was lost */
+    int done;
+    int exit_code;
+};
+
+/* The supervisor's loop: runs until r->done, then returns the exit code.
+ * r is set up (handle, watchdog, pipes, handlers) and campaigning. */
+int supervise(struct run *r);
+
+#endif

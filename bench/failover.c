@@ -2,7 +2,8 @@
  * redis-server:
  *   handover: leader_stop() of the leader -> the follower's ELECTED;
  *   failover: kill -9 of the leader's process -> the follower's ELECTED,
- *             and how far that is beyond the moment the key expired.
+ *             and how far that is beyond the moment the key expired;
+ * and for both, when an observer (leader_observe) learns of the change.
  * Prints median, p95 and max over the runs. Not a test: figures only.
  *
  * Usage: bench-failover [RUNS [TTL_MS [WAIT_MS]]]  (default 25 2000 200) */
@@ -20,9 +21,21 @@
 #include "leader.h"
 #include "redis_fixture.h"
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-static double elected_at; /* ms, CLOCK_MONOTONIC; 0 until ELECTED */
+/* A moment something happened, for the main thread to wait for. */
+struct mark {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    double at; /* ms, CLOCK_MONOTONIC; 0 until it happens */
+};
+
+#define MARK_INIT                                                              \
+    {                                                                          \
+        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0                 \
+    }
+
+static struct mark elected = MARK_INIT;    /* a candidate's ELECTED */
+static struct mark new_leader = MARK_INIT; /* observer: CHANGED, a leader */
+static struct mark any_change = MARK_INIT; /* observer: any CHANGED */
 
 static double now_ms(void)
 {
@@ -32,35 +45,62 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static void on_event(leader *l, const leader_event *ev, void *userdata)
+static void mark_set(struct mark *m)
 {
-    (void) l;
-    (void) userdata;
-    if (ev->type != LEADER_EVENT_ELECTED)
-        return;
-    pthread_mutex_lock(&lock);
-    elected_at = now_ms();
-    pthread_cond_broadcast(&cond);
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_lock(&m->lock);
+    m->at = now_ms();
+    pthread_cond_broadcast(&m->cond);
+    pthread_mutex_unlock(&m->lock);
 }
 
-/* Waits up to 30 s for an ELECTED; returns its time or -1. */
-static double wait_elected(void)
+static void mark_reset(struct mark *m)
+{
+    pthread_mutex_lock(&m->lock);
+    m->at = 0;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* Waits up to 30 s for the mark; returns its time (or -1) and resets it. */
+static double mark_wait(struct mark *m)
 {
     double t = -1;
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += 30;
-    pthread_mutex_lock(&lock);
-    while (elected_at == 0)
-        if (pthread_cond_timedwait(&cond, &lock, &ts) != 0)
+    pthread_mutex_lock(&m->lock);
+    while (m->at == 0)
+        if (pthread_cond_timedwait(&m->cond, &m->lock, &ts) != 0)
             break;
-    if (elected_at != 0)
-        t = elected_at;
-    elected_at = 0;
-    pthread_mutex_unlock(&lock);
+    if (m->at != 0)
+        t = m->at;
+    m->at = 0;
+    pthread_mutex_unlock(&m->lock);
     return t;
+}
+
+static void on_candidate_event(leader *l, const leader_event *ev, void *ud)
+{
+    (void) l;
+    (void) ud;
+    if (ev->type == LEADER_EVENT_ELECTED)
+        mark_set(&elected);
+}
+
+static void on_observer_event(leader *l, const leader_event *ev, void *ud)
+{
+    (void) l;
+    (void) ud;
+    if (ev->type != LEADER_EVENT_CHANGED)
+        return;
+    mark_set(&any_change);
+    if (ev->leader_id != NULL)
+        mark_set(&new_leader);
+}
+
+static double wait_elected(void)
+{
+    return mark_wait(&elected);
 }
 
 static leader *candidate(const char *url, const char *key, long ttl, long wait)
@@ -78,7 +118,7 @@ static leader *candidate(const char *url, const char *key, long ttl, long wait)
         fprintf(stderr, "leader_new failed\n");
         exit(1);
     }
-    leader_on(l, on_event, NULL);
+    leader_on(l, on_candidate_event, NULL);
     return l;
 }
 
@@ -88,24 +128,38 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-static double handover_once(const char *url, const char *key, long ttl,
-                            long wait)
+static leader *observer(const char *url, const char *key, long ttl, long wait)
 {
+    leader *o = candidate(url, key, ttl, wait);
+
+    leader_on(o, on_observer_event, NULL);
+    leader_observe(o);
+    return o;
+}
+
+/* Times from leader_stop() to the follower's ELECTED and to an
+ * observer's CHANGED naming the new leader. */
+static void handover_once(const char *url, const char *key, long ttl, long wait,
+                          double *elect, double *seen)
+{
+    leader *obs = observer(url, key, ttl, wait);
     leader *a = candidate(url, key, ttl, wait);
     leader *b = candidate(url, key, ttl, wait);
-    double t0, t1;
+    double t0;
 
     leader_elect(a);
     if (wait_elected() < 0)
         exit(1);
     leader_elect(b);
     sleep_ms(50);
+    mark_reset(&new_leader);
     t0 = now_ms();
     leader_stop(a);
-    t1 = wait_elected();
+    *elect = wait_elected() - t0;
+    *seen = mark_wait(&new_leader) - t0;
     leader_free(a);
     leader_free(b);
-    return t1 < 0 ? -1 : t1 - t0;
+    leader_free(obs);
 }
 
 /* A leader in a child process; returns its pid once it leads. */
@@ -135,27 +189,35 @@ static pid_t child_leader(const char *url, const char *key, long ttl)
     return pid;
 }
 
+/* Times from kill -9 of the leader to the follower's ELECTED, and how far
+ * beyond the key's expiry the follower was elected and an observer saw the
+ * leader gone. */
 static void failover_once(rfx_server *s, const char *key, long ttl, long wait,
-                          double *total, double *beyond)
+                          double *total, double *beyond, double *seen)
 {
     pid_t pid = child_leader(rfx_url(s), key, ttl);
+    leader *obs = observer(rfx_url(s), key, ttl, wait);
     leader *b = candidate(rfx_url(s), key, ttl, wait);
     char *pttl;
-    double killed, expiry, t;
+    double killed, expiry;
     int status;
 
     leader_elect(b);
     sleep_ms(50);
+    mark_reset(&any_change);
     pttl = rfx_command(s, "PTTL %s", leader_key(b));
     killed = now_ms();
     kill(pid, SIGKILL);
     expiry = killed + (pttl != NULL ? atof(pttl) : 0);
     free(pttl);
     waitpid(pid, &status, 0);
-    t = wait_elected();
+    *total = wait_elected() - killed;
+    *beyond = *total + killed - expiry;
+    /* The observer learns of the crash when it sees the key gone, or the
+     * follower elected if that came first. */
+    *seen = mark_wait(&any_change) - expiry;
     leader_free(b);
-    *total = t - killed;
-    *beyond = t - expiry;
+    leader_free(obs);
 }
 
 static int cmp(const void *a, const void *b)
@@ -177,7 +239,7 @@ int main(int argc, char **argv)
     long ttl = argc > 2 ? atol(argv[2]) : 2000;
     long wait = argc > 3 ? atol(argv[3]) : 200;
     rfx_server *s;
-    double *h, *f, *o;
+    double *v[5];
     char key[32];
 
     if (runs < 1 || ttl < 10 || wait < 0 || rfx_server_path() == NULL) {
@@ -186,27 +248,28 @@ int main(int argc, char **argv)
         return 2;
     }
     s = rfx_start(NULL);
-    h = calloc((size_t) runs, sizeof *h);
-    f = calloc((size_t) runs, sizeof *f);
-    o = calloc((size_t) runs, sizeof *o);
-    if (s == NULL || h == NULL || f == NULL || o == NULL)
+    for (int k = 0; k < 5; k++)
+        if ((v[k] = calloc((size_t) runs, sizeof(double))) == NULL)
+            return 1;
+    if (s == NULL)
         return 1;
     printf("libleader %s, ttl %ld ms, wait %ld ms, %d runs each\n",
            leader_version(), ttl, wait, runs);
     for (int i = 0; i < runs; i++) {
         snprintf(key, sizeof key, "handover-%d", i);
-        h[i] = handover_once(rfx_url(s), key, ttl, wait);
+        handover_once(rfx_url(s), key, ttl, wait, &v[0][i], &v[1][i]);
     }
     for (int i = 0; i < runs; i++) {
         snprintf(key, sizeof key, "failover-%d", i);
-        failover_once(s, key, ttl, wait, &f[i], &o[i]);
+        failover_once(s, key, ttl, wait, &v[2][i], &v[3][i], &v[4][i]);
     }
-    report("handover after leader_stop", h, runs);
-    report("failover after kill -9", f, runs);
-    report("failover beyond the key's expiry", o, runs);
-    free(h);
-    free(f);
-    free(o);
+    report("handover after leader_stop", v[0], runs);
+    report("  an observer sees the new leader", v[1], runs);
+    report("failover after kill -9", v[2], runs);
+    report("  elected, beyond the key's expiry", v[3], runs);
+    report("  observer sees it, beyond expiry", v[4], runs);
+    for (int k = 0; k < 5; k++)
+        free(v[k]);
     rfx_free(s);
     return 0;
 }

@@ -33,7 +33,7 @@
 #define US_PER_MS   1000
 #define RATE_ONE    1000000 /* rate of a perfect clock, in ppm units */
 #define TRACE_LINES 60
-#define TRACE_WIDTH 240
+#define TRACE_WIDTH 400 /* fits the longest line: body, ids, numbers */
 #define MAX_SPINS   1000 /* steps at one instant before it is a busy loop */
 
 /* ---- events ---- */

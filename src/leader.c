@@ -25,14 +25,15 @@
 #include "util/lu_clock.h"
 #include "util/lu_ids.h"
 #include "util/lu_signals.h"
+#include "util/lu_socket.h"
 #include "util/lu_url.h"
 
 #define TTL_MAX  86400000L /* one day */
 #define WAIT_MAX 86400000L
 
-#define REQ_START 1u
-#define REQ_STOP  2u
-#define REQ_FREE  4u
+#define REQ_START   1u
+#define REQ_STOP    2u
+#define REQ_FREE    4u
 #define REQ_OBSERVE 8u
 
 struct leader {
@@ -620,7 +621,9 @@ static int query_connect(leader *l)
     if (c == NULL)
         return LEADER_ENOMEM;
     rc = c->err ? lio_error_of_context(c->err)
-                : lio_for_each_setup(&l->url, run_setup, c);
+         : lu_is_self_connected(c->fd)
+             ? LEADER_ECONN
+             : lio_for_each_setup(&l->url, run_setup, c);
     if (rc != 0) {
         redisFree(c);
         return rc;

@@ -8,6 +8,7 @@
 #include "core/lc_reply.h"
 #include "io/lio_conn.h"
 #include "leader.h"
+#include "util/lu_socket.h"
 
 /* ---- the event adapter: record interest, nothing else ---- */
 
@@ -73,9 +74,16 @@ static void on_connect(const redisAsyncContext *ac, int status)
 {
     struct lio_conn *c = current(ac);
 
-    if (c != NULL && status != REDIS_OK)
+    if (c == NULL)
+        return;
+    if (status != REDIS_OK) {
         report_failure(c, lio_error_of_context(ac->err),
                        ac->errstr[0] ? ac->errstr : "connect failed");
+    } else if (lu_is_self_connected(ac->c.fd)) {
+        report_failure(c, LEADER_ECONN, "nobody listens on that port");
+        /* hiredis frees it once this callback returns */
+        redisAsyncFree((redisAsyncContext *) ac);
+    }
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)

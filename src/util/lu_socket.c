@@ -1,0 +1,23 @@
+/* lu_socket.c - see lu_socket.h. */
+#include "util/fmacros.h"
+
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "util/lu_socket.h"
+
+int lu_is_self_connected(int fd)
+{
+    struct sockaddr_storage local, peer;
+    socklen_t llen = sizeof local, plen = sizeof peer;
+
+    if (getsockname(fd, (struct sockaddr *) &local, &llen) != 0 ||
+        getpeername(fd, (struct sockaddr *) &peer, &plen) != 0)
+        return 0;
+    if (llen != plen || local.ss_family != peer.ss_family)
+        return 0;
+    if (local.ss_family != AF_INET && local.ss_family != AF_INET6)
+        return 0;
+    return memcmp(&local, &peer, llen) == 0;
+}

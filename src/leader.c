@@ -620,6 +620,7 @@ static int query_connect(leader *l)
     c = redisConnectWithOptions(&o);
     if (c == NULL)
         return LEADER_ENOMEM;
+    lio_limit_reader(c->reader);
     rc = c->err ? lio_error_of_context(c->err)
          : lu_is_self_connected(c->fd)
              ? LEADER_ECONN

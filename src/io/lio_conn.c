@@ -183,6 +183,12 @@ void lio_reply_to_value(const redisReply *r, struct lc_value *v,
     v->n = r->elements;
 }
 
+void lio_limit_reader(redisReader *reader)
+{
+    if (reader != NULL)
+        reader->maxelements = LIO_READER_MAX_ELEMENTS;
+}
+
 /* ---- setup ---- */
 
 int lio_for_each_setup(const struct lu_url *url,
@@ -270,6 +276,7 @@ int lio_conn_open(struct lio_conn *c, const struct lu_url *url, long timeout_ms)
         return 0;
     }
     c->ac = ac;
+    lio_limit_reader(ac->c.reader);
     ac->data = c;
     ac->ev.data = c;
     ac->ev.addRead = add_read;

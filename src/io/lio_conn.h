@@ -89,6 +89,13 @@ struct lc_value;
 void lio_reply_to_value(const redisReply *r, struct lc_value *v,
                         struct lc_value elems[LIO_MAX_ELEMS]);
 
+/* Caps what a reply may announce: our replies have a handful of elements,
+ * and a hostile or broken server announcing billions would otherwise make
+ * hiredis allocate gigabytes before reading any. Applied to every reader the
+ * library uses. */
+#define LIO_READER_MAX_ELEMENTS 1024
+void lio_limit_reader(redisReader *reader);
+
 /* Maps a hiredis context error (REDIS_ERR_...) to a LEADER_E... code. */
 int lio_error_of_context(int redis_err);
 

@@ -44,8 +44,8 @@ static uint64_t prepare(struct lc_core *c, int leading)
     struct lc_value el[2] = {{.type = LC_VAL_INT, .integer = 1},
                              {.type = LC_VAL_INT, .integer = 5}};
     struct lc_value won = {.type = LC_VAL_ARRAY, .elem = el, .n = 2};
-    struct lc_input in = {.kind = LC_IN_REPLY, .now = 20, .seq = 1,
-                          .value = &won};
+    struct lc_input in = {
+        .kind = LC_IN_REPLY, .now = 20, .seq = 1, .value = &won};
 
     lc_init(c, &cfg);
     feed(c, LC_IN_START, 10);
@@ -68,8 +68,7 @@ static void feed_reply(int mode, const redisReply *r)
 
     lio_reply_to_value(r, &v, elems);
     in.value = &v;
-    won = mode == AWAIT_ACQUIRE && lc_decode_acquire(&v, &res) == 0 &&
-          res.won;
+    won = mode == AWAIT_ACQUIRE && lc_decode_acquire(&v, &res) == 0 && res.won;
     check_events(lc_step(&c, &in), won, won ? res.term : 0);
     check_events(feed(&c, LC_IN_TICK, 100000), 0, 0);
 }
@@ -77,8 +76,10 @@ static void feed_reply(int mode, const redisReply *r)
 static void feed_notify(int mode, const uint8_t *data, size_t size)
 {
     struct lc_core c;
-    struct lc_input in = {.kind = LC_IN_NOTIFY, .now = 1020,
-                          .text = (const char *) data, .len = size};
+    struct lc_input in = {.kind = LC_IN_NOTIFY,
+                          .now = 1020,
+                          .text = (const char *) data,
+                          .len = size};
 
     prepare(&c, mode == NOTIFY_LEADER);
     check_events(lc_step(&c, &in), 0, 0);
@@ -100,6 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     reader = redisReaderCreate();
     if (reader == NULL)
         return 0;
+    lio_limit_reader(reader); /* as on the library's connections */
     redisReaderFeed(reader, (const char *) data + 1, size - 1);
     while (redisReaderGetReply(reader, &reply) == REDIS_OK && reply != NULL) {
         feed_reply(mode, reply);

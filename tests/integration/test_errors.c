@@ -338,6 +338,12 @@ TEST(reply_with_term_zero_is_a_protocol_error)
     expect_fake_error("*2\r\n:1\r\n:0\r\n", 0, LEADER_EPROTO);
 }
 
+TEST(huge_announced_array_is_a_protocol_error)
+{
+    /* Found by the fuzzer: without a cap hiredis allocates 2.4 GB. */
+    expect_fake_error("*310000095\r\n", 0, LEADER_EPROTO);
+}
+
 TEST(garbage_bytes_are_a_protocol_error)
 {
     expect_fake_error("!!!! not resp\r\n", 1, LEADER_EPROTO);

@@ -84,3 +84,18 @@ void display_url(const char *url, char *out, size_t len)
         url = DEFAULT_URL;
     lu_url_redact(url, out, len);
 }
+
+/* Prints s as a JSON string. */
+void json_string(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}

@@ -17,10 +17,15 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 void usage_main(void);
 void usage_run(void);
 void usage_status(void);
+void usage_watch(void);
+
+/* Prints s to stdout as a JSON string, quoted and escaped. */
+void json_string(const char *s);
 
 /* Prints "leader CMD: REASON (see 'leader CMD --help')" on stderr as one
  * line and returns EXIT_USAGE. cmd is "run", "status" or NULL. */

@@ -20,8 +20,7 @@ void log_setup(enum log_level lvl, const char *name)
     prog = name;
 }
 
-/* Formats "2025-01-31T12:00:00.123Z" into buf. */
-static void format_time(char *buf, size_t len)
+void format_time(char *buf, size_t len)
 {
     struct timespec ts;
     struct tm tm;

@@ -10,6 +10,11 @@ enum log_level {
     LOG_VERBOSE = 2 /* -v: also every renewal */
 };
 
+#include <stddef.h>
+
+/* Formats the wall-clock time as "2025-01-31T12:00:00.123Z" into buf. */
+void format_time(char *buf, size_t len);
+
 /* Sets the level and the name printed after the time ("leader run"). */
 void log_setup(enum log_level level, const char *name);
 

@@ -2,7 +2,8 @@
  * their usage texts.
  *
  *   leader run [options] -- CMD [ARG...]   run CMD only while leader
- *   leader status [options]                who leads an election */
+ *   leader status [options]                who leads an election
+ *   leader watch [options]                 one line per change of leader */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,17 +13,20 @@
 
 void usage_main(void)
 {
-    fputs("usage: leader run [options] -- CMD [ARG...]\n"
-          "       leader status [--redis URL] [--key NAME] [--json]\n"
-          "       leader --help | --version\n"
-          "\n"
-          "Leader election on Redis (libleader).\n"
-          "  run      run CMD only while this process leads the election\n"
-          "  status   print who leads the election\n"
-          "\n"
-          "'leader run --help' and 'leader status --help' tell more; the\n"
-          "manual page is leader(1).\n",
-          stdout);
+    fputs(
+        "usage: leader run [options] -- CMD [ARG...]\n"
+        "       leader status [--redis URL] [--key NAME] [--json]\n"
+        "       leader watch [--redis URL] [--key NAME] [--wait MS] [--json]\n"
+        "       leader --help | --version\n"
+        "\n"
+        "Leader election on Redis (libleader).\n"
+        "  run      run CMD only while this process leads the election\n"
+        "  status   print who leads the election\n"
+        "  watch    print every change of leader until interrupted\n"
+        "\n"
+        "'leader COMMAND --help' tells more about each; the\n"
+        "manual page is leader(1).\n",
+        stdout);
 }
 
 void usage_run(void)
@@ -70,6 +74,28 @@ void usage_run(void)
         stdout);
 }
 
+void usage_watch(void)
+{
+    fputs(
+        "usage: leader watch [--redis URL] [--key NAME] [--wait MS] [--json]\n"
+        "\n"
+        "Prints one line per change of the election's leader until "
+        "interrupted:\n"
+        "the time, what happened (elected, released, expired: the leader's\n"
+        "lease ran out without a release, or no leader), the leader's id "
+        "and the\n"
+        "term. The first line is the state found at start. --json prints "
+        "one\n"
+        "JSON object per line. Changes are seen through the election's\n"
+        "notifications at once, a crash at the key's expiry, and peers "
+        "that do\n"
+        "not publish (node-leader) within --wait (default 1000 ms).\n"
+        "\n"
+        "Exit status: 0 when interrupted (SIGINT, SIGTERM, SIGHUP), 2 bad "
+        "usage.\n",
+        stdout);
+}
+
 void usage_status(void)
 {
     fputs("usage: leader status [--redis URL] [--key NAME] [--json]\n"
@@ -93,7 +119,7 @@ int main(int argc, char **argv)
     const char *cmd = argc > 1 ? argv[1] : NULL;
 
     if (cmd == NULL)
-        return usage_error(NULL, "no subcommand (run or status)");
+        return usage_error(NULL, "no subcommand (run, status or watch)");
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
         usage_main();
         return 0;
@@ -106,6 +132,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "status") == 0)
         return cmd_status(argc - 1, argv + 1);
+    if (strcmp(cmd, "watch") == 0)
+        return cmd_watch(argc - 1, argv + 1);
     if (cmd[0] == '-')
         return usage_error(NULL, "unknown option '%s'", cmd);
     return usage_error(NULL, "unknown subcommand '%s'", cmd);

@@ -1,0 +1,139 @@
+/* watch.c - `leader watch`: one line per change of leader, until
+ * interrupted. It observes the election (leader_observe) and prints each
+ * CHANGED event as it comes: the time, what happened, the leader's id and
+ * the term; --json prints one JSON object per line instead. Errors go to
+ * stderr, and watching goes on through them. Exit 0 on SIGINT, SIGTERM or
+ * SIGHUP, 2 on bad usage. */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <leader.h>
+
+#include "cli.h"
+#include "log.h"
+
+struct watch_opts {
+    const char *url;
+    const char *key;
+    long wait_ms;
+    int json;
+};
+
+/* Returns 0, 1 for --help (printed), or -1 after a usage error. */
+static int parse_watch(struct watch_opts *o, int argc, char **argv)
+{
+    const char *v;
+    int m;
+
+    o->key = "default";
+    o->wait_ms = 1000;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage_watch();
+            return 1;
+        }
+        if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+            continue;
+        }
+        if ((m = opt_value(argv, argc, &i, "watch", "--redis", &v)) != 0) {
+            if (m < 0)
+                return -1;
+            o->url = v;
+            continue;
+        }
+        if ((m = opt_value(argv, argc, &i, "watch", "--key", &v)) != 0) {
+            if (m < 0)
+                return -1;
+            o->key = v;
+            continue;
+        }
+        if ((m = opt_value(argv, argc, &i, "watch", "--wait", &v)) != 0) {
+            if (m < 0 ||
+                parse_ms("watch", "--wait", v, 0, 86400000L, &o->wait_ms) != 0)
+                return -1;
+            continue;
+        }
+        if (a[0] == '-')
+            usage_error("watch", "unknown option '%s'", a);
+        else
+            usage_error("watch", "unexpected argument '%s'", a);
+        return -1;
+    }
+    return 0;
+}
+
+static void print_change(const leader_event *ev, int json)
+{
+    char stamp[40];
+
+    format_time(stamp, sizeof stamp);
+    if (!json) {
+        printf("%s %-9s %s term %" PRIu64 "\n", stamp, ev->message,
+               ev->leader_id != NULL ? ev->leader_id : "-", ev->term);
+    } else {
+        printf("{\"time\":\"%s\",\"event\":", stamp);
+        json_string(ev->message);
+        fputs(",\"id\":", stdout);
+        if (ev->leader_id != NULL)
+            json_string(ev->leader_id);
+        else
+            fputs("null", stdout);
+        printf(",\"term\":%" PRIu64 "}\n", ev->term);
+    }
+    fflush(stdout);
+}
+
+/* Runs on the library's thread; the main thread only waits for signals. */
+static void on_event(leader *l, const leader_event *ev, void *userdata)
+{
+    const struct watch_opts *o = userdata;
+
+    (void) l;
+    if (ev->type == LEADER_EVENT_CHANGED)
+        print_change(ev, o->json);
+    else if (ev->type == LEADER_EVENT_ERROR)
+        log_error("%s", ev->message);
+}
+
+int cmd_watch(int argc, char **argv)
+{
+    struct watch_opts o;
+    leader_options lo;
+    leader *l;
+    char err[256];
+    sigset_t set;
+    int rc, sig;
+
+    memset(&o, 0, sizeof o);
+    rc = parse_watch(&o, argc, argv);
+    if (rc != 0)
+        return rc > 0 ? 0 : EXIT_USAGE;
+    log_setup(LOG_NORMAL, "leader watch");
+    leader_options_init(&lo);
+    lo.url = o.url;
+    lo.key = o.key;
+    lo.wait_ms = o.wait_ms;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    l = leader_new(&lo, err, sizeof err);
+    if (l == NULL)
+        return usage_error("watch", "%s", err);
+    leader_on(l, on_event, &o);
+    rc = leader_observe(l);
+    if (rc != 0) {
+        log_error("%s", leader_strerror(rc));
+        leader_free(l);
+        return 1;
+    }
+    sigwait(&set, &sig);
+    leader_free(l);
+    return 0;
+}

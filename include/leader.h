@@ -183,7 +183,11 @@ LEADER_API uint64_t leader_term(const leader *l);
  * callback it does not wait for Redis. */
 LEADER_API int leader_stop(leader *l);
 
-/* Stops if needed and frees the handle. NULL is allowed. */
+/* Stops if needed and frees the handle. NULL is allowed. If leading, the
+ * callback gets REVOKED (error 0); from then on it gets nothing more, so
+ * the return from that REVOKED is the last use of userdata. Called from the
+ * handle's own callback, the free happens after the callback returns (and
+ * that REVOKED comes after it too). */
 LEADER_API void leader_free(leader *l);
 
 /* A static description of a LEADER_E... code. */

@@ -65,6 +65,7 @@ struct leader {
     redisContext *query;
 
     struct lio_engine engine; /* the thread's alone */
+    int closing; /* the thread's: freeing, only REVOKED is delivered now */
 };
 
 /* ---- options ---- */
@@ -320,6 +321,10 @@ static void on_engine_event(void *owner, const struct lc_event *ev)
     void *userdata;
 
     publish_lease(l);
+    /* While freeing, REVOKED is the one event still due: the owner may
+     * take it as the last call of the callback. */
+    if (l->closing && ev->kind != LC_EV_REVOKED)
+        return;
     pthread_mutex_lock(&l->lock);
     cb = l->cb;
     userdata = l->userdata;
@@ -353,6 +358,7 @@ static unsigned take_requests(leader *l)
     req = l->requests;
     l->requests = 0;
     pthread_mutex_unlock(&l->lock);
+    l->closing |= (req & REQ_FREE) != 0;
     if (req & (REQ_STOP | REQ_FREE))
         lio_engine_input(&l->engine, LC_IN_STOP, now);
     if ((req & REQ_START) && !(req & REQ_FREE))

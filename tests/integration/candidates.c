@@ -42,10 +42,12 @@ static void on_event(leader *l, const leader_event *ev, void *userdata)
         snprintf(e->leader_id, sizeof e->leader_id, "%s",
                  ev->leader_id != NULL ? ev->leader_id : "");
     }
-    pthread_cond_broadcast(&w->cond);
-    pthread_mutex_unlock(&w->lock);
+    /* The hook runs under the lock too, so that a test which saw the last
+     * event may free the world: the library touches nothing of it after. */
     if (w->hook != NULL)
         w->hook(c, ev);
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
 }
 
 void world_init(struct world *w)

@@ -101,6 +101,9 @@ typedef struct leader_options {
     long ttl_ms;     /* lease length, default 10000 (10 ms .. 1 day) */
     long wait_ms;    /* longest pause between two tries to be elected,
                       * default 1000 (0 .. 1 day) */
+    int event_loop;  /* 0: the handle runs on a thread of its own; 1: no
+                      * thread: the caller drives it with leader_fd(),
+                      * leader_timeout_ms() and leader_process() */
 } leader_options;
 
 /* Fills opts with the defaults. */
@@ -189,6 +192,71 @@ LEADER_API int leader_stop(leader *l);
  * handle's own callback, the free happens after the callback returns (and
  * that REVOKED comes after it too). */
 LEADER_API void leader_free(leader *l);
+
+/* ---- Event loops: no threads ----
+ *
+ * With options.event_loop set, a handle starts no thread: the caller polls
+ * leader_fd() for reading until leader_timeout_ms() passes, then calls
+ * leader_process(), which does the I/O, runs the timers and calls the
+ * callback. leader_elect(), leader_observe() and leader_stop() only hand a
+ * request to the next leader_process() (leader_stop() does not wait, but
+ * the lease ends at once for leader_has_lease()); leader_free() runs the
+ * loop itself until the key is released, bounded as leader_stop() waits.
+ * All calls must come from the one thread that runs the loop, except the
+ * lock-free leader_has_lease(), leader_lease_deadline() and leader_term().
+ */
+
+/* The descriptor to poll for reading: stable for the handle's life (an
+ * epoll set of the connections and a wake-up). -1 in thread mode. */
+LEADER_API int leader_fd(const leader *l);
+
+/* Milliseconds until leader_process() must run anyway: -1 none, 0 now. -1
+ * in thread mode. */
+LEADER_API int leader_timeout_ms(leader *l);
+
+/* Does what is due: I/O, timers, requests, callbacks (which run inside).
+ * Returns 0, LEADER_EINVAL, or LEADER_ESTATE in thread mode or when called
+ * from inside a callback. */
+LEADER_API int leader_process(leader *l);
+
+/* ---- Many elections over one connection ----
+ *
+ * A client is one Redis connection (and one for notifications) shared by
+ * any number of handles, each with its own key, callback and term; their
+ * renewals are pipelined. Handles are made with leader_client_add() and
+ * used with every function above; leader_free() detaches one. The client
+ * runs one thread for all its handles, or with event_loop none: then the
+ * caller drives it with leader_client_fd(), leader_client_timeout_ms() and
+ * leader_client_process() (leader_fd() and friends on any of its handles do
+ * the same). */
+typedef struct leader_client leader_client;
+
+typedef struct leader_client_options {
+    const char *url; /* as leader_options.url */
+    int event_loop;  /* as leader_options.event_loop */
+} leader_client_options;
+
+LEADER_API void leader_client_options_init(leader_client_options *opts);
+
+/* Creates a client. No I/O until a handle campaigns. NULL with a reason in
+ * err on failure. The caller frees it with leader_client_free(). */
+LEADER_API leader_client *
+leader_client_new(const leader_client_options *opts, char *err,
+                  size_t errlen);
+
+/* Adds a handle to the client, as leader_new() does (opts->url and
+ * opts->event_loop are the client's: they must be NULL and 0). The handle
+ * is freed with leader_free(), before the client. */
+LEADER_API leader *leader_client_add(leader_client *c,
+                                     const leader_options *opts, char *err,
+                                     size_t errlen);
+
+/* Frees the client. Its handles must have been freed. */
+LEADER_API void leader_client_free(leader_client *c);
+
+LEADER_API int leader_client_fd(const leader_client *c);
+LEADER_API int leader_client_timeout_ms(leader_client *c);
+LEADER_API int leader_client_process(leader_client *c);
 
 /* A static description of a LEADER_E... code. */
 LEADER_API const char *leader_strerror(int code);

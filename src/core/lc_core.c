@@ -470,12 +470,9 @@ static void on_renew_reply(struct lc_core *c, const struct lc_value *v)
     c->renew_at = c->sent_at + c->renew_every;
 }
 
-static void on_release_reply(struct lc_core *c, const struct lc_value *v)
+static void on_release_reply(struct lc_core *c)
 {
-    int released = 0;
-
-    if (lc_decode_flag(v, &released) == 0 && released && c->term != 0)
-        report_leader(c, "", 0, c->term, "released");
+    /* No CHANGED: a stopped candidate reports nothing more. */
     if (c->state == LC_RELEASING)
         become_idle(c);
 }
@@ -530,7 +527,7 @@ static void on_reply(struct lc_core *c, uint64_t seq, const struct lc_value *v)
     else if (kind == LC_CMD_READ)
         on_read_reply(c, v);
     else
-        on_release_reply(c, v);
+        on_release_reply(c);
 }
 
 static void on_notify(struct lc_core *c, const char *text, size_t len)
@@ -538,8 +535,9 @@ static void on_notify(struct lc_core *c, const char *text, size_t len)
     struct lc_notify n;
     int ours;
 
-    if (lc_parse_notify(text, len, &n) != 0)
-        return;
+    if (c->state == LC_IDLE || c->state == LC_RELEASING ||
+        lc_parse_notify(text, len, &n) != 0)
+        return; /* a stopped core reports nothing */
     ours = same_id(c->id, n.id, n.id_len);
     if (c->state == LC_LEADER && n.kind == LC_NOTIFY_ELECTED && !ours &&
         n.term > c->term) {

@@ -12,7 +12,8 @@
     "if h == ARGV[1] then\n"                                                   \
     "  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"                              \
     "elseif h then\n"                                                          \
-    "  return {0, h, redis.call('PTTL', KEYS[1]), redis.call('GET', KEYS[2])}\n" \
+    "  return {0, h, redis.call('PTTL', KEYS[1]), redis.call('GET', "          \
+    "KEYS[2])}\n"                                                              \
     "else\n"                                                                   \
     "  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"                   \
     "end\n"                                                                    \

@@ -50,6 +50,8 @@ static void expect_changed(struct world *w, int cand, int n, long ms,
 
     wait_changed(w, cand, n, ms, &e);
     if (strcmp(e.leader_id, id) != 0 || strcmp(e.message, cause) != 0)
+        world_dump(w);
+    if (strcmp(e.leader_id, id) != 0 || strcmp(e.message, cause) != 0)
         FAIL("CHANGED #%d: leader \"%s\" (%s), expected \"%s\" (%s)", n,
              e.leader_id, e.message, id, cause);
 }
@@ -68,6 +70,7 @@ TEST(observer_follows_stops_and_handovers)
     expect_changed(&w, 0, 1, 3000, "", "no leader");
     ASSERT_OK(leader_elect(a->l));
     expect_changed(&w, 0, 2, 3000, leader_id(a->l), "elected");
+    ASSERT_EQ(world_wait(&w, 1, LEADER_EVENT_ELECTED, 1, 3000), 1);
     ASSERT_OK(leader_elect(b->l));
     ASSERT_OK(leader_stop(a->l));
     /* released, then b takes over at once */
@@ -75,10 +78,9 @@ TEST(observer_follows_stops_and_handovers)
     expect_changed(&w, 0, 4, 3000, leader_id(b->l), "elected");
     /* candidates hear it too */
     expect_changed(&w, 1, 1, 3000, leader_id(a->l), "elected");
-    expect_changed(&w, 1, 2, 3000, "", "released");
-    /* a stopped candidate no longer watches */
+    /* a stopped candidate no longer reports */
     sleep_ms(100);
-    ASSERT_EQ(world_count(&w, 1, LEADER_EVENT_CHANGED), 2);
+    ASSERT_EQ(world_count(&w, 1, LEADER_EVENT_CHANGED), 1);
     {
         struct logged last;
         world_last(&w, 2, LEADER_EVENT_CHANGED, &last);
@@ -212,6 +214,7 @@ TEST(observers_agree_with_the_candidates)
     rfx_server *s = start_redis(NULL);
     struct world w;
     char elected[16][64];
+    uint64_t terms[16];
     int nelected = 0;
 
     world_init(&w);
@@ -234,27 +237,27 @@ TEST(observers_agree_with_the_candidates)
     /* The candidates' elections, in order... */
     pthread_mutex_lock(&w.lock);
     for (int i = 0; i < w.n && nelected < 16; i++)
-        if (w.log[i].type == LEADER_EVENT_ELECTED)
-            snprintf(elected[nelected++], 64, "%s",
+        if (w.log[i].type == LEADER_EVENT_ELECTED) {
+            snprintf(elected[nelected], 64, "%s",
                      leader_id(w.c[w.log[i].cand].l));
-    /* ...are exactly what each observer saw elected, in order. */
+            terms[nelected++] = w.log[i].term;
+        }
+    /* ...each observer saw, in the same order. (It may see more: a
+     * candidate stopped while its acquire was in flight releases what it
+     * won without ever leading, but the election was announced.) */
     for (int obs = 0; obs < 3; obs++) {
         int k = 0;
-        for (int i = 0; i < w.n; i++) {
+        for (int i = 0; i < w.n && k < nelected; i++) {
             const struct logged *e = &w.log[i];
-            if (e->cand != obs || e->type != LEADER_EVENT_CHANGED ||
-                e->leader_id[0] == '\0')
-                continue;
-            if (k >= nelected || strcmp(e->leader_id, elected[k]) != 0) {
-                pthread_mutex_unlock(&w.lock);
-                FAIL("observer %d saw %s as leader #%d", obs, e->leader_id,
-                     k + 1);
-            }
-            k++;
+            if (e->cand == obs && e->type == LEADER_EVENT_CHANGED &&
+                e->term == terms[k] && strcmp(e->leader_id, elected[k]) == 0)
+                k++;
         }
         if (k != nelected) {
             pthread_mutex_unlock(&w.lock);
-            FAIL("observer %d saw %d elections of %d", obs, k, nelected);
+            world_dump(&w);
+            FAIL("observer %d missed election #%d (%s, term %llu)", obs, k + 1,
+                 elected[k], (unsigned long long) terms[k]);
         }
     }
     pthread_mutex_unlock(&w.lock);

@@ -1,0 +1,731 @@
+/* lio_client.c - see lio_client.h.
+ *
+ * hiredis callbacks only queue records; the queue is drained after hiredis
+ * returns, feeding one core one input at a time and carrying out each
+ * output at once. This keeps the cores, the connections and the owners'
+ * callbacks out of hiredis' reentrancy rules.
+ */
+#include "util/fmacros.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "io/lio_client.h"
+#include "io/lio_scripts.h"
+#include "leader.h"
+#include "util/lu_ids.h"
+
+#define NO_POS   SIZE_MAX
+#define SEQ_MASK 0xffffffffULL
+
+/* Epoll data: which descriptor woke us. */
+enum { EP_CMD = 0, EP_SUB = 1, EP_WAKE = 2 };
+
+enum record_kind { REC_READY = 1, REC_FAILED, REC_REPLY };
+
+struct lio_record {
+    enum record_kind kind;
+    struct lio_conn *conn;
+    uint64_t conn_gen;
+    struct lio_election *target; /* READY for one election only, or NULL */
+    int was_ready;
+    int error;
+    uint64_t tag;
+    redisReply *reply;
+    char text[LC_MSG_MAX];
+};
+
+/* ---- tags: which election a reply belongs to ---- */
+
+static uint64_t make_tag(const struct lio_election *e, uint64_t seq)
+{
+    return (uint64_t) e->slot << 40 | (uint64_t) e->gen << 32 |
+           (seq & SEQ_MASK);
+}
+
+/* The election a tag names, if it still exists. */
+static struct lio_election *tag_election(const struct lio_client *c,
+                                         uint64_t tag)
+{
+    size_t slot = (size_t) (tag >> 40);
+
+    if (slot >= c->nslots || c->slots[slot] == NULL ||
+        c->gens[slot] != (uint8_t) (tag >> 32))
+        return NULL;
+    return c->slots[slot];
+}
+
+/* The full sequence number of a tag, as the core counts. */
+static uint64_t tag_seq(const struct lio_election *e, uint64_t tag)
+{
+    uint64_t seq = (e->core.seq & ~SEQ_MASK) | (tag & SEQ_MASK);
+    return seq > e->core.seq ? seq - (SEQ_MASK + 1) : seq;
+}
+
+/* ---- recording, inside hiredis callbacks ---- */
+
+static struct lio_record *
+new_record(struct lio_client *c, struct lio_conn *conn, enum record_kind kind)
+{
+    struct lio_record *r;
+
+    if (c->queued == c->queue_cap) {
+        size_t cap = c->queue_cap ? c->queue_cap * 2 : 64;
+        r = realloc(c->queue, cap * sizeof *r);
+        if (r == NULL) {
+            c->dropped = 1;
+            return NULL;
+        }
+        c->queue = r;
+        c->queue_cap = cap;
+    }
+    r = &c->queue[c->queued++];
+    memset(r, 0, offsetof(struct lio_record, text));
+    r->text[0] = '\0';
+    r->kind = kind;
+    r->conn = conn;
+    r->conn_gen = conn->gen;
+    return r;
+}
+
+static void record_ready(void *owner, struct lio_conn *conn)
+{
+    new_record(owner, conn, REC_READY);
+}
+
+static void record_failed(void *owner, struct lio_conn *conn, int was_ready,
+                          int error, const char *text)
+{
+    struct lio_record *r = new_record(owner, conn, REC_FAILED);
+
+    if (r == NULL)
+        return;
+    r->was_ready = was_ready;
+    r->error = error;
+    snprintf(r->text, sizeof r->text, "%s", text != NULL ? text : "");
+}
+
+static void record_reply(void *owner, struct lio_conn *conn, uint64_t tag,
+                         redisReply *reply)
+{
+    struct lio_record *r = new_record(owner, conn, REC_REPLY);
+
+    if (r == NULL) {
+        freeReplyObject(reply);
+        return;
+    }
+    r->tag = tag;
+    r->reply = reply;
+}
+
+static const struct lio_conn_handler handler = {record_ready, record_failed,
+                                                record_reply};
+
+/* ---- the deadline heap ---- */
+
+static void heap_swap(struct lio_client *c, size_t i, size_t j)
+{
+    struct lio_election *t = c->heap[i];
+
+    c->heap[i] = c->heap[j];
+    c->heap[j] = t;
+    c->heap[i]->heap_pos = i;
+    c->heap[j]->heap_pos = j;
+}
+
+static void heap_fix(struct lio_client *c, size_t i)
+{
+    while (i > 0 && c->heap[(i - 1) / 2]->deadline > c->heap[i]->deadline) {
+        heap_swap(c, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < c->heap_n && c->heap[l]->deadline < c->heap[m]->deadline)
+            m = l;
+        if (r < c->heap_n && c->heap[r]->deadline < c->heap[m]->deadline)
+            m = r;
+        if (m == i)
+            return;
+        heap_swap(c, i, m);
+        i = m;
+    }
+}
+
+static void heap_remove(struct lio_client *c, struct lio_election *e)
+{
+    size_t i = e->heap_pos;
+
+    if (i == NO_POS)
+        return;
+    heap_swap(c, i, --c->heap_n);
+    e->heap_pos = NO_POS;
+    if (i < c->heap_n)
+        heap_fix(c, i);
+}
+
+/* ---- carrying out a core's outputs ---- */
+
+static const char *const script_body[] = {NULL, LIO_SCRIPT_ACQUIRE,
+                                          LIO_SCRIPT_RENEW, LIO_SCRIPT_RELEASE,
+                                          LIO_SCRIPT_READ};
+
+/* The ARGV of each script. */
+static int script_args(const struct lio_election *e, const struct lc_cmd *cmd,
+                       const char *term, const char **argv)
+{
+    switch (cmd->kind) {
+    case LC_CMD_ACQUIRE:
+        argv[0] = e->core.id;
+        argv[1] = e->ttl_text;
+        argv[2] = term;
+        return 3;
+    case LC_CMD_RENEW:
+        argv[0] = e->core.id;
+        argv[1] = term;
+        argv[2] = e->ttl_text;
+        return 3;
+    case LC_CMD_RELEASE:
+        argv[0] = e->core.id;
+        argv[1] = term;
+        return 2;
+    case LC_CMD_READ:
+        return 0;
+    }
+    return 0;
+}
+
+static void send_script(struct lio_election *e, const struct lc_cmd *cmd,
+                        int eval)
+{
+    struct lio_client *c = e->client;
+    const char *argv[8];
+    size_t lens[8];
+    char term[24];
+    int argc = 0;
+
+    snprintf(term, sizeof term, "%llu", (unsigned long long) cmd->term);
+    argv[argc++] = eval ? "EVAL" : "EVALSHA";
+    argv[argc++] = eval ? script_body[cmd->kind] : c->sha[cmd->kind];
+    argv[argc++] = "2";
+    argv[argc++] = e->holder_key;
+    argv[argc++] = e->term_key;
+    argc += script_args(e, cmd, term, argv + argc);
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    /* A failed send shows up as the connection's failure or as the
+     * core's reply timeout; either resolves the command. */
+    (void) lio_conn_send(&c->cmd, make_tag(e, cmd->seq), argc, argv, lens);
+}
+
+static int wants_sub(const struct lio_election *e)
+{
+    return e->core.state == LC_FOLLOWER || e->core.state == LC_LEADER ||
+           e->core.state == LC_OBSERVER;
+}
+
+static void subscribe(struct lio_election *e)
+{
+    if (e->client->sub.ready && !e->subscribed &&
+        lio_conn_subscribe(&e->client->sub, make_tag(e, 0), e->channel) == 0)
+        e->subscribed = 1;
+}
+
+/* Asks for the shared connection on behalf of e. */
+static void connect_for(struct lio_client *c, struct lio_election *e)
+{
+    struct lio_record *r;
+
+    if (c->cmd.ac == NULL) {
+        (void) lio_conn_open(&c->cmd, &c->url, (long) e->core.cmd_timeout);
+    } else if (c->cmd.ready) {
+        r = new_record(c, &c->cmd, REC_READY);
+        if (r != NULL)
+            r->target = e;
+    }
+}
+
+static void apply(struct lio_election *e, const struct lc_output *o)
+{
+    struct lio_client *c = e->client;
+
+    if ((o->actions & LC_ACT_DISCONNECT) && lc_busy(&e->core) &&
+        c->cmd.ac != NULL) {
+        /* A command timed out: the connection is stuck for everyone. */
+        lio_conn_close(&c->cmd);
+        c->breaker = e;
+        c->broken_error = LEADER_ETIMEDOUT;
+    }
+    if (o->actions & LC_ACT_CONNECT)
+        connect_for(c, e);
+    for (int i = 0; i < o->ncmds; i++) {
+        e->last_cmd = o->cmds[i];
+        send_script(e, &o->cmds[i], 0);
+    }
+    for (int i = 0; i < o->nevents; i++)
+        e->emit(e->owner, &o->events[i]);
+}
+
+/* Steps one election and keeps the client's books on it. */
+static void step(struct lio_election *e, struct lc_input *in)
+{
+    struct lio_client *c = e->client;
+    int was_attached = e->core.conn != LC_DOWN;
+    int attached;
+
+    in->now = c->now;
+    apply(e, lc_step(&e->core, in));
+    attached = e->core.conn != LC_DOWN;
+    c->attached += (size_t) attached - (size_t) was_attached;
+    if (wants_sub(e) != e->active) {
+        e->active = !e->active;
+        c->active += e->active ? 1 : (size_t) -1;
+    }
+    if (e->active)
+        subscribe(e);
+    e->deadline = lc_deadline(&e->core);
+    heap_fix(c, e->heap_pos);
+    e->emit(e->owner, NULL); /* the state may have moved: tell the owner */
+}
+
+static void step_kind(struct lio_election *e, enum lc_input_kind kind,
+                      int error, const char *text)
+{
+    struct lc_input in = {.kind = kind,
+                          .error = error,
+                          .text = text,
+                          .len = text != NULL ? strlen(text) : 0};
+    step(e, &in);
+}
+
+/* ---- the shared command connection ---- */
+
+/* Tells every election on the connection that it is gone. */
+static void fail_all(struct lio_client *c, const struct lio_election *except,
+                     int error, const char *text)
+{
+    for (size_t i = 0; i < c->nslots; i++) {
+        struct lio_election *e = c->slots[i];
+        if (e == NULL || e == except)
+            continue;
+        if (e->core.conn == LC_CONNECTING)
+            step_kind(e, LC_IN_CONN_FAILED, error, text);
+        else if (e->core.conn == LC_UP)
+            step_kind(e, LC_IN_CONN_LOST, error, text);
+    }
+}
+
+static void ready_all(struct lio_client *c)
+{
+    for (size_t i = 0; i < c->nslots; i++) {
+        struct lio_election *e = c->slots[i];
+        if (e != NULL && e->core.conn == LC_CONNECTING)
+            step_kind(e, LC_IN_CONNECTED, 0, NULL);
+    }
+}
+
+static int is_noscript(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+static void on_cmd_reply(struct lio_client *c, const struct lio_record *r)
+{
+    struct lio_election *e = tag_election(c, r->tag);
+    struct lc_input in = {.kind = LC_IN_REPLY};
+    struct lc_value v, elems[LIO_MAX_ELEMS];
+
+    if (e == NULL)
+        return;
+    in.seq = tag_seq(e, r->tag);
+    if (is_noscript(r->reply) && in.seq == e->last_cmd.seq &&
+        e->core.inflight && e->core.seq == in.seq) {
+        /* The script cache was empty (new server, SCRIPT FLUSH): send
+         * the body. The lease still counts from the first send. */
+        send_script(e, &e->last_cmd, 1);
+        return;
+    }
+    lio_reply_to_value(r->reply, &v, elems);
+    in.value = &v;
+    step(e, &in);
+}
+
+static void on_cmd_record(struct lio_client *c, const struct lio_record *r)
+{
+    if (r->kind == REC_READY && r->target != NULL) {
+        if (r->target->core.conn == LC_CONNECTING)
+            step_kind(r->target, LC_IN_CONNECTED, 0, NULL);
+    } else if (r->kind == REC_READY) {
+        ready_all(c);
+    } else if (r->kind == REC_FAILED) {
+        fail_all(c, NULL, r->error, r->text);
+    } else {
+        on_cmd_reply(c, r);
+    }
+}
+
+/* ---- the shared notification connection ---- */
+
+static lc_time sub_backoff(struct lio_client *c)
+{
+    lc_time cap = 1000, d = 20;
+
+    for (unsigned i = 1; i < c->sub_failures && d < cap; i++)
+        d *= 2;
+    if (d > cap)
+        d = cap;
+    c->rng = c->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return d / 2 + (lc_time) ((c->rng >> 33) % (uint64_t) (d / 2 + 1));
+}
+
+static void manage_sub(struct lio_client *c)
+{
+    if (c->active == 0) {
+        if (c->sub.ac != NULL) {
+            lio_conn_close(&c->sub);
+            for (size_t i = 0; i < c->nslots; i++)
+                if (c->slots[i] != NULL)
+                    c->slots[i]->subscribed = 0;
+        }
+        c->sub_failures = 0;
+        c->sub_retry_at = 0;
+    } else if (c->sub.ac == NULL && c->now >= c->sub_retry_at) {
+        (void) lio_conn_open(&c->sub, &c->url, 2000);
+    }
+}
+
+static void on_sub_message(struct lio_client *c, const struct lio_record *r)
+{
+    struct lio_election *e = tag_election(c, r->tag);
+    const redisReply *m = r->reply;
+    struct lc_input in = {0};
+
+    if (e == NULL || m->type != REDIS_REPLY_ARRAY || m->elements != 3 ||
+        m->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    if (strcmp(m->element[0]->str, "subscribe") == 0) {
+        c->sub_failures = 0;
+        in.kind = LC_IN_SUBSCRIBED;
+    } else if (strcmp(m->element[0]->str, "message") == 0 &&
+               m->element[2]->type == REDIS_REPLY_STRING) {
+        in.kind = LC_IN_NOTIFY;
+        in.text = m->element[2]->str;
+        in.len = m->element[2]->len;
+    } else {
+        return;
+    }
+    step(e, &in);
+}
+
+static void on_sub_record(struct lio_client *c, const struct lio_record *r)
+{
+    if (r->kind == REC_READY) {
+        for (size_t i = 0; i < c->nslots; i++)
+            if (c->slots[i] != NULL && c->slots[i]->active)
+                subscribe(c->slots[i]);
+    } else if (r->kind == REC_FAILED) {
+        for (size_t i = 0; i < c->nslots; i++)
+            if (c->slots[i] != NULL)
+                c->slots[i]->subscribed = 0;
+        c->sub_failures++;
+        c->sub_retry_at = c->now + sub_backoff(c);
+    } else {
+        on_sub_message(c, r);
+    }
+}
+
+/* ---- draining the records ---- */
+
+static void drain(struct lio_client *c)
+{
+    /* Records may be added while draining (an open that fails at once, a
+     * connection for an election that is already up). */
+    for (size_t i = 0; i < c->queued; i++) {
+        struct lio_record r = c->queue[i];
+
+        if (r.conn_gen == r.conn->gen && r.conn == &c->cmd)
+            on_cmd_record(c, &r);
+        else if (r.conn_gen == r.conn->gen)
+            on_sub_record(c, &r);
+        if (r.reply != NULL)
+            freeReplyObject(r.reply);
+        if (c->breaker != NULL) {
+            const struct lio_election *by = c->breaker;
+            c->breaker = NULL;
+            fail_all(c, by, c->broken_error, NULL);
+        }
+    }
+    c->queued = 0;
+    if (c->dropped) {
+        c->dropped = 0;
+        lio_conn_close(&c->cmd);
+        lio_conn_close(&c->sub);
+        fail_all(c, NULL, LEADER_ENOMEM, "out of memory");
+    }
+    if (c->attached == 0 && c->cmd.ac != NULL)
+        lio_conn_close(&c->cmd);
+}
+
+/* ---- the descriptor the caller polls ---- */
+
+static unsigned epoll_events(const struct lio_conn *conn)
+{
+    return (conn->want & LIO_WANT_READ ? EPOLLIN : 0u) |
+           (conn->want & LIO_WANT_WRITE ? EPOLLOUT : 0u);
+}
+
+/* Keeps epfd watching each connection's socket for what hiredis wants. */
+static void sync_epoll(struct lio_client *c)
+{
+    struct lio_conn *conns[2] = {&c->cmd, &c->sub};
+
+    for (int i = 0; i < 2; i++) {
+        int fd = lio_conn_fd(conns[i]);
+        unsigned ev = fd >= 0 ? epoll_events(conns[i]) : 0;
+        struct epoll_event e = {.events = ev, .data.u32 = (uint32_t) i};
+
+        int same = fd == c->reg_fd[i] && conns[i]->gen == c->reg_gen[i];
+
+        if (same && ev == c->reg_events[i])
+            continue;
+        /* A closed socket leaves the set by itself (never DEL its number:
+         * another socket may have it now), and a new connection may have
+         * the old number: anything but a MOD of the same connection is a
+         * fresh ADD. */
+        if (fd >= 0 &&
+            (!same || epoll_ctl(c->epfd, EPOLL_CTL_MOD, fd, &e) != 0))
+            epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &e);
+        c->reg_fd[i] = fd;
+        c->reg_gen[i] = conns[i]->gen;
+        c->reg_events[i] = ev;
+    }
+}
+
+static short poll_bits(uint32_t ev)
+{
+    return (
+        short) ((ev & EPOLLIN ? POLLIN : 0) | (ev & EPOLLOUT ? POLLOUT : 0) |
+                (ev & EPOLLERR ? POLLERR : 0) | (ev & EPOLLHUP ? POLLHUP : 0));
+}
+
+static void drain_wake(struct lio_client *c)
+{
+    uint64_t n;
+    ssize_t got = read(c->evfd, &n, sizeof n);
+    (void) got; /* nothing pending is fine too */
+}
+
+/* ---- the public face ---- */
+
+int lio_client_init(struct lio_client *c, const struct lu_url *url,
+                    uint64_t seed)
+{
+    struct epoll_event wake = {.events = EPOLLIN, .data.u32 = EP_WAKE};
+
+    memset(c, 0, sizeof *c);
+    c->url = *url;
+    c->rng = seed | 1;
+    c->reg_fd[0] = c->reg_fd[1] = -1;
+    lio_conn_init(&c->cmd, &handler, c);
+    lio_conn_init(&c->sub, &handler, c);
+    for (int k = LC_CMD_ACQUIRE; k <= LC_CMD_READ; k++)
+        if (lu_sha1_hex(script_body[k], strlen(script_body[k]), c->sha[k]))
+            return LEADER_ENOMEM;
+    c->epfd = epoll_create1(EPOLL_CLOEXEC);
+    c->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->epfd < 0 || c->evfd < 0 ||
+        epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->evfd, &wake) != 0) {
+        if (c->epfd >= 0)
+            close(c->epfd);
+        if (c->evfd >= 0)
+            close(c->evfd);
+        return LEADER_ECONN;
+    }
+    return 0;
+}
+
+void lio_client_free(struct lio_client *c)
+{
+    lio_conn_close(&c->cmd);
+    lio_conn_close(&c->sub);
+    for (size_t i = 0; i < c->queued; i++)
+        if (c->queue[i].reply != NULL)
+            freeReplyObject(c->queue[i].reply);
+    for (size_t i = 0; i < c->nslots; i++)
+        free(c->slots[i]);
+    free(c->queue);
+    free(c->slots);
+    free(c->gens);
+    free(c->heap);
+    close(c->epfd);
+    close(c->evfd);
+    memset(c, 0, sizeof *c);
+}
+
+/* A free slot for a new election, growing the tables if needed. */
+static int take_slot(struct lio_client *c, uint32_t *slot)
+{
+    size_t n = c->nslots ? c->nslots * 2 : 4;
+    struct lio_election **slots, **heap;
+    uint8_t *gens;
+
+    for (size_t i = 0; i < c->nslots; i++)
+        if (c->slots[i] == NULL) {
+            *slot = (uint32_t) i;
+            return 0;
+        }
+    if (n > (1u << 24))
+        return -1; /* the tag has 24 bits for the slot */
+    slots = realloc(c->slots, n * sizeof *slots);
+    if (slots != NULL)
+        c->slots = slots;
+    gens = slots != NULL ? realloc(c->gens, n) : NULL;
+    if (gens != NULL)
+        c->gens = gens;
+    heap = gens != NULL ? realloc(c->heap, n * sizeof *heap) : NULL;
+    if (heap == NULL)
+        return -1;
+    c->heap = heap;
+    memset(c->slots + c->nslots, 0, (n - c->nslots) * sizeof *slots);
+    memset(c->gens + c->nslots, 0, n - c->nslots);
+    *slot = (uint32_t) c->nslots;
+    c->nslots = n;
+    return 0;
+}
+
+static void name_keys(struct lio_election *e,
+                      const struct lio_election_config *cfg)
+{
+    snprintf(e->holder_key, sizeof e->holder_key, "leader:%s", cfg->key_hex);
+    snprintf(e->term_key, sizeof e->term_key, "{leader:%s}:term", cfg->key_hex);
+    snprintf(e->channel, sizeof e->channel, "leader:%s:events", cfg->key_hex);
+    snprintf(e->ttl_text, sizeof e->ttl_text, "%ld", cfg->ttl_ms);
+}
+
+struct lio_election *lio_client_add(struct lio_client *c,
+                                    const struct lio_election_config *cfg,
+                                    lio_emit_fn emit, void *owner, int *rc)
+{
+    struct lc_config cc = {cfg->id, cfg->ttl_ms, cfg->wait_ms, cfg->seed};
+    struct lio_election *e = calloc(1, sizeof *e);
+    uint32_t slot;
+
+    *rc = LEADER_ENOMEM;
+    if (e == NULL)
+        return NULL;
+    if (lc_init(&e->core, &cc) != 0) {
+        free(e);
+        *rc = LEADER_EINVAL;
+        return NULL;
+    }
+    if (take_slot(c, &slot) != 0) {
+        free(e);
+        return NULL;
+    }
+    name_keys(e, cfg);
+    e->client = c;
+    e->slot = slot;
+    e->gen = c->gens[slot];
+    e->emit = emit;
+    e->owner = owner;
+    e->deadline = LC_NEVER;
+    c->slots[slot] = e;
+    e->heap_pos = c->heap_n;
+    c->heap[c->heap_n++] = e;
+    *rc = 0;
+    return e;
+}
+
+void lio_client_remove(struct lio_client *c, struct lio_election *e)
+{
+    if (e->subscribed && c->sub.ready) {
+        const char *argv[2] = {"UNSUBSCRIBE", e->channel};
+        size_t lens[2] = {11, strlen(e->channel)};
+        (void) lio_conn_send(&c->sub, make_tag(e, 0), 2, argv, lens);
+    }
+    if (e->core.conn != LC_DOWN)
+        c->attached--;
+    if (e->active)
+        c->active--;
+    heap_remove(c, e);
+    c->slots[e->slot] = NULL;
+    c->gens[e->slot]++;
+    free(e);
+    if (c->attached == 0)
+        lio_conn_close(&c->cmd);
+    manage_sub(c);
+    sync_epoll(c);
+}
+
+void lio_client_input(struct lio_client *c, struct lio_election *e,
+                      enum lc_input_kind kind, lc_time now)
+{
+    if (now > c->now)
+        c->now = now;
+    step_kind(e, kind, 0, NULL);
+    drain(c);
+    manage_sub(c);
+    drain(c);
+    sync_epoll(c);
+}
+
+int lio_client_fd(const struct lio_client *c)
+{
+    return c->epfd;
+}
+
+/* Ticks every election whose deadline has come, each once. */
+static void run_deadlines(struct lio_client *c)
+{
+    size_t n = c->heap_n;
+
+    while (n-- > 0 && c->heap_n > 0 && c->heap[0]->deadline <= c->now) {
+        step_kind(c->heap[0], LC_IN_TICK, 0, NULL);
+        drain(c);
+    }
+}
+
+void lio_client_process(struct lio_client *c, lc_time now)
+{
+    struct epoll_event ev[8];
+    int n;
+
+    if (now > c->now)
+        c->now = now;
+    n = epoll_wait(c->epfd, ev, 8, 0);
+    for (int i = 0; i < n; i++) {
+        uint32_t which = ev[i].data.u32;
+        if (which == EP_WAKE)
+            drain_wake(c);
+        else
+            lio_conn_handle(which == EP_CMD ? &c->cmd : &c->sub,
+                            poll_bits(ev[i].events));
+        drain(c);
+    }
+    run_deadlines(c);
+    manage_sub(c);
+    drain(c);
+    sync_epoll(c);
+}
+
+lc_time lio_client_deadline(const struct lio_client *c)
+{
+    lc_time d = c->heap_n > 0 ? c->heap[0]->deadline : LC_NEVER;
+
+    if (c->active > 0 && c->sub.ac == NULL && c->sub_retry_at < d)
+        d = c->sub_retry_at;
+    return d;
+}
+
+void lio_client_wake(struct lio_client *c)
+{
+    uint64_t one = 1;
+    ssize_t n = write(c->evfd, &one, sizeof one);
+    (void) n; /* a full counter already wakes the poller */
+}

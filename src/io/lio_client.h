@@ -1,0 +1,122 @@
+/* lio_client.h - any number of elections over one Redis connection (plus
+ * one for notifications), driven by the caller's loop.
+ *
+ * Each election has its own core, which believes it has a connection of
+ * its own: the client maps the cores' connect and disconnect requests onto
+ * the shared connection, routes every reply to its election by the
+ * command's tag, and subscribes each active election's channel on the
+ * notification connection. Commands of all elections are pipelined.
+ *
+ * The caller waits until lio_client_fd() is readable or
+ * lio_client_deadline() passes, then calls lio_client_process(). Every
+ * call takes the caller's "now", read once per loop turn. Events reach
+ * each election's owner through its emit function, never from inside a
+ * hiredis callback. One thread at a time; lio_client_wake() is the one
+ * function another thread may call.
+ */
+#ifndef LIO_CLIENT_H
+#define LIO_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/lc_core.h"
+#include "io/lio_conn.h"
+#include "util/lu_url.h"
+
+#define LIO_KEY_MAX 64 /* "{leader:" + 40 hex + "}:term" and the rest */
+
+struct lio_client;
+struct lio_record;
+
+/* Called with each event of an election, and with NULL after every step
+ * of its core (its lease or state may have moved). */
+typedef void (*lio_emit_fn)(void *owner, const struct lc_event *ev);
+
+struct lio_election_config {
+    const char *id;
+    const char *key_hex; /* sha1hex of the election name */
+    long ttl_ms, wait_ms;
+    uint64_t seed;
+};
+
+struct lio_election {
+    struct lc_core core;
+    char holder_key[LIO_KEY_MAX], term_key[LIO_KEY_MAX], channel[LIO_KEY_MAX];
+    char ttl_text[24];
+    struct lio_client *client;
+    uint32_t slot;
+    uint8_t gen;
+    size_t heap_pos;        /* in the client's deadline heap */
+    lc_time deadline;       /* lc_deadline() as last seen */
+    int subscribed;         /* its channel, on the current sub connection */
+    int active;             /* counted in the client's active elections */
+    struct lc_cmd last_cmd; /* the command awaited, for EVAL fallback */
+    lio_emit_fn emit;
+    void *owner;
+};
+
+struct lio_client {
+    struct lu_url url;
+    struct lio_conn cmd, sub;
+    struct lio_record *queue;
+    size_t queued, queue_cap;
+    int dropped; /* a record could not be queued */
+
+    struct lio_election **slots; /* by slot; NULL when free */
+    uint8_t *gens;               /* bumped when a slot is freed */
+    size_t nslots;
+    struct lio_election **heap; /* min-heap on deadline */
+    size_t heap_n;
+    size_t attached; /* elections whose core wants the connection */
+    size_t active;   /* elections that want notifications */
+
+    struct lio_election *breaker; /* dropped the shared connection */
+    int broken_error;
+
+    lc_time now;
+    lc_time sub_retry_at;
+    unsigned sub_failures;
+    uint64_t rng;
+    char sha[LC_CMD_READ + 1][41]; /* of each command's script */
+
+    int epfd, evfd;      /* what the caller polls; its wake-up */
+    int reg_fd[2];       /* sockets registered in epfd: cmd, sub */
+    uint64_t reg_gen[2]; /* ... of which opening of the connection */
+    unsigned reg_events[2];
+};
+
+/* Returns 0, or LEADER_ENOMEM / LEADER_ECONN (no epoll or eventfd). */
+int lio_client_init(struct lio_client *c, const struct lu_url *url,
+                    uint64_t seed);
+
+/* Closes everything and frees every election still in the client. */
+void lio_client_free(struct lio_client *c);
+
+/* Adds an election, IDLE. NULL on failure (LEADER_EINVAL config or out of
+ * memory, in *rc). */
+struct lio_election *lio_client_add(struct lio_client *c,
+                                    const struct lio_election_config *cfg,
+                                    lio_emit_fn emit, void *owner, int *rc);
+
+/* Removes and frees an election (stop it first to release its key). */
+void lio_client_remove(struct lio_client *c, struct lio_election *e);
+
+/* Feeds START, STOP, OBSERVE or TICK to one election. */
+void lio_client_input(struct lio_client *c, struct lio_election *e,
+                      enum lc_input_kind kind, lc_time now);
+
+/* The descriptor to poll for reading: readable when lio_client_process()
+ * has I/O to handle or lio_client_wake() was called. Stable. */
+int lio_client_fd(const struct lio_client *c);
+
+/* Handles whatever is ready and every deadline that has passed. */
+void lio_client_process(struct lio_client *c, lc_time now);
+
+/* The next time lio_client_process() must run, LC_NEVER for none. */
+lc_time lio_client_deadline(const struct lio_client *c);
+
+/* Makes lio_client_fd() readable. Safe from any thread. */
+void lio_client_wake(struct lio_client *c);
+
+#endif

@@ -1,0 +1,195 @@
+/* query.c - the blocking query connection of a client, for
+ * leader_is_leader() and leader_current(): one round trip each, from any
+ * thread (callbacks included), on a connection of its own that is opened
+ * on first use and kept. */
+#include "util/fmacros.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/lc_reply.h"
+#include "io/lio_conn.h"
+#include "io/lio_scripts.h"
+#include "leader_int.h"
+#include "util/lu_signals.h"
+#include "util/lu_socket.h"
+
+static int reply_error(redisContext *c, redisReply *r)
+{
+    if (r == NULL)
+        return lio_error_of_context(c->err);
+    if (r->type == REDIS_REPLY_ERROR)
+        return lc_classify_error(r->str, r->len);
+    return 0;
+}
+
+static int run_setup(void *arg, int argc, const char **argv, const size_t *lens)
+{
+    redisContext *c = arg;
+    redisReply *r = redisCommandArgv(c, argc, argv, lens);
+    int rc = reply_error(c, r);
+
+    if (r != NULL)
+        freeReplyObject(r);
+    return rc;
+}
+
+static int query_connect(leader *l)
+{
+    long ms;
+    struct timeval tv;
+    redisOptions o;
+    redisContext *c;
+    int rc;
+
+    pthread_mutex_lock(&l->client->lock);
+    ms = l->client->query_timeout_ms;
+    pthread_mutex_unlock(&l->client->lock);
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+    memset(&o, 0, sizeof o);
+    if (l->client->url.kind == LU_URL_UNIX) {
+        REDIS_OPTIONS_SET_UNIX(&o, l->client->url.path);
+    } else {
+        REDIS_OPTIONS_SET_TCP(&o, l->client->url.host, l->client->url.port);
+    }
+    o.connect_timeout = &tv;
+    o.command_timeout = &tv;
+    c = redisConnectWithOptions(&o);
+    if (c == NULL)
+        return LEADER_ENOMEM;
+    lio_limit_reader(c->reader);
+    rc = c->err ? lio_error_of_context(c->err)
+         : lu_is_self_connected(c->fd)
+             ? LEADER_ECONN
+             : lio_for_each_setup(&l->client->url, run_setup, c);
+    if (rc != 0) {
+        redisFree(c);
+        return rc;
+    }
+    l->client->query = c;
+    return 0;
+}
+
+/* GET of the holder key: 1 if it is our id, 0 if not, or an error. A
+ * transport error leaves l->client->query NULL so the next call reconnects. */
+static int query_holder(leader *l)
+{
+    const char *argv[2] = {"GET", l->holder_key};
+    size_t lens[2] = {3, strlen(l->holder_key)};
+    redisReply *r = redisCommandArgv(l->client->query, 2, argv, lens);
+    int rc = reply_error(l->client->query, r);
+
+    if (r == NULL) {
+        redisFree(l->client->query);
+        l->client->query = NULL;
+        return rc;
+    }
+    if (rc == 0 && r->type == REDIS_REPLY_NIL)
+        rc = 0;
+    else if (rc == 0 && r->type == REDIS_REPLY_STRING)
+        rc = r->len == strlen(l->id) && memcmp(r->str, l->id, r->len) == 0;
+    else if (rc == 0)
+        rc = LEADER_EPROTO;
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Runs fn on the query connection, connecting first if needed. */
+static int run_query(leader *l, int (*fn)(leader *, void *), void *arg)
+{
+    struct lu_sigpipe sp;
+    int rc, reused;
+
+    pthread_mutex_lock(&l->client->query_lock);
+    lu_sigpipe_block(&sp);
+    reused = l->client->query != NULL;
+    rc = reused ? 0 : query_connect(l);
+    if (rc == 0)
+        rc = fn(l, arg);
+    if (rc < 0 && reused && l->client->query == NULL) {
+        /* The kept connection had gone stale (a server restart): one
+         * fresh try before reporting. */
+        rc = query_connect(l);
+        if (rc == 0)
+            rc = fn(l, arg);
+    }
+    lu_sigpipe_restore(&sp);
+    pthread_mutex_unlock(&l->client->query_lock);
+    return rc;
+}
+
+static int holder_is_us(leader *l, void *arg)
+{
+    (void) arg;
+    return query_holder(l);
+}
+
+int lp_is_leader(leader *l)
+{
+    return run_query(l, holder_is_us, NULL);
+}
+
+static int decode_current(const redisReply *r, leader_info *info)
+{
+    const redisReply *id, *pttl, *term;
+    char *end;
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2)
+        return LEADER_EPROTO;
+    id = r->element[0];
+    pttl = r->element[1];
+    term = r->elements > 2 ? r->element[2] : NULL;
+    if (pttl->type != REDIS_REPLY_INTEGER ||
+        (id->type != REDIS_REPLY_STRING && id->type != REDIS_REPLY_NIL) ||
+        (id->type == REDIS_REPLY_STRING && id->len >= sizeof info->id))
+        return LEADER_EPROTO;
+    if (term != NULL && term->type == REDIS_REPLY_STRING) {
+        info->term = strtoull(term->str, &end, 10);
+        if (*end != '\0')
+            return LEADER_EPROTO;
+    }
+    if (id->type == REDIS_REPLY_NIL)
+        return 0;
+    memcpy(info->id, id->str, id->len);
+    info->id[id->len] = '\0';
+    info->lease_left_ms = pttl->integer;
+    return 1;
+}
+
+static int read_current(leader *l, void *arg)
+{
+    const char *argv[5] = {"EVAL", LIO_SCRIPT_READ, "2", l->holder_key,
+                           l->term_key};
+    size_t lens[5];
+    redisReply *r;
+    int rc;
+
+    for (int i = 0; i < 5; i++)
+        lens[i] = strlen(argv[i]);
+    r = redisCommandArgv(l->client->query, 5, argv, lens);
+    rc = reply_error(l->client->query, r);
+    if (r == NULL) {
+        redisFree(l->client->query);
+        l->client->query = NULL;
+        return rc;
+    }
+    if (rc == 0)
+        rc = decode_current(r, arg);
+    freeReplyObject(r);
+    return rc;
+}
+
+int lp_current(leader *l, leader_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->lease_left_ms = -1;
+    return run_query(l, read_current, info);
+}
+
+void lp_query_close(leader_client *c)
+{
+    if (c->query != NULL)
+        redisFree(c->query);
+    c->query = NULL;
+}

@@ -8,6 +8,7 @@
 #   make demo          build, then run scripts/demo
 #   make bench         build, then print handover and failover figures
 #   make fuzz          run each libFuzzer target FUZZ_SECONDS (default 60)
+#   make chaos         a chaos soak of SECONDS (default 600), random seed
 #   make format        clang-format -i every C file
 #   make format-check  fail if any C file is not formatted
 #   make clean         remove the build directories (distclean: also .deps/)
@@ -53,7 +54,7 @@ TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 FORMAT_DIRS := include src tools examples tests bench
 
 .PHONY: all bootstrap build test asan tsan demo bench fuzz format format-check clean \
-	distclean
+	distclean chaos
 
 all: build
 
@@ -105,6 +106,12 @@ fuzz:
 
 bench: build
 	@$(ROOT)/build/bench/bench-failover 25 2000 200
+
+# A long run of tests/chaos/leader-chaos on a random seed (printed, with
+# the command that replays it); the summary table is the last output.
+chaos: build
+	@$(CLEAN_ENV) cmake --build $(ROOT)/build --target leader-chaos -j$(JOBS)
+	@$(ROOT)/build/tests/chaos/leader-chaos --seconds $(or $(SECONDS),600)
 
 # Every C file of ours (not bench/'s node_modules).
 FORMAT_FILES = $(shell cd $(ROOT) && find $(FORMAT_DIRS) \

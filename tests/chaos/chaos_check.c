@@ -1,0 +1,389 @@
+/* chaos_check.c - the chaos suite's checker (see chaos_check.h): split
+ * brains, term order, orphans and availability from the heartbeat log,
+ * recovery times from the harness' fault log. The heartbeat log is read
+ * with hblog.h, the one parser of that format. */
+#define _GNU_SOURCE
+#include "chaos_check.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hblog.h"
+
+/* A child seen beating this long after its `leader run` died is an orphan:
+ * PR_SET_PDEATHSIG kills it within microseconds, so the slack only covers
+ * a loaded machine (sanitizer builds, two suites at once). */
+#define ORPHAN_SLACK_US 500000LL
+/* Findings printed in full; the rest are only counted. */
+#define MAX_PRINTED 10
+
+static const char *const kind_names[CK_NKINDS] = {
+    "kill9",   "sigterm",       "blackhole",   "reset",
+    "sigstop", "redis-restart", "redis-kill9",
+};
+
+const char *chaos_kind_name(int kind)
+{
+    return kind >= 0 && kind < CK_NKINDS ? kind_names[kind] : NULL;
+}
+
+int chaos_kind_parse(const char *name)
+{
+    for (int k = 0; k < CK_NKINDS; k++)
+        if (strcmp(kind_names[k], name) == 0)
+            return k;
+    return -1;
+}
+
+/* One line of the fault log that matters to the checks. */
+struct event {
+    char what[16];
+    long long us;
+    int kind; /* fault, heal, stall */
+    char id[128];
+    int slot, pid;
+};
+
+struct flog {
+    struct event *ev;
+    size_t n;
+    unsigned long long seed;
+    int candidates, ttl, naive;
+    long long begin_us, end_us;
+};
+
+/* "123.456" milliseconds to microseconds. */
+static long long ms_to_us(const char *s)
+{
+    long long ms = 0, frac = 0;
+
+    sscanf(s, "%lld.%3lld", &ms, &frac);
+    return ms * 1000 + frac;
+}
+
+static int flog_read(const char *path, struct flog *f)
+{
+    char line[512], what[16], ms[32], a[128], b[128], c[32];
+    FILE *in = fopen(path, "r");
+    int lineno = 0;
+
+    memset(f, 0, sizeof *f);
+    if (in == NULL) {
+        perror(path);
+        return -1;
+    }
+    while (fgets(line, sizeof line, in) != NULL) {
+        struct event e;
+        int n;
+
+        lineno++;
+        memset(&e, 0, sizeof e);
+        e.kind = -1;
+        a[0] = b[0] = c[0] = '\0';
+        n = sscanf(line, "%15s %31s %127s %127s %31s", what, ms, a, b, c);
+        if (n < 2)
+            goto bad;
+        snprintf(e.what, sizeof e.what, "%s", what);
+        e.us = ms_to_us(ms);
+        if (strcmp(what, "begin") == 0) {
+            if (sscanf(line, "begin %*s %llu %d %d %d", &f->seed,
+                       &f->candidates, &f->ttl, &f->naive) != 4)
+                goto bad;
+            f->begin_us = e.us;
+            continue;
+        }
+        if (strcmp(what, "end") == 0) {
+            f->end_us = e.us;
+            continue;
+        }
+        if (strcmp(what, "spawn") == 0 || strcmp(what, "died") == 0) {
+            if (n != 5)
+                goto bad;
+            e.slot = atoi(a);
+            snprintf(e.id, sizeof e.id, "%s", b);
+            e.pid = atoi(c);
+        } else if (strcmp(what, "fault") == 0 || strcmp(what, "heal") == 0 ||
+                   strcmp(what, "stall") == 0) {
+            if (n != 4 || (e.kind = chaos_kind_parse(a)) < 0)
+                goto bad;
+            snprintf(e.id, sizeof e.id, "%s", b);
+        } else if (strcmp(what, "orphan") == 0) {
+            if (n != 3)
+                goto bad;
+            e.pid = atoi(a);
+        } else {
+            goto bad;
+        }
+        struct event *grown = realloc(f->ev, (f->n + 1) * sizeof *grown);
+        if (grown == NULL)
+            goto bad;
+        f->ev = grown;
+        f->ev[f->n++] = e;
+    }
+    fclose(in);
+    if (f->end_us == 0) {
+        fprintf(stderr, "%s: no end line (the run did not finish)\n", path);
+        free(f->ev);
+        return -1;
+    }
+    return 0;
+bad:
+    fprintf(stderr, "%s:%d: bad line: %s", path, lineno, line);
+    fclose(in);
+    free(f->ev);
+    return -1;
+}
+
+static double ms(long long us)
+{
+    return (double) us / 1000.0;
+}
+
+/* Two children alive at the same instant, judged from the start line to
+ * the last line each wrote (what it proved it was running). The children
+ * are in order of start, so each is compared with the one of all earlier
+ * children that was seen last. */
+static int count_split_brains(const hb_log *log, FILE *out)
+{
+    const hb_child *latest = NULL;
+    int found = 0;
+
+    for (size_t i = 0; i < log->n; i++) {
+        const hb_child *c = &log->children[i];
+
+        if (latest != NULL && c->start_us <= latest->last_us) {
+            if (found++ < MAX_PRINTED)
+                fprintf(out,
+                        "SPLIT BRAIN: child %d (id %s, term %llu) started at "
+                        "%.3f ms while child %d (id %s, term %llu) was alive "
+                        "until %.3f ms (%.3f ms of overlap)\n",
+                        (int) c->pid, c->id, c->term, ms(c->start_us),
+                        (int) latest->pid, latest->id, latest->term,
+                        ms(latest->last_us), ms(latest->last_us - c->start_us));
+        }
+        if (latest == NULL || c->last_us > latest->last_us)
+            latest = c;
+    }
+    return found;
+}
+
+/* Every leadership takes a new term from the counter (INCR, persisted with
+ * appendfsync always), so successive children must have strictly growing
+ * terms; a repeat means two leaderships shared a fencing token. */
+static int count_term_violations(const hb_log *log, FILE *out)
+{
+    int found = 0;
+
+    for (size_t i = 1; i < log->n; i++) {
+        const hb_child *p = &log->children[i - 1], *c = &log->children[i];
+
+        if (c->term <= p->term && found++ < MAX_PRINTED)
+            fprintf(out,
+                    "TERM VIOLATION: child %d (id %s) started at %.3f ms with "
+                    "term %llu after child %d (id %s) with term %llu\n",
+                    (int) c->pid, c->id, ms(c->start_us), c->term, (int) p->pid,
+                    p->id, p->term);
+    }
+    return found;
+}
+
+static int pid_listed(const int *pids, int n, int pid)
+{
+    for (int i = 0; i < n; i++)
+        if (pids[i] == pid)
+            return 1;
+    return 0;
+}
+
+/* A child still alive after its candidate died: found at the end by the
+ * harness (orphan lines: the pid was still there), or in the log (it beat
+ * well after the candidate that started it was reaped). A child belongs to
+ * the candidate of its id that was running when it started. */
+static int count_orphans(const hb_log *log, const struct flog *f, FILE *out)
+{
+    int *pids = calloc(log->n + f->n + 1, sizeof *pids), n = 0;
+
+    if (pids == NULL)
+        return 0;
+    for (size_t i = 0; i < f->n; i++) {
+        const struct event *d = &f->ev[i];
+        long long spawned = 0;
+
+        if (strcmp(d->what, "orphan") == 0) {
+            if (!pid_listed(pids, n, d->pid)) {
+                pids[n++] = d->pid;
+                if (d->pid < 0)
+                    fprintf(out,
+                            "ORPHAN: candidate group %d still had live "
+                            "processes at the end\n",
+                            -d->pid);
+                else
+                    fprintf(out, "ORPHAN: child %d still alive at the end\n",
+                            d->pid);
+            }
+            continue;
+        }
+        if (strcmp(d->what, "died") != 0)
+            continue;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(f->ev[j].what, "spawn") == 0 && f->ev[j].pid == d->pid)
+                spawned = f->ev[j].us;
+        for (size_t j = 0; j < log->n; j++) {
+            const hb_child *c = &log->children[j];
+
+            if (strcmp(c->id, d->id) != 0 || c->start_us < spawned ||
+                c->start_us > d->us || c->last_us <= d->us + ORPHAN_SLACK_US ||
+                pid_listed(pids, n, (int) c->pid))
+                continue;
+            pids[n++] = (int) c->pid;
+            fprintf(out,
+                    "ORPHAN: child %d (id %s) beat until %.3f ms, its leader "
+                    "run %d died at %.3f ms\n",
+                    (int) c->pid, c->id, ms(c->last_us), d->pid, ms(d->us));
+        }
+    }
+    free(pids);
+    return n;
+}
+
+/* The share of [begin, end] during which some child was running. */
+static double availability(const hb_log *log, const struct flog *f)
+{
+    long long covered = 0, reach = f->begin_us;
+
+    if (f->end_us <= f->begin_us)
+        return 0;
+    /* In order of start: add what each child covers beyond the reach of
+     * the earlier ones. */
+    for (size_t i = 0; i < log->n; i++) {
+        long long s = log->children[i].start_us, e = log->children[i].last_us;
+
+        if (e > f->end_us)
+            e = f->end_us;
+        if (s < reach)
+            s = reach;
+        if (e > s) {
+            covered += e - s;
+            reach = e;
+        }
+    }
+    return (double) covered / (double) (f->end_us - f->begin_us);
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *) a, y = *(const long long *) b;
+
+    return (x > y) - (x < y);
+}
+
+/* Recovery of one fault injected at t, the next fault (or the end) at
+ * bound: -1 when the child that led at t lived on through it (the fault did
+ * not interrupt the leadership), else the time from t to the start of the
+ * next child (bound - t if none started: no recovery at all). */
+static long long recovery_us(const hb_log *log, long long t, long long bound)
+{
+    const hb_child *led = NULL;
+
+    for (size_t i = 0; i < log->n; i++)
+        if (log->children[i].start_us <= t && log->children[i].last_us >= t)
+            led = &log->children[i];
+    /* The next fault comes after a quiet period of at least a ttl, so a
+     * child seen within 100 ms of it was never interrupted. */
+    if (led != NULL && led->last_us + 100000 >= bound)
+        return -1;
+    for (size_t i = 0; i < log->n; i++)
+        if (log->children[i].start_us > t && log->children[i].start_us < bound)
+            return log->children[i].start_us - t;
+    return bound - t;
+}
+
+static void recovery_table(const hb_log *log, const struct flog *f, FILE *out,
+                           chaos_result *res)
+{
+    long long *rec = calloc(f->n + 1, sizeof *rec);
+    int stalls[CK_NKINDS] = {0};
+
+    fprintf(out, "%-14s %7s %10s %12s %12s %7s\n", "fault", "count",
+            "disrupted", "median ms", "worst ms", "stalls");
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->ev[i].what, "stall") == 0)
+            stalls[f->ev[i].kind]++;
+    for (int k = 0; k < CK_NKINDS && rec != NULL; k++) {
+        int count = 0, n = 0;
+
+        for (size_t i = 0; i < f->n; i++) {
+            long long bound = f->end_us, r;
+
+            if (strcmp(f->ev[i].what, "fault") != 0 || f->ev[i].kind != k)
+                continue;
+            count++;
+            for (size_t j = i + 1; j < f->n; j++)
+                if (strcmp(f->ev[j].what, "fault") == 0) {
+                    bound = f->ev[j].us;
+                    break;
+                }
+            r = recovery_us(log, f->ev[i].us, bound);
+            if (r >= 0)
+                rec[n++] = r;
+        }
+        res->faults += count;
+        qsort(rec, (size_t) n, sizeof *rec, cmp_ll);
+        if (n > 0)
+            fprintf(out, "%-14s %7d %10d %12.1f %12.1f %7d\n",
+                    chaos_kind_name(k), count, n,
+                    n % 2 ? ms(rec[n / 2])
+                          : (ms(rec[n / 2 - 1]) + ms(rec[n / 2])) / 2,
+                    ms(rec[n - 1]), stalls[k]);
+        else
+            fprintf(out, "%-14s %7d %10d %12s %12s %7d\n", chaos_kind_name(k),
+                    count, 0, "-", "-", stalls[k]);
+        res->stalls += stalls[k];
+    }
+    free(rec);
+}
+
+int chaos_check(const char *hb_path, const char *fault_path, FILE *out,
+                chaos_result *res)
+{
+    char err[512];
+    struct flog f;
+    hb_log log;
+
+    memset(res, 0, sizeof *res);
+    if (flog_read(fault_path, &f) != 0)
+        return -1;
+    if (hb_read(hb_path, &log, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        free(f.ev);
+        return -1;
+    }
+    res->seed = f.seed;
+    res->split_brains = count_split_brains(&log, out);
+    res->term_violations = count_term_violations(&log, out);
+    res->orphans = count_orphans(&log, &f, out);
+
+    fprintf(out,
+            "\nchaos summary: seed %llu, %d %s candidates, ttl %d ms, "
+            "%.1f s of faults, %zu children\n",
+            f.seed, f.candidates, f.naive ? "naive" : "`leader run`", f.ttl,
+            ms(f.end_us - f.begin_us) / 1000, log.n);
+    recovery_table(&log, &f, out, res);
+    fprintf(out, "%-14s %7d\n", "total", res->faults);
+    fprintf(out, "split brains     %d\n", res->split_brains);
+    fprintf(out, "term violations  %d\n", res->term_violations);
+    fprintf(out, "orphans          %d\n", res->orphans);
+    fprintf(out, "stalls           %d\n", res->stalls);
+    fprintf(out, "availability     %.2f %%\n", 100 * availability(&log, &f));
+    hb_free(&log);
+    free(f.ev);
+    return 0;
+}
+
+int chaos_verdict(const chaos_result *res)
+{
+    return res->split_brains || res->term_violations || res->orphans ||
+                   res->stalls
+               ? 1
+               : 0;
+}

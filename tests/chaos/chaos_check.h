@@ -1,0 +1,60 @@
+/* chaos_check.h - the chaos suite's checker: it judges a run from what the
+ * leader-heartbeat children recorded (read with hblog.h) and from the
+ * harness' own log of the faults it injected, and prints a summary.
+ *
+ * The fault log has one event per line, times on CLOCK_BOOTTIME in
+ * milliseconds with three decimals (the clock of the heartbeat log):
+ *
+ *   begin MS SEED CANDIDATES TTL NAIVE   the schedule starts
+ *   spawn MS SLOT ID PID                 a candidate was started
+ *   died MS SLOT ID PID                  ...and was reaped (or killed) here
+ *   fault MS KIND TARGET                 a fault was injected
+ *   heal MS KIND TARGET                  ...and lifted
+ *   stall MS KIND TARGET                 no leader came back in time
+ *   orphan MS PID                        a child outlived its candidate
+ *                                        (-PGID: its group was not empty)
+ *   end MS                               the schedule ended
+ *
+ * What it judges, and how, is in README.md next to this file. */
+#ifndef LEADER_TEST_CHAOS_CHECK_H
+#define LEADER_TEST_CHAOS_CHECK_H
+
+#include <stdio.h>
+
+/* The fault kinds, in the order of the summary table. */
+enum chaos_kind {
+    CK_KILL9,
+    CK_SIGTERM,
+    CK_BLACKHOLE,
+    CK_RESET,
+    CK_SIGSTOP,
+    CK_REDIS_RESTART,
+    CK_REDIS_KILL9,
+    CK_NKINDS
+};
+
+/* "kill9", "sigterm", ...; NULL for an unknown kind. */
+const char *chaos_kind_name(int kind);
+/* The kind named name, or -1. */
+int chaos_kind_parse(const char *name);
+
+typedef struct chaos_result {
+    unsigned long long seed;
+    int split_brains;
+    int term_violations;
+    int orphans;
+    int stalls;
+    int faults;
+} chaos_result;
+
+/* Reads both logs, prints the findings and the summary table to out and
+ * fills res. Returns 0 when the logs were read (whatever they show), -1
+ * when they could not be (message on stderr). */
+int chaos_check(const char *hb_path, const char *fault_path, FILE *out,
+                chaos_result *res);
+
+/* The exit status a run's result deserves: 1 on a split brain, a term
+ * violation, an orphan or a stall, else 0. */
+int chaos_verdict(const chaos_result *res);
+
+#endif

@@ -106,6 +106,7 @@ fuzz:
 
 bench: build
 	@$(ROOT)/build/bench/bench-failover 25 2000 200
+	@$(ROOT)/build/bench/bench-many 20 10000 100000
 
 # A long run of tests/chaos/leader-chaos on a random seed (printed, with
 # the command that replays it); the summary table is the last output.

@@ -175,6 +175,22 @@ static void step_down(struct lc_core *c, int error, const char *why)
     become_follower(c, c->now);
 }
 
+/* When to renew a lease sent at sent_at. Renewals that follow a burst
+ * (many elections won at once, or every leader renewing after a
+ * reconnect) land at a random point of the second half of the interval,
+ * so that the renewals of many elections on one connection spread out
+ * instead of queueing behind each other; the others keep the rhythm. */
+static lc_time next_renewal(struct lc_core *c)
+{
+    lc_time half = c->renew_every / 2;
+
+    if (!c->spread_renewal)
+        return c->sent_at + c->renew_every;
+    c->spread_renewal = 0;
+    return c->sent_at + c->renew_every - half +
+           (lc_time) (next_random(c) % (uint64_t) (half + 1));
+}
+
 static void become_leader(struct lc_core *c, uint64_t term)
 {
     struct lc_event *ev;
@@ -182,7 +198,8 @@ static void become_leader(struct lc_core *c, uint64_t term)
     c->state = LC_LEADER;
     c->term = term;
     c->lease_end = lease_start(c) + lc_lease_length(c->ttl);
-    c->renew_at = c->sent_at + c->renew_every;
+    c->spread_renewal = 1;
+    c->renew_at = next_renewal(c);
     memcpy(c->holder, c->id, sizeof c->holder);
     ev = push_event(c, LC_EV_ELECTED, term, 0, "elected with term %llu",
                     (unsigned long long) term);
@@ -328,6 +345,7 @@ static void on_connected(struct lc_core *c)
         return;
     c->conn = LC_UP;
     c->inflight = 0;
+    c->spread_renewal = 1; /* every leader on the connection renews now */
     if (c->state == LC_FOLLOWER)
         c->retry_at = c->now;
     else if (c->state == LC_LEADER)
@@ -467,7 +485,7 @@ static void on_renew_reply(struct lc_core *c, const struct lc_value *v)
     }
     if (lease_start(c) + lc_lease_length(c->ttl) > c->lease_end)
         c->lease_end = lease_start(c) + lc_lease_length(c->ttl);
-    c->renew_at = c->sent_at + c->renew_every;
+    c->renew_at = next_renewal(c);
 }
 
 static void on_release_reply(struct lc_core *c)
@@ -507,9 +525,9 @@ static void on_read_reply(struct lc_core *c, const struct lc_value *v)
     note_expiry(c, r.pttl);
     /* Look again just after the key would expire: a crashed holder is
      * seen at once, not a poll interval later. */
-    c->read_at = min_time(c->now + poll_interval(c),
-                          c->seen_expiry == LC_NEVER ? LC_NEVER
-                                                     : c->seen_expiry + 1);
+    c->read_at =
+        min_time(c->now + poll_interval(c),
+                 c->seen_expiry == LC_NEVER ? LC_NEVER : c->seen_expiry + 1);
 }
 
 static void on_reply(struct lc_core *c, uint64_t seq, const struct lc_value *v)

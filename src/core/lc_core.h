@@ -131,13 +131,14 @@ struct lc_core {
     lc_time inflight_end;      /* reply timeout of that command */
     int retry_after_reply;     /* a notification came while acquiring */
 
-    lc_time retry_at;  /* FOLLOWER: next acquire */
-    unsigned failures; /* error replies in a row, for backoff */
-    uint64_t term;     /* LEADER / RELEASING: our leadership's term */
-    uint64_t max_term; /* highest term seen: floor for the next one */
-    lc_time lease_end; /* LEADER: local lease deadline */
-    lc_time renew_at;  /* LEADER: next renewal */
-    int last_error;    /* last ERROR emitted, to report a streak once */
+    lc_time retry_at;   /* FOLLOWER: next acquire */
+    unsigned failures;  /* error replies in a row, for backoff */
+    uint64_t term;      /* LEADER / RELEASING: our leadership's term */
+    uint64_t max_term;  /* highest term seen: floor for the next one */
+    lc_time lease_end;  /* LEADER: local lease deadline */
+    lc_time renew_at;   /* LEADER: next renewal */
+    int spread_renewal; /* the next renewal is to be spread out */
+    int last_error;     /* last ERROR emitted, to report a streak once */
     char holder[LC_ID_MAX + 1];
 
     /* Who leads, as last reported in a CHANGED event. */

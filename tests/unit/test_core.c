@@ -162,7 +162,10 @@ TEST(won_acquire_elects_with_lease_from_send_time)
     expect_event(0, LC_EV_ELECTED, 7, 0);
     ASSERT_STR_EQ(out->events[0].holder, "me");
     ASSERT_EQ(out->ncmds, 0);
-    ASSERT_EQ(out->deadline, 2005); /* renew at send + ttl/3 */
+    /* The first renewal: in the second half of send + ttl/3, so that
+     * elections won together do not renew together. */
+    ASSERT_GE(out->deadline, 1505);
+    ASSERT_LE(out->deadline, 2005);
     ASSERT_EQ(lc_has_lease(&core, 1005 + 2968 - 1), 1);
     ASSERT_EQ(lc_has_lease(&core, 1005 + 2968), 0);
 }
@@ -641,4 +644,30 @@ TEST(observer_reports_read_errors_and_backs_off)
     expect_event(0, LC_EV_ERROR, 0, LEADER_EAUTH);
     ASSERT_GE(out->deadline, 1011);
     ASSERT_LE(out->deadline, 1021);
+}
+
+TEST(renewals_after_a_burst_spread_then_keep_their_rhythm)
+{
+    lc_time first[8];
+    int distinct = 0;
+
+    for (int i = 0; i < 8; i++) {
+        struct lc_config cfg = {"me", 3000, 1000, (uint64_t) i + 1};
+        ASSERT_OK(lc_init(&core, &cfg));
+        feed(LC_IN_START, 1000);
+        feed(LC_IN_CONNECTED, 1000);
+        reply_won(1001, 1, 7);
+        first[i] = out->deadline;
+        ASSERT_GE(first[i], 1500);
+        ASSERT_LE(first[i], 2000);
+        for (int j = 0; j < i; j++)
+            if (first[j] == first[i])
+                break;
+            else if (j == i - 1)
+                distinct++;
+        feed(LC_IN_TICK, first[i]);
+        reply_int(first[i] + 1, 2, 1);
+        ASSERT_EQ(out->deadline, first[i] + 1000); /* then every ttl/3 */
+    }
+    ASSERT_GE(distinct, 5);
 }

@@ -7,6 +7,18 @@
 
 #include "candidates.h"
 #include "harness.h"
+#include "redis_fixture.h"
+
+rfx_server *start_redis(const rfx_options *o)
+{
+    rfx_server *s;
+
+    RFX_SKIP_IF_UNAVAILABLE();
+    s = rfx_start(o);
+    if (s == NULL)
+        FAIL("redis-server did not start");
+    return s;
+}
 
 int64_t now_ms(void)
 {

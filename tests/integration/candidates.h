@@ -39,6 +39,13 @@ struct world {
     void (*hook)(struct cand *c, const leader_event *ev);
 };
 
+struct rfx_server;
+struct rfx_options;
+
+/* A private redis-server: skips the test when there is none, fails it
+ * when it cannot start. */
+struct rfx_server *start_redis(const struct rfx_options *o);
+
 int64_t now_ms(void);
 void sleep_ms(long ms);
 

@@ -14,17 +14,6 @@
 #include "harness.h"
 #include "redis_fixture.h"
 
-static rfx_server *start_redis(const rfx_options *o)
-{
-    rfx_server *s;
-
-    RFX_SKIP_IF_UNAVAILABLE();
-    s = rfx_start(o);
-    if (s == NULL)
-        FAIL("redis-server did not start");
-    return s;
-}
-
 /* The reply to a command, as rfx_command() renders it, compared. */
 static void expect_reply(rfx_server *s, const char *want, const char *fmt,
                          const char *arg)

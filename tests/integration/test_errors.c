@@ -16,17 +16,6 @@
 #include "harness.h"
 #include "redis_fixture.h"
 
-static rfx_server *start_redis(const rfx_options *o)
-{
-    rfx_server *s;
-
-    RFX_SKIP_IF_UNAVAILABLE();
-    s = rfx_start(o);
-    if (s == NULL)
-        FAIL("redis-server did not start");
-    return s;
-}
-
 /* leader_new must fail, with a message containing want. */
 static void expect_refused(const leader_options *o, const char *want)
 {

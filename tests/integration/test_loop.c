@@ -11,17 +11,6 @@
 #include "harness.h"
 #include "redis_fixture.h"
 
-static rfx_server *start_redis(const rfx_options *o)
-{
-    rfx_server *s;
-
-    RFX_SKIP_IF_UNAVAILABLE();
-    s = rfx_start(o);
-    if (s == NULL)
-        FAIL("redis-server did not start");
-    return s;
-}
-
 struct loop_log {
     int elected, revoked, changed;
     uint64_t term;

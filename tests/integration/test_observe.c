@@ -14,17 +14,6 @@
 #include "harness.h"
 #include "redis_fixture.h"
 
-static rfx_server *start_redis(const rfx_options *o)
-{
-    rfx_server *s;
-
-    RFX_SKIP_IF_UNAVAILABLE();
-    s = rfx_start(o);
-    if (s == NULL)
-        FAIL("redis-server did not start");
-    return s;
-}
-
 /* Waits for cand's n-th CHANGED event and returns it in *e. */
 static void wait_changed(struct world *w, int cand, int n, long ms,
                          struct logged *e)

@@ -566,7 +566,10 @@ static void on_notify(struct lc_core *c, const char *text, size_t len)
         if (c->inflight == LC_CMD_ACQUIRE)
             c->retry_after_reply = 1;
     }
-    if (n.term > c->max_term && !(c->state == LC_LEADER && ours))
+    /* Our own elections are known from their replies. The notification of
+     * one may come first (it travels on the other connection), and taking
+     * its term as a floor would refuse the very win it announces. */
+    if (n.term > c->max_term && !ours)
         c->max_term = n.term;
     if (n.kind == LC_NOTIFY_RELEASED) {
         if (same_id(c->seen_id, n.id, n.id_len) || n.term >= c->seen_term)

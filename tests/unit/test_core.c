@@ -671,3 +671,15 @@ TEST(renewals_after_a_burst_spread_then_keep_their_rhythm)
     }
     ASSERT_GE(distinct, 5);
 }
+
+TEST(own_election_notified_before_its_reply_still_elects)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    notify(1001, "elected 6 me"); /* the reply is still on its way */
+    ASSERT_EQ(out->ncmds, 0);
+    reply_won(1002, 1, 6);
+    expect_event(0, LC_EV_ELECTED, 6, 0);
+    ASSERT_EQ(lc_has_lease(&core, 1002), 1);
+}

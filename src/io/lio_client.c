@@ -472,6 +472,19 @@ static void drain(struct lio_client *c)
         lio_conn_close(&c->cmd);
 }
 
+/* Writes what the turn queued right away: most writes complete at once, so
+ * a command costs no extra wake-up for writability and no epoll_ctl to
+ * ask for it and take it back. What does not fit waits for EPOLLOUT. */
+static void flush_writes(struct lio_client *c)
+{
+    struct lio_conn *conns[2] = {&c->cmd, &c->sub};
+
+    for (int i = 0; i < 2; i++)
+        if (conns[i]->ready && (conns[i]->want & LIO_WANT_WRITE))
+            lio_conn_handle(conns[i], POLLOUT);
+    drain(c);
+}
+
 /* ---- the descriptor the caller polls ---- */
 
 static unsigned epoll_events(const struct lio_conn *conn)
@@ -672,6 +685,7 @@ void lio_client_input(struct lio_client *c, struct lio_election *e,
     drain(c);
     manage_sub(c);
     drain(c);
+    flush_writes(c);
     sync_epoll(c);
 }
 
@@ -711,6 +725,7 @@ void lio_client_process(struct lio_client *c, lc_time now)
     run_deadlines(c);
     manage_sub(c);
     drain(c);
+    flush_writes(c);
     sync_epoll(c);
 }
 

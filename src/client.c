@@ -307,18 +307,14 @@ void lp_client_destroy(leader_client *c)
 int lp_client_attach(leader_client *c, leader *l, const char *key_hex,
                      uint64_t seed)
 {
-    struct lio_election_config cfg = {l->id, key_hex, l->ttl_ms, l->wait_ms,
+    struct lio_election_config cfg = {l->id, &l->names, l->ttl_ms, l->wait_ms,
                                       seed};
     int rc, own = on_loop(c);
 
+    lio_names_make(&l->names, key_hex);
     if (!own)
         pthread_mutex_lock(&c->io_lock);
     l->election = lio_client_add(&c->io, &cfg, on_election, l, &rc);
-    if (l->election != NULL) {
-        snprintf(l->holder_key, sizeof l->holder_key, "%s",
-                 l->election->holder_key);
-        snprintf(l->term_key, sizeof l->term_key, "%s", l->election->term_key);
-    }
     if (!own)
         pthread_mutex_unlock(&c->io_lock);
     if (rc != 0)

@@ -217,7 +217,7 @@ const char *leader_id(const leader *l)
 
 const char *leader_key(const leader *l)
 {
-    return l != NULL ? l->holder_key : NULL;
+    return l != NULL ? l->names.holder_key : NULL;
 }
 
 const char *leader_version(void)

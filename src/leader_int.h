@@ -58,8 +58,7 @@ struct leader {
     int owns_client; /* made by leader_new: freed with the handle */
     char *key;
     char id[LC_ID_MAX + 1];
-    char holder_key[LIO_KEY_MAX];
-    char term_key[LIO_KEY_MAX];
+    struct lio_names names; /* its Redis names */
     long ttl_ms, wait_ms;
 
     /* lock */

@@ -75,8 +75,8 @@ static int query_connect(leader *l)
  * transport error leaves l->client->query NULL so the next call reconnects. */
 static int query_holder(leader *l)
 {
-    const char *argv[2] = {"GET", l->holder_key};
-    size_t lens[2] = {3, strlen(l->holder_key)};
+    const char *argv[2] = {"GET", l->names.holder_key};
+    size_t lens[2] = {3, strlen(l->names.holder_key)};
     redisReply *r = redisCommandArgv(l->client->query, 2, argv, lens);
     int rc = reply_error(l->client->query, r);
 
@@ -159,8 +159,8 @@ static int decode_current(const redisReply *r, leader_info *info)
 
 static int read_current(leader *l, void *arg)
 {
-    const char *argv[5] = {"EVAL", LIO_SCRIPT_READ, "2", l->holder_key,
-                           l->term_key};
+    const char *argv[5] = {"EVAL", LIO_SCRIPT_READ, "2", l->names.holder_key,
+                           l->names.term_key};
     size_t lens[5];
     redisReply *r;
     int rc;

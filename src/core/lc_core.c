@@ -58,7 +58,7 @@ int lc_init(struct lc_core *c, const struct lc_config *cfg)
     if (idlen == 0 || idlen > LC_ID_MAX || cfg->ttl < 10 || cfg->wait < 0)
         return -1;
     memset(c, 0, sizeof *c);
-    memcpy(c->id, cfg->id, idlen);
+    c->id = cfg->id;
     c->ttl = cfg->ttl;
     c->wait = cfg->wait;
     c->drift = cfg->ttl - lc_lease_length(cfg->ttl);
@@ -68,7 +68,6 @@ int lc_init(struct lc_core *c, const struct lc_config *cfg)
     c->rng = cfg->seed ? cfg->seed : 0x9e3779b97f4a7c15ULL;
     c->state = LC_IDLE;
     c->conn = LC_DOWN;
-    c->out.deadline = LC_NEVER;
     return 0;
 }
 
@@ -98,7 +97,7 @@ __attribute__((format(printf, 5, 6))) static struct lc_event *
 push_event(struct lc_core *c, enum lc_event_kind kind, uint64_t term, int error,
            const char *fmt, ...)
 {
-    struct lc_output *o = &c->out;
+    struct lc_output *o = c->out;
     struct lc_event *ev;
     va_list ap;
 
@@ -142,7 +141,7 @@ static size_t error_text(const struct lc_value *v, const char **text)
 
 static void send_cmd(struct lc_core *c, enum lc_cmd_kind kind, uint64_t term)
 {
-    struct lc_output *o = &c->out;
+    struct lc_output *o = c->out;
     struct lc_cmd *cmd = &o->cmds[o->ncmds++];
 
     cmd->kind = kind;
@@ -165,13 +164,16 @@ static void become_follower(struct lc_core *c, lc_time retry_at)
     c->retry_at = retry_at;
 }
 
-static void step_down(struct lc_core *c, int error, const char *why)
+/* holder: who leads now, when known (it may be filled in later in the same
+ * step: the event points at it), else NULL. */
+static void step_down(struct lc_core *c, int error, const char *why,
+                      const char *holder)
 {
     struct lc_event *ev =
         push_event(c, LC_EV_REVOKED, c->term, error, "%s", why);
 
-    if (ev != NULL && error == LEADER_ELOST && c->holder[0] != '\0')
-        ev->holder = c->holder;
+    if (ev != NULL)
+        ev->holder = holder;
     become_follower(c, c->now);
 }
 
@@ -200,7 +202,6 @@ static void become_leader(struct lc_core *c, uint64_t term)
     c->lease_end = lease_start(c) + lc_lease_length(c->ttl);
     c->spread_renewal = 1;
     c->renew_at = next_renewal(c);
-    memcpy(c->holder, c->id, sizeof c->holder);
     ev = push_event(c, LC_EV_ELECTED, term, 0, "elected with term %llu",
                     (unsigned long long) term);
     if (ev != NULL)
@@ -213,14 +214,6 @@ static void become_idle(struct lc_core *c)
     c->term = 0;
     c->lease_end = 0;
     c->inflight = 0;
-}
-
-static void set_holder(struct lc_core *c, const char *id, size_t len)
-{
-    if (len > LC_ID_MAX)
-        len = LC_ID_MAX;
-    memcpy(c->holder, id, len);
-    c->holder[len] = '\0';
 }
 
 /* ---- who leads: CHANGED events ---- */
@@ -427,7 +420,6 @@ static void on_acquire_lost(struct lc_core *c,
         become_idle(c);
         return;
     }
-    set_holder(c, r->holder, r->holder_len);
     report_leader(c, r->holder, r->holder_len, r->holder_term, "elected");
     note_expiry(c, r->pttl);
     if (r->pttl >= 0 && r->pttl < wait)
@@ -479,8 +471,8 @@ static void on_renew_reply(struct lc_core *c, const struct lc_value *v)
     c->failures = 0;
     c->last_error = 0;
     if (!renewed) {
-        c->holder[0] = '\0';
-        step_down(c, LEADER_ELOST, "renewal refused: the key is not ours");
+        step_down(c, LEADER_ELOST, "renewal refused: the key is not ours",
+                  NULL);
         return;
     }
     if (lease_start(c) + lc_lease_length(c->ttl) > c->lease_end)
@@ -559,8 +551,8 @@ static void on_notify(struct lc_core *c, const char *text, size_t len)
     ours = same_id(c->id, n.id, n.id_len);
     if (c->state == LC_LEADER && n.kind == LC_NOTIFY_ELECTED && !ours &&
         n.term > c->term) {
-        set_holder(c, n.id, n.id_len);
-        step_down(c, LEADER_ELOST, "another candidate was elected");
+        /* seen_id names the new leader by the end of this step */
+        step_down(c, LEADER_ELOST, "another candidate was elected", c->seen_id);
     } else if (c->state == LC_FOLLOWER && !ours) {
         c->retry_at = c->now;
         if (c->inflight == LC_CMD_ACQUIRE)
@@ -598,25 +590,26 @@ static void run_timers(struct lc_core *c)
         step_down(c, c->conn == LC_UP ? LEADER_ELEASE : LEADER_ECONN,
                   c->conn == LC_UP
                       ? "lease ran out without a confirmed renewal"
-                      : "lease ran out while disconnected from Redis");
+                      : "lease ran out while disconnected from Redis",
+                  NULL);
     if (c->state == LC_RELEASING && c->now >= c->inflight_end &&
         (c->conn != LC_UP || c->inflight))
         become_idle(c); /* give up: the key expires by itself */
     if (c->inflight && c->now >= c->inflight_end) {
-        c->out.actions |= LC_ACT_DISCONNECT;
+        c->out->actions |= LC_ACT_DISCONNECT;
         lose_connection(c, LEADER_ETIMEDOUT, NULL, 0);
     }
     if (c->conn == LC_CONNECTING && c->now >= c->connect_end) {
-        c->out.actions |= LC_ACT_DISCONNECT;
+        c->out->actions |= LC_ACT_DISCONNECT;
         on_conn_failed(c, LEADER_ETIMEDOUT, NULL, 0);
     }
     if (!wants_connection(c) && c->conn != LC_DOWN) {
-        c->out.actions |= LC_ACT_DISCONNECT;
+        c->out->actions |= LC_ACT_DISCONNECT;
         c->conn = LC_DOWN;
         c->inflight = 0;
     }
     if (wants_connection(c) && c->conn == LC_DOWN && c->now >= c->connect_at) {
-        c->out.actions |= LC_ACT_CONNECT;
+        c->out->actions |= LC_ACT_CONNECT;
         c->conn = LC_CONNECTING;
         c->connect_end = c->now + c->cmd_timeout;
     }
@@ -657,10 +650,12 @@ lc_time lc_deadline(const struct lc_core *c)
     return d;
 }
 
-const struct lc_output *lc_step(struct lc_core *c, const struct lc_input *in)
+const struct lc_output *lc_step(struct lc_core *c, const struct lc_input *in,
+                                struct lc_output *out)
 {
-    struct lc_output *o = &c->out;
+    struct lc_output *o = out;
 
+    c->out = out;
     o->actions = 0;
     o->ncmds = 0;
     o->nevents = 0;

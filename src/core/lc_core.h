@@ -62,10 +62,12 @@ enum lc_action {
 #define LC_MAX_EVENTS 8
 #define LC_MSG_MAX    160
 
-/* What one step asks of the driver. Owned by the core; valid until the
- * next step. Actions come first: a DISCONNECT applies to the connection
- * that existed before the step, and commands go to the connection that
- * exists (or is being opened) after it. */
+/* What one step asks of the driver. The caller provides it to lc_step()
+ * (one buffer may serve any number of cores stepped one at a time); the
+ * strings events point to belong to the core. Valid until the next step.
+ * Actions come first: a DISCONNECT applies to the connection that existed
+ * before the step, and commands go to the connection that exists (or is being
+ * opened) after it. */
 struct lc_output {
     unsigned actions; /* LC_ACT_... bits */
     int ncmds;
@@ -102,7 +104,7 @@ struct lc_input {
 };
 
 struct lc_config {
-    const char *id; /* copied; 1..LC_ID_MAX bytes */
+    const char *id; /* borrowed for the core's life; 1..LC_ID_MAX bytes */
     lc_time ttl;    /* lease length in ms, > 0 */
     lc_time wait;   /* longest pause between tries, >= 0 */
     uint64_t seed;  /* for backoff jitter */
@@ -114,7 +116,7 @@ enum lc_conn { LC_DOWN, LC_CONNECTING, LC_UP };
 /* The core. Its fields are private to lc_core.c; the struct is here so a
  * caller can embed it without allocating. */
 struct lc_core {
-    char id[LC_ID_MAX + 1];
+    const char *id; /* the config's, borrowed */
     lc_time ttl, wait, drift, renew_every, cmd_timeout, backoff_cap;
     uint64_t rng;
 
@@ -139,7 +141,6 @@ struct lc_core {
     lc_time renew_at;   /* LEADER: next renewal */
     int spread_renewal; /* the next renewal is to be spread out */
     int last_error;     /* last ERROR emitted, to report a streak once */
-    char holder[LC_ID_MAX + 1];
 
     /* Who leads, as last reported in a CHANGED event. */
     int seen_known;              /* something was reported */
@@ -148,16 +149,16 @@ struct lc_core {
     lc_time seen_expiry; /* when the holder's key runs out, if known */
     lc_time read_at;     /* OBSERVER: next read */
 
-    struct lc_output out;
+    struct lc_output *out; /* the step's, while it runs */
 };
 
 /* Prepares a core in the IDLE state. The config must be valid (the public
  * API validates options); returns 0, or -1 if it is not. */
 int lc_init(struct lc_core *c, const struct lc_config *cfg);
 
-/* Feeds one input and returns what to do. The output is owned by the core
- * and valid until the next call. */
-const struct lc_output *lc_step(struct lc_core *c, const struct lc_input *in);
+/* Feeds one input and writes what to do into out, which it returns. */
+const struct lc_output *lc_step(struct lc_core *c, const struct lc_input *in,
+                                struct lc_output *out);
 
 /* The next time the core wants a TICK (LC_NEVER for none). */
 lc_time lc_deadline(const struct lc_core *c);

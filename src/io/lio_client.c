@@ -214,8 +214,8 @@ static void send_script(struct lio_election *e, const struct lc_cmd *cmd,
     argv[argc++] = eval ? "EVAL" : "EVALSHA";
     argv[argc++] = eval ? script_body[cmd->kind] : c->sha[cmd->kind];
     argv[argc++] = "2";
-    argv[argc++] = e->holder_key;
-    argv[argc++] = e->term_key;
+    argv[argc++] = e->names->holder_key;
+    argv[argc++] = e->names->term_key;
     argc += script_args(e, cmd, term, argv + argc);
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
@@ -233,7 +233,8 @@ static int wants_sub(const struct lio_election *e)
 static void subscribe(struct lio_election *e)
 {
     if (e->client->sub.ready && !e->subscribed &&
-        lio_conn_subscribe(&e->client->sub, make_tag(e, 0), e->channel) == 0)
+        lio_conn_subscribe(&e->client->sub, make_tag(e, 0),
+                           e->names->channel) == 0)
         e->subscribed = 1;
 }
 
@@ -280,7 +281,7 @@ static void step(struct lio_election *e, struct lc_input *in)
     int attached;
 
     in->now = c->now;
-    apply(e, lc_step(&e->core, in));
+    apply(e, lc_step(&e->core, in, &c->out));
     attached = e->core.conn != LC_DOWN;
     c->attached += (size_t) attached - (size_t) was_attached;
     if (wants_sub(e) != e->active) {
@@ -612,13 +613,11 @@ static int take_slot(struct lio_client *c, uint32_t *slot)
     return 0;
 }
 
-static void name_keys(struct lio_election *e,
-                      const struct lio_election_config *cfg)
+void lio_names_make(struct lio_names *n, const char *key_hex)
 {
-    snprintf(e->holder_key, sizeof e->holder_key, "leader:%s", cfg->key_hex);
-    snprintf(e->term_key, sizeof e->term_key, "{leader:%s}:term", cfg->key_hex);
-    snprintf(e->channel, sizeof e->channel, "leader:%s:events", cfg->key_hex);
-    snprintf(e->ttl_text, sizeof e->ttl_text, "%ld", cfg->ttl_ms);
+    snprintf(n->holder_key, sizeof n->holder_key, "leader:%s", key_hex);
+    snprintf(n->term_key, sizeof n->term_key, "{leader:%s}:term", key_hex);
+    snprintf(n->channel, sizeof n->channel, "leader:%s:events", key_hex);
 }
 
 struct lio_election *lio_client_add(struct lio_client *c,
@@ -641,7 +640,8 @@ struct lio_election *lio_client_add(struct lio_client *c,
         free(e);
         return NULL;
     }
-    name_keys(e, cfg);
+    e->names = cfg->names;
+    snprintf(e->ttl_text, sizeof e->ttl_text, "%ld", cfg->ttl_ms);
     e->client = c;
     e->slot = slot;
     e->gen = c->gens[slot];
@@ -658,8 +658,8 @@ struct lio_election *lio_client_add(struct lio_client *c,
 void lio_client_remove(struct lio_client *c, struct lio_election *e)
 {
     if (e->subscribed && c->sub.ready) {
-        const char *argv[2] = {"UNSUBSCRIBE", e->channel};
-        size_t lens[2] = {11, strlen(e->channel)};
+        const char *argv[2] = {"UNSUBSCRIBE", e->names->channel};
+        size_t lens[2] = {11, strlen(e->names->channel)};
         (void) lio_conn_send(&c->sub, make_tag(e, 0), 2, argv, lens);
     }
     if (e->core.conn != LC_DOWN)

@@ -33,16 +33,24 @@ struct lio_record;
  * of its core (its lease or state may have moved). */
 typedef void (*lio_emit_fn)(void *owner, const struct lc_event *ev);
 
+/* The Redis names of an election. */
+struct lio_names {
+    char holder_key[LIO_KEY_MAX], term_key[LIO_KEY_MAX], channel[LIO_KEY_MAX];
+};
+
+/* Fills names for the election whose name hashes to key_hex. */
+void lio_names_make(struct lio_names *names, const char *key_hex);
+
 struct lio_election_config {
-    const char *id;
-    const char *key_hex; /* sha1hex of the election name */
+    const char *id;                /* borrowed for the election's life */
+    const struct lio_names *names; /* borrowed for the election's life */
     long ttl_ms, wait_ms;
     uint64_t seed;
 };
 
 struct lio_election {
     struct lc_core core;
-    char holder_key[LIO_KEY_MAX], term_key[LIO_KEY_MAX], channel[LIO_KEY_MAX];
+    const struct lio_names *names;
     char ttl_text[24];
     struct lio_client *client;
     uint32_t slot;
@@ -71,6 +79,7 @@ struct lio_client {
     size_t attached; /* elections whose core wants the connection */
     size_t active;   /* elections that want notifications */
 
+    struct lc_output out;         /* every core's step writes here */
     struct lio_election *breaker; /* dropped the shared connection */
     int broken_error;
 

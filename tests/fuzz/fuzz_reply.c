@@ -16,11 +16,13 @@
 
 enum { AWAIT_ACQUIRE, AWAIT_RENEW, NOTIFY_FOLLOWER, NOTIFY_LEADER, MODES };
 
+static struct lc_output outbuf;
+
 static const struct lc_output *feed(struct lc_core *c, enum lc_input_kind k,
                                     lc_time now)
 {
     struct lc_input in = {.kind = k, .now = now};
-    return lc_step(c, &in);
+    return lc_step(c, &in, &outbuf);
 }
 
 static void check_events(const struct lc_output *o, int may_elect,
@@ -52,7 +54,7 @@ static uint64_t prepare(struct lc_core *c, int leading)
     feed(c, LC_IN_CONNECTED, 10);
     if (!leading)
         return 1;
-    lc_step(c, &in);
+    lc_step(c, &in, &outbuf);
     feed(c, LC_IN_TICK, 1010); /* sends the renewal, seq 2 */
     return 2;
 }
@@ -69,7 +71,7 @@ static void feed_reply(int mode, const redisReply *r)
     lio_reply_to_value(r, &v, elems);
     in.value = &v;
     won = mode == AWAIT_ACQUIRE && lc_decode_acquire(&v, &res) == 0 && res.won;
-    check_events(lc_step(&c, &in), won, won ? res.term : 0);
+    check_events(lc_step(&c, &in, &outbuf), won, won ? res.term : 0);
     check_events(feed(&c, LC_IN_TICK, 100000), 0, 0);
 }
 
@@ -82,7 +84,7 @@ static void feed_notify(int mode, const uint8_t *data, size_t size)
                           .len = size};
 
     prepare(&c, mode == NOTIFY_LEADER);
-    check_events(lc_step(&c, &in), 0, 0);
+    check_events(lc_step(&c, &in, &outbuf), 0, 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -33,7 +33,7 @@
 #define US_PER_MS   1000
 #define RATE_ONE    1000000 /* rate of a perfect clock, in ppm units */
 #define TRACE_LINES 60
-#define TRACE_WIDTH 400 /* fits the longest line: body, ids, numbers */
+#define TRACE_WIDTH 400  /* fits the longest line: body, ids, numbers */
 #define MAX_SPINS   1000 /* steps at one instant before it is a busy loop */
 
 /* ---- events ---- */
@@ -136,6 +136,7 @@ struct cand {
 
 struct world {
     const struct sim_options *opt;
+    struct lc_output step_out; /* every core's step writes here */
     uint64_t seed, rng;
     int64_t now, t_end, t_quiet, t_live, t_noslow;
     int k;
@@ -722,7 +723,7 @@ static void feed(struct world *w, int ci, struct lc_input *in, unsigned epoch)
 
     in->now = local_at(c, w->now);
     trace_input(w, ci, in);
-    o = lc_step(&c->core, in);
+    o = lc_step(&c->core, in, &w->step_out);
     w->steps++;
     trace_output(w, ci, o);
     if (o->actions & LC_ACT_DISCONNECT)

@@ -11,6 +11,7 @@
 #include "leader.h"
 
 static struct lc_core core;
+static struct lc_output outbuf;
 static const struct lc_output *out;
 
 static void setup(lc_time ttl, lc_time wait)
@@ -22,7 +23,7 @@ static void setup(lc_time ttl, lc_time wait)
 static const struct lc_output *feed(enum lc_input_kind kind, lc_time now)
 {
     struct lc_input in = {.kind = kind, .now = now};
-    return out = lc_step(&core, &in);
+    return out = lc_step(&core, &in, &outbuf);
 }
 
 static const struct lc_output *reply(lc_time now, uint64_t seq,
@@ -30,7 +31,7 @@ static const struct lc_output *reply(lc_time now, uint64_t seq,
 {
     struct lc_input in = {
         .kind = LC_IN_REPLY, .now = now, .seq = seq, .value = v};
-    return out = lc_step(&core, &in);
+    return out = lc_step(&core, &in, &outbuf);
 }
 
 static const struct lc_output *reply_int(lc_time now, uint64_t seq, int v)
@@ -70,7 +71,7 @@ static const struct lc_output *notify(lc_time now, const char *text)
 {
     struct lc_input in = {
         .kind = LC_IN_NOTIFY, .now = now, .text = text, .len = strlen(text)};
-    return out = lc_step(&core, &in);
+    return out = lc_step(&core, &in, &outbuf);
 }
 
 static const struct lc_output *conn_event(enum lc_input_kind kind, lc_time now,
@@ -78,7 +79,7 @@ static const struct lc_output *conn_event(enum lc_input_kind kind, lc_time now,
 {
     struct lc_input in = {
         .kind = kind, .now = now, .error = error, .text = "boom", .len = 4};
-    return out = lc_step(&core, &in);
+    return out = lc_step(&core, &in, &outbuf);
 }
 
 static void expect_cmd(enum lc_cmd_kind kind, uint64_t seq, uint64_t term)

@@ -240,9 +240,8 @@ LEADER_API void leader_client_options_init(leader_client_options *opts);
 
 /* Creates a client. No I/O until a handle campaigns. NULL with a reason in
  * err on failure. The caller frees it with leader_client_free(). */
-LEADER_API leader_client *
-leader_client_new(const leader_client_options *opts, char *err,
-                  size_t errlen);
+LEADER_API leader_client *leader_client_new(const leader_client_options *opts,
+                                            char *err, size_t errlen);
 
 /* Adds a handle to the client, as leader_new() does (opts->url and
  * opts->event_loop are the client's: they must be NULL and 0). The handle

@@ -109,7 +109,7 @@ TEST(poll_loop_elects_hands_over_and_frees)
     ASSERT_LT(now_ms() - t0, 1000); /* by notification, not after wait */
     ASSERT_GT(lb.term, la.term);
     ASSERT_EQ(fd, leader_fd(a)); /* stable */
-    leader_free(b);             /* runs the loop itself to release */
+    leader_free(b);              /* runs the loop itself to release */
     ASSERT_EQ(lb.revoked, 1);
     ASSERT_EQ(leader_is_leader(a), 0);
     leader_free(a);
@@ -150,8 +150,8 @@ static void on_many(leader *l, const leader_event *ev, void *userdata)
         __atomic_fetch_add(&m->revoked, 1, __ATOMIC_SEQ_CST);
 }
 
-static leader **add_many(leader_client *c, int n, const char *prefix,
-                         long ttl, struct many *m)
+static leader **add_many(leader_client *c, int n, const char *prefix, long ttl,
+                         struct many *m)
 {
     leader **h = calloc((size_t) n, sizeof *h);
     leader_options o;

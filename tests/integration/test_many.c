@@ -21,8 +21,8 @@
 #include "redis_fixture.h"
 
 #define PROCS 3
-#define KEYS 1000
-#define TTL 1000
+#define KEYS  1000
+#define TTL   1000
 
 /* Shared between the processes: each one's lease deadlines, by key. */
 struct table {
@@ -90,8 +90,8 @@ static int sample(struct table *t)
     for (int i = 0; i < KEYS; i++) {
         int holders = 0;
         for (int p = 0; p < PROCS; p++)
-            holders += __atomic_load_n(&t->deadline[p][i], __ATOMIC_SEQ_CST) >
-                       now;
+            holders +=
+                __atomic_load_n(&t->deadline[p][i], __ATOMIC_SEQ_CST) > now;
         if (holders > 1)
             FAIL("key-%d has %d leaders at once", i, holders);
         led += holders;

@@ -123,6 +123,7 @@ static void take_requests(leader_client *c, lc_time now)
 static void free_handle_memory(leader *l)
 {
     free(l->key);
+    free(l->id);
     free(l);
 }
 

@@ -90,13 +90,14 @@ static const char *effective_url(const leader_options *o)
 static int fill_identity(leader *l, const leader_options *opts, char *key_hex,
                          char *err, size_t errlen)
 {
-    l->key = strdup(opts->key);
-    if (l->key == NULL)
-        return fail(err, errlen, "out of memory");
-    if (opts->id != NULL)
-        snprintf(l->id, sizeof l->id, "%s", opts->id);
-    else if (lu_uuid4(l->id) != 0)
+    char uuid[37];
+
+    if (opts->id == NULL && lu_uuid4(uuid) != 0)
         return fail(err, errlen, "no randomness available for an id");
+    l->key = strdup(opts->key);
+    l->id = strdup(opts->id != NULL ? opts->id : uuid);
+    if (l->key == NULL || l->id == NULL)
+        return fail(err, errlen, "out of memory");
     if (lu_sha1_hex(opts->key, strlen(opts->key), key_hex) != 0)
         return fail(err, errlen, "SHA-1 is unavailable");
     l->ttl_ms = opts->ttl_ms;
@@ -121,6 +122,7 @@ static leader *make_handle(leader_client *c, const leader_options *opts,
     if (fill_identity(l, opts, key_hex, err, errlen) != 0 ||
         lu_random(&seed, sizeof seed) != 0) {
         free(l->key);
+        free(l->id);
         free(l);
         return NULL;
     }
@@ -128,6 +130,7 @@ static leader *make_handle(leader_client *c, const leader_options *opts,
     if (rc != 0) {
         fail(err, errlen, "cannot add the election: %s", leader_strerror(rc));
         free(l->key);
+        free(l->id);
         free(l);
         return NULL;
     }

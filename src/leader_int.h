@@ -57,7 +57,7 @@ struct leader {
     leader_client *client;
     int owns_client; /* made by leader_new: freed with the handle */
     char *key;
-    char id[LC_ID_MAX + 1];
+    char *id;               /* 1..LC_ID_MAX bytes */
     struct lio_names names; /* its Redis names */
     long ttl_ms, wait_ms;
 

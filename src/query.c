@@ -159,8 +159,9 @@ static int decode_current(const redisReply *r, leader_info *info)
 
 static int read_current(leader *l, void *arg)
 {
+    char term_key[LIO_KEY_MAX];
     const char *argv[5] = {"EVAL", LIO_SCRIPT_READ, "2", l->names.holder_key,
-                           l->names.term_key};
+                           lio_term_key(&l->names, term_key)};
     size_t lens[5];
     redisReply *r;
     int rc;

@@ -207,7 +207,7 @@ static void send_script(struct lio_election *e, const struct lc_cmd *cmd,
     struct lio_client *c = e->client;
     const char *argv[8];
     size_t lens[8];
-    char term[24];
+    char term[24], term_key[LIO_KEY_MAX];
     int argc = 0;
 
     snprintf(term, sizeof term, "%llu", (unsigned long long) cmd->term);
@@ -215,7 +215,7 @@ static void send_script(struct lio_election *e, const struct lc_cmd *cmd,
     argv[argc++] = eval ? script_body[cmd->kind] : c->sha[cmd->kind];
     argv[argc++] = "2";
     argv[argc++] = e->names->holder_key;
-    argv[argc++] = e->names->term_key;
+    argv[argc++] = lio_term_key(e->names, term_key);
     argc += script_args(e, cmd, term, argv + argc);
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
@@ -232,9 +232,11 @@ static int wants_sub(const struct lio_election *e)
 
 static void subscribe(struct lio_election *e)
 {
+    char channel[LIO_KEY_MAX];
+
     if (e->client->sub.ready && !e->subscribed &&
         lio_conn_subscribe(&e->client->sub, make_tag(e, 0),
-                           e->names->channel) == 0)
+                           lio_channel(e->names, channel)) == 0)
         e->subscribed = 1;
 }
 
@@ -616,8 +618,18 @@ static int take_slot(struct lio_client *c, uint32_t *slot)
 void lio_names_make(struct lio_names *n, const char *key_hex)
 {
     snprintf(n->holder_key, sizeof n->holder_key, "leader:%s", key_hex);
-    snprintf(n->term_key, sizeof n->term_key, "{leader:%s}:term", key_hex);
-    snprintf(n->channel, sizeof n->channel, "leader:%s:events", key_hex);
+}
+
+const char *lio_term_key(const struct lio_names *n, char buf[LIO_KEY_MAX])
+{
+    snprintf(buf, LIO_KEY_MAX, "{%s}:term", n->holder_key);
+    return buf;
+}
+
+const char *lio_channel(const struct lio_names *n, char buf[LIO_KEY_MAX])
+{
+    snprintf(buf, LIO_KEY_MAX, "%s:events", n->holder_key);
+    return buf;
 }
 
 struct lio_election *lio_client_add(struct lio_client *c,
@@ -658,8 +670,9 @@ struct lio_election *lio_client_add(struct lio_client *c,
 void lio_client_remove(struct lio_client *c, struct lio_election *e)
 {
     if (e->subscribed && c->sub.ready) {
-        const char *argv[2] = {"UNSUBSCRIBE", e->names->channel};
-        size_t lens[2] = {11, strlen(e->names->channel)};
+        char channel[LIO_KEY_MAX];
+        const char *argv[2] = {"UNSUBSCRIBE", lio_channel(e->names, channel)};
+        size_t lens[2] = {11, strlen(channel)};
         (void) lio_conn_send(&c->sub, make_tag(e, 0), 2, argv, lens);
     }
     if (e->core.conn != LC_DOWN)

@@ -33,13 +33,21 @@ struct lio_record;
  * of its core (its lease or state may have moved). */
 typedef void (*lio_emit_fn)(void *owner, const struct lc_event *ev);
 
-/* The Redis names of an election. */
+/* The Redis names of an election. Only the holder key is kept: the term
+ * counter and the channel are derived from it when needed, which saves
+ * memory when a process hosts many elections. */
+#define LIO_HOLDER_MAX 48 /* "leader:" + 40 hex digits + NUL */
+
 struct lio_names {
-    char holder_key[LIO_KEY_MAX], term_key[LIO_KEY_MAX], channel[LIO_KEY_MAX];
+    char holder_key[LIO_HOLDER_MAX];
 };
 
 /* Fills names for the election whose name hashes to key_hex. */
 void lio_names_make(struct lio_names *names, const char *key_hex);
+
+/* The term counter's key and the notification channel, into buf. */
+const char *lio_term_key(const struct lio_names *n, char buf[LIO_KEY_MAX]);
+const char *lio_channel(const struct lio_names *n, char buf[LIO_KEY_MAX]);
 
 struct lio_election_config {
     const char *id;                /* borrowed for the election's life */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "candidates.h"
 #include "harness.h"
@@ -18,6 +19,39 @@ rfx_server *start_redis(const rfx_options *o)
     if (s == NULL)
         FAIL("redis-server did not start");
     return s;
+}
+
+pid_t spawn_leader(const char *url, const char *key, long ttl, const char *id)
+{
+    int fds[2];
+    pid_t pid;
+    char b;
+
+    ASSERT_OK(pipe(fds));
+    pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        leader_options o;
+        leader *l;
+        leader_options_init(&o);
+        o.url = url;
+        o.key = key;
+        o.ttl_ms = ttl;
+        o.id = id;
+        l = leader_new(&o, NULL, 0);
+        if (l == NULL || leader_elect(l) != 0)
+            _exit(2);
+        for (int i = 0; i < 500 && !leader_has_lease(l); i++)
+            sleep_ms(10);
+        if (write(fds[1], "x", 1) != 1)
+            _exit(3);
+        for (;;)
+            pause();
+    }
+    close(fds[1]);
+    ASSERT_EQ(read(fds[0], &b, 1), 1);
+    close(fds[0]);
+    return pid;
 }
 
 int64_t now_ms(void)

@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "leader.h"
 
@@ -45,6 +46,10 @@ struct rfx_options;
 /* A private redis-server: skips the test when there is none, fails it
  * when it cannot start. */
 struct rfx_server *start_redis(const struct rfx_options *o);
+
+/* A leader in a child process (id NULL: random), to be killed -9 by the
+ * test; returns once it holds a lease. */
+pid_t spawn_leader(const char *url, const char *key, long ttl, const char *id);
 
 int64_t now_ms(void);
 void sleep_ms(long ms);

@@ -94,33 +94,11 @@ TEST(observer_sees_a_crash_at_the_key_expiry)
     long long pttl;
     int64_t t0;
     pid_t pid;
-    int fds[2], status;
-    char b;
+    int status;
 
     world_init(&w);
     world_add(&w, rfx_url(s), "crash", 1000, 10000);
-    ASSERT_OK(pipe(fds));
-    pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-        leader_options o;
-        leader *l;
-        leader_options_init(&o);
-        o.url = rfx_url(s);
-        o.key = "crash";
-        o.ttl_ms = 1000;
-        o.id = "doomed";
-        l = leader_new(&o, NULL, 0);
-        if (l == NULL || leader_elect(l) != 0)
-            _exit(2);
-        while (!leader_has_lease(l))
-            sleep_ms(5);
-        if (write(fds[1], "x", 1) != 1)
-            _exit(3);
-        for (;;)
-            pause();
-    }
-    ASSERT_EQ(read(fds[0], &b, 1), 1);
+    pid = spawn_leader(rfx_url(s), "crash", 1000, "doomed");
     ASSERT_OK(leader_observe(w.c[0].l));
     expect_changed(&w, 0, 1, 3000, "doomed", "elected");
     r = rfx_command(s, "PTTL %s", leader_key(w.c[0].l));
@@ -137,8 +115,6 @@ TEST(observer_sees_a_crash_at_the_key_expiry)
             (long long) (e.at_ms - (t0 + pttl)));
     /* At the expiry, not a wait (10 s) later. */
     ASSERT_LT(e.at_ms - (t0 + pttl), 500);
-    close(fds[0]);
-    close(fds[1]);
     world_free(&w);
     rfx_free(s);
 }

@@ -71,24 +71,34 @@ int lc_init(struct lc_core *c, const struct lc_config *cfg)
     return 0;
 }
 
-static uint64_t next_random(struct lc_core *c)
+uint64_t lc_random(uint64_t *rng)
 {
     /* xorshift64*: enough for jitter, and reproducible under a seed. */
-    c->rng ^= c->rng >> 12;
-    c->rng ^= c->rng << 25;
-    c->rng ^= c->rng >> 27;
-    return c->rng * 0x2545f4914f6cdd1dULL;
+    *rng ^= *rng >> 12;
+    *rng ^= *rng << 25;
+    *rng ^= *rng >> 27;
+    return *rng * 0x2545f4914f6cdd1dULL;
+}
+
+static uint64_t next_random(struct lc_core *c)
+{
+    return lc_random(&c->rng);
+}
+
+lc_time lc_backoff(uint64_t *rng, unsigned attempt, lc_time cap)
+{
+    lc_time d = BACKOFF_BASE;
+
+    for (unsigned i = 1; i < attempt && d < cap; i++)
+        d *= 2;
+    d = min_time(d, cap);
+    return d / 2 + (lc_time) (lc_random(rng) % (uint64_t) (d / 2 + 1));
 }
 
 /* Capped exponential backoff with jitter over the upper half. */
 static lc_time backoff(struct lc_core *c, unsigned attempt)
 {
-    lc_time d = BACKOFF_BASE;
-
-    for (unsigned i = 1; i < attempt && d < c->backoff_cap; i++)
-        d *= 2;
-    d = min_time(d, c->backoff_cap);
-    return d / 2 + (lc_time) (next_random(c) % (uint64_t) (d / 2 + 1));
+    return lc_backoff(&c->rng, attempt, c->backoff_cap);
 }
 
 /* ---- outputs ---- */

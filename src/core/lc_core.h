@@ -169,6 +169,13 @@ int lc_has_lease(const struct lc_core *c, lc_time now);
 /* 1 while campaigning or releasing (the driver keeps running). */
 int lc_busy(const struct lc_core *c);
 
+/* A pseudo-random number from the state *rng (never 0), for jitter. */
+uint64_t lc_random(uint64_t *rng);
+
+/* Capped exponential backoff with jitter over the upper half: the wait
+ * before attempt number attempt (1, 2, ...), from 20 ms up to cap. */
+lc_time lc_backoff(uint64_t *rng, unsigned attempt, lc_time cap);
+
 /* ttl - drift: how long a lease lasts from its command's send time. */
 lc_time lc_lease_length(lc_time ttl);
 

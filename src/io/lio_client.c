@@ -375,18 +375,6 @@ static void on_cmd_record(struct lio_client *c, const struct lio_record *r)
 
 /* ---- the shared notification connection ---- */
 
-static lc_time sub_backoff(struct lio_client *c)
-{
-    lc_time cap = 1000, d = 20;
-
-    for (unsigned i = 1; i < c->sub_failures && d < cap; i++)
-        d *= 2;
-    if (d > cap)
-        d = cap;
-    c->rng = c->rng * 6364136223846793005ULL + 1442695040888963407ULL;
-    return d / 2 + (lc_time) ((c->rng >> 33) % (uint64_t) (d / 2 + 1));
-}
-
 static void manage_sub(struct lio_client *c)
 {
     if (c->active == 0) {
@@ -437,7 +425,7 @@ static void on_sub_record(struct lio_client *c, const struct lio_record *r)
             if (c->slots[i] != NULL)
                 c->slots[i]->subscribed = 0;
         c->sub_failures++;
-        c->sub_retry_at = c->now + sub_backoff(c);
+        c->sub_retry_at = c->now + lc_backoff(&c->rng, c->sub_failures, 1000);
     } else {
         on_sub_message(c, r);
     }

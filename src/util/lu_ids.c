@@ -1,13 +1,12 @@
-/* lu_ids.c - see lu_ids.h. SHA-1 comes from OpenSSL's libcrypto. */
+/* lu_ids.c - see lu_ids.h. SHA-1 is our own (lu_sha1.c). */
 #include "util/fmacros.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <sys/random.h>
 
-#include <openssl/evp.h>
-
 #include "util/lu_ids.h"
+#include "util/lu_sha1.h"
 
 static void to_hex(const unsigned char *in, size_t len, char *out)
 {
@@ -22,12 +21,10 @@ static void to_hex(const unsigned char *in, size_t len, char *out)
 
 int lu_sha1_hex(const void *data, size_t len, char out[41])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
+    unsigned char md[LU_SHA1_LEN];
 
-    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha1(), NULL) || mdlen != 20)
-        return -1;
-    to_hex(md, 20, out);
+    lu_sha1(data, len, md);
+    to_hex(md, sizeof md, out);
     return 0;
 }
 

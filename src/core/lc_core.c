@@ -172,6 +172,7 @@ static void become_follower(struct lc_core *c, lc_time retry_at)
     c->term = 0;
     c->lease_end = 0;
     c->retry_at = retry_at;
+    c->probe_next = 0;
 }
 
 /* holder: who leads now, when known (it may be filled in later in the same
@@ -370,6 +371,7 @@ static void lose_connection(struct lc_core *c, int error, const char *text,
      * back off, so a server that drops every connection is not hammered. */
     c->conn_failures++;
     c->inflight = 0;
+    c->probe_next = 0;
     c->conn = LC_DOWN;
     c->connect_at = c->now;
     if (c->conn_failures > 1)
@@ -437,6 +439,41 @@ static void on_acquire_lost(struct lc_core *c,
     if (c->retry_after_reply)
         wait = 0;
     c->retry_at = c->now + wait;
+    /* Alive past the next try: until it nears its end, a PTTL will do. */
+    c->probe_next = !c->retry_after_reply && r->pttl > wait;
+}
+
+/* A follower's look between tries: while the holder's key lives past the
+ * next wait, PTTL is all a follower asks of Redis (one plain command per
+ * wait, as node-leader's SET NX); once the key is gone or about to go, or
+ * a notification came meanwhile, it tries to acquire. */
+static void on_probe_reply(struct lc_core *c, const struct lc_value *v)
+{
+    long long pttl = 0;
+    int rc = lc_decode_pttl(v, &pttl);
+    int notified = c->retry_after_reply;
+    const char *text;
+    size_t len = error_text(v, &text);
+
+    c->retry_after_reply = 0;
+    if (c->state != LC_FOLLOWER)
+        return;
+    if (rc != 0) {
+        report_error(c, rc, "probe", text, len);
+        c->retry_at = c->now + backoff(c, ++c->failures);
+        return;
+    }
+    c->failures = 0;
+    c->last_error = 0;
+    if (pttl >= 0)
+        note_expiry(c, pttl);
+    else if (pttl == -2)
+        report_nobody(c, 0);
+    c->probe_next = !notified && pttl > c->wait;
+    if (c->probe_next)
+        c->retry_at = c->now + c->wait;
+    else
+        c->retry_at = c->now + (!notified && pttl > 0 ? pttl : 0);
 }
 
 static void on_acquire_reply(struct lc_core *c, const struct lc_value *v)
@@ -546,6 +583,8 @@ static void on_reply(struct lc_core *c, uint64_t seq, const struct lc_value *v)
         on_renew_reply(c, v);
     else if (kind == LC_CMD_READ)
         on_read_reply(c, v);
+    else if (kind == LC_CMD_PROBE)
+        on_probe_reply(c, v);
     else
         on_release_reply(c);
 }
@@ -565,7 +604,8 @@ static void on_notify(struct lc_core *c, const char *text, size_t len)
         step_down(c, LEADER_ELOST, "another candidate was elected", c->seen_id);
     } else if (c->state == LC_FOLLOWER && !ours) {
         c->retry_at = c->now;
-        if (c->inflight == LC_CMD_ACQUIRE)
+        c->probe_next = 0;
+        if (c->inflight == LC_CMD_ACQUIRE || c->inflight == LC_CMD_PROBE)
             c->retry_after_reply = 1;
     }
     /* Our own elections are known from their replies. The notification of
@@ -584,6 +624,17 @@ static void on_notify(struct lc_core *c, const char *text, size_t len)
 }
 
 /* ---- timers ---- */
+
+static void follower_try(struct lc_core *c)
+{
+    int probe = c->probe_next;
+
+    c->probe_next = 0;
+    if (probe)
+        send_cmd(c, LC_CMD_PROBE, 0);
+    else
+        send_cmd(c, LC_CMD_ACQUIRE, c->max_term);
+}
 
 static int wants_connection(const struct lc_core *c)
 {
@@ -626,7 +677,7 @@ static void run_timers(struct lc_core *c)
     if (c->conn != LC_UP || c->inflight)
         return;
     if (c->state == LC_FOLLOWER && c->now >= c->retry_at)
-        send_cmd(c, LC_CMD_ACQUIRE, c->max_term);
+        follower_try(c);
     else if (c->state == LC_LEADER && c->now >= c->renew_at)
         send_cmd(c, LC_CMD_RENEW, c->term);
     else if (c->state == LC_OBSERVER && c->now >= c->read_at)
@@ -695,9 +746,10 @@ const struct lc_output *lc_step(struct lc_core *c, const struct lc_input *in,
         on_notify(c, in->text, in->len);
         break;
     case LC_IN_SUBSCRIBED:
-        if (c->state == LC_FOLLOWER)
+        if (c->state == LC_FOLLOWER) {
             c->retry_at = c->now;
-        else if (c->state == LC_OBSERVER)
+            c->probe_next = 0;
+        } else if (c->state == LC_OBSERVER)
             c->read_at = c->now;
         break;
     case LC_IN_OBSERVE:

@@ -27,7 +27,9 @@ enum lc_cmd_kind {
     LC_CMD_ACQUIRE = 1, /* term: highest term seen, the new term's floor */
     LC_CMD_RENEW,       /* term: the leadership to extend */
     LC_CMD_RELEASE,     /* term: the leadership to end */
-    LC_CMD_READ         /* read holder, its pttl and the term (observers) */
+    LC_CMD_READ,        /* read holder, its pttl and the term (observers) */
+    LC_CMD_PROBE        /* PTTL of the holder key: a follower's look
+                         * between tries while the key is known to live */
 };
 
 struct lc_cmd {
@@ -134,6 +136,7 @@ struct lc_core {
     int retry_after_reply;     /* a notification came while acquiring */
 
     lc_time retry_at;   /* FOLLOWER: next acquire */
+    int probe_next;     /* FOLLOWER: the next try is a PROBE */
     unsigned failures;  /* error replies in a row, for backoff */
     uint64_t term;      /* LEADER / RELEASING: our leadership's term */
     uint64_t max_term;  /* highest term seen: floor for the next one */

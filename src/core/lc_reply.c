@@ -164,6 +164,16 @@ int lc_decode_flag(const struct lc_value *v, int *flag)
     return 0;
 }
 
+int lc_decode_pttl(const struct lc_value *v, long long *pttl)
+{
+    if (v == NULL || v->type != LC_VAL_INT)
+        return error_of(v);
+    if (v->integer < -2)
+        return LEADER_EPROTO;
+    *pttl = v->integer;
+    return 0;
+}
+
 int lc_decode_read(const struct lc_value *v, struct lc_read_result *r)
 {
     const struct lc_value *h;

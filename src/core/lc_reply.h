@@ -52,6 +52,8 @@ struct lc_read_result {
  * an error reply, LEADER_EPROTO for a reply of the wrong shape. */
 int lc_decode_acquire(const struct lc_value *v, struct lc_acquire_result *r);
 int lc_decode_flag(const struct lc_value *v, int *flag);
+/* PTTL's reply: the key's ms left, -1 (no expiry) or -2 (no key). */
+int lc_decode_pttl(const struct lc_value *v, long long *pttl);
 int lc_decode_read(const struct lc_value *v, struct lc_read_result *r);
 
 /* LEADER_E... code for the text of an error reply. */

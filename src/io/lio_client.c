@@ -196,6 +196,7 @@ static int script_args(const struct lio_election *e, const struct lc_cmd *cmd,
         argv[1] = term;
         return 2;
     case LC_CMD_READ:
+    case LC_CMD_PROBE: /* not a script: send_probe() */
         return 0;
     }
     return 0;
@@ -222,6 +223,15 @@ static void send_script(struct lio_election *e, const struct lc_cmd *cmd,
     /* A failed send shows up as the connection's failure or as the
      * core's reply timeout; either resolves the command. */
     (void) lio_conn_send(&c->cmd, make_tag(e, cmd->seq), argc, argv, lens);
+}
+
+/* A follower's look between tries: a plain PTTL, no script. */
+static void send_probe(struct lio_election *e, const struct lc_cmd *cmd)
+{
+    const char *argv[2] = {"PTTL", e->names->holder_key};
+    size_t lens[2] = {4, strlen(e->names->holder_key)};
+
+    (void) lio_conn_send(&e->client->cmd, make_tag(e, cmd->seq), 2, argv, lens);
 }
 
 static int wants_sub(const struct lio_election *e)
@@ -269,7 +279,10 @@ static void apply(struct lio_election *e, const struct lc_output *o)
         connect_for(c, e);
     for (int i = 0; i < o->ncmds; i++) {
         e->last_cmd = o->cmds[i];
-        send_script(e, &o->cmds[i], 0);
+        if (o->cmds[i].kind == LC_CMD_PROBE)
+            send_probe(e, &o->cmds[i]);
+        else
+            send_script(e, &o->cmds[i], 0);
     }
     for (int i = 0; i < o->nevents; i++)
         e->emit(e->owner, &o->events[i]);

@@ -197,6 +197,80 @@ TEST(clean_stop_hands_over_by_notification)
     rfx_free(s);
 }
 
+/* The calls Redis counted for one command, from INFO commandstats. */
+static long long command_calls(rfx_server *s, const char *name)
+{
+    char *info = rfx_command(s, "INFO commandstats"), field[64], *p;
+    long long n = 0;
+
+    ASSERT_NOT_NULL(info);
+    snprintf(field, sizeof field, "cmdstat_%s:calls=", name);
+    if ((p = strstr(info, field)) != NULL)
+        n = atoll(p + strlen(field));
+    free(info);
+    return n;
+}
+
+TEST(idle_follower_asks_only_pttl_between_tries)
+{
+    rfx_server *s = start_redis(NULL);
+    struct world w;
+    char *r;
+    long long pttl, scripts;
+
+    world_init(&w);
+    world_add(&w, rfx_url(s), "probe", 30000, 100);
+    world_add(&w, rfx_url(s), "probe", 30000, 100);
+    ASSERT_OK(leader_elect(w.c[0].l));
+    ASSERT_EQ(world_wait(&w, 0, LEADER_EVENT_ELECTED, 1, 5000), 1);
+    ASSERT_OK(leader_elect(w.c[1].l));
+    sleep_ms(300);
+    r = rfx_command(s, "CONFIG RESETSTAT");
+    free(r);
+    sleep_ms(1000);
+    pttl = command_calls(s, "pttl");
+    scripts = command_calls(s, "evalsha") + command_calls(s, "eval");
+    /* One PTTL per wait (100 ms); the leader renews every 10 s (not in
+     * this second, or once), so the follower ran no script at all. */
+    fprintf(stderr, "in 1 s: %lld PTTL, %lld scripts\n", pttl, scripts);
+    ASSERT_GE(pttl, 7);
+    ASSERT_LE(pttl, 11);
+    ASSERT_LE(scripts, 1);
+    ASSERT_EQ(world_count(&w, 1, LEADER_EVENT_ELECTED), 0);
+    world_free(&w);
+    rfx_free(s);
+}
+
+TEST(follower_takes_over_after_a_bare_del_within_wait)
+{
+    rfx_server *s = start_redis(NULL);
+    struct world w;
+    struct logged e;
+    int64_t t0;
+    char *r;
+
+    world_init(&w);
+    world_add(&w, rfx_url(s), "bare-del", 30000, 100);
+    world_add(&w, rfx_url(s), "bare-del", 30000, 100);
+    ASSERT_OK(leader_elect(w.c[0].l));
+    ASSERT_EQ(world_wait(&w, 0, LEADER_EVENT_ELECTED, 1, 5000), 1);
+    ASSERT_OK(leader_elect(w.c[1].l));
+    sleep_ms(300);
+    t0 = now_ms();
+    r = rfx_command(s, "DEL %s", leader_key(w.c[0].l)); /* no PUBLISH */
+    ASSERT_STR_EQ(r, "1");
+    free(r);
+    /* The next PTTL (within wait) finds no key and acquires; the old
+     * leader's renewal is seconds away. */
+    ASSERT_EQ(world_wait(&w, 1, LEADER_EVENT_ELECTED, 1, 5000), 1);
+    world_last(&w, 1, LEADER_EVENT_ELECTED, &e);
+    fprintf(stderr, "taken over %lld ms after the DEL\n",
+            (long long) (e.at_ms - t0));
+    ASSERT_LT(e.at_ms - t0, 1000);
+    world_free(&w);
+    rfx_free(s);
+}
+
 TEST(crashed_leader_is_replaced_at_its_key_expiry)
 {
     rfx_server *s = start_redis(NULL);

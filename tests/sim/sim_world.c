@@ -581,9 +581,11 @@ static void on_revoked(struct world *w, int ci, const struct lc_event *ev)
 
 static const char *cmd_name(enum lc_cmd_kind k)
 {
-    return k == LC_CMD_ACQUIRE ? "ACQUIRE"
-           : k == LC_CMD_RENEW ? "RENEW"
-                               : "RELEASE";
+    return k == LC_CMD_ACQUIRE   ? "ACQUIRE"
+           : k == LC_CMD_RENEW   ? "RENEW"
+           : k == LC_CMD_PROBE   ? "PROBE"
+           : k == LC_CMD_RELEASE ? "RELEASE"
+                                 : "READ";
 }
 
 static void send_cmd(struct world *w, int ci, const struct lc_cmd *cmd,
@@ -879,13 +881,14 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
     struct sim_script s;
     const struct lc_cmd *cmd = &m->cmd;
 
-    if (!w->redis.scripts_loaded && !m->eval) {
+    if (!w->redis.scripts_loaded && !m->eval && cmd->kind != LC_CMD_PROBE) {
         tracef(w, id, "redis: %s seq %llu -> NOSCRIPT", cmd_name(cmd->kind),
                (unsigned long long) cmd->seq);
         reply(w, ci, m, R_NOSCRIPT, NULL);
         return;
     }
-    w->redis.scripts_loaded = 1;
+    if (cmd->kind != LC_CMD_PROBE)
+        w->redis.scripts_loaded = 1;
     if (cn->client_closed)
         w->res->n.late_cmds++;
     if (!w->quiet && chance(w, w->p_err)) {
@@ -894,7 +897,12 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
         reply(w, ci, m, R_ERROR, NULL);
         return;
     }
-    if (cmd->kind == LC_CMD_ACQUIRE) {
+    if (cmd->kind == LC_CMD_PROBE) {
+        /* A plain PTTL of the holder key. */
+        s.kind = SIM_SR_FLAG;
+        s.pub = SIM_PUB_NONE;
+        s.flag = (int) sim_redis_pttl(&w->redis, now);
+    } else if (cmd->kind == LC_CMD_ACQUIRE) {
         sim_redis_acquire(&w->redis, now, id, w->ttl, cmd->term, &s);
     } else if (cmd->kind == LC_CMD_RENEW &&
                w->redis.brk == SIM_RB_RENEW_NONATOMIC) {

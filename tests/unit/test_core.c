@@ -244,8 +244,85 @@ TEST(follower_retries_at_the_holders_expiry_when_sooner_than_wait)
     reply_lost(1320, 2, "other", 5000);
     ASSERT_EQ(out->deadline, 2320); /* wait */
     feed(LC_IN_TICK, 2320);
-    reply_lost(2330, 3, "other", -1); /* no expiry at all: wait */
-    ASSERT_EQ(out->deadline, 3330);
+    expect_cmd(LC_CMD_PROBE, 3, 0); /* the key lives on: a PTTL will do */
+    reply_int(2330, 3, 400);
+    ASSERT_EQ(out->deadline, 2730); /* its expiry, sooner than wait */
+    feed(LC_IN_TICK, 2730);
+    expect_cmd(LC_CMD_ACQUIRE, 4, 0);
+    reply_lost(2740, 4, "other", -1); /* no expiry at all: wait */
+    ASSERT_EQ(out->deadline, 3740);
+    feed(LC_IN_TICK, 3740);
+    expect_cmd(LC_CMD_ACQUIRE, 5, 0); /* no end to wait for: acquire */
+    ASSERT_EQ(out->nevents, 0);
+}
+
+TEST(follower_between_tries_asks_only_pttl)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_lost(1010, 1, "other", 2900);
+    feed(LC_IN_TICK, 2010);
+    expect_cmd(LC_CMD_PROBE, 2, 0);
+    reply_int(2011, 2, 2500); /* renewed meanwhile */
+    ASSERT_EQ(out->deadline, 3011);
+    feed(LC_IN_TICK, 3011);
+    expect_cmd(LC_CMD_PROBE, 3, 0);
+    reply_int(3012, 3, -2); /* gone (a bare DEL): acquire at once */
+    expect_cmd(LC_CMD_ACQUIRE, 4, 0);
+    ASSERT_EQ(out->nevents, 1);
+    ASSERT_EQ(out->events[0].kind, LC_EV_CHANGED);
+    ASSERT(out->events[0].holder == NULL);
+    ASSERT_STR_EQ(out->events[0].message, "released");
+    reply_won(3013, 4, 9);
+    expect_event(0, LC_EV_ELECTED, 9, 0);
+}
+
+TEST(follower_probe_errors_back_off_then_acquire)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_lost(1010, 1, "other", 2900);
+    feed(LC_IN_TICK, 2010);
+    expect_cmd(LC_CMD_PROBE, 2, 0);
+    reply_err(2011, 2, "ERR something");
+    ASSERT_EQ(out->nevents, 1);
+    ASSERT_EQ(out->events[0].kind, LC_EV_ERROR);
+    ASSERT(out->deadline > 2011 && out->deadline <= 2011 + 1000);
+    feed(LC_IN_TICK, out->deadline);
+    expect_cmd(LC_CMD_ACQUIRE, 3, 0); /* after an error: a full try */
+    reply_int(3000, 2, 5);            /* a stale reply is ignored */
+    ASSERT_EQ(out->nevents, 0);
+    ASSERT_EQ(out->ncmds, 0);
+}
+
+TEST(notification_during_a_probe_acquires_after_its_reply)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_lost(1010, 1, "other", 2900);
+    feed(LC_IN_TICK, 2010);
+    expect_cmd(LC_CMD_PROBE, 2, 0);
+    notify(2011, "released 4 other");
+    ASSERT_EQ(out->ncmds, 0); /* one command at a time */
+    reply_int(2012, 2, 1800); /* read before the release */
+    expect_cmd(LC_CMD_ACQUIRE, 3, 4);
+}
+
+TEST(stop_during_a_probe_goes_idle)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_lost(1010, 1, "other", 2900);
+    feed(LC_IN_TICK, 2010);
+    expect_cmd(LC_CMD_PROBE, 2, 0);
+    feed(LC_IN_STOP, 2011);
+    ASSERT(!lc_busy(&core));
+    reply_int(2012, 2, -2);
+    ASSERT_EQ(out->ncmds, 0);
     ASSERT_EQ(out->nevents, 0);
 }
 

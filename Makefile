@@ -105,8 +105,8 @@ fuzz:
 	done
 
 bench: build
-	@$(ROOT)/build/bench/bench-failover 25 2000 200
-	@$(ROOT)/build/bench/bench-many 20 10000 100000
+	@$(ROOT)/scripts/bootstrap bench
+	@$(ROOT)/bench/run $(if $(QUICK),--quick)
 
 # A long run of tests/chaos/leader-chaos on a random seed (printed, with
 # the command that replays it); the summary table is the last output.

@@ -1,0 +1,33 @@
+# plots.gp - the latency plots of docs/benchmarks.md, from the samples that
+# bench-peers writes (NAME.dat: value in ms, cumulative fraction).
+# Run by bench/run: gnuplot -e "dir='OUT'; png='DOCS/bench'" plots.gp
+
+set terminal pngcairo size 1100,500 font "sans,10"
+set logscale x
+set format x "%g"
+set xlabel "ms (log scale)"
+set ylabel "share of runs"
+set yrange [0:1.02]
+set key below horizontal maxrows 1 width -2
+set grid xtics ytics mxtics
+set style data steps
+
+kinds = "lib run node srl"
+label(i) = i == 1 ? "libleader" : i == 2 ? "leader run" : \
+           i == 3 ? "node-leader" : "safe-redis-leader"
+file(what, i, ttl) = sprintf("%s/%s-%s-%d.dat", dir, what, word(kinds, i), ttl)
+# A log axis has no room for zero: a sample below 0.01 ms is drawn there.
+clamp(x) = x > 0.01 ? x : 0.01
+
+do for [what in "handover beyond"] {
+    set output sprintf("%s/%s.png", png, what eq "beyond" ? "failover" : what)
+    set multiplot layout 1,2 title (what eq "beyond" ? \
+        "Failover after kill -9: from the key's expiry to the next ELECTED" : \
+        "Handover after a clean stop: to the next ELECTED")
+    set title "ttl 2000 ms, wait 200 ms"
+    plot for [i=1:4] file(what, i, 2000) using (clamp($1)):2 lw 2 title label(i)
+    set title "ttl 10000 ms, wait 1000 ms"
+    plot for [i=1:4] file(what, i, 10000) using (clamp($1)):2 lw 2 title label(i)
+    unset multiplot
+    unset output
+}

@@ -617,7 +617,9 @@ static void on_notify(struct lc_core *c, const char *text, size_t len)
         if (same_id(c->seen_id, n.id, n.id_len) || n.term >= c->seen_term)
             report_leader(c, "", 0, n.term, "released");
     } else if (report_leader(c, n.id, n.id_len, n.term, "elected")) {
-        c->seen_expiry = 0; /* not known until read */
+        /* Its expiry is not known until read; gone before then (a read
+         * racing a stop) means it was released, not that it expired. */
+        c->seen_expiry = LC_NEVER;
         if (c->state == LC_OBSERVER)
             c->read_at = c->now; /* learn when its key expires */
     }

@@ -713,6 +713,23 @@ TEST(observer_rereads_after_a_gap_and_on_notifications)
     ASSERT_EQ(out->actions, LC_ACT_DISCONNECT);
 }
 
+TEST(observer_read_racing_a_stop_reports_a_release)
+{
+    setup(3000, 1000);
+    feed(LC_IN_OBSERVE, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_read(1001, 1, NULL, -2, "4");
+    expect_changed(0, NULL, 4, "no leader");
+    notify(1100, "elected 5 y");
+    expect_changed(0, "y", 5, "elected");
+    expect_cmd(LC_CMD_READ, 2, 0);
+    /* y stopped before the read got there: its release is on its way. */
+    reply_read(1102, 2, NULL, -2, "5");
+    expect_changed(0, NULL, 5, "released");
+    notify(1103, "released 5 y");
+    ASSERT_EQ(out->nevents, 0);
+}
+
 TEST(observer_reports_read_errors_and_backs_off)
 {
     setup(3000, 1000);

@@ -142,11 +142,23 @@ static void report_error(struct lc_core *c, int error, const char *what,
                (int) (len < LC_MSG_MAX ? len : LC_MSG_MAX), detail);
 }
 
-/* The text of an error reply, for report_error(). */
-static size_t error_text(const struct lc_value *v, const char **text)
+/* A reply that is an error (rc from its decoder): reported once per
+ * streak, with the server's text when there is one. Returns when the next
+ * attempt may go, backed off. */
+static lc_time reply_failed(struct lc_core *c, int rc, const char *what,
+                            const struct lc_value *v)
 {
-    *text = v != NULL && v->type == LC_VAL_ERR ? v->str : NULL;
-    return *text != NULL ? v->len : 0;
+    const char *text = v != NULL && v->type == LC_VAL_ERR ? v->str : NULL;
+
+    report_error(c, rc, what, text, text != NULL ? v->len : 0);
+    return c->now + backoff(c, ++c->failures);
+}
+
+/* A reply, or a fresh start: any streak of errors is over. */
+static void end_error_streak(struct lc_core *c)
+{
+    c->failures = 0;
+    c->last_error = 0;
 }
 
 static void send_cmd(struct lc_core *c, enum lc_cmd_kind kind, uint64_t term)
@@ -292,8 +304,7 @@ static void on_observe(struct lc_core *c)
         return;
     forget_leader(c);
     c->state = LC_OBSERVER;
-    c->failures = 0;
-    c->last_error = 0;
+    end_error_streak(c);
     c->read_at = c->now;
 }
 
@@ -307,8 +318,7 @@ static void on_start(struct lc_core *c)
         forget_leader(c);
     if (c->state == LC_IDLE)
         c->inflight = 0;
-    c->failures = 0;
-    c->last_error = 0;
+    end_error_streak(c);
     c->retry_after_reply = 0;
     /* During RELEASING the release stays in flight, so the first acquire
      * goes out after its reply. */
@@ -452,19 +462,15 @@ static void on_probe_reply(struct lc_core *c, const struct lc_value *v)
     long long pttl = 0;
     int rc = lc_decode_pttl(v, &pttl);
     int notified = c->retry_after_reply;
-    const char *text;
-    size_t len = error_text(v, &text);
 
     c->retry_after_reply = 0;
     if (c->state != LC_FOLLOWER)
         return;
     if (rc != 0) {
-        report_error(c, rc, "probe", text, len);
-        c->retry_at = c->now + backoff(c, ++c->failures);
+        c->retry_at = reply_failed(c, rc, "probe", v);
         return;
     }
-    c->failures = 0;
-    c->last_error = 0;
+    end_error_streak(c);
     if (pttl >= 0)
         note_expiry(c, pttl);
     else if (pttl == -2)
@@ -480,20 +486,16 @@ static void on_acquire_reply(struct lc_core *c, const struct lc_value *v)
 {
     struct lc_acquire_result r;
     int rc = lc_decode_acquire(v, &r);
-    const char *text;
-    size_t len = error_text(v, &text);
 
     if (rc != 0) {
         if (c->state == LC_RELEASING) {
             become_idle(c);
             return;
         }
-        report_error(c, rc, "acquire", text, len);
-        c->retry_at = c->now + backoff(c, ++c->failures);
+        c->retry_at = reply_failed(c, rc, "acquire", v);
         return;
     }
-    c->failures = 0;
-    c->last_error = 0;
+    end_error_streak(c);
     if (r.won)
         on_acquire_won(c, r.term);
     else
@@ -505,18 +507,14 @@ static void on_renew_reply(struct lc_core *c, const struct lc_value *v)
 {
     int renewed = 0;
     int rc = lc_decode_flag(v, &renewed);
-    const char *text;
-    size_t len = error_text(v, &text);
 
     if (c->state != LC_LEADER)
         return; /* a late reply after stepping down: acquire resolves it */
     if (rc != 0) {
-        report_error(c, rc, "renew", text, len);
-        c->renew_at = c->now + backoff(c, ++c->failures);
+        c->renew_at = reply_failed(c, rc, "renew", v);
         return;
     }
-    c->failures = 0;
-    c->last_error = 0;
+    end_error_streak(c);
     if (!renewed) {
         step_down(c, LEADER_ELOST, "renewal refused: the key is not ours",
                   NULL);
@@ -543,18 +541,14 @@ static void on_read_reply(struct lc_core *c, const struct lc_value *v)
 {
     struct lc_read_result r;
     int rc = lc_decode_read(v, &r);
-    const char *text;
-    size_t len = error_text(v, &text);
 
     if (c->state != LC_OBSERVER)
         return;
     if (rc != 0) {
-        report_error(c, rc, "read", text, len);
-        c->read_at = c->now + backoff(c, ++c->failures);
+        c->read_at = reply_failed(c, rc, "read", v);
         return;
     }
-    c->failures = 0;
-    c->last_error = 0;
+    end_error_streak(c);
     if (r.holder == NULL) {
         report_nobody(c, r.term);
         c->read_at = c->now + poll_interval(c);

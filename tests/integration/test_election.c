@@ -169,6 +169,19 @@ TEST(script_flush_does_not_interrupt_leadership)
     rfx_free(s);
 }
 
+/* Candidate 0 elected, then candidate 1 campaigning for a while: a
+ * follower. */
+static void leader_then_follower(struct world *w, const char *url,
+                                 const char *key, long ttl, long wait)
+{
+    world_add(w, url, key, ttl, wait);
+    world_add(w, url, key, ttl, wait);
+    ASSERT_OK(leader_elect(w->c[0].l));
+    ASSERT_EQ(world_wait(w, 0, LEADER_EVENT_ELECTED, 1, 5000), 1);
+    ASSERT_OK(leader_elect(w->c[1].l));
+    sleep_ms(300);
+}
+
 TEST(clean_stop_hands_over_by_notification)
 {
     rfx_server *s = start_redis(NULL);
@@ -177,12 +190,8 @@ TEST(clean_stop_hands_over_by_notification)
     int64_t t0;
 
     world_init(&w);
-    world_add(&w, rfx_url(s), "handover", 5000, 10000);
-    world_add(&w, rfx_url(s), "handover", 5000, 10000);
-    ASSERT_OK(leader_elect(w.c[0].l));
-    ASSERT_EQ(world_wait(&w, 0, LEADER_EVENT_ELECTED, 1, 5000), 1);
-    ASSERT_OK(leader_elect(w.c[1].l));
-    sleep_ms(200); /* candidate 1 is a follower waiting up to 5 s */
+    leader_then_follower(&w, rfx_url(s), "handover", 5000, 10000);
+    /* candidate 1 is a follower waiting up to 5 s */
     t0 = now_ms();
     ASSERT_OK(leader_stop(w.c[0].l));
     ASSERT_EQ(world_count(&w, 0, LEADER_EVENT_REVOKED), 1);
@@ -219,12 +228,7 @@ TEST(idle_follower_asks_only_pttl_between_tries)
     long long pttl, scripts;
 
     world_init(&w);
-    world_add(&w, rfx_url(s), "probe", 30000, 100);
-    world_add(&w, rfx_url(s), "probe", 30000, 100);
-    ASSERT_OK(leader_elect(w.c[0].l));
-    ASSERT_EQ(world_wait(&w, 0, LEADER_EVENT_ELECTED, 1, 5000), 1);
-    ASSERT_OK(leader_elect(w.c[1].l));
-    sleep_ms(300);
+    leader_then_follower(&w, rfx_url(s), "probe", 30000, 100);
     r = rfx_command(s, "CONFIG RESETSTAT");
     free(r);
     sleep_ms(1000);
@@ -250,12 +254,7 @@ TEST(follower_takes_over_after_a_bare_del_within_wait)
     char *r;
 
     world_init(&w);
-    world_add(&w, rfx_url(s), "bare-del", 30000, 100);
-    world_add(&w, rfx_url(s), "bare-del", 30000, 100);
-    ASSERT_OK(leader_elect(w.c[0].l));
-    ASSERT_EQ(world_wait(&w, 0, LEADER_EVENT_ELECTED, 1, 5000), 1);
-    ASSERT_OK(leader_elect(w.c[1].l));
-    sleep_ms(300);
+    leader_then_follower(&w, rfx_url(s), "bare-del", 30000, 100);
     t0 = now_ms();
     r = rfx_command(s, "DEL %s", leader_key(w.c[0].l)); /* no PUBLISH */
     ASSERT_STR_EQ(r, "1");

@@ -256,7 +256,9 @@ TEST(follower_retries_at_the_holders_expiry_when_sooner_than_wait)
     ASSERT_EQ(out->nevents, 0);
 }
 
-TEST(follower_between_tries_asks_only_pttl)
+/* A follower that lost to "other" (key alive for 2.9 s) and, a wait later,
+ * has just sent PTTL (seq 2) at 2010. */
+static void probing_follower(void)
 {
     setup(3000, 1000);
     feed(LC_IN_START, 1000);
@@ -264,6 +266,11 @@ TEST(follower_between_tries_asks_only_pttl)
     reply_lost(1010, 1, "other", 2900);
     feed(LC_IN_TICK, 2010);
     expect_cmd(LC_CMD_PROBE, 2, 0);
+}
+
+TEST(follower_between_tries_asks_only_pttl)
+{
+    probing_follower();
     reply_int(2011, 2, 2500); /* renewed meanwhile */
     ASSERT_EQ(out->deadline, 3011);
     feed(LC_IN_TICK, 3011);
@@ -280,12 +287,7 @@ TEST(follower_between_tries_asks_only_pttl)
 
 TEST(follower_probe_errors_back_off_then_acquire)
 {
-    setup(3000, 1000);
-    feed(LC_IN_START, 1000);
-    feed(LC_IN_CONNECTED, 1000);
-    reply_lost(1010, 1, "other", 2900);
-    feed(LC_IN_TICK, 2010);
-    expect_cmd(LC_CMD_PROBE, 2, 0);
+    probing_follower();
     reply_err(2011, 2, "ERR something");
     ASSERT_EQ(out->nevents, 1);
     ASSERT_EQ(out->events[0].kind, LC_EV_ERROR);
@@ -299,12 +301,7 @@ TEST(follower_probe_errors_back_off_then_acquire)
 
 TEST(notification_during_a_probe_acquires_after_its_reply)
 {
-    setup(3000, 1000);
-    feed(LC_IN_START, 1000);
-    feed(LC_IN_CONNECTED, 1000);
-    reply_lost(1010, 1, "other", 2900);
-    feed(LC_IN_TICK, 2010);
-    expect_cmd(LC_CMD_PROBE, 2, 0);
+    probing_follower();
     notify(2011, "released 4 other");
     ASSERT_EQ(out->ncmds, 0); /* one command at a time */
     reply_int(2012, 2, 1800); /* read before the release */
@@ -313,12 +310,7 @@ TEST(notification_during_a_probe_acquires_after_its_reply)
 
 TEST(stop_during_a_probe_goes_idle)
 {
-    setup(3000, 1000);
-    feed(LC_IN_START, 1000);
-    feed(LC_IN_CONNECTED, 1000);
-    reply_lost(1010, 1, "other", 2900);
-    feed(LC_IN_TICK, 2010);
-    expect_cmd(LC_CMD_PROBE, 2, 0);
+    probing_follower();
     feed(LC_IN_STOP, 2011);
     ASSERT(!lc_busy(&core));
     reply_int(2012, 2, -2);

@@ -103,9 +103,9 @@ async function safeRedisLeaderCandidates ({ url, ttl, wait, keys }, on) {
 // safe-redis-leader defines its two Lua commands on the client lazily: every renew or stop
 // made before the first one has finished reads the script file and defines the command anew.
 // With thousands of candidates on one client, that first renew round is slow enough for most
-// leases to expire (10,000 candidates at ttl 2000 ms: 9,959 demoted), which one candidate per
-// client never sees. So define both once, up front, with calls that change nothing (their
-// key does not exist).
+// leases to expire (10,000 candidates at ttl 2000 ms: nearly all demoted), which one candidate
+// per client never sees. So define both once, up front, with calls that change nothing
+// (their key does not exist).
 async function warmUp (redis) {
   const lib = 'safe-redis-leader/src/src/'
   const { atomicGetIsEqualSetPExpire } = require(lib + 'atomicGetIsEqualSetPExpire')

@@ -19,10 +19,10 @@ file(what, i, ttl) = sprintf("%s/%s-%s-%d.dat", dir, what, word(kinds, i), ttl)
 # A log axis has no room for zero: a sample below 0.01 ms is drawn there.
 clamp(x) = x > 0.01 ? x : 0.01
 
-do for [what in "handover beyond"] {
-    set output sprintf("%s/%s.png", png, what eq "beyond" ? "failover" : what)
-    set multiplot layout 1,2 title (what eq "beyond" ? \
-        "Failover after kill -9: from the key's expiry to the next ELECTED" : \
+do for [what in "handover failover"] {
+    set output sprintf("%s/%s.png", png, what)
+    set multiplot layout 1,2 title (what eq "failover" ? \
+        "Failover after kill -9: from the kill to the next ELECTED" : \
         "Handover after a clean stop: to the next ELECTED")
     set title "ttl 2000 ms, wait 200 ms"
     plot for [i=1:4] file(what, i, 2000) using (clamp($1)):2 lw 2 title label(i)

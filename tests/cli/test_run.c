@@ -110,7 +110,7 @@ TEST(failover_after_kill9_takes_the_child_down)
     killed = hb_now_us();
     kill(a, SIGKILL);
     ASSERT_EQ(cli_wait(a, 2000), 137);
-    /* PR_SET_PDEATHSIG: the child and the watchdog die with it. */
+    /* The watchdog kills the child, releases and exits. */
     ASSERT_GT(cli_wait_dead(a_child, 1000), 0);
     for (int i = 0; i < nkids; i++)
         ASSERT_GT(cli_wait_dead(kids[i], 1000), 0);

@@ -58,6 +58,10 @@ TEST(bad_usage_exits_2_with_one_line)
         "--", "true", NULL);
     bad("must be less than --ttl", "run", "--grace", "20000", "--", "true",
         NULL);
+    bad("must be at most half of --ttl", "run", "--ttl", "3000", "--grace",
+        "2500", "--", "true", NULL);
+    bad("must be at most half of --ttl", "run", "--grace", "5001", "--", "true",
+        NULL);
     bad("-q and -v", "run", "-q", "-v", "--", "true", NULL);
     bad("unknown option '--frob'", "run", "--frob", "--", "true", NULL);
     bad("unknown option '-x'", "run", "-x", "--", "true", NULL);

@@ -1,14 +1,15 @@
-/* child.c - see child.h. Between fork and exec the child may only use
- * async-signal-safe calls (the library's thread may hold a malloc lock at
- * fork time), so everything it needs (path, environment) is built before
- * the fork, and it reports back through a close-on-exec pipe: EOF means
- * the exec succeeded. */
+/* child.c - see child.h. The watchdog forks the child. Between fork and
+ * exec the child uses only async-signal-safe calls, so everything it needs
+ * (path, environment) is built before the fork, and it reports back
+ * through a close-on-exec pipe: EOF means the exec succeeded. */
 #define _GNU_SOURCE
 #include "child.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,42 +137,63 @@ static _Noreturn void child_report(int fd, int result, int err)
     _exit(127);
 }
 
-/* The child between fork and exec; never returns. */
-static _Noreturn void child_main(const char *path, char *const argv[],
-                                 char **envp, const struct watchdog *w,
-                                 int64_t margin_ms, pid_t parent, int rep)
+/* Signals the watchdog ignores or blocks, back to their defaults for CMD:
+ * dispositions set to SIG_IGN survive exec. */
+static void default_signals(void)
 {
+    static const int sigs[] = {SIGINT,  SIGHUP,  SIGTERM, SIGQUIT, SIGTSTP,
+                               SIGTTIN, SIGTTOU, SIGPIPE, SIGCHLD};
     sigset_t none;
 
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        signal(sigs[i], SIG_DFL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* The child between fork and exec; never returns. Its parent, the
+ * watchdog, guards it from the fork on. */
+static _Noreturn void child_main(const char *path, char *const argv[],
+                                 char **envp, const struct wd_page *page,
+                                 int64_t margin_ms, pid_t parent, int rep)
+{
     setpgid(0, 0);
-    /* Die with `leader run`'s main thread, which forked us. */
+    /* Die with the watchdog: a second line behind its tree kill. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(127);
-    /* Armed before anything runs: from here the watchdog kills this group
-     * at the deadline, whatever happens to the supervisor. */
-    atomic_store(&w->page->pgid, (int) getpid());
-    watchdog_poke(w);
-    if (wd_now_ms() >= atomic_load(&w->page->deadline_ms) - margin_ms)
+    if (wd_now_ms() >= atomic_load(&page->deadline_ms) - margin_ms)
         child_report(rep, SPAWN_LATE, 0);
-    signal(SIGPIPE, SIG_DFL);
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    default_signals();
     execve(path, argv, envp);
     child_report(rep, SPAWN_NOEXEC, errno);
 }
 
-/* Reads the child's report: SPAWN_OK on EOF (it exec'd). */
-static enum spawn_result read_report(int fd, int *err)
+/* Reads the child's report: SPAWN_OK on EOF (it exec'd). A child that
+ * has neither exec'd nor failed by the deadline is killed there, and is
+ * late. */
+static enum spawn_result read_report(int fd, pid_t pid,
+                                     const struct wd_page *page, int *err)
 {
+    struct pollfd pfd = {fd, POLLIN, 0};
     struct report r;
+    int64_t left;
     ssize_t n;
 
+    for (;;) {
+        left = atomic_load(&page->deadline_ms) - wd_now_ms();
+        if (left <= 0) {
+            kill(pid, SIGKILL);
+            left = -1; /* EOF comes with its death */
+        }
+        if (poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int) left) > 0)
+            break;
+    }
     do
         n = read(fd, &r, sizeof r);
     while (n == -1 && errno == EINTR);
     if (n == 0)
-        return SPAWN_OK;
+        return left < 0 ? SPAWN_LATE : SPAWN_OK;
     if (n != (ssize_t) sizeof r) {
         *err = n == -1 ? errno : EIO;
         return SPAWN_FAILED;
@@ -182,7 +204,7 @@ static enum spawn_result read_report(int fd, int *err)
 
 enum spawn_result child_spawn(const char *path, char *const argv[],
                               const struct child_env *env,
-                              const struct watchdog *w, int64_t margin_ms,
+                              const struct wd_page *page, int64_t margin_ms,
                               pid_t *pid, int *err)
 {
     pid_t parent = getpid(), p;
@@ -191,6 +213,7 @@ enum spawn_result child_spawn(const char *path, char *const argv[],
     int rep[2];
 
     *err = 0;
+    *pid = 0;
     envp = build_env(env);
     if (envp == NULL) {
         *err = ENOMEM;
@@ -203,7 +226,7 @@ enum spawn_result child_spawn(const char *path, char *const argv[],
     }
     p = fork();
     if (p == 0)
-        child_main(path, argv, envp, w, margin_ms, parent, rep[1]);
+        child_main(path, argv, envp, page, margin_ms, parent, rep[1]);
     close(rep[1]);
     if (p == -1) {
         *err = errno;
@@ -213,7 +236,7 @@ enum spawn_result child_spawn(const char *path, char *const argv[],
     }
     /* Also here, so the group exists whichever side runs first. */
     setpgid(p, p);
-    res = read_report(rep[0], err);
+    res = read_report(rep[0], p, page, err);
     close(rep[0]);
     free_env(envp);
     *pid = p;

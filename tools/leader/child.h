@@ -1,5 +1,5 @@
-/* child.h - starting CMD as a child in its own process group, armed with
- * the watchdog before it execs, and ending that group. */
+/* child.h - starting CMD, from the watchdog, as a child in its own process
+ * group that does not exec once the lease is too close to its end. */
 #ifndef LEADER_CLI_CHILD_H
 #define LEADER_CLI_CHILD_H
 
@@ -27,14 +27,16 @@ enum spawn_result {
  * Returns a malloc'd path, or NULL with errno set (ENOENT: not found). */
 char *child_resolve(const char *cmd);
 
-/* Forks and execs path with argv in a new process group. The caller has
- * stored the lease deadline in the watchdog page. The child, before it
- * execs: takes PR_SET_PDEATHSIG = SIGKILL, writes its pgid into the page,
- * pokes the watchdog, and gives up (SPAWN_LATE) if now >= deadline -
- * margin_ms. On SPAWN_OK, *pid is the child (and its group). */
+/* Forks and execs path with argv in a new process group; called by the
+ * watchdog, which is the child's parent and guards it from the fork on.
+ * The child, before it execs: takes PR_SET_PDEATHSIG = SIGKILL, gives up
+ * (SPAWN_LATE) if now >= the page's deadline - margin_ms, and restores the
+ * default signal dispositions and mask. A child that has not exec'd by the
+ * deadline is killed (SPAWN_LATE). *pid is the child whenever it was
+ * forked (0 if not): the caller reaps it. */
 enum spawn_result child_spawn(const char *path, char *const argv[],
                               const struct child_env *env,
-                              const struct watchdog *w, int64_t margin_ms,
+                              const struct wd_page *page, int64_t margin_ms,
                               pid_t *pid, int *err);
 
 #endif

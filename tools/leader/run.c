@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "events.h"
 #include "log.h"
+#include "tree.h"
 
 #define MS_MAX 86400000L /* one day, the library's limit */
 
@@ -132,6 +133,17 @@ static int parse_run(struct run_opts *o, int argc, char **argv)
                     o->grace_ms, o->ttl_ms);
         return -1;
     }
+    /* Renewals go out every ttl/3 and extend the lease to ttl from their
+     * send time, so a renewal on time leaves about 2/3 ttl: a grace near
+     * that would call every renewal late and end every child. */
+    if (o->grace_ms > o->ttl_ms / 2) {
+        usage_error("run",
+                    "--grace (%ld) must be at most half of --ttl (%ld): "
+                    "renewals come every ttl/3, and a longer grace would "
+                    "end the child before a renewal is late",
+                    o->grace_ms, o->ttl_ms);
+        return -1;
+    }
     o->verbosity = quiet ? LOG_QUIET : verbose ? LOG_VERBOSE : LOG_NORMAL;
     o->cmd = argv + i;
     return 0;
@@ -203,6 +215,26 @@ static int resolve_cmd(struct run *r)
     return 1;
 }
 
+/* What the watchdog starts children with, and releases with after our
+ * death. */
+static void fill_spec(struct run *r)
+{
+    struct wd_spec *s = &r->spec;
+
+    s->path = r->o.path;
+    s->argv = r->o.cmd;
+    s->id = leader_id(r->l);
+    s->key = r->o.key;
+    s->redis_key = leader_key(r->l);
+    s->margin_ms = r->o.grace_ms;
+    leader_options_init(&s->release);
+    s->release.url = r->o.url;
+    s->release.key = r->o.key;
+    s->release.id = leader_id(r->l);
+    s->release.ttl_ms = r->o.ttl_ms;
+    s->release.wait_ms = r->o.wait_ms;
+}
+
 static int setup(struct run *r)
 {
     char url[600];
@@ -212,8 +244,11 @@ static int setup(struct run *r)
         return rc;
     if ((rc = make_leader(r)) != 0)
         return rc;
+    fill_spec(r);
+    /* Orphans of the child's tree come to us if the watchdog dies. */
     if (make_pipe(r->ev_pipe) || make_pipe(r->sig_pipe) ||
-        install_handlers(r) || watchdog_start(&r->wd)) {
+        install_handlers(r) || tree_adopt_orphans() ||
+        watchdog_start(&r->wd, &r->spec)) {
         log_error("cannot set up: %s", strerror(errno));
         return 1;
     }
@@ -257,7 +292,7 @@ int cmd_run(int argc, char **argv)
 
     memset(&r, 0, sizeof r);
     r.ev_pipe[0] = r.ev_pipe[1] = r.sig_pipe[0] = r.sig_pipe[1] = -1;
-    r.wd.poke_fd = -1;
+    r.wd.req_fd = r.wd.report_fd = -1;
     rc = parse_run(&r.o, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : EXIT_USAGE;

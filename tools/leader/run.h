@@ -30,27 +30,30 @@ enum end_cause {
 };
 
 struct child_state {
-    pid_t pid;             /* 0: no child */
+    pid_t pid;             /* 0: no child (or not started yet) */
+    int starting;          /* asked the watchdog to start it */
     uint64_t term;         /* the leadership it runs under */
     int64_t deadline_ms;   /* last known lease deadline for it */
     enum end_cause ending; /* END_NONE while it runs normally */
     int64_t kill_at_ms;    /* SIGKILL time once ending */
     int killed;            /* SIGKILL sent */
-    unsigned wd_kills;     /* the watchdog's kill count when it started */
 };
 
 struct run {
     struct run_opts o;
     leader *l;
     struct watchdog wd;
-    int ev_pipe[2];  /* events from the library's thread */
-    int sig_pipe[2]; /* signals from the handler */
+    struct wd_spec spec; /* what the watchdog starts children with */
+    int ev_pipe[2];      /* events from the library's thread */
+    int sig_pipe[2];     /* signals from the handler */
     int leading;
     uint64_t term;
     int64_t deadline_ms; /* of the current or last leadership */
     struct child_state child;
-    int stop_sig; /* the signal that asked us to stop, 0 if none */
-    int lost;     /* --once: leadership was lost */
+    uint64_t last_child_term; /* LEADER_TERM of the latest child */
+    int term_asked;           /* a new term is on its way */
+    int stop_sig;             /* the signal that asked us to stop, 0 if none */
+    int lost;                 /* --once: leadership was lost */
     int done;
     int exit_code;
 };

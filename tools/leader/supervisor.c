@@ -8,8 +8,11 @@
  * - when the deadline comes within --grace with no renewal moving it
  *   ("renew late"), SIGTERM, and SIGKILL at the deadline;
  * - in any case SIGKILL at the deadline, here and in the watchdog.
- * Only the main thread forks, signals and reaps; the library's thread only
- * writes event records to the pipe. */
+ * The child is the watchdog's (watchdog.h): the supervisor asks it to start
+ * the child and to signal the child's tree, and learns of the exit from its
+ * reports. Every child gets a term above the previous child's: a second
+ * child in one leadership first takes a new term (leader_new_term()). The
+ * library's thread only writes event records to the pipe. */
 #define _GNU_SOURCE
 #include "run.h"
 
@@ -27,14 +30,15 @@
 #include "cli.h"
 #include "events.h"
 #include "log.h"
+#include "tree.h"
 
 static void finish(struct run *r, int code);
 
-static const char *revoke_reason(int error)
+static const char *revoke_reason(const struct ev_record *e)
 {
-    switch (error) {
+    switch (e->error) {
     case 0:
-        return "stopped";
+        return e->message[0] != '\0' ? e->message : "stopped";
     case LEADER_ELOST:
         return "another candidate holds the key (renewal refused)";
     case LEADER_ELEASE:
@@ -42,7 +46,7 @@ static const char *revoke_reason(int error)
     case LEADER_ECONN:
         return "the connection to Redis was lost";
     default:
-        return leader_strerror(error);
+        return leader_strerror(e->error);
     }
 }
 
@@ -67,14 +71,25 @@ static int64_t min64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
-/* Sends sig to the child's group and schedules its SIGKILL, never later
+static int has_child(const struct child_state *c)
+{
+    return c->pid != 0 || c->starting;
+}
+
+static void tell_watchdog(struct run *r, int sig)
+{
+    if (watchdog_send(&r->wd, WD_SIGNAL, sig, 0) != 0)
+        log_error("cannot reach the watchdog: %s", strerror(errno));
+}
+
+/* Sends sig to the child's tree and schedules its SIGKILL, never later
  * than the deadline. An end already under way keeps its cause. */
 static void end_child(struct run *r, enum end_cause cause, int sig,
                       int64_t kill_at)
 {
     struct child_state *c = &r->child;
 
-    if (c->pid == 0)
+    if (!has_child(c))
         return;
     kill_at = min64(kill_at, c->deadline_ms);
     if (c->ending != END_NONE) {
@@ -83,8 +98,8 @@ static void end_child(struct run *r, enum end_cause cause, int sig,
     }
     c->ending = cause;
     c->kill_at_ms = kill_at;
-    kill(-c->pid, sig);
-    log_info("sent %s to the child's group %d (SIGKILL in %" PRId64 " ms)",
+    tell_watchdog(r, sig);
+    log_info("sent %s to the child's tree %d (SIGKILL in %" PRId64 " ms)",
              signame(sig), (int) c->pid, kill_at - leader_clock_ms());
 }
 
@@ -92,23 +107,9 @@ static void kill_child(struct run *r, const char *why)
 {
     struct child_state *c = &r->child;
 
-    kill(-c->pid, SIGKILL);
+    tell_watchdog(r, SIGKILL);
     c->killed = 1;
-    log_info("sent SIGKILL to the child's group %d: %s", (int) c->pid, why);
-}
-
-/* Reaps pid, first clearing it from the watchdog's page: its group id can
- * be reused only once it is reaped. Any process left in its group is
- * killed while the zombie still pins the id. */
-static int reap(struct run *r, pid_t pid)
-{
-    int pgid = (int) pid, status = 0;
-
-    kill(-pid, SIGKILL);
-    atomic_compare_exchange_strong(&r->wd.page->pgid, &pgid, 0);
-    while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-        ;
-    return status;
+    log_info("sent SIGKILL to the child's tree %d: %s", (int) c->pid, why);
 }
 
 static int status_code(int status)
@@ -128,7 +129,9 @@ static void log_child_exit(pid_t pid, int status)
                  status_code(status));
 }
 
-static void child_exited(struct run *r, int status)
+/* The child has exited and its whole tree is gone (the watchdog reports
+ * nothing sooner). */
+static void child_exited(struct run *r, int status, int by_deadline)
 {
     enum end_cause cause = r->child.ending;
     int code = status_code(status);
@@ -136,8 +139,7 @@ static void child_exited(struct run *r, int status)
     log_child_exit(r->child.pid, status);
     /* Killed by the watchdog while we were frozen: the lease ran out, the
      * REVOKED event may still be on its way. */
-    if (cause == END_NONE &&
-        atomic_load(&r->wd.page->kills) != r->child.wd_kills) {
+    if (cause == END_NONE && by_deadline) {
         log_info("the watchdog killed the child at the lease deadline");
         cause = END_REVOKED;
     }
@@ -146,27 +148,33 @@ static void child_exited(struct run *r, int status)
         finish(r, code); /* told to stop, or it ended by itself */
     else if (r->o.once)
         finish(r, EXIT_LOST);
-    /* else: campaign on; a new child starts on the next election */
+    /* else: campaign on; a new child starts with a new term */
 }
 
+static void on_reaped(pid_t pid, int status, void *arg)
+{
+    struct run *r = arg;
+
+    (void) status;
+    if (pid == r->wd.pid)
+        r->wd.pid = 0;
+}
+
+/* SIGCHLD: our children are the watchdog and, once it is gone, the
+ * orphans of the child's tree (we are their subreaper). */
 static void check_children(struct run *r)
 {
-    siginfo_t info;
-
-    memset(&info, 0, sizeof info);
-    /* WNOWAIT: the zombie keeps the group id pinned until reap(). */
-    if (r->child.pid != 0 &&
-        waitid(P_PID, (id_t) r->child.pid, &info,
-               WEXITED | WNOHANG | WNOWAIT) == 0 &&
-        info.si_pid == r->child.pid)
-        child_exited(r, reap(r, r->child.pid));
-    if (!r->done && r->wd.pid > 0 &&
-        waitpid(r->wd.pid, NULL, WNOHANG) == r->wd.pid) {
-        r->wd.pid = 0;
-        log_error("the watchdog exited: stopping, since the child can no "
-                  "longer be guarded");
-        finish(r, 1);
-    }
+    tree_reap(on_reaped, r);
+    if (r->done || r->wd.pid != 0)
+        return;
+    log_error("the watchdog exited: stopping, since the child can no "
+              "longer be guarded");
+    if (!tree_kill_all(1000))
+        log_error("some of the child's processes would not die");
+    if (has_child(&r->child))
+        log_info("the child's tree was killed");
+    memset(&r->child, 0, sizeof r->child);
+    finish(r, 1);
 }
 
 static void on_stop_signal(struct run *r, int sig)
@@ -174,13 +182,13 @@ static void on_stop_signal(struct run *r, int sig)
     int64_t now = leader_clock_ms();
 
     if (r->stop_sig != 0) {
-        if (r->child.pid != 0 && !r->child.killed)
+        if (has_child(&r->child) && !r->child.killed)
             kill_child(r, "told to stop twice");
         return;
     }
     r->stop_sig = sig;
     log_info("got %s: stopping", signame(sig));
-    if (r->child.pid == 0) {
+    if (!has_child(&r->child)) {
         finish(r, 128 + sig);
         return;
     }
@@ -207,6 +215,8 @@ static void on_elected(struct run *r, const struct ev_record *e)
 
     r->leading = 1;
     r->term = e->term;
+    r->term_asked = 0;
+    watchdog_set_term(&r->wd, e->term);
     if (d > 0)
         r->deadline_ms = d;
     log_info("elected, term %" PRIu64 " (lease %" PRId64 " ms)", e->term,
@@ -215,12 +225,17 @@ static void on_elected(struct run *r, const struct ev_record *e)
 
 static void on_revoked(struct run *r, const struct ev_record *e)
 {
-    log_info("revoked, term %" PRIu64 ": %s", e->term, revoke_reason(e->error));
-    if (e->term == r->term)
+    struct child_state *c = &r->child;
+
+    log_info("revoked, term %" PRIu64 ": %s", e->term, revoke_reason(e));
+    r->term_asked = 0;
+    if (e->term == r->term) {
         r->leading = 0;
-    if (r->child.pid != 0 && r->child.term == e->term)
+        watchdog_set_term(&r->wd, 0);
+    }
+    if (has_child(c) && c->term == e->term)
         end_child(r, END_REVOKED, SIGTERM, leader_clock_ms() + r->o.grace_ms);
-    else if (r->o.once && r->child.pid == 0 && r->stop_sig == 0)
+    else if (r->o.once && !has_child(c) && r->stop_sig == 0)
         finish(r, EXIT_LOST);
 }
 
@@ -252,38 +267,51 @@ static void follow_lease(struct run *r, int64_t now)
         return;
     log_debug("renewed, term %" PRIu64 ", lease %" PRId64 " ms", t1, d - now);
     r->deadline_ms = d;
-    if (c->pid != 0 && c->term == t1 && c->ending == END_NONE) {
+    if (has_child(c) && c->term == t1 && c->ending == END_NONE) {
         c->deadline_ms = d;
-        atomic_store(&r->wd.page->deadline_ms, d);
+        watchdog_set_deadline(&r->wd, d);
     }
+}
+
+/* A second child in one leadership needs a term of its own: the library
+ * takes one without letting the key go, as REVOKED then ELECTED. */
+static void ask_new_term(struct run *r)
+{
+    int rc;
+
+    if (r->term_asked)
+        return;
+    r->term_asked = 1;
+    log_info("taking a new term: term %" PRIu64 " was the last child's",
+             r->last_child_term);
+    if ((rc = leader_new_term(r->l)) != 0)
+        log_info("no new term: %s", leader_strerror(rc));
 }
 
 static void spawn(struct run *r, int64_t now)
 {
-    struct child_env env = {leader_id(r->l), r->o.key, leader_key(r->l),
-                            r->term};
-    enum spawn_result res;
-    pid_t pid = 0;
-    unsigned kills;
-    int err;
+    struct child_state *c = &r->child;
 
     if (r->deadline_ms - now <= r->o.grace_ms)
         return; /* too close to the end: wait for a renewal or REVOKED */
-    kills = atomic_load(&r->wd.page->kills);
-    atomic_store(&r->wd.page->deadline_ms, r->deadline_ms);
-    res = child_spawn(r->o.path, r->o.cmd, &env, &r->wd, r->o.grace_ms, &pid,
-                      &err);
-    if (res == SPAWN_OK) {
-        r->child.pid = pid;
-        r->child.term = r->term;
-        r->child.deadline_ms = r->deadline_ms;
-        r->child.wd_kills = kills;
-        log_info("child %d started: %s (term %" PRIu64 ")", (int) pid,
-                 r->o.cmd[0], r->term);
+    if (r->term <= r->last_child_term) {
+        ask_new_term(r);
         return;
     }
-    if (pid > 0)
-        reap(r, pid);
+    watchdog_set_deadline(&r->wd, r->deadline_ms);
+    if (watchdog_send(&r->wd, WD_SPAWN, 0, r->term) != 0) {
+        log_error("cannot reach the watchdog: %s", strerror(errno));
+        finish(r, 1);
+        return;
+    }
+    c->starting = 1;
+    c->term = r->term;
+    c->deadline_ms = r->deadline_ms;
+    r->last_child_term = r->term;
+}
+
+static void on_spawn_failed(struct run *r, int res, int err)
+{
     if (res == SPAWN_LATE) {
         log_info("the lease is too close to its end to start the command");
     } else if (res == SPAWN_NOEXEC) {
@@ -295,6 +323,36 @@ static void spawn(struct run *r, int64_t now)
     }
 }
 
+/* One report of the watchdog about the child. */
+static void on_report(struct run *r, const struct wd_msg *m)
+{
+    struct child_state *c = &r->child;
+
+    if (m->type == WD_STARTED) {
+        c->pid = m->pid;
+        c->starting = 0;
+        log_info("child %d started: %s (term %" PRIu64 ")", m->pid, r->o.cmd[0],
+                 c->term);
+    } else if (m->type == WD_FAILED) {
+        memset(c, 0, sizeof *c);
+        if (!r->done)
+            on_spawn_failed(r, m->code, m->err);
+    } else if (m->type == WD_EXITED && !r->done) {
+        child_exited(r, m->code, m->err);
+    } else if (m->type == WD_EXITED) {
+        log_child_exit(m->pid, m->code);
+        memset(c, 0, sizeof *c);
+    }
+}
+
+static void drain_reports(struct run *r)
+{
+    struct wd_msg m;
+
+    while (watchdog_recv(&r->wd, &m) == 1)
+        on_report(r, &m);
+}
+
 /* Everything that is due by the clock. */
 static void tick(struct run *r)
 {
@@ -303,19 +361,19 @@ static void tick(struct run *r)
 
     if (r->leading)
         follow_lease(r, now);
-    if (c->pid != 0 && c->ending == END_NONE &&
+    if (has_child(c) && c->ending == END_NONE &&
         c->deadline_ms - now <= r->o.grace_ms) {
         log_info("renew late: the lease ends in %" PRId64
                  " ms with no renewal confirmed",
                  c->deadline_ms - now);
         end_child(r, END_LATE, SIGTERM, c->deadline_ms);
     }
-    if (c->pid != 0 && !c->killed &&
+    if (has_child(c) && !c->killed &&
         ((c->ending != END_NONE && now >= c->kill_at_ms) ||
          now >= c->deadline_ms))
         kill_child(r, now >= c->deadline_ms ? "the lease deadline"
                                             : "the grace period is over");
-    if (r->leading && c->pid == 0 && r->stop_sig == 0 && !r->done)
+    if (r->leading && !has_child(c) && r->stop_sig == 0 && !r->done)
         spawn(r, now);
 }
 
@@ -328,9 +386,9 @@ static int next_timeout(const struct run *r)
 
     if (r->leading)
         next = now + (step < 1 ? 1 : step > 1000 ? 1000 : step);
-    if (c->pid != 0 && c->ending == END_NONE)
+    if (has_child(c) && c->ending == END_NONE)
         next = min64(next, c->deadline_ms - r->o.grace_ms);
-    if (c->pid != 0 && !c->killed)
+    if (has_child(c) && !c->killed)
         next =
             min64(next, c->ending != END_NONE ? c->kill_at_ms : c->deadline_ms);
     if (next == INT64_MAX)
@@ -340,37 +398,61 @@ static int next_timeout(const struct run *r)
     return next - now > INT_MAX ? INT_MAX : (int) (next - now);
 }
 
-/* Ends the run with code: the child's group is killed if it still runs
- * (it has had its grace when we get here), then leadership is released. */
+/* Waits (bounded) for the watchdog to report the end of the child's tree
+ * after a SIGKILL. */
+static void await_child_end(struct run *r, long timeout_ms)
+{
+    int64_t end = leader_clock_ms() + timeout_ms;
+
+    while (has_child(&r->child) && leader_clock_ms() < end) {
+        struct pollfd pfd = {r->wd.report_fd, POLLIN, 0};
+        struct wd_msg m;
+        int got;
+
+        poll(&pfd, 1, 10);
+        while ((got = watchdog_recv(&r->wd, &m)) == 1)
+            on_report(r, &m);
+        if (got < 0)
+            break; /* the watchdog is gone: our sweep follows */
+    }
+}
+
+/* Ends the run with code: the child's tree is killed if it still runs (it
+ * has had its grace when we get here), then leadership is released. */
 static void finish(struct run *r, int code)
 {
     int rc;
 
     r->done = 1;
     r->exit_code = code;
-    if (r->child.pid != 0) {
-        log_child_exit(r->child.pid, reap(r, r->child.pid));
-        memset(&r->child, 0, sizeof r->child);
+    if (has_child(&r->child) && r->wd.pid > 0) {
+        tell_watchdog(r, SIGKILL);
+        await_child_end(r, 2000);
     }
+    memset(&r->child, 0, sizeof r->child);
     rc = leader_stop(r->l);
     if (rc == 0 && r->leading)
         log_info("released the leadership");
     r->leading = 0;
+    watchdog_set_term(&r->wd, 0);
     log_info("exiting with status %d", code);
 }
 
 int supervise(struct run *r)
 {
     while (!r->done) {
-        struct pollfd fds[2] = {{r->ev_pipe[0], POLLIN, 0},
-                                {r->sig_pipe[0], POLLIN, 0}};
+        struct pollfd fds[3] = {{r->ev_pipe[0], POLLIN, 0},
+                                {r->sig_pipe[0], POLLIN, 0},
+                                {r->wd.report_fd, POLLIN, 0}};
 
-        if (poll(fds, 2, next_timeout(r)) == -1 && errno != EINTR) {
+        if (poll(fds, 3, next_timeout(r)) == -1 && errno != EINTR) {
             log_error("poll: %s", strerror(errno));
             finish(r, 1);
             break;
         }
         drain_signals(r);
+        if (!r->done)
+            drain_reports(r);
         if (!r->done)
             drain_events(r);
         if (!r->done)

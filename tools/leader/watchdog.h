@@ -1,18 +1,38 @@
-/* watchdog.h - the separate process that kills the child's process group
- * at the lease deadline, even when `leader run` itself is frozen.
+/* watchdog.h - the process that owns `leader run`'s child: it forks the
+ * child, guards the child's whole process tree against the lease deadline,
+ * and outlives the supervisor.
  *
- * `leader run` and the watchdog share one anonymous MAP_SHARED page that
- * holds the lease deadline and the child's process group. The supervisor
- * writes the deadline (before it forks a child, and later with every
- * renewal it sees); the child writes its own process group id into the
- * page before it execs. The watchdog sleeps on a CLOCK_BOOTTIME timerfd
- * until the deadline, re-reads the page when it wakes (a renewal moves the
- * deadline later) and, at or after the deadline, SIGKILLs the group. A
- * frozen supervisor publishes no renewals, so the watchdog acts on the
- * last deadline it published: never later than the real one.
+ * The process tree:
  *
- * Anyone who changes the page pokes the watchdog through a pipe, so that
- * it re-reads the page at once. */
+ *   leader run (supervisor, subreaper)      the user's process
+ *   `- leader-watchdog (own process group, subreaper)
+ *      `- CMD (own process group) `- everything CMD starts
+ *
+ * The watchdog is forked before the library starts its thread, puts itself
+ * in a process group of its own (no signal for `leader run`'s job, such as
+ * job control's SIGSTOP of the group, reaches it) and becomes a child
+ * subreaper, so every descendant of CMD that loses its parent (a
+ * double fork, setsid) is re-parented to the watchdog instead of init. It
+ * therefore can name every process of the tree: its own children. Killing
+ * the tree is "SIGKILL the child's group, then every child of the
+ * watchdog, until it has none left", and "none left" is a confirmation.
+ *
+ * The supervisor and the watchdog share one page (the lease deadline and
+ * the term of the leadership the supervisor holds) and two pipes of
+ * fixed-size messages: requests one way (spawn, signal, bye), reports the
+ * other (started, failed, exited). The watchdog
+ * - SIGKILLs the tree at the deadline on the page, whatever the supervisor
+ *   is doing (a frozen supervisor publishes no renewal, so the page's
+ *   deadline is never later than the lease's);
+ * - when the child exits, kills what is left of its tree and reports the
+ *   exit only once the tree is gone, so a next child never overlaps it;
+ * - when the supervisor dies (its request pipe closes without a bye) kills
+ *   the tree, waits until it is gone, and then, if the page names a term,
+ *   releases the key with (id, term) on a connection of its own: the
+ *   leadership's processes are all dead, so the next candidate may be
+ *   elected at once instead of after the key expires.
+ * A supervisor that is only stopped closes no pipe: the watchdog then acts
+ * at the deadline and never releases. */
 #ifndef LEADER_CLI_WATCHDOG_H
 #define LEADER_CLI_WATCHDOG_H
 
@@ -20,27 +40,76 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <leader.h>
+
 struct wd_page {
     atomic_llong deadline_ms; /* on leader_clock_ms()'s clock; 0: none */
-    atomic_int pgid;          /* the child's process group; 0: none */
-    atomic_uint kills;        /* how many groups the watchdog has killed */
+    atomic_ullong term;       /* the leadership held, 0: none */
+};
+
+/* What the watchdog needs to start children and to release, fixed when it
+ * starts. Everything is copied into the watchdog by fork. */
+struct wd_spec {
+    const char *path;  /* CMD resolved */
+    char *const *argv; /* CMD and its arguments */
+    const char *id;    /* LEADER_ID */
+    const char *key;   /* LEADER_KEY */
+    const char *redis_key;
+    int64_t margin_ms;      /* a child does not exec this close to the
+                             * deadline */
+    leader_options release; /* for the release after the supervisor's
+                             * death: url, key, id, ttl, wait */
+};
+
+enum wd_msg_type {
+    /* supervisor -> watchdog */
+    WD_SPAWN = 1, /* start CMD with LEADER_TERM = term */
+    WD_SIGNAL,    /* send code to the child's tree */
+    WD_POKE,      /* the page changed */
+    WD_BYE,       /* the supervisor ends cleanly: no release */
+    /* watchdog -> supervisor */
+    WD_STARTED, /* pid: the child runs */
+    WD_FAILED,  /* code: enum spawn_result, err: errno */
+    WD_EXITED   /* pid ended with wait status code; its tree is gone;
+                 * err: 1 if the watchdog killed it at the deadline */
+};
+
+struct wd_msg {
+    int type; /* enum wd_msg_type */
+    int pid;
+    int code;
+    int err;
+    uint64_t term;
 };
 
 struct watchdog {
     struct wd_page *page;
     pid_t pid;
-    int poke_fd; /* write end of the pipe the watchdog listens on */
+    int req_fd;    /* write end of the requests */
+    int report_fd; /* read end of the reports (non-blocking) */
 };
 
 /* Maps the page and forks the watchdog. Call before any thread exists
  * (before leader_elect()). Returns 0, or -1 with errno set. */
-int watchdog_start(struct watchdog *w);
+int watchdog_start(struct watchdog *w, const struct wd_spec *spec);
 
-/* Makes the watchdog re-read the page. Async-signal-safe: the child calls
- * it between fork and exec. */
-void watchdog_poke(const struct watchdog *w);
+/* Sends one request. 0, or -1 if the watchdog is gone. */
+int watchdog_send(const struct watchdog *w, int type, int code, uint64_t term);
 
-/* Ends the watchdog (closing its pipe), waits for it and unmaps the page. */
+/* Publishes the lease deadline that guards the child's tree (0: none) and
+ * pokes the watchdog. */
+void watchdog_set_deadline(const struct watchdog *w, int64_t deadline_ms);
+
+/* Publishes the term of the leadership held (0: none), which the watchdog
+ * releases if the supervisor dies. */
+void watchdog_set_term(const struct watchdog *w, uint64_t term);
+
+/* Reads one report: 1, 0 when there is none yet, -1 when the watchdog has
+ * gone (EOF). */
+int watchdog_recv(const struct watchdog *w, struct wd_msg *m);
+
+/* Says bye, closes the pipes, waits for the watchdog (it kills what is
+ * left of the tree first) and unmaps the page. */
 void watchdog_stop(struct watchdog *w);
 
 /* The current time on the lease clock in milliseconds, async-signal-safe

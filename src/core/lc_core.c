@@ -310,7 +310,11 @@ static void note_expiry(struct lc_core *c, long long pttl)
 static void take_new_term(struct lc_core *c, uint64_t term)
 {
     struct lc_event *ev;
+#ifdef LC_BREAK_NEW_TERM_FROM_REPLY
+    lc_time start = c->now;
+#else
     lc_time start = lease_start(c);
+#endif
 
     ev = push_event(c, LC_EV_REVOKED, c->term, 0, "superseded by term %llu",
                     (unsigned long long) term);
@@ -429,6 +433,12 @@ static void lose_connection(struct lc_core *c, int error, const char *text,
 {
     enum lc_cmd_kind lost = c->inflight;
 
+#ifdef LC_BREAK_NEW_TERM_LOST_AS_WON
+    /* Broken on purpose (tests/sim): a lost new-term acquire taken as won,
+     * with a term guessed from the floor. */
+    if (c->state == LC_LEADER && lost == LC_CMD_ACQUIRE)
+        take_new_term(c, ++c->max_term);
+#endif
     /* The first loss reconnects at once; more without a reply in between
      * back off, so a server that drops every connection is not hammered. */
     c->conn_failures++;

@@ -179,6 +179,59 @@ LEADER_API int leader_current(leader *l, leader_info *info);
 /* The term (fencing token) of the current leadership, 0 if not leader. */
 LEADER_API uint64_t leader_term(const leader *l);
 
+/* Asks for a new term (fencing token) for the current leadership without
+ * letting go of the key: for work restarted within one leadership (a new
+ * child, a reopened writer) that must carry a token greater than anything
+ * before it. The handle's loop sends the election's acquire script, which
+ * finds the key held by this id, extends it and raises the term counter in
+ * one atomic step. Returns once the request is handed to the loop (thread
+ * or event-loop mode, as leader_stop() does): 0, LEADER_EINVAL for NULL,
+ * or LEADER_ESTATE unless the handle holds a lease at the time of the call
+ * (a follower, an observer, a stopped or freed handle).
+ *
+ * Outcome, through the callback:
+ * - granted: REVOKED (term T, error 0, message "superseded by term T2")
+ *   and then ELECTED (term T2 > T), back to back; the lease never lapses.
+ *   The new lease counts from when the request was sent to Redis, like
+ *   every lease. leader_term() already returns T2 while that REVOKED runs.
+ * - the key is someone else's: REVOKED (term T, LEADER_ELOST).
+ * - Redis answers with an error: it asks again with backoff, and steps
+ *   down at the lease deadline if nothing succeeds (REVOKED, LEADER_ELEASE
+ *   or LEADER_ECONN), as with failed renewals. While a new term is asked
+ *   for, the leader does not renew the old one: a lost reply may have
+ *   granted the new term already, so after a reconnect it asks again.
+ * - a granted term not above every term seen (a server whose counter went
+ *   backwards): REVOKED (LEADER_EPROTO) and the key is released; the
+ *   handle campaigns on.
+ * Requests made before the new term is granted are served by it. A
+ * request that finds the handle no longer leading (it lost the lease
+ * between the call and the loop) is dropped: its REVOKED says so. A stop
+ * wins over a pending request; the key is then released under whichever
+ * term Redis holds. */
+LEADER_API int leader_new_term(leader *l);
+
+/* Releases the election key if it still holds leadership (id, term) of
+ * this handle's id, in one round trip on the query connection (as
+ * leader_is_leader(), bounded by its timeout): the release script that
+ * leader_stop() uses, which deletes the key and publishes "released" only
+ * if the holder is this id and the term counter still equals term.
+ * Returns 1 if it deleted the key, 0 if the key was not that leadership's
+ * (another candidate holds it, the same id holds a newer term, or nobody
+ * does), or a negative code: LEADER_ECONN, LEADER_ETIMEDOUT, LEADER_EAUTH,
+ * LEADER_EWRONGTYPE, LEADER_EREADONLY, LEADER_EPROTO, LEADER_EREDIS. Also
+ * LEADER_EINVAL for NULL or term 0, and LEADER_ESTATE while this handle is
+ * campaigning or observing (a live candidate ends its own leadership with
+ * leader_stop()).
+ *
+ * Only for a leadership in which nothing can act any more: its process and
+ * everything that process started are known to be dead (a supervisor's
+ * watchdog, after the tree is confirmed gone, lets the next candidate in at
+ * once instead of after the key expires). The (id, term) check makes it
+ * safe against a newer leadership of the same id and against any other
+ * candidate. Works on a fresh handle (leader_new() with the dead one's
+ * options and id) that never campaigns. */
+LEADER_API int leader_release_term(leader *l, uint64_t term);
+
 /* Stops campaigning. If leader, emits REVOKED (error 0) before returning
  * and deletes the key atomically, only if it still is this leadership's.
  * Waits for Redis at most about ttl/3 (never longer than 5 s). Returns 0,
@@ -198,10 +251,11 @@ LEADER_API void leader_free(leader *l);
  * With options.event_loop set, a handle starts no thread: the caller polls
  * leader_fd() for reading until leader_timeout_ms() passes, then calls
  * leader_process(), which does the I/O, runs the timers and calls the
- * callback. leader_elect(), leader_observe() and leader_stop() only hand a
- * request to the next leader_process() (leader_stop() does not wait, but
- * the lease ends at once for leader_has_lease()); leader_free() runs the
- * loop itself until the key is released, bounded as leader_stop() waits.
+ * callback. leader_elect(), leader_observe(), leader_new_term() and
+ * leader_stop() only hand a request to the next leader_process()
+ * (leader_stop() does not wait, but the lease ends at once for
+ * leader_has_lease()); leader_free() runs the loop itself until the key is
+ * released, bounded as leader_stop() waits.
  * All calls must come from the one thread that runs the loop, except the
  * lock-free leader_has_lease(), leader_lease_deadline() and leader_term().
  */

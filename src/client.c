@@ -117,6 +117,8 @@ static void take_requests(leader_client *c, lc_time now)
             lio_client_input(&c->io, l->election, LC_IN_START, now);
         if ((req & REQ_OBSERVE) && !l->closing)
             lio_client_input(&c->io, l->election, LC_IN_OBSERVE, now);
+        if ((req & REQ_TERM) && !l->closing)
+            lio_client_input(&c->io, l->election, LC_IN_NEW_TERM, now);
     }
 }
 
@@ -336,6 +338,8 @@ static int refuse(const leader *l, unsigned request)
         return l->active ? LEADER_ESTATE : 0;
     if (request & REQ_STOP)
         return l->active ? 0 : LEADER_ESTATE;
+    if (request & REQ_TERM)
+        return l->active && leader_has_lease(l) ? 0 : LEADER_ESTATE;
     return 0;
 }
 
@@ -356,13 +360,15 @@ int lp_request(leader *l, unsigned request)
         if (request & (REQ_START | REQ_OBSERVE)) {
             /* A stop still pending is carried out first. */
             atomic_store(&l->stopped, 0);
-        } else {
+            l->active = 1;
+        } else if (request & (REQ_STOP | REQ_FREE)) {
+            /* It supersedes what it follows, a new term included. */
             atomic_store(&l->stopped, 1);
             atomic_store(&l->lease_end, 0);
-            l->requests &= ~(REQ_START | REQ_OBSERVE);
+            l->requests &= ~(REQ_START | REQ_OBSERVE | REQ_TERM);
             l->stops_asked++;
+            l->active = 0;
         }
-        l->active = (request & (REQ_START | REQ_OBSERVE)) != 0;
         l->requests |= request;
         if (!l->queued) {
             l->queued = 1;

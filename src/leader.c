@@ -294,6 +294,11 @@ int leader_stop(leader *l)
     return rc;
 }
 
+int leader_new_term(leader *l)
+{
+    return l != NULL ? lp_request(l, REQ_TERM) : LEADER_EINVAL;
+}
+
 void leader_free(leader *l)
 {
     if (l == NULL)
@@ -310,6 +315,20 @@ int leader_is_leader(leader *l)
 int leader_current(leader *l, leader_info *info)
 {
     return l != NULL && info != NULL ? lp_current(l, info) : LEADER_EINVAL;
+}
+
+int leader_release_term(leader *l, uint64_t term)
+{
+    int active;
+
+    if (l == NULL || term == 0)
+        return LEADER_EINVAL;
+    pthread_mutex_lock(&l->client->lock);
+    active = l->active || (l->requests & REQ_FREE);
+    pthread_mutex_unlock(&l->client->lock);
+    if (active)
+        return LEADER_ESTATE; /* its own leadership ends with leader_stop */
+    return lp_release_term(l, term);
 }
 
 /* ---- the event-loop API of a handle: its client's ---- */

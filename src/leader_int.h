@@ -26,6 +26,7 @@
 #define REQ_STOP    2u
 #define REQ_FREE    4u
 #define REQ_OBSERVE 8u
+#define REQ_TERM    16u /* a new term for the current leadership */
 
 struct leader_client {
     pthread_mutex_t lock;
@@ -101,7 +102,8 @@ int lp_client_attach(leader_client *c, leader *l, const char *key_hex,
                      uint64_t seed);
 
 /* Hands a REQ_... to the loop. START and OBSERVE are refused with
- * LEADER_ESTATE while the handle is active, STOP when it is not. */
+ * LEADER_ESTATE while the handle is active, STOP when it is not, TERM
+ * unless it holds a lease now. */
 int lp_request(leader *l, unsigned request);
 
 /* Waits (bounded) for the stops asked so far to settle, unless called from
@@ -115,6 +117,7 @@ void lp_release(leader *l);
 /* query.c: the blocking query connection */
 int lp_is_leader(leader *l);
 int lp_current(leader *l, leader_info *info);
+int lp_release_term(leader *l, uint64_t term);
 void lp_query_close(leader_client *c);
 
 #endif

@@ -1,9 +1,10 @@
 /* query.c - the blocking query connection of a client, for
- * leader_is_leader() and leader_current(): one round trip each, from any
- * thread (callbacks included), on a connection of its own that is opened
- * on first use and kept. */
+ * leader_is_leader(), leader_current() and leader_release_term(): one round
+ * trip each, from any thread (callbacks included), on a connection of its
+ * own that is opened on first use and kept. */
 #include "util/fmacros.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,6 +187,47 @@ int lp_current(leader *l, leader_info *info)
     memset(info, 0, sizeof *info);
     info->lease_left_ms = -1;
     return run_query(l, read_current, info);
+}
+
+/* The release script with (id, term): 1 if it deleted the key, 0 if the
+ * key was not that leadership's. */
+static int release_term(leader *l, void *arg)
+{
+    char term_key[LIO_KEY_MAX], term[24];
+    const char *argv[7] = {"EVAL",
+                           LIO_SCRIPT_RELEASE,
+                           "2",
+                           l->names.holder_key,
+                           lio_term_key(&l->names, term_key),
+                           l->id,
+                           term};
+    size_t lens[7];
+    redisReply *r;
+    int rc;
+
+    snprintf(term, sizeof term, "%llu",
+             (unsigned long long) *(const uint64_t *) arg);
+    for (int i = 0; i < 7; i++)
+        lens[i] = strlen(argv[i]);
+    r = redisCommandArgv(l->client->query, 7, argv, lens);
+    rc = reply_error(l->client->query, r);
+    if (r == NULL) {
+        redisFree(l->client->query);
+        l->client->query = NULL;
+        return rc;
+    }
+    if (rc == 0 && r->type == REDIS_REPLY_INTEGER &&
+        (r->integer == 0 || r->integer == 1))
+        rc = (int) r->integer;
+    else if (rc == 0)
+        rc = LEADER_EPROTO;
+    freeReplyObject(r);
+    return rc;
+}
+
+int lp_release_term(leader *l, uint64_t term)
+{
+    return run_query(l, release_term, &term);
 }
 
 void lp_query_close(leader_client *c)

@@ -7,6 +7,12 @@
  * afterwards. A lost reply never counts as an answer: a lost acquire is
  * resolved by acquiring again (the script's holder-is-us path grants a new
  * term), a lost renewal by renewing again while the lease lasts.
+ *
+ * A leader asked for a new term (NEW_TERM) sends acquire instead of its
+ * next renewal; the holder-is-us path extends the key and raises the
+ * counter in one step, so the key never lapses. Until a reply grants or
+ * refuses the new term the leader keeps asking with acquire, never with a
+ * renewal of the old term, which a lost but applied acquire has ended.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -183,6 +189,7 @@ static void become_follower(struct lc_core *c, lc_time retry_at)
     c->state = LC_FOLLOWER;
     c->term = 0;
     c->lease_end = 0;
+    c->term_pending = 0;
     c->retry_at = retry_at;
     c->probe_next = 0;
 }
@@ -216,19 +223,25 @@ static lc_time next_renewal(struct lc_core *c)
            (lc_time) (next_random(c) % (uint64_t) (half + 1));
 }
 
+static void emit_elected(struct lc_core *c, uint64_t term)
+{
+    struct lc_event *ev =
+        push_event(c, LC_EV_ELECTED, term, 0, "elected with term %llu",
+                   (unsigned long long) term);
+
+    if (ev != NULL)
+        ev->holder = c->id;
+}
+
 static void become_leader(struct lc_core *c, uint64_t term)
 {
-    struct lc_event *ev;
-
     c->state = LC_LEADER;
     c->term = term;
+    c->term_pending = 0;
     c->lease_end = lease_start(c) + lc_lease_length(c->ttl);
     c->spread_renewal = 1;
     c->renew_at = next_renewal(c);
-    ev = push_event(c, LC_EV_ELECTED, term, 0, "elected with term %llu",
-                    (unsigned long long) term);
-    if (ev != NULL)
-        ev->holder = c->id;
+    emit_elected(c, term);
 }
 
 static void become_idle(struct lc_core *c)
@@ -236,6 +249,7 @@ static void become_idle(struct lc_core *c)
     c->state = LC_IDLE;
     c->term = 0;
     c->lease_end = 0;
+    c->term_pending = 0;
     c->inflight = 0;
 }
 
@@ -289,6 +303,33 @@ static void note_expiry(struct lc_core *c, long long pttl)
     c->seen_expiry = pttl >= 0 ? c->now + pttl : LC_NEVER;
 }
 
+/* The leader's new term is granted: the old leadership ends (REVOKED) and
+ * the new one begins (ELECTED) in this step, with no gap in the lease. The
+ * new term's lease counts from the acquire's send time; the key was ours
+ * all along, so the old deadline stands if it is later. */
+static void take_new_term(struct lc_core *c, uint64_t term)
+{
+    struct lc_event *ev;
+#ifdef LC_BREAK_NEW_TERM_FROM_REPLY
+    lc_time start = c->now;
+#else
+    lc_time start = lease_start(c);
+#endif
+
+    ev = push_event(c, LC_EV_REVOKED, c->term, 0, "superseded by term %llu",
+                    (unsigned long long) term);
+    if (ev != NULL)
+        ev->holder = c->id;
+    c->term = term;
+    c->term_pending = 0;
+    if (start + lc_lease_length(c->ttl) > c->lease_end)
+        c->lease_end = start + lc_lease_length(c->ttl);
+    c->renew_at = next_renewal(c);
+    emit_elected(c, term);
+    report_leader(c, c->id, strlen(c->id), term, "elected");
+    c->seen_expiry = c->lease_end;
+}
+
 /* ---- inputs ---- */
 
 static void forget_leader(struct lc_core *c)
@@ -331,8 +372,12 @@ static void on_stop(struct lc_core *c)
     case LC_LEADER:
         push_event(c, LC_EV_REVOKED, c->term, 0, "stopped");
         c->state = LC_RELEASING;
+        c->term_pending = 0;
         c->inflight_end = c->now + c->cmd_timeout;
-        if (c->conn == LC_UP)
+        /* An acquire for a new term in flight may be granted, and then
+         * only a release of that term deletes the key: wait for its
+         * reply (on_acquire_reply releases what it says). */
+        if (c->conn == LC_UP && c->inflight != LC_CMD_ACQUIRE)
             send_cmd(c, LC_CMD_RELEASE, c->term);
         break;
     case LC_FOLLOWER:
@@ -353,6 +398,17 @@ static void on_stop(struct lc_core *c)
     }
 }
 
+/* A new term for the current leadership: the next command is an acquire
+ * (holder-is-us), at once or after the command in flight. Followers and
+ * the others have no leadership to renew and ignore it. */
+static void on_new_term(struct lc_core *c)
+{
+    if (c->state != LC_LEADER || c->term_pending)
+        return; /* one pending request stands for any number */
+    c->term_pending = 1;
+    c->retry_at = c->now;
+}
+
 static void on_connected(struct lc_core *c)
 {
     if (c->conn != LC_CONNECTING)
@@ -363,7 +419,7 @@ static void on_connected(struct lc_core *c)
     if (c->state == LC_FOLLOWER)
         c->retry_at = c->now;
     else if (c->state == LC_LEADER)
-        c->renew_at = c->now;
+        c->renew_at = c->retry_at = c->now;
     else if (c->state == LC_OBSERVER)
         c->read_at = c->now;
     else if (c->state == LC_RELEASING && c->term != 0)
@@ -377,6 +433,12 @@ static void lose_connection(struct lc_core *c, int error, const char *text,
 {
     enum lc_cmd_kind lost = c->inflight;
 
+#ifdef LC_BREAK_NEW_TERM_LOST_AS_WON
+    /* Broken on purpose (tests/sim): a lost new-term acquire taken as won,
+     * with a term guessed from the floor. */
+    if (c->state == LC_LEADER && lost == LC_CMD_ACQUIRE)
+        take_new_term(c, ++c->max_term);
+#endif
     /* The first loss reconnects at once; more without a reply in between
      * back off, so a server that drops every connection is not hammered. */
     c->conn_failures++;
@@ -401,15 +463,22 @@ static void on_conn_failed(struct lc_core *c, int error, const char *text,
         lose_connection(c, error, text, len);
 }
 
+/* Gives back a key won with a term this core cannot lead with. The
+ * release's reply is not awaited; the next acquire goes out at retry_at. */
+static void hand_back(struct lc_core *c, uint64_t term, lc_time retry_at)
+{
+    send_cmd(c, LC_CMD_RELEASE, term);
+    c->inflight = 0;
+    c->retry_at = retry_at;
+}
+
 static void on_acquire_won(struct lc_core *c, uint64_t term)
 {
     if (term <= c->max_term && c->state != LC_RELEASING) {
         /* A term we may have used before: never lead with it. The script
          * prevents this; a server that breaks it gets no leader. */
         report_error(c, LEADER_EPROTO, "acquire", "term went backwards", 19);
-        c->retry_at = c->now + backoff(c, ++c->failures);
-        send_cmd(c, LC_CMD_RELEASE, term);
-        c->inflight = 0;
+        hand_back(c, term, c->now + backoff(c, ++c->failures));
         return;
     }
     if (term > c->max_term)
@@ -421,9 +490,7 @@ static void on_acquire_won(struct lc_core *c, uint64_t term)
     }
     if (c->now >= c->sent_at + lc_lease_length(c->ttl)) {
         /* The reply took longer than the lease: hand the key back. */
-        send_cmd(c, LC_CMD_RELEASE, term);
-        c->inflight = 0;
-        c->retry_at = c->now;
+        hand_back(c, term, c->now);
         return;
     }
     if (c->seen_known && c->seen_id[0] != '\0' && strcmp(c->seen_id, c->id))
@@ -482,17 +549,60 @@ static void on_probe_reply(struct lc_core *c, const struct lc_value *v)
         c->retry_at = c->now + (!notified && pttl > 0 ? pttl : 0);
 }
 
+/* The reply to a leader's acquire for a new term (rc from its decoder). */
+static void on_new_term_reply(struct lc_core *c, int rc,
+                              const struct lc_value *v,
+                              const struct lc_acquire_result *r)
+{
+    if (rc != 0) {
+        /* Not granted: ask again after a backoff. The lease deadline
+         * stands; run_timers steps down at it if nothing succeeds. */
+        c->retry_at = reply_failed(c, rc, "new term", v);
+        return;
+    }
+    end_error_streak(c);
+    if (!r->won) {
+        step_down(c, LEADER_ELOST, "new term refused: the key is not ours",
+                  NULL);
+        on_acquire_lost(c, r);
+        return;
+    }
+    if (r->term <= c->max_term) {
+        /* A term that may have been used: never lead with it, and not
+         * with the old one either, which the counter has left behind. */
+        step_down(c, LEADER_EPROTO, "new term refused: term went backwards",
+                  NULL);
+        hand_back(c, r->term, c->now + backoff(c, ++c->failures));
+        return;
+    }
+    c->max_term = r->term;
+    if (c->now >= c->sent_at + lc_lease_length(c->ttl)) {
+        /* Answered after the lease it would have given: the old lease
+         * is over too (it came from an earlier send). */
+        step_down(c, LEADER_ELEASE, "new term granted after its lease ran out",
+                  NULL);
+        hand_back(c, r->term, c->now);
+        return;
+    }
+    take_new_term(c, r->term);
+}
+
 static void on_acquire_reply(struct lc_core *c, const struct lc_value *v)
 {
     struct lc_acquire_result r;
     int rc = lc_decode_acquire(v, &r);
 
+    if (c->state == LC_LEADER) {
+        on_new_term_reply(c, rc, v, &r);
+        return;
+    }
     if (rc != 0) {
-        if (c->state == LC_RELEASING) {
+        if (c->state == LC_RELEASING && c->term != 0)
+            send_cmd(c, LC_CMD_RELEASE, c->term); /* a leader's stop */
+        else if (c->state == LC_RELEASING)
             become_idle(c);
-            return;
-        }
-        c->retry_at = reply_failed(c, rc, "acquire", v);
+        else
+            c->retry_at = reply_failed(c, rc, "acquire", v);
         return;
     }
     end_error_streak(c);
@@ -592,6 +702,8 @@ static void on_notify(struct lc_core *c, const char *text, size_t len)
         lc_parse_notify(text, len, &n) != 0)
         return; /* a stopped core reports nothing */
     ours = same_id(c->id, n.id, n.id_len);
+    if (ours && c->state == LC_LEADER && n.kind == LC_NOTIFY_ELECTED)
+        return; /* a new term of ours: its reply reports it */
     if (c->state == LC_LEADER && n.kind == LC_NOTIFY_ELECTED && !ours &&
         n.term > c->term) {
         /* seen_id names the new leader by the end of this step */
@@ -674,7 +786,10 @@ static void run_timers(struct lc_core *c)
         return;
     if (c->state == LC_FOLLOWER && c->now >= c->retry_at)
         follower_try(c);
-    else if (c->state == LC_LEADER && c->now >= c->renew_at)
+    else if (c->state == LC_LEADER && c->term_pending) {
+        if (c->now >= c->retry_at)
+            send_cmd(c, LC_CMD_ACQUIRE, c->max_term);
+    } else if (c->state == LC_LEADER && c->now >= c->renew_at)
         send_cmd(c, LC_CMD_RENEW, c->term);
     else if (c->state == LC_OBSERVER && c->now >= c->read_at)
         send_cmd(c, LC_CMD_READ, 0);
@@ -701,7 +816,7 @@ lc_time lc_deadline(const struct lc_core *c)
     if (c->state == LC_FOLLOWER)
         d = min_time(d, c->retry_at);
     else if (c->state == LC_LEADER)
-        d = min_time(d, c->renew_at);
+        d = min_time(d, c->term_pending ? c->retry_at : c->renew_at);
     else if (c->state == LC_OBSERVER)
         d = min_time(d, c->read_at);
     return d;
@@ -750,6 +865,9 @@ const struct lc_output *lc_step(struct lc_core *c, const struct lc_input *in,
         break;
     case LC_IN_OBSERVE:
         on_observe(c);
+        break;
+    case LC_IN_NEW_TERM:
+        on_new_term(c);
         break;
     case LC_IN_TICK:
         break;

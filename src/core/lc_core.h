@@ -90,7 +90,8 @@ enum lc_input_kind {
     LC_IN_REPLY,       /* the reply to command seq: value */
     LC_IN_NOTIFY,      /* a message on the election channel: text, len */
     LC_IN_SUBSCRIBED,  /* (re)subscribed to the channel: catch up */
-    LC_IN_OBSERVE      /* watch who leads without campaigning */
+    LC_IN_OBSERVE,     /* watch who leads without campaigning */
+    LC_IN_NEW_TERM     /* leader: take a new term, keeping the key */
 };
 
 /* One input. Everything it points to is borrowed for the step only. */
@@ -135,7 +136,8 @@ struct lc_core {
     lc_time inflight_end;      /* reply timeout of that command */
     int retry_after_reply;     /* a notification came while acquiring */
 
-    lc_time retry_at;   /* FOLLOWER: next acquire */
+    lc_time retry_at;   /* FOLLOWER: next acquire; LEADER: next acquire
+                         * of a new term, while term_pending */
     int probe_next;     /* FOLLOWER: the next try is a PROBE */
     unsigned failures;  /* error replies in a row, for backoff */
     uint64_t term;      /* LEADER / RELEASING: our leadership's term */
@@ -143,6 +145,8 @@ struct lc_core {
     lc_time lease_end;  /* LEADER: local lease deadline */
     lc_time renew_at;   /* LEADER: next renewal */
     int spread_renewal; /* the next renewal is to be spread out */
+    int term_pending;   /* LEADER: a new term is asked for; acquire, not
+                         * renew, until a reply grants or refuses it */
     int last_error;     /* last ERROR emitted, to report a streak once */
 
     /* Who leads, as last reported in a CHANGED event. */

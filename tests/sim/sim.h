@@ -88,7 +88,8 @@ struct sim_result {
     /* What the run went through, to show the faults were real. */
     struct {
         uint64_t elected, lease_expired, lost, crashes, pauses, partitions,
-            redis_restarts, data_losses, breaks, stops, late_cmds, noscript;
+            redis_restarts, data_losses, breaks, stops, late_cmds, noscript,
+            new_terms_asked, new_terms;
     } n;
     double live_ratio; /* time to a stable leader / the liveness bound */
 };

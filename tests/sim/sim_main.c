@@ -41,6 +41,8 @@ static void add_counts(struct sim_result *sum, const struct sim_result *r)
     sum->n.stops += r->n.stops;
     sum->n.late_cmds += r->n.late_cmds;
     sum->n.noscript += r->n.noscript;
+    sum->n.new_terms_asked += r->n.new_terms_asked;
+    sum->n.new_terms += r->n.new_terms;
 }
 
 static void usage(FILE *f)
@@ -230,8 +232,9 @@ int main(int argc, char **argv)
             "take-overs, %llu crashes, %llu pauses, %llu partitions, "
             "%llu Redis restarts (%llu losing data), %llu broken "
             "connections, %llu stops, %llu late commands from closed "
-            "connections, %llu NOSCRIPT; slowest election after faults "
-            "stopped: %.0f %% of the bound\n",
+            "connections, %llu NOSCRIPT, %llu new terms asked of leaders "
+            "(%llu granted); slowest election after faults stopped: %.0f "
+            "%% of the bound\n",
             (unsigned long long) sum.n.elected,
             (unsigned long long) sum.n.lease_expired,
             (unsigned long long) sum.n.lost, (unsigned long long) sum.n.crashes,
@@ -241,7 +244,9 @@ int main(int argc, char **argv)
             (unsigned long long) sum.n.data_losses,
             (unsigned long long) sum.n.breaks, (unsigned long long) sum.n.stops,
             (unsigned long long) sum.n.late_cmds,
-            (unsigned long long) sum.n.noscript, worst_live * 100);
+            (unsigned long long) sum.n.noscript,
+            (unsigned long long) sum.n.new_terms_asked,
+            (unsigned long long) sum.n.new_terms, worst_live * 100);
     if (expect > 0) {
         if (!caught)
             printf("NOT caught: no violation in %lld seeds\n", expect);

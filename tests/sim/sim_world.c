@@ -74,7 +74,8 @@ enum fault {
     F_REDIS_UP,
     F_START,
     F_QUIET,
-    F_LIVE
+    F_LIVE,
+    F_NEW_TERM /* the application asks its leader for a new term */
 };
 
 struct msg {
@@ -153,6 +154,10 @@ struct world {
     int64_t dmin_us, dmax_us, slow_max_us, quiet_max_us, jitter_us;
     double p_slow, p_break, p_err, p_cfail, p_chang, p_lose_data;
     int64_t mean_us[F_NTYPES];
+    /* New-term requests draw from a stream of their own, so that a run
+     * without them is the run this seed gave before they existed. */
+    uint64_t term_rng;
+    int64_t new_term_mean_us; /* 0: none in this run */
     int quiet;
     int live_leader;
     int64_t stable_since; /* last ELECTED */
@@ -167,14 +172,19 @@ struct world {
     unsigned ring_next, ring_count;
 };
 
-/* ---- randomness: one splitmix64 stream for everything ---- */
+/* ---- randomness: splitmix64 streams (the run's, and new terms') ---- */
 
-static uint64_t rnd(struct world *w)
+static uint64_t splitmix(uint64_t *state)
 {
-    uint64_t z = (w->rng += 0x9e3779b97f4a7c15ULL);
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
+}
+
+static uint64_t rnd(struct world *w)
+{
+    return splitmix(&w->rng);
 }
 
 /* Uniform in [0, n]. */
@@ -658,9 +668,10 @@ static void set_tick(struct world *w, int ci)
 
 static const char *in_name(enum lc_input_kind k)
 {
-    static const char *names[] = {
-        "?",           "START",     "STOP",  "TICK",   "CONNECTED",
-        "CONN_FAILED", "CONN_LOST", "REPLY", "NOTIFY", "SUBSCRIBED"};
+    static const char *names[] = {"?",          "START",     "STOP",
+                                  "TICK",       "CONNECTED", "CONN_FAILED",
+                                  "CONN_LOST",  "REPLY",     "NOTIFY",
+                                  "SUBSCRIBED", "OBSERVE",   "NEW_TERM"};
     return (unsigned) k < sizeof names / sizeof names[0] ? names[k] : "?";
 }
 
@@ -742,6 +753,8 @@ static void feed(struct world *w, int ci, struct lc_input *in, unsigned epoch)
     for (int i = 0; i < o->nevents; i++) {
         if (o->events[i].kind == LC_EV_ELECTED) {
             on_elected(w, ci, &o->events[i], epoch);
+            if (i > 0 && o->events[i - 1].kind == LC_EV_REVOKED)
+                w->res->n.new_terms++; /* a leader's new term */
             elected = 1;
         } else if (o->events[i].kind == LC_EV_REVOKED) {
             on_revoked(w, ci, &o->events[i]);
@@ -1272,6 +1285,35 @@ static void app_start(struct world *w, int ci)
     feed_simple(w, ci, LC_IN_START, 0);
 }
 
+/* The next new-term request, before the quiet tail like every fault. */
+static void schedule_new_term(struct world *w)
+{
+    int64_t t = w->now + 1 +
+                (int64_t) (splitmix(&w->term_rng) %
+                           (uint64_t) (2 * w->new_term_mean_us));
+
+    if (t < w->t_quiet)
+        push_fault(w, t, F_NEW_TERM, -1, 0);
+}
+
+/* The application asks for a new term, as leader_new_term() would: of its
+ * leader mostly (the API refuses it to a handle without a lease, but a
+ * lease may end between the call and the loop), now and then of anyone. */
+static void app_new_term(struct world *w)
+{
+    int ci = (int) (splitmix(&w->term_rng) % (uint64_t) w->k);
+
+    for (int i = 0; i < w->k; i++)
+        if (w->cand[i].app_leader && splitmix(&w->term_rng) % 10 < 9)
+            ci = i;
+    if (w->cand[ci].alive && !w->cand[ci].paused) {
+        tracef(w, ci, "app: new term");
+        w->res->n.new_terms_asked += (uint64_t) w->cand[ci].app_leader;
+        feed_simple(w, ci, LC_IN_NEW_TERM, 0);
+    }
+    schedule_new_term(w);
+}
+
 static void quiet(struct world *w)
 {
     tracef(w, -1, "faults stop; leader expected by %.3f",
@@ -1394,6 +1436,9 @@ static void on_fault(struct world *w, const struct event *ev)
     case F_LIVE:
         check_live(w);
         break;
+    case F_NEW_TERM:
+        app_new_term(w);
+        break;
     case F_NTYPES:
         break;
     }
@@ -1462,6 +1507,15 @@ static void choose_params(struct world *w, uint64_t seed)
     w->t_quiet = w->t_end - r;
     w->t_live = w->t_quiet + w->bound * US_PER_MS;
     w->t_noslow = w->t_quiet - w->slow_max_us;
+
+    /* New terms in 70 % of the runs, every ttl/4 .. 4 ttl on average. */
+    w->term_rng = seed ^ 0x6e65772d7465726dULL;
+    if (splitmix(&w->term_rng) % 10 < 7) {
+        uint64_t span = (uint64_t) (4 * w->ttl - w->ttl / 4 + 1);
+        w->new_term_mean_us =
+            (w->ttl / 4 + (int64_t) (splitmix(&w->term_rng) % span)) *
+            US_PER_MS;
+    }
 }
 
 static void world_init(struct world *w, const struct sim_options *o,
@@ -1485,6 +1539,8 @@ static void world_init(struct world *w, const struct sim_options *o,
         schedule_fault(w, (enum fault) f);
     push_fault(w, w->t_quiet, F_QUIET, -1, 0);
     push_fault(w, w->t_live, F_LIVE, -1, 0);
+    if (w->new_term_mean_us > 0)
+        schedule_new_term(w);
 }
 
 static void world_free(struct world *w)

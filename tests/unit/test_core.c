@@ -770,3 +770,260 @@ TEST(own_election_notified_before_its_reply_still_elects)
     expect_event(0, LC_EV_ELECTED, 6, 0);
     ASSERT_EQ(lc_has_lease(&core, 1002), 1);
 }
+
+/* ---- a new term for the current leadership ---- */
+
+/* elect(), then a new term asked for at 1100: acquire seq 2 with the
+ * highest term seen (7) as its floor. */
+static void ask_new_term(void)
+{
+    elect();
+    feed(LC_IN_NEW_TERM, 1100);
+    expect_cmd(LC_CMD_ACQUIRE, 2, 7);
+    ASSERT_EQ(out->nevents, 0);
+}
+
+TEST(new_term_request_sends_acquire_with_the_floor)
+{
+    ask_new_term();
+    ASSERT_EQ(out->deadline, 2100); /* the reply timeout */
+    ASSERT_EQ(lc_has_lease(&core, 1100), 1);
+    feed(LC_IN_NEW_TERM, 1101); /* asked again: one request stands */
+    ASSERT_EQ(out->ncmds, 0);
+}
+
+TEST(granted_new_term_revokes_the_old_then_elects_the_new)
+{
+    ask_new_term();
+    reply_won(1400, 2, 9);
+    ASSERT_EQ(out->nevents, 3);
+    expect_event(0, LC_EV_REVOKED, 7, 0);
+    ASSERT_STR_EQ(out->events[0].message, "superseded by term 9");
+    expect_event(1, LC_EV_ELECTED, 9, 0);
+    ASSERT_STR_EQ(out->events[1].holder, "me");
+    expect_changed(2, "me", 9, "elected");
+    ASSERT_EQ(out->ncmds, 0);
+    /* The lease counts from the send time (1100), not the reply (1400). */
+    ASSERT_EQ(lc_has_lease(&core, 1100 + 2968 - 1), 1);
+    ASSERT_EQ(lc_has_lease(&core, 1100 + 2968), 0);
+    ASSERT_EQ(out->deadline, 2100); /* renewal: send time + ttl/3 */
+    feed(LC_IN_TICK, 2100);
+    expect_cmd(LC_CMD_RENEW, 3, 9);
+    reply_int(2101, 3, 1);
+    ASSERT_EQ(out->nevents, 0);
+    ASSERT_EQ(lc_has_lease(&core, 2100 + 2968 - 1), 1);
+    feed(LC_IN_STOP, 2200); /* one REVOKED for the new term, no more */
+    ASSERT_EQ(out->nevents, 1);
+    expect_event(0, LC_EV_REVOKED, 9, 0);
+    expect_cmd(LC_CMD_RELEASE, 4, 9);
+}
+
+TEST(new_term_refused_by_another_holder_revokes_once)
+{
+    ask_new_term();
+    reply_lost(1101, 2, "other", 2500);
+    ASSERT_EQ(out->nevents, 2);
+    expect_event(0, LC_EV_REVOKED, 7, LEADER_ELOST);
+    expect_changed(1, "other", 7, "elected");
+    ASSERT_EQ(lc_has_lease(&core, 1101), 0);
+    ASSERT_EQ(out->ncmds, 0);
+    ASSERT_EQ(out->deadline, 2101); /* a follower now: try after wait */
+    feed(LC_IN_TICK, 2101);
+    expect_cmd(LC_CMD_PROBE, 3, 0);
+    feed(LC_IN_STOP, 2102);
+    ASSERT_EQ(out->nevents, 0);
+}
+
+TEST(new_term_error_is_retried_then_steps_down_at_the_deadline)
+{
+    lc_time now;
+    uint64_t seq = 3;
+
+    ask_new_term();
+    reply_err(1101, 2, "ERR boom");
+    ASSERT_EQ(out->nevents, 1);
+    expect_event(0, LC_EV_ERROR, 7, LEADER_EREDIS);
+    ASSERT_EQ(out->ncmds, 0);
+    ASSERT_GE(out->deadline, 1101 + 10); /* the first backoff */
+    ASSERT_LE(out->deadline, 1101 + 20);
+    ASSERT_EQ(lc_has_lease(&core, 1101), 1);
+    for (now = out->deadline; now < 3973; now = out->deadline) {
+        feed(LC_IN_TICK, now);
+        expect_cmd(LC_CMD_ACQUIRE, seq, 7); /* never a renewal */
+        reply_err(now + 1, seq++, "ERR boom");
+        ASSERT_EQ(out->nevents, 0); /* the same streak */
+        ASSERT_LE(out->deadline, 3973);
+    }
+    ASSERT_GT(seq, 5); /* backed off, not given up */
+    ASSERT_EQ(now, 3973);
+    ASSERT_EQ(lc_has_lease(&core, 3972), 1);
+    feed(LC_IN_TICK, 3973);
+    ASSERT_EQ(out->nevents, 1);
+    expect_event(0, LC_EV_REVOKED, 7, LEADER_ELEASE);
+    ASSERT_EQ(lc_has_lease(&core, 3973), 0);
+}
+
+TEST(new_term_reply_lost_acquires_again_after_reconnect)
+{
+    ask_new_term();
+    conn_event(LC_IN_CONN_LOST, 1150, LEADER_ECONN);
+    ASSERT_EQ(out->actions, LC_ACT_CONNECT);
+    ASSERT_EQ(out->nevents, 1);
+    expect_event(0, LC_EV_ERROR, 7, LEADER_ECONN);
+    reply_won(1151, 2, 9); /* from the dead connection: not an answer */
+    ASSERT_EQ(out->nevents, 0);
+    ASSERT_EQ(lc_has_lease(&core, 1151), 1);
+    feed(LC_IN_CONNECTED, 1160);
+    expect_cmd(LC_CMD_ACQUIRE, 3, 7); /* not a renewal of term 7 */
+    reply_won(1170, 3, 10);
+    ASSERT_EQ(out->nevents, 3);
+    expect_event(0, LC_EV_REVOKED, 7, 0);
+    expect_event(1, LC_EV_ELECTED, 10, 0);
+    ASSERT_EQ(lc_has_lease(&core, 1160 + 2968 - 1), 1);
+    ASSERT_EQ(lc_has_lease(&core, 1160 + 2968), 0);
+}
+
+TEST(new_term_reply_timeout_acquires_again_after_reconnect)
+{
+    lc_time t;
+
+    ask_new_term();
+    feed(LC_IN_TICK, 2100);
+    ASSERT_EQ(out->actions, LC_ACT_DISCONNECT | LC_ACT_CONNECT);
+    expect_event(0, LC_EV_ERROR, 7, LEADER_ETIMEDOUT);
+    feed(LC_IN_CONNECTED, 2110);
+    expect_cmd(LC_CMD_ACQUIRE, 3, 7);
+    ASSERT_EQ(out->deadline, 3110);
+    /* Unanswered again: a second loss reconnects after a backoff, and
+     * at the deadline the leader steps down. */
+    feed(LC_IN_TICK, 3110);
+    ASSERT_EQ(out->actions, LC_ACT_DISCONNECT);
+    t = out->deadline;
+    ASSERT_LE(t, 3110 + 500);
+    feed(LC_IN_TICK, t);
+    ASSERT_EQ(out->actions, LC_ACT_CONNECT);
+    feed(LC_IN_CONNECTED, t + 1);
+    expect_cmd(LC_CMD_ACQUIRE, 4, 7);
+    ASSERT_EQ(out->deadline, 3973);
+    feed(LC_IN_TICK, 3973);
+    expect_event(0, LC_EV_REVOKED, 7, LEADER_ELEASE);
+}
+
+TEST(new_term_asked_during_a_renewal_goes_after_its_reply)
+{
+    lc_time t;
+
+    elect();
+    t = out->deadline;
+    feed(LC_IN_TICK, t);
+    expect_cmd(LC_CMD_RENEW, 2, 7);
+    feed(LC_IN_NEW_TERM, t + 1);
+    ASSERT_EQ(out->ncmds, 0); /* one command at a time */
+    reply_int(t + 2, 2, 1);
+    expect_cmd(LC_CMD_ACQUIRE, 3, 7);
+    reply_won(t + 3, 3, 8);
+    expect_event(0, LC_EV_REVOKED, 7, 0);
+    expect_event(1, LC_EV_ELECTED, 8, 0);
+}
+
+TEST(stop_while_a_new_term_is_in_flight_releases_the_granted_term)
+{
+    ask_new_term();
+    feed(LC_IN_STOP, 1110);
+    ASSERT_EQ(out->nevents, 1);
+    expect_event(0, LC_EV_REVOKED, 7, 0);
+    ASSERT_EQ(out->ncmds, 0); /* the release waits for the acquire */
+    ASSERT_EQ(lc_has_lease(&core, 1110), 0);
+    ASSERT_EQ(lc_busy(&core), 1);
+    reply_won(1120, 2, 9);
+    ASSERT_EQ(out->nevents, 0); /* stopped: no ELECTED */
+    expect_cmd(LC_CMD_RELEASE, 3, 9);
+    reply_int(1121, 3, 1);
+    ASSERT_EQ(lc_busy(&core), 0);
+}
+
+TEST(stop_while_a_new_term_fails_releases_the_old_term)
+{
+    ask_new_term();
+    feed(LC_IN_STOP, 1110);
+    reply_err(1120, 2, "ERR boom");
+    ASSERT_EQ(out->nevents, 0);
+    expect_cmd(LC_CMD_RELEASE, 3, 7);
+    reply_int(1121, 3, 1);
+    ASSERT_EQ(lc_busy(&core), 0);
+}
+
+TEST(stop_while_a_new_term_backs_off_releases_at_once)
+{
+    ask_new_term();
+    reply_err(1101, 2, "ERR boom");
+    feed(LC_IN_STOP, 1102);
+    ASSERT_EQ(out->nevents, 1);
+    expect_event(0, LC_EV_REVOKED, 7, 0);
+    expect_cmd(LC_CMD_RELEASE, 3, 7);
+    feed(LC_IN_TICK, 1200); /* the retry time passes: nothing more */
+    ASSERT_EQ(out->ncmds, 0);
+}
+
+TEST(new_term_request_is_ignored_unless_leading)
+{
+    setup(3000, 1000);
+    feed(LC_IN_NEW_TERM, 1000); /* idle */
+    ASSERT_EQ(out->ncmds, 0);
+    ASSERT_EQ(out->actions, 0);
+    ASSERT_EQ(out->deadline, LC_NEVER);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_lost(1010, 1, "other", 2900); /* a follower */
+    ASSERT_EQ(out->deadline, 2010);
+    feed(LC_IN_NEW_TERM, 1100);
+    ASSERT_EQ(out->ncmds, 0);
+    ASSERT_EQ(out->nevents, 0);
+    ASSERT_EQ(out->deadline, 2010);
+    feed(LC_IN_TICK, 2010);
+    expect_cmd(LC_CMD_PROBE, 2, 0); /* as if never asked */
+
+    elect();
+    feed(LC_IN_TICK, 3973); /* the lease ran out: a follower again */
+    expect_event(0, LC_EV_REVOKED, 7, LEADER_ELEASE);
+    feed(LC_IN_NEW_TERM, 3974);
+    ASSERT_EQ(out->nevents, 0);
+    ASSERT_EQ(lc_has_lease(&core, 3974), 0);
+}
+
+TEST(new_term_not_above_the_floor_steps_down_and_hands_back)
+{
+    ask_new_term();
+    reply_won(1101, 2, 7);
+    ASSERT_EQ(out->nevents, 1);
+    expect_event(0, LC_EV_REVOKED, 7, LEADER_EPROTO);
+    expect_cmd(LC_CMD_RELEASE, 3, 7);
+    ASSERT_EQ(lc_has_lease(&core, 1101), 0);
+    ASSERT_GT(out->deadline, 1101); /* the next acquire backs off */
+}
+
+TEST(new_term_granted_after_its_lease_steps_down_and_hands_back)
+{
+    ask_new_term();
+    reply_won(1100 + 2968, 2, 9); /* sent at 1100 */
+    ASSERT_EQ(out->nevents, 1);
+    expect_event(0, LC_EV_REVOKED, 7, LEADER_ELEASE);
+    ASSERT_EQ(out->ncmds, 2);
+    ASSERT_EQ(out->cmds[0].kind, LC_CMD_RELEASE);
+    ASSERT_EQ(out->cmds[0].term, 9);
+    ASSERT_EQ(out->cmds[1].kind, LC_CMD_ACQUIRE);
+    ASSERT_EQ(out->cmds[1].term, 9);
+}
+
+TEST(own_notification_of_the_new_term_keeps_the_leader)
+{
+    ask_new_term();
+    notify(1101, "elected 9 me"); /* before the reply */
+    ASSERT_EQ(out->nevents, 0);
+    ASSERT_EQ(lc_has_lease(&core, 1101), 1);
+    reply_won(1102, 2, 9); /* the notified term is no floor */
+    expect_event(0, LC_EV_REVOKED, 7, 0);
+    expect_event(1, LC_EV_ELECTED, 9, 0);
+    notify(1103, "elected 9 me"); /* after it: no news either */
+    ASSERT_EQ(out->nevents, 0);
+}

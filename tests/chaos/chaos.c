@@ -213,7 +213,7 @@ static void sleep_ms(long ms)
  * log). 0, or -1 when there is no such process. */
 static int proc_stat(pid_t pid, char *state, char comm[16])
 {
-    char path[64], buf[512], *open, *close;
+    char path[64], buf[512], *lp, *rp;
     size_t len;
     FILE *f;
 
@@ -225,17 +225,17 @@ static int proc_stat(pid_t pid, char *state, char comm[16])
     fclose(f);
     buf[len] = '\0';
     /* comm may hold spaces and parentheses: it ends at the last ')'. */
-    open = strchr(buf, '(');
-    close = strrchr(buf, ')');
-    if (open == NULL || close == NULL || close < open ||
-        sscanf(close + 1, " %c", state) != 1)
+    lp = strchr(buf, '(');
+    rp = strrchr(buf, ')');
+    if (lp == NULL || rp == NULL || rp < lp ||
+        sscanf(rp + 1, " %c", state) != 1)
         return -1;
     if (comm != NULL) {
-        size_t n = (size_t) (close - open - 1);
+        size_t n = (size_t) (rp - lp - 1);
 
         if (n > 15)
             n = 15;
-        memcpy(comm, open + 1, n);
+        memcpy(comm, lp + 1, n);
         comm[n] = '\0';
         for (char *q = comm; *q; q++)
             if (*q == ' ' || *q == '\n' || *q == '\t')
@@ -343,7 +343,7 @@ static int list_children(pid_t *pids, int max)
     struct dirent *e;
 
     while (d != NULL && n < max && (e = readdir(d)) != NULL) {
-        char buf[512], *close;
+        char buf[512], *rp;
         int ppid = 0;
 
         if (atol(e->d_name) <= 0)
@@ -353,8 +353,8 @@ static int list_children(pid_t *pids, int max)
         if (f == NULL)
             continue;
         if (fgets(buf, sizeof buf, f) != NULL &&
-            (close = strrchr(buf, ')')) != NULL &&
-            sscanf(close + 1, " %*c %d", &ppid) == 1 && ppid == getpid())
+            (rp = strrchr(buf, ')')) != NULL &&
+            sscanf(rp + 1, " %*c %d", &ppid) == 1 && ppid == getpid())
             pids[n++] = (pid_t) atol(e->d_name);
         fclose(f);
     }

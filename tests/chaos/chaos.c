@@ -3,14 +3,17 @@
  * afterwards by chaos_check.c from what their children recorded.
  *
  *   leader-chaos [--seed N] [--seconds S] [--candidates N] [--ttl MS]
- *                [--beat MS] [--faults KIND,...] [--naive]
- *                [--expect-violation] [--keep]
+ *                [--beat MS] [--faults KIND,...] [--tree | --single]
+ *                [--naive] [--expect-violation] [--keep]
  *
  * It starts a redis-server with appendfsync always (the Redis fixture), one
  * leader-proxy per candidate in front of it, and N candidates, each through
- * its own proxy, each running leader-heartbeat into one shared log. Then,
- * until S seconds have passed: a quiet period, one fault, its end, and a
- * bounded wait for a leader to be back. The faults (chaos_check.h's kinds):
+ * its own proxy, each running a child that writes leader-heartbeat lines
+ * into one shared log: with --tree (the default) a process tree
+ * (tree_child.sh: a shell that starts a heartbeat in the background and
+ * execs or waits), with --single one leader-heartbeat. Then, until S
+ * seconds have passed: a quiet period, one fault, its end, and a bounded
+ * wait for a leader to be back. The faults (chaos_check.h's kinds):
  *
  *   kill9          kill -9 a candidate (the leader 2 times in 3), restart it
  *                  with the same id or a new one
@@ -20,13 +23,28 @@
  *                  for 2-3 x ttl
  *   sigstop        SIGSTOP the leader's `leader run` (not its watchdog or
  *                  child) for 2-3 x ttl, then SIGCONT
+ *   sigstop-group  SIGSTOP the leader's `leader run`'s whole process group
+ *                  (what job control does on Ctrl-Z) for 2-3 x ttl, then
+ *                  SIGCONT
  *   redis-restart  restart Redis cleanly (SIGTERM, start, PING)
  *   redis-kill9    kill -9 Redis and restart it
+ *   redis-pause    SIGSTOP Redis for ttl/2 to 4 ttl/5, then SIGCONT: the
+ *                  leader's renewal comes late (past the renew-late point)
+ *                  but succeeds
  *
  * --naive runs naive_candidate.sh instead of `leader run` (a SET NX +
  * GET-then-PEXPIRE script with no lease deadline); with
  * --expect-violation the run passes only if the checker finds a split brain
  * or a term violation, and it ends as soon as one shows up in the log.
+ *
+ * The harness is a child subreaper (PR_SET_CHILD_SUBREAPER): a process
+ * whose parent dies (a candidate's watchdog or a grandchild, when its
+ * `leader run` is killed) is reparented to it, and it reaps such processes
+ * and judges them: one still alive 500 ms (2 s for a leader-watchdog) after
+ * the `leader run` it descends from died is an orphan. Every candidate
+ * carries CHAOS_CANDIDATE=TAG:PID in its environment, which all its
+ * descendants inherit: that is how a process is traced to its `leader
+ * run`, and how the end finds leftovers wherever they were reparented.
  *
  * Every process it starts dies with it (PR_SET_PDEATHSIG) and is killed at
  * the end or on SIGINT/SIGTERM/SIGHUP; SIGALRM at S + 120 s is a last
@@ -56,22 +74,48 @@
 
 #define MAX_CANDIDATES 16
 #define ELECTION_KEY   "chaos"
+/* How long a process of a candidate may outlive the `leader run` it
+ * descends from: a watchdog has time to kill the tree and release the key;
+ * anything else must be gone almost at once (the slack is for a loaded
+ * machine). At the end, after the SIGKILL of every candidate, heartbeats
+ * get END_BOUND_MS. */
+#define ORPHAN_BOUND_MS   500
+#define WATCHDOG_BOUND_MS 2000
+#define END_BOUND_MS      300
+#define WATCHDOG_NAME     "leader-watchdog"
+#define MAX_ADOPTED       256
+#define MAX_ORPHANS       256
 
 /* One candidate slot: a process, its id and its proxy. A restarted
  * candidate keeps its slot and proxy. */
 struct cand {
     pid_t pid; /* `leader run` or the naive script; 0 when not running */
     char id[64];
-    int restarts;
+    int restarts, spawns;
     proxy_ctl proxy;
 };
 
 static struct {
     unsigned long long seed;
     long seconds, ttl, beat;
-    int n, naive, expect_violation, keep;
+    int n, naive, expect_violation, keep, single;
     unsigned kinds; /* bit per enum chaos_kind */
-} opt = {0, 60, 1000, 5, 3, 0, 0, 0, (1u << CK_NKINDS) - 1};
+} opt = {0, 60, 1000, 5, 3, 0, 0, 0, 0, (1u << CK_NKINDS) - 1};
+
+/* Every candidate process started, and when the harness reaped it (0:
+ * not yet), to judge its descendants after its death. */
+struct spawned {
+    pid_t pid;
+    long long died_us;
+};
+
+/* A process reparented to the harness (its parent died). */
+struct adoptee {
+    pid_t pid;
+    pid_t cand; /* the `leader run` it descends from; 0: unknown */
+    char name[16];
+    int reported;
+};
 
 static struct cand cands[MAX_CANDIDATES];
 static rfx_server *redis;
@@ -80,6 +124,14 @@ static char dir[256], hb_path[300], fault_path[300], self_exe[4096];
 static long long t0_us; /* when the schedule began */
 static volatile sig_atomic_t interrupted;
 static uint64_t rng;
+/* This run's tag in the candidates' CHAOS_CANDIDATE=TAG:PID. */
+static char run_tag[64];
+static struct spawned *spawns;
+static size_t n_spawns;
+static struct adoptee adopted[MAX_ADOPTED];
+static volatile sig_atomic_t n_adopted;
+static pid_t orphans[MAX_ORPHANS]; /* already recorded */
+static int n_orphans;
 
 /* splitmix64: the schedule depends on the seed alone. */
 static uint64_t rnd(void)
@@ -143,13 +195,227 @@ static void on_alarm(int sig)
     for (int i = 0; i < opt.n; i++)
         if (cands[i].pid > 0)
             kill(-cands[i].pid, SIGKILL);
+    for (int i = 0; i < n_adopted; i++)
+        kill(adopted[i].pid, SIGKILL);
     if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0)
         _exit(2);
     _exit(2);
 }
 
+static void sleep_ms(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+
+    nanosleep(&t, NULL);
+}
+
+/* Reads /proc/PID/stat: the state and comm (spaces made '_', for the fault
+ * log). 0, or -1 when there is no such process. */
+static int proc_stat(pid_t pid, char *state, char comm[16])
+{
+    char path[64], buf[512], *lp, *rp;
+    size_t len;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    /* comm may hold spaces and parentheses: it ends at the last ')'. */
+    lp = strchr(buf, '(');
+    rp = strrchr(buf, ')');
+    if (lp == NULL || rp == NULL || rp < lp ||
+        sscanf(rp + 1, " %c", state) != 1)
+        return -1;
+    if (comm != NULL) {
+        size_t n = (size_t) (rp - lp - 1);
+
+        if (n > 15)
+            n = 15;
+        memcpy(comm, lp + 1, n);
+        comm[n] = '\0';
+        for (char *q = comm; *q; q++)
+            if (*q == ' ' || *q == '\n' || *q == '\t')
+                *q = '_';
+    }
+    return 0;
+}
+
+/* 1 while pid is a process that has not exited (a zombie is dead: it only
+ * waits for its parent to reap it). */
+static int proc_alive(pid_t pid, char comm[16])
+{
+    char state = 0;
+
+    return proc_stat(pid, &state, comm) == 0 && state != 'Z' && state != 'X';
+}
+
+/* The `leader run` whose CHAOS_CANDIDATE=TAG:PID pid carries (inherited
+ * from it), or 0: not one of this run's, or unreadable (a zombie has no
+ * environment left). */
+static pid_t marker_of(pid_t pid)
+{
+    char path[64], prefix[96], *entry = NULL;
+    size_t cap = 0, plen;
+    pid_t cand = 0;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%d/environ", (int) pid);
+    snprintf(prefix, sizeof prefix, "CHAOS_CANDIDATE=%s:", run_tag);
+    plen = strlen(prefix);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    while (cand == 0 && getdelim(&entry, &cap, '\0', f) > 0)
+        if (strncmp(entry, prefix, plen) == 0)
+            cand = (pid_t) atol(entry + plen);
+    free(entry);
+    fclose(f);
+    return cand;
+}
+
+static void record_spawn(pid_t pid)
+{
+    struct spawned *grown = realloc(spawns, (n_spawns + 1) * sizeof *grown);
+
+    if (grown == NULL)
+        return;
+    spawns = grown;
+    spawns[n_spawns].pid = pid;
+    spawns[n_spawns++].died_us = 0;
+}
+
+/* When candidate process pid was reaped: 0 while it runs, -1 unknown. */
+static long long died_at(pid_t pid)
+{
+    for (size_t i = n_spawns; i-- > 0;)
+        if (spawns[i].pid == pid)
+            return spawns[i].died_us;
+    return -1;
+}
+
+/* Records process pid as an orphan (once) and kills it, so that the rest
+ * of the run is judged without it. */
+static void orphan(pid_t pid, const char *name)
+{
+    for (int i = 0; i < n_orphans; i++)
+        if (orphans[i] == pid)
+            return;
+    if (n_orphans < MAX_ORPHANS)
+        orphans[n_orphans++] = pid;
+    event("orphan", "%d %s", (int) pid, name);
+    say("ORPHAN: %s %d outlived its candidate: SIGKILL", name, (int) pid);
+    kill(pid, SIGKILL);
+}
+
+/* 1 for a process the harness started itself (a candidate, a proxy,
+ * Redis): those it reaps where it started them. */
+static int own_child(pid_t pid)
+{
+    if (redis != NULL && rfx_pid(redis) == pid)
+        return 1;
+    for (int i = 0; i < opt.n; i++)
+        if (cands[i].pid == pid || cands[i].proxy.pid == pid)
+            return 1;
+    return 0;
+}
+
+/* The harness' children, from /proc/self/task/TID/children (the harness
+ * has one thread), else from a scan of /proc. */
+static int list_children(pid_t *pids, int max)
+{
+    char path[64];
+    int n = 0, p;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int) getpid());
+    f = fopen(path, "r");
+    if (f != NULL) {
+        while (n < max && fscanf(f, "%d", &p) == 1)
+            pids[n++] = (pid_t) p;
+        fclose(f);
+        return n;
+    }
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+
+    while (d != NULL && n < max && (e = readdir(d)) != NULL) {
+        char buf[512], *rp;
+        int ppid = 0;
+
+        if (atol(e->d_name) <= 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/%ld/stat", atol(e->d_name));
+        f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        if (fgets(buf, sizeof buf, f) != NULL &&
+            (rp = strrchr(buf, ')')) != NULL &&
+            sscanf(rp + 1, " %*c %d", &ppid) == 1 && ppid == getpid())
+            pids[n++] = (pid_t) atol(e->d_name);
+        fclose(f);
+    }
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
+/* Finds the processes reparented to the harness since the last call
+ * (adopt lines), reaps the dead ones (gone lines), and records as an
+ * orphan (and kills) any still alive ORPHAN_BOUND_MS (WATCHDOG_BOUND_MS for
+ * a watchdog) after the `leader run` it descends from was reaped. */
+static void scan_adopted(void)
+{
+    pid_t kids[512];
+    int nk = list_children(kids, 512);
+    long long now = hb_now_us();
+
+    for (int i = 0; i < nk; i++) {
+        struct adoptee *a;
+        char state = 0;
+        int known = own_child(kids[i]);
+
+        for (int j = 0; j < n_adopted && !known; j++)
+            known = adopted[j].pid == kids[i];
+        if (known || n_adopted == MAX_ADOPTED)
+            continue;
+        a = &adopted[n_adopted];
+        memset(a, 0, sizeof *a);
+        a->pid = kids[i];
+        if (proc_stat(a->pid, &state, a->name) != 0)
+            snprintf(a->name, sizeof a->name, "?");
+        a->cand = marker_of(a->pid);
+        n_adopted++;
+        event("adopt", "%d %s %d", (int) a->pid, a->name, (int) a->cand);
+    }
+    for (int i = 0; i < n_adopted;) {
+        struct adoptee *a = &adopted[i];
+        pid_t r = waitpid(a->pid, NULL, WNOHANG);
+        long bound = strcmp(a->name, WATCHDOG_NAME) == 0 ? WATCHDOG_BOUND_MS
+                                                         : ORPHAN_BOUND_MS;
+        long long died;
+
+        if (r == a->pid || (r == -1 && errno == ECHILD)) {
+            event("gone", "%d", (int) a->pid);
+            adopted[i] = adopted[n_adopted - 1];
+            n_adopted--;
+            continue;
+        }
+        if (!a->reported && a->cand > 0 && (died = died_at(a->cand)) > 0 &&
+            now > died + bound * 1000LL) {
+            a->reported = 1;
+            orphan(a->pid, a->name);
+        }
+        i++;
+    }
+}
+
 /* Sleeps ms unless interrupted; restarts candidates that exit on their own
- * meanwhile (their child ended, say), so that N keep campaigning. */
+ * meanwhile (their child ended, say), so that N keep campaigning, and
+ * looks after the processes reparented to the harness. */
 static void reap(void);
 
 static void nap(long ms)
@@ -161,6 +427,7 @@ static void nap(long ms)
         struct timespec t;
 
         reap();
+        scan_adopted();
         if (left <= 0)
             break;
         if (left > 20000)
@@ -175,6 +442,9 @@ static void spawn(int i)
 {
     struct cand *c = &cands[i];
     char url[64], port[16], ttl[16], beat[16], pause[32], out[400];
+    /* The tree's shape alternates over slots and restarts (not drawn from
+     * the seed: how often a slot is spawned depends on timing). */
+    const char *shape = (i + c->spawns++) % 2 ? "wait" : "exec";
     pid_t parent = getpid(), pid;
 
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", c->proxy.port);
@@ -194,10 +464,17 @@ static void spawn(int i)
             ELECTION_KEY, "--ttl", ttl,       "--wait",      ttl,
             "--id",       c->id,   "--",      HEARTBEAT_BIN, hb_path,
             "--interval", beat,    NULL};
+        const char *tree[] = {LEADER_BIN,    "run",        "--redis",   url,
+                              "--key",       ELECTION_KEY, "--ttl",     ttl,
+                              "--wait",      ttl,          "--id",      c->id,
+                              "--",          "/bin/sh",    TREE_SCRIPT, shape,
+                              HEARTBEAT_BIN, hb_path,      beat,        NULL};
         const char *naive[] = {
             "/bin/sh", NAIVE_SCRIPT,    port,          ELECTION_KEY, c->id,
             ttl,       pause,           HEARTBEAT_BIN, hb_path,      beat,
             self_exe,  "--exec-pdeath", NULL};
+        const char *const *argv = opt.naive ? naive : opt.single ? real : tree;
+        char mark[128];
         int fd;
 
         /* A group of its own, so that the end can check it is empty; and
@@ -214,12 +491,17 @@ static void spawn(int i)
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         signal(SIGHUP, SIG_DFL);
-        execv(opt.naive ? naive[0] : real[0],
-              (char *const *) (opt.naive ? naive : real));
+        /* Inherited by everything it starts: see the top of this file.
+         * (The harness has one thread: putenv after fork is safe.) */
+        snprintf(mark, sizeof mark, "CHAOS_CANDIDATE=%s:%d", run_tag,
+                 (int) getpid());
+        putenv(mark);
+        execv(argv[0], (char *const *) argv);
         _exit(127);
     }
     setpgid(pid, pid);
     c->pid = pid;
+    record_spawn(pid);
     event("spawn", "%d %s %d", i, c->id, (int) pid);
 }
 
@@ -228,6 +510,11 @@ static void died(int i, int status, int expected)
 {
     struct cand *c = &cands[i];
 
+    for (size_t j = n_spawns; j-- > 0;)
+        if (spawns[j].pid == c->pid) {
+            spawns[j].died_us = hb_now_us();
+            break;
+        }
     event("died", "%d %s %d", i, c->id, (int) c->pid);
     if (!expected)
         say("%s (pid %d) exited on its own, status %d: restarting it", c->id,
@@ -360,6 +647,25 @@ static int inject(int k)
 
     if (s < 0 || ((k == CK_KILL9 || k == CK_SIGTERM) && aim % 3 == 0))
         s = (int) (other % (uint64_t) opt.n);
+    if (k == CK_REDIS_PAUSE) {
+        /* Long enough that the leader's renewal is still unanswered at its
+         * renew-late point (ttl - drift - grace after the last confirmed
+         * one, the grace being ttl/3), short enough that it is answered
+         * before the key expires: its child is ended for a lease that is
+         * then renewed. */
+        long pause = rnd_range(opt.ttl / 2, opt.ttl * 4 / 5);
+
+        event("fault", "%s redis", name);
+        say("%s for %ld ms", name, pause);
+        rc = rfx_pause(redis);
+        nap(pause);
+        if (rfx_resume(redis) != 0)
+            rc = -1;
+        event("heal", "%s redis", name);
+        if (rc != 0)
+            fprintf(stderr, "leader-chaos: Redis did not pause or resume\n");
+        return rc;
+    }
     if (k == CK_REDIS_RESTART || k == CK_REDIS_KILL9) {
         event("fault", "%s redis", name);
         say("%s", name);
@@ -399,6 +705,23 @@ static int inject(int k)
         nap(dur);
         kill(cands[s].pid, SIGCONT);
         break;
+    case CK_SIGSTOP_GROUP: {
+        /* Every candidate leads a group of its own (spawn): this stops
+         * `leader run` and whatever it left in its group, never the
+         * harness. */
+        pid_t pgid = getpgid(cands[s].pid);
+
+        if (pgid <= 1 || pgid == getpgrp()) {
+            say("%s %s: no group of its own (%d), skipped", name, cands[s].id,
+                (int) pgid);
+            break;
+        }
+        say("%s %s (group %d) for %ld ms", name, cands[s].id, (int) pgid, dur);
+        kill(-pgid, SIGSTOP);
+        nap(dur);
+        kill(-pgid, SIGCONT);
+        break;
+    }
     }
     event("heal", "%s %s", name, cands[s].id);
     return 0;
@@ -453,22 +776,74 @@ static int pick_kind(void)
     return enabled[rnd() % (uint64_t) n];
 }
 
-/* 1 while pid is a live leader-heartbeat (not a zombie, not a reused pid
- * of another program). */
+/* 1 while pid is a live leader-heartbeat writing to this run's log (not a
+ * zombie, not a reused pid of another program or of another suite's
+ * heartbeat). */
 static int heartbeat_alive(pid_t pid)
 {
-    char path[64], comm[64] = "", state = 0;
+    char path[64], comm[16] = "", *arg = NULL;
+    size_t cap = 0;
+    int ours = 0;
     FILE *f;
 
-    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+    if (!proc_alive(pid, comm) || strcmp(comm, "leader-heartbea") != 0)
+        return 0;
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int) pid);
     f = fopen(path, "r");
     if (f == NULL)
         return 0;
-    if (fscanf(f, "%*d (%63[^)]) %c", comm, &state) != 2)
-        state = 0;
+    /* argv[1] is the log. */
+    if (getdelim(&arg, &cap, '\0', f) > 0 && getdelim(&arg, &cap, '\0', f) > 0)
+        ours = strcmp(arg, hb_path) == 0;
+    free(arg);
     fclose(f);
-    return state != 0 && state != 'Z' &&
-           strncmp(comm, "leader-heartbea", 15) == 0;
+    return ours;
+}
+
+/* Records as orphans the live processes that carry this run's
+ * CHAOS_CANDIDATE, wherever they were reparented, and the live processes
+ * adopted by the harness that are named leader-* (whatever their
+ * environment), except watchdogs unless final. Returns how many watchdogs
+ * were spared. Only once every candidate is dead (they carry it too). */
+static int sweep_descendants(int final)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int spared = 0;
+
+    for (int i = 0; i < n_adopted; i++) {
+        char comm[16];
+
+        if (adopted[i].reported || !proc_alive(adopted[i].pid, comm) ||
+            strncmp(comm, "leader-", 7) != 0)
+            continue;
+        if (!final && strcmp(comm, WATCHDOG_NAME) == 0)
+            spared++;
+        else
+            orphan(adopted[i].pid, comm);
+    }
+
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        pid_t pid = (pid_t) atol(e->d_name);
+        char comm[16];
+
+        if (pid <= 0 || pid == getpid() || !proc_alive(pid, comm) ||
+            marker_of(pid) == 0)
+            continue;
+        if (!final && strcmp(comm, WATCHDOG_NAME) == 0) {
+            /* Counted once even when it is also an adoptee above. */
+            int seen = 0;
+
+            for (int i = 0; i < n_adopted; i++)
+                seen |= adopted[i].pid == pid;
+            spared += !seen;
+        } else {
+            orphan(pid, comm);
+        }
+    }
+    if (d != NULL)
+        closedir(d);
+    return spared;
 }
 
 /* 1 while process group pgid has a member that is not a zombie (a zombie
@@ -502,13 +877,29 @@ static int group_alive(pid_t pgid)
     return found;
 }
 
-/* The end: SIGKILL every candidate (their children must die with them),
- * then look for survivors: children from the log still alive, anything
- * left in a candidate's process group (a watchdog, say). Survivors are
- * recorded as orphans and killed. */
+/* Sleeps ms while looking after adopted processes (nap() without the
+ * candidates' restarts, and not cut short by an interruption: the end must
+ * be judged whole). */
+static void settle(long ms)
+{
+    for (long long end = hb_now_us() + ms * 1000LL; hb_now_us() < end;) {
+        scan_adopted();
+        sleep_ms(10);
+    }
+    scan_adopted();
+}
+
+/* The end: SIGKILL every candidate (`leader run` only: what it started
+ * must die with it), then look for survivors. END_BOUND_MS later: every
+ * process of the log's children still alive, every other live process of
+ * a candidate (by its CHAOS_CANDIDATE, wherever it was reparented) but
+ * watchdogs; WATCHDOG_BOUND_MS later, watchdogs too; then anything left in
+ * a candidate's process group. Survivors are recorded as orphans and
+ * killed. */
 static void stop_candidates(void)
 {
     pid_t groups[MAX_CANDIDATES];
+    long long killed;
     char err[512];
     hb_log log;
 
@@ -520,20 +911,26 @@ static void stop_candidates(void)
             died(i, 0, 1);
         }
     }
-    nap(300);
+    killed = hb_now_us();
+    settle(END_BOUND_MS);
     if (hb_read(hb_path, &log, err, sizeof err) == 0) {
-        for (size_t j = 0; j < log.n; j++)
-            if (heartbeat_alive(log.children[j].pid)) {
-                event("orphan", "%d", (int) log.children[j].pid);
-                kill(log.children[j].pid, SIGKILL);
-            }
+        for (size_t j = 0; j < log.nprocs; j++)
+            if (heartbeat_alive(log.procs[j].pid))
+                orphan(log.procs[j].pid, "leader-heartbea");
         hb_free(&log);
     }
+    while (sweep_descendants(0) > 0 &&
+           hb_now_us() - killed < WATCHDOG_BOUND_MS * 1000LL)
+        settle(20);
+    sweep_descendants(1);
     for (int i = 0; i < opt.n; i++)
         if (groups[i] > 0 && group_alive(groups[i])) {
-            event("orphan", "%d", (int) -groups[i]);
+            event("orphan", "%d group", (int) -groups[i]);
             kill(-groups[i], SIGKILL);
         }
+    /* Reap what the kills left to the harness. */
+    for (int i = 0; i < 50 && n_adopted > 0; i++)
+        settle(10);
 }
 
 /* 1 when the log already shows a split brain or a term violation (for
@@ -558,10 +955,11 @@ static void usage(void)
     fprintf(stderr,
             "usage: leader-chaos [--seed N] [--seconds S] [--candidates N] "
             "[--ttl MS]\n"
-            "                    [--beat MS] [--faults KIND,...] [--naive]\n"
-            "                    [--expect-violation] [--keep]\n"
-            "kinds: kill9 sigterm blackhole reset sigstop redis-restart "
-            "redis-kill9\n");
+            "                    [--beat MS] [--faults KIND,...] "
+            "[--tree | --single]\n"
+            "                    [--naive] [--expect-violation] [--keep]\n"
+            "kinds: kill9 sigterm blackhole reset sigstop sigstop-group\n"
+            "       redis-restart redis-kill9 redis-pause\n");
     exit(2);
 }
 
@@ -578,6 +976,10 @@ static void parse_args(int argc, char **argv)
             opt.expect_violation = 1;
         else if (strcmp(a, "--keep") == 0)
             opt.keep = 1;
+        else if (strcmp(a, "--tree") == 0)
+            opt.single = 0;
+        else if (strcmp(a, "--single") == 0)
+            opt.single = 1;
         else if (v == NULL)
             usage();
         else if (i++, strcmp(a, "--seed") == 0)
@@ -625,6 +1027,8 @@ static int setup(void)
         perror("leader-chaos: mkdtemp");
         return 2;
     }
+    snprintf(run_tag, sizeof run_tag, "%d.%.20s", (int) getpid(),
+             strrchr(dir, '.') + 1);
     snprintf(hb_path, sizeof hb_path, "%s/hb.log", dir);
     snprintf(fault_path, sizeof fault_path, "%s/faults.log", dir);
     snprintf(proxy_log, sizeof proxy_log, "%s/proxies.log", dir);
@@ -668,8 +1072,9 @@ static void teardown(void)
 static void print_replay(void)
 {
     printf("replay: leader-chaos --seed %llu --seconds %ld --candidates %d "
-           "--ttl %ld --beat %ld%s%s",
+           "--ttl %ld --beat %ld%s%s%s",
            opt.seed, opt.seconds, opt.n, opt.ttl, opt.beat,
+           opt.single && !opt.naive ? " --single" : "",
            opt.naive ? " --naive" : "",
            opt.expect_violation ? " --expect-violation" : "");
     if (opt.kinds != (1u << CK_NKINDS) - 1) {
@@ -718,8 +1123,15 @@ int main(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGALRM, on_alarm);
     alarm((unsigned) opt.seconds + 120);
-    printf("leader-chaos: seed %llu, %d %s candidates, ttl %ld ms, %ld s\n",
-           opt.seed, opt.n, opt.naive ? "naive" : "`leader run`", opt.ttl,
+    /* Orphans come to us, to be reaped and judged (scan_adopted). */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+        perror("leader-chaos: PR_SET_CHILD_SUBREAPER");
+        return 2;
+    }
+    printf("leader-chaos: seed %llu, %d %s candidates (%s children), ttl %ld "
+           "ms, %ld s\n",
+           opt.seed, opt.n, opt.naive ? "naive" : "`leader run`",
+           opt.naive || opt.single ? "single-process" : "process-tree", opt.ttl,
            opt.seconds);
     rc = setup();
     if (rc != 0) {
@@ -763,6 +1175,9 @@ int main(int argc, char **argv)
     event("end", "-");
     stop_candidates();
     teardown();
+    free(spawns);
+    spawns = NULL;
+    n_spawns = 0;
     fclose(fault_log);
     fault_log = NULL;
     alarm(0);

@@ -1,7 +1,9 @@
 /* chaos_check.c - the chaos suite's checker (see chaos_check.h): split
  * brains, term order, orphans and availability from the heartbeat log,
  * recovery times from the harness' fault log. The heartbeat log is read
- * with hblog.h, the one parser of that format. */
+ * with hblog.h, the one parser of that format; a "child" here is what
+ * hblog.h calls one: every process of the tree `leader run` started for
+ * one election (the heartbeats that share a GROUP, id and term). */
 #define _GNU_SOURCE
 #include "chaos_check.h"
 
@@ -10,16 +12,17 @@
 
 #include "hblog.h"
 
-/* A child seen beating this long after its `leader run` died is an orphan:
- * PR_SET_PDEATHSIG kills it within microseconds, so the slack only covers
- * a loaded machine (sanitizer builds, two suites at once). */
+/* A process of a child seen beating this long after its `leader run` died
+ * is an orphan: whatever guards the tree (PR_SET_PDEATHSIG, a watchdog)
+ * kills it within milliseconds, so the slack only covers a loaded machine
+ * (sanitizer builds, two suites at once). */
 #define ORPHAN_SLACK_US 500000LL
 /* Findings printed in full; the rest are only counted. */
 #define MAX_PRINTED 10
 
 static const char *const kind_names[CK_NKINDS] = {
-    "kill9",   "sigterm",       "blackhole",   "reset",
-    "sigstop", "redis-restart", "redis-kill9",
+    "kill9",         "sigterm",       "blackhole",   "reset",       "sigstop",
+    "sigstop-group", "redis-restart", "redis-kill9", "redis-pause",
 };
 
 const char *chaos_kind_name(int kind)
@@ -39,9 +42,10 @@ int chaos_kind_parse(const char *name)
 struct event {
     char what[16];
     long long us;
-    int kind; /* fault, heal, stall */
-    char id[128];
+    int kind;     /* fault, heal, stall */
+    char id[128]; /* spawn, died: the candidate's id; adopt, orphan: comm */
     int slot, pid;
+    int cand; /* adopt: the `leader run` it descends from, 0: unknown */
 };
 
 struct flog {
@@ -108,6 +112,17 @@ static int flog_read(const char *path, struct flog *f)
                 goto bad;
             snprintf(e.id, sizeof e.id, "%s", b);
         } else if (strcmp(what, "orphan") == 0) {
+            if (n != 3 && n != 4)
+                goto bad;
+            e.pid = atoi(a);
+            snprintf(e.id, sizeof e.id, "%s", n == 4 ? b : "?");
+        } else if (strcmp(what, "adopt") == 0) {
+            if (n != 5)
+                goto bad;
+            e.pid = atoi(a);
+            snprintf(e.id, sizeof e.id, "%s", b);
+            e.cand = atoi(c);
+        } else if (strcmp(what, "gone") == 0) {
             if (n != 3)
                 goto bad;
             e.pid = atoi(a);
@@ -139,10 +154,10 @@ static double ms(long long us)
     return (double) us / 1000.0;
 }
 
-/* Two children alive at the same instant, judged from the start line to
- * the last line each wrote (what it proved it was running). The children
- * are in order of start, so each is compared with the one of all earlier
- * children that was seen last. */
+/* Two children alive at the same instant, judged from the first start
+ * line to the last line any process of each wrote (what it proved it was
+ * running). The children are in order of start, so each is compared with
+ * the one of all earlier children that was seen last. */
 static int count_split_brains(const hb_log *log, FILE *out)
 {
     const hb_child *latest = NULL;
@@ -156,10 +171,12 @@ static int count_split_brains(const hb_log *log, FILE *out)
                 fprintf(out,
                         "SPLIT BRAIN: child %d (id %s, term %llu) started at "
                         "%.3f ms while child %d (id %s, term %llu) was alive "
-                        "until %.3f ms (%.3f ms of overlap)\n",
+                        "until %.3f ms (last line by process %d; %.3f ms of "
+                        "overlap)\n",
                         (int) c->pid, c->id, c->term, ms(c->start_us),
                         (int) latest->pid, latest->id, latest->term,
-                        ms(latest->last_us), ms(latest->last_us - c->start_us));
+                        ms(latest->last_us), (int) latest->last_pid,
+                        ms(latest->last_us - c->start_us));
         }
         if (latest == NULL || c->last_us > latest->last_us)
             latest = c;
@@ -168,8 +185,10 @@ static int count_split_brains(const hb_log *log, FILE *out)
 }
 
 /* Every leadership takes a new term from the counter (INCR, persisted with
- * appendfsync always), so successive children must have strictly growing
- * terms; a repeat means two leaderships shared a fencing token. */
+ * appendfsync always), and a second child in one leadership first takes a
+ * new one (DESIGN §4), so successive children (process trees, whatever
+ * their ids) must have strictly growing terms: a repeat means two children
+ * shared a fencing token, even two of one `leader run`. */
 static int count_term_violations(const hb_log *log, FILE *out)
 {
     int found = 0;
@@ -195,13 +214,16 @@ static int pid_listed(const int *pids, int n, int pid)
     return 0;
 }
 
-/* A child still alive after its candidate died: found at the end by the
- * harness (orphan lines: the pid was still there), or in the log (it beat
- * well after the candidate that started it was reaped). A child belongs to
- * the candidate of its id that was running when it started. */
+/* A process of a candidate still alive after the candidate died: found by
+ * the harness (orphan lines: alive at the end, or adopted by the harness
+ * and not gone within its bound), or in the log (it beat well after the
+ * `leader run` that started its child was reaped). A child belongs to the
+ * candidate of its id that was running when the child started; every
+ * process of the child is judged, grandchildren included. Counted once per
+ * process. */
 static int count_orphans(const hb_log *log, const struct flog *f, FILE *out)
 {
-    int *pids = calloc(log->n + f->n + 1, sizeof *pids), n = 0;
+    int *pids = calloc(log->nprocs + f->n + 1, sizeof *pids), n = 0;
 
     if (pids == NULL)
         return 0;
@@ -218,8 +240,10 @@ static int count_orphans(const hb_log *log, const struct flog *f, FILE *out)
                             "processes at the end\n",
                             -d->pid);
                 else
-                    fprintf(out, "ORPHAN: child %d still alive at the end\n",
-                            d->pid);
+                    fprintf(out,
+                            "ORPHAN: process %d (%s) outlived its candidate "
+                            "(found alive at %.3f ms)\n",
+                            d->pid, d->id, ms(d->us));
             }
             continue;
         }
@@ -228,22 +252,59 @@ static int count_orphans(const hb_log *log, const struct flog *f, FILE *out)
         for (size_t j = 0; j < i; j++)
             if (strcmp(f->ev[j].what, "spawn") == 0 && f->ev[j].pid == d->pid)
                 spawned = f->ev[j].us;
-        for (size_t j = 0; j < log->n; j++) {
-            const hb_child *c = &log->children[j];
+        for (size_t j = 0; j < log->nprocs; j++) {
+            const hb_child *p = &log->procs[j], *c = &log->children[p->child];
 
             if (strcmp(c->id, d->id) != 0 || c->start_us < spawned ||
-                c->start_us > d->us || c->last_us <= d->us + ORPHAN_SLACK_US ||
-                pid_listed(pids, n, (int) c->pid))
+                c->start_us > d->us || p->last_us <= d->us + ORPHAN_SLACK_US ||
+                pid_listed(pids, n, (int) p->pid))
                 continue;
-            pids[n++] = (int) c->pid;
+            pids[n++] = (int) p->pid;
             fprintf(out,
-                    "ORPHAN: child %d (id %s) beat until %.3f ms, its leader "
-                    "run %d died at %.3f ms\n",
-                    (int) c->pid, c->id, ms(c->last_us), d->pid, ms(d->us));
+                    "ORPHAN: process %d of child %d (id %s, term %llu) beat "
+                    "until %.3f ms, its leader run %d died at %.3f ms\n",
+                    (int) p->pid, (int) c->pid, c->id, c->term, ms(p->last_us),
+                    d->pid, ms(d->us));
         }
     }
     free(pids);
     return n;
+}
+
+/* What the harness adopted (processes whose parent died), and for the
+ * watchdogs among them the longest time from the death of their `leader
+ * run` to their own end: how long a watchdog outlives its supervisor. */
+static void adoption_summary(const struct flog *f, FILE *out)
+{
+    int adopted = 0, watchdogs = 0;
+    long long worst = -1;
+
+    for (size_t i = 0; i < f->n; i++) {
+        const struct event *a = &f->ev[i];
+        long long died = 0, gone = 0;
+
+        if (strcmp(a->what, "adopt") != 0)
+            continue;
+        adopted++;
+        if (strcmp(a->id, "leader-watchdog") != 0)
+            continue;
+        watchdogs++;
+        for (size_t j = 0; j < f->n; j++) {
+            if (strcmp(f->ev[j].what, "died") == 0 && a->cand > 0 &&
+                f->ev[j].pid == a->cand)
+                died = f->ev[j].us;
+            if (j > i && gone == 0 && strcmp(f->ev[j].what, "gone") == 0 &&
+                f->ev[j].pid == a->pid)
+                gone = f->ev[j].us;
+        }
+        if (died > 0 && gone > died && gone - died > worst)
+            worst = gone - died;
+    }
+    fprintf(out, "adopted          %d (%d watchdogs", adopted, watchdogs);
+    if (worst >= 0)
+        fprintf(out, ", the last gone %.1f ms after its leader run died",
+                ms(worst));
+    fprintf(out, ")\n");
 }
 
 /* The share of [begin, end] during which some child was running. */
@@ -365,15 +426,16 @@ int chaos_check(const char *hb_path, const char *fault_path, FILE *out,
 
     fprintf(out,
             "\nchaos summary: seed %llu, %d %s candidates, ttl %d ms, "
-            "%.1f s of faults, %zu children\n",
+            "%.1f s of faults, %zu children (%zu processes)\n",
             f.seed, f.candidates, f.naive ? "naive" : "`leader run`", f.ttl,
-            ms(f.end_us - f.begin_us) / 1000, log.n);
+            ms(f.end_us - f.begin_us) / 1000, log.n, log.nprocs);
     recovery_table(&log, &f, out, res);
     fprintf(out, "%-14s %7d\n", "total", res->faults);
     fprintf(out, "split brains     %d\n", res->split_brains);
     fprintf(out, "term violations  %d\n", res->term_violations);
     fprintf(out, "orphans          %d\n", res->orphans);
     fprintf(out, "stalls           %d\n", res->stalls);
+    adoption_summary(&f, out);
     fprintf(out, "availability     %.2f %%\n", 100 * availability(&log, &f));
     hb_free(&log);
     free(f.ev);

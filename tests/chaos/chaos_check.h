@@ -11,8 +11,15 @@
  *   fault MS KIND TARGET                 a fault was injected
  *   heal MS KIND TARGET                  ...and lifted
  *   stall MS KIND TARGET                 no leader came back in time
- *   orphan MS PID                        a child outlived its candidate
- *                                        (-PGID: its group was not empty)
+ *   adopt MS PID NAME CAND               a process was reparented to the
+ *                                        harness (a subreaper): its parent
+ *                                        died; CAND is the pid of the
+ *                                        `leader run` it descends from (0:
+ *                                        unknown, or not a candidate's)
+ *   gone MS PID                          ...and was reaped
+ *   orphan MS PID [NAME]                 a process of a candidate outlived
+ *                                        it (-PGID: its group was not
+ *                                        empty); NAME is its comm
  *   end MS                               the schedule ended
  *
  * What it judges, and how, is in README.md next to this file. */
@@ -28,8 +35,10 @@ enum chaos_kind {
     CK_BLACKHOLE,
     CK_RESET,
     CK_SIGSTOP,
+    CK_SIGSTOP_GROUP,
     CK_REDIS_RESTART,
     CK_REDIS_KILL9,
+    CK_REDIS_PAUSE,
     CK_NKINDS
 };
 

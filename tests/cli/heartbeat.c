@@ -2,16 +2,20 @@
  * `leader run`: it appends its life to a shared log, one line per write()
  * with O_APPEND, so that the lines of several children interleave whole:
  *
- *   start TERM ID MS PID     when it starts
- *   beat TERM ID MS PID      every --interval ms
- *   stop TERM ID MS PID      when it ends of its own accord or on SIGTERM
+ *   start TERM ID MS PID [GROUP]    when it starts
+ *   beat TERM ID MS PID [GROUP]     every --interval ms
+ *   stop TERM ID MS PID [GROUP]     when it ends of its own accord or on
+ *                                   SIGTERM
  *
  * TERM and ID come from LEADER_TERM and LEADER_ID; MS is CLOCK_BOOTTIME in
  * milliseconds, with three decimals (the library's clock, comparable across
- * processes).
+ * processes). GROUP is written only with --group: several heartbeats of one
+ * child's process tree (a script that starts some in the background) pass
+ * the same GROUP (the script's own pid, $$), and the log's readers judge
+ * them as one child (hblog.h).
  *
  *   leader-heartbeat LOG [--interval MS] [--exit-on FILE] [--exit-code N]
- *                        [--linger MS] [--ignore-term]
+ *                        [--linger MS] [--ignore-term] [--group G]
  *
  * --exit-on FILE ends it (status --exit-code, default 0) once FILE exists;
  * SIGTERM ends it after --linger ms (still beating), with --exit-code;
@@ -30,6 +34,7 @@
 static volatile sig_atomic_t got_term;
 static int log_fd;
 static const char *term_env, *id_env;
+static long group; /* 0: no GROUP field */
 
 static long long boot_ms(void)
 {
@@ -50,9 +55,13 @@ static long long boot_us(void)
 static void record(const char *what)
 {
     long long us = boot_us();
-    char line[512];
-    int n = snprintf(line, sizeof line, "%s %s %s %lld.%03lld %d\n", what,
-                     term_env, id_env, us / 1000, us % 1000, (int) getpid());
+    char line[512], tail[32] = "";
+    int n;
+
+    if (group > 0)
+        snprintf(tail, sizeof tail, " %ld", group);
+    n = snprintf(line, sizeof line, "%s %s %s %lld.%03lld %d%s\n", what,
+                 term_env, id_env, us / 1000, us % 1000, (int) getpid(), tail);
 
     if (n > 0 && write(log_fd, line, (size_t) n) < 0)
         _exit(111);
@@ -92,6 +101,9 @@ int main(int argc, char **argv)
             linger = atol(argv[++i]);
         else if (strcmp(argv[i], "--ignore-term") == 0)
             ignore_term = 1;
+        else if (strcmp(argv[i], "--group") == 0 && i + 1 < argc &&
+                 atol(argv[i + 1]) > 0)
+            group = atol(argv[++i]);
         else {
             fprintf(stderr, "leader-heartbeat: bad option %s\n", argv[i]);
             return 2;

@@ -444,7 +444,8 @@ static void spawn(int i)
     char url[64], port[16], ttl[16], beat[16], pause[32], out[400];
     /* The tree's shape alternates over slots and restarts (not drawn from
      * the seed: how often a slot is spawned depends on timing). */
-    const char *shape = (i + c->spawns++) % 2 ? "wait" : "exec";
+    static const char *const shapes[] = {"exec", "wait", "escape"};
+    const char *shape = shapes[(i + c->spawns++) % 3];
     pid_t parent = getpid(), pid;
 
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", c->proxy.port);

@@ -9,7 +9,10 @@
 #
 #   exec   the shell becomes a second heartbeat (the direct child beats);
 #   wait   it starts a second heartbeat in the background and waits for
-#          both (the direct child is a shell that never beats).
+#          both (the direct child is a shell that never beats);
+#   escape the second heartbeat leaves the tree's process group and
+#          session (setsid in a double fork: re-parented away from the
+#          shell at once), and the shell becomes a third.
 #
 # Every heartbeat passes --group $$ (this shell's pid), so that the checker
 # judges all of them as one child: its lifetime runs from the first start
@@ -21,6 +24,10 @@ shape=$1 hb=$2 hblog=$3 beat=$4
 "$hb" "$hblog" --interval "$beat" --group $$ &
 case $shape in
 exec)
+    exec "$hb" "$hblog" --interval "$beat" --group $$
+    ;;
+escape)
+    (setsid "$hb" "$hblog" --interval "$beat" --group $$ &)
     exec "$hb" "$hblog" --interval "$beat" --group $$
     ;;
 *)

@@ -709,8 +709,9 @@ static void collect(struct round *r, int failover, struct result *res)
             if (led == 0 || from == 0)
                 continue;
             v[m] = led - from;
-            /* A released key (leader run's watchdog) never expired. */
-            if (l->expiry[i] != 0)
+            /* A key released before it would have expired (by a dead
+             * leader run's watchdog) did not expire: no such sample. */
+            if (l->expiry[i] != 0 && led > l->expiry[i] - 1)
                 w[mw++] = led - l->expiry[i];
             m++;
         }

@@ -326,3 +326,37 @@ TEST(grace_of_half_the_ttl_keeps_the_child)
     cli_tmp_free(&t);
     rfx_free(s);
 }
+
+/* The watchdog is killed: `leader run`, to which the tree's orphans now
+ * come, kills what is left of the tree, releases and exits 1. */
+TEST(killed_watchdog_takes_the_tree_down)
+{
+    rfx_server *s = start_redis();
+    char script[2048], out[512], err[512];
+    const char *st[] = {LEADER_BIN, "status",   "--redis", rfx_url(s),
+                        "--key",    "cli-test", NULL};
+    pid_t a, a_child, kids[8];
+    cli_tmp t;
+    int n;
+
+    cli_tmp_init(&t);
+    tree_script(&t, script, sizeof script);
+    a = script_candidate(&t, rfx_url(s), "a", "--ttl 10000", script);
+    a_child = cli_wait_child(&t, "a", 0, 5000, NULL);
+    ASSERT_GT(a_child, 0);
+    await_grandchildren(&t);
+    n = cli_children_of(a, kids, 8);
+    if (n < 0)
+        SKIP("the kernel lists no children in /proc");
+    ASSERT_EQ(n, 1); /* the watchdog */
+    kill(kids[0], SIGKILL);
+    ASSERT_EQ(cli_wait(a, 3000), 1);
+    ASSERT(!cli_alive(a_child));
+    ASSERT_EQ(check_grandchildren(&t, hb_now_us()), 2);
+    await_log_line(&t, "a.log", "the watchdog exited", 100);
+    /* Released: nobody leads. */
+    ASSERT_EQ(cli_capture(st, out, sizeof out, err, sizeof err, 5000), 1);
+    ASSERT_EQ(cli_check_log(&t), 1);
+    cli_tmp_free(&t);
+    rfx_free(s);
+}

@@ -319,3 +319,17 @@ int cli_children_of(pid_t pid, pid_t *out, int max)
     fclose(f);
     return n;
 }
+
+rfx_server *cli_start_redis(int persist, const char *password)
+{
+    rfx_options o = {persist, password, NULL, 0};
+    rfx_server *s = NULL;
+
+    RFX_SKIP_IF_UNAVAILABLE();
+    for (int i = 0; i < 20 && s == NULL; i++) {
+        o.port = 20000 + (int) ((getpid() * 7919u + i * 104729u) % 12000);
+        s = rfx_start(&o);
+    }
+    ASSERT_NOT_NULL(s);
+    return s;
+}

@@ -10,6 +10,16 @@
 
 #include "hblog.h"
 
+struct rfx_server;
+
+/* A private redis-server (persist: with appendonly, password: or NULL) on
+ * a port below the kernel's ephemeral range: while the server restarts,
+ * a client reconnecting in a loop to a port in that range can be handed
+ * the very same port as its own source port (a TCP self-connect) and keep
+ * it, so the server could not come back. Skips the test without a
+ * redis-server. */
+struct rfx_server *cli_start_redis(int persist, const char *password);
+
 /* A growing argv. */
 typedef struct cli_args {
     const char *v[64];

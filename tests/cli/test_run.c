@@ -21,25 +21,6 @@
 #define TTL   1000 /* ms, for every candidate unless a test says more */
 #define SLACK 250  /* ms allowed past a deadline for scheduling (ASan) */
 
-/* A server on a port below the kernel's ephemeral range (32768 and up by
- * default): while the server restarts, a client reconnecting in a loop to
- * a port in that range can be handed the very same port as its own source
- * port (a TCP self-connect) and keep it, so the server could not come
- * back. */
-static rfx_server *start_redis(int persist, const char *password)
-{
-    rfx_options o = {persist, password, NULL, 0};
-    rfx_server *s = NULL;
-
-    RFX_SKIP_IF_UNAVAILABLE();
-    for (int i = 0; i < 20 && s == NULL; i++) {
-        o.port = 20000 + (int) ((getpid() * 7919u + i * 104729u) % 12000);
-        s = rfx_start(&o);
-    }
-    ASSERT_NOT_NULL(s);
-    return s;
-}
-
 /* The usual candidate: ttl 1000 ms, wait 5000 ms, heartbeat every 5 ms. */
 static pid_t candidate(const cli_tmp *t, const char *url, const char *id)
 {
@@ -62,7 +43,7 @@ static pid_t leader_and_follower(const cli_tmp *t, const char *url_a,
 
 TEST(handover_after_child_exits)
 {
-    rfx_server *s = start_redis(0, NULL);
+    rfx_server *s = cli_start_redis(0, NULL);
     long long a_end, b_start;
     pid_t a, b, b_child;
     char stop[320];
@@ -98,7 +79,7 @@ TEST(handover_after_child_exits)
 
 TEST(failover_after_kill9_takes_the_child_down)
 {
-    rfx_server *s = start_redis(0, NULL);
+    rfx_server *s = cli_start_redis(0, NULL);
     pid_t a, b, a_child, kids[8];
     int nkids;
     long long killed;
@@ -123,7 +104,7 @@ TEST(failover_after_kill9_takes_the_child_down)
 
 TEST(sigstop_watchdog_kills_child_by_the_deadline)
 {
-    rfx_server *s = start_redis(0, NULL);
+    rfx_server *s = cli_start_redis(0, NULL);
     pid_t a, b, a_child, b_child;
     long long stopped, dead;
     char alog[320];
@@ -163,7 +144,7 @@ TEST(sigstop_watchdog_kills_child_by_the_deadline)
  * connection; a's child must be gone by the deadline and b takes over. */
 static void proxy_fault_test(int (*fault)(const proxy_ctl *), int must_lose)
 {
-    rfx_server *s = start_redis(0, NULL);
+    rfx_server *s = cli_start_redis(0, NULL);
     proxy_ctl p;
     char url[64];
     pid_t a, b, a_child;
@@ -208,7 +189,7 @@ TEST(proxy_reset_no_overlap)
 {
     /* A reset is healed at once: a reconnects and renews within its lease,
      * so it normally keeps leading; either way no overlap is allowed. */
-    rfx_server *s = start_redis(0, NULL);
+    rfx_server *s = cli_start_redis(0, NULL);
     proxy_ctl p;
     char url[64];
     pid_t a, b, a_child;
@@ -233,7 +214,7 @@ TEST(proxy_reset_no_overlap)
 
 TEST(redis_restarts_no_overlap)
 {
-    rfx_server *s = start_redis(1, NULL);
+    rfx_server *s = cli_start_redis(1, NULL);
     pid_t a, b, a_child;
     long long t0;
     cli_tmp t;
@@ -269,7 +250,7 @@ TEST(redis_restarts_no_overlap)
  * the same id. */
 static void random_stops(int n, int rounds)
 {
-    rfx_server *s = start_redis(0, NULL);
+    rfx_server *s = cli_start_redis(0, NULL);
     pid_t cand[8];
     char ids[8][32], stop[8][320], hb_opts[8][400];
     unsigned seed = (unsigned) harness_seed();
@@ -345,7 +326,7 @@ TEST(five_candidates_random_stops)
 
 TEST(sigterm_forwarded_child_status_key_released)
 {
-    rfx_server *s = start_redis(0, NULL);
+    rfx_server *s = cli_start_redis(0, NULL);
     pid_t a, a_child;
     long long t0, took;
     cli_tmp t;
@@ -376,7 +357,7 @@ TEST(sigterm_forwarded_child_status_key_released)
 
 TEST(sigterm_ignored_child_killed_after_grace)
 {
-    rfx_server *s = start_redis(0, NULL);
+    rfx_server *s = cli_start_redis(0, NULL);
     pid_t a, a_child;
     long long t0, took;
     cli_tmp t;
@@ -400,7 +381,7 @@ TEST(sigterm_ignored_child_killed_after_grace)
 
 TEST(once_exits_75_when_leadership_is_lost)
 {
-    rfx_server *s = start_redis(0, NULL);
+    rfx_server *s = cli_start_redis(0, NULL);
     leader_options o;
     leader *l;
     char *reply;
@@ -430,7 +411,7 @@ TEST(once_exits_75_when_leadership_is_lost)
 
 TEST(password_never_printed)
 {
-    rfx_server *s = start_redis(0, "s3cretPw");
+    rfx_server *s = cli_start_redis(0, "s3cretPw");
     char url[128], bad[128], alog[320], blog[320], envurl[160];
     char out[2048], err[2048];
     pid_t a, b;

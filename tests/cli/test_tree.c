@@ -20,21 +20,6 @@
 
 #define SLACK 250 /* ms allowed past a deadline for scheduling (ASan) */
 
-static rfx_server *start_redis(void)
-{
-    rfx_options o = {0, NULL, NULL, 0};
-    rfx_server *s = NULL;
-
-    RFX_SKIP_IF_UNAVAILABLE();
-    /* Below the ephemeral range: see test_run.c. */
-    for (int i = 0; i < 20 && s == NULL; i++) {
-        o.port = 20000 + (int) ((getpid() * 7919u + i * 104729u) % 12000);
-        s = rfx_start(&o);
-    }
-    ASSERT_NOT_NULL(s);
-    return s;
-}
-
 /* `setsid leader run ... -- /bin/sh -c SCRIPT`: a candidate that leads a
  * process group (and session) of its own, so that its whole group can be
  * signalled as a shell's job control does, running a shell script. */
@@ -132,25 +117,39 @@ static void await_log_line(const cli_tmp *t, const char *name,
     }
 }
 
+/* a, a tree-child candidate leading its own process group, then b, a
+ * plain candidate that follows; both with the given ttl option. Returns a
+ * (its child in *a_child). */
+static pid_t tree_leader_and_follower(const cli_tmp *t, const char *url,
+                                      const char *ttl_opt, pid_t *b,
+                                      pid_t *a_child)
+{
+    char script[2048];
+    pid_t a;
+
+    tree_script(t, script, sizeof script);
+    a = script_candidate(t, url, "a", ttl_opt, script);
+    *a_child = cli_wait_child(t, "a", 0, 5000, NULL);
+    ASSERT_GT(*a_child, 0);
+    await_grandchildren(t);
+    *b = cli_candidate(t, url, "b", ttl_opt, "");
+    cli_sleep_ms(300); /* b has tried once and follows */
+    return a;
+}
+
 /* kill -9 of the leading `leader run`, at the default ttl of 10 s: every
  * process of the child's tree dies, grandchildren included, and the next
  * candidate's child starts within milliseconds, because the watchdog
  * releases once the tree is gone. */
 TEST(kill9_takes_the_tree_down_and_fails_over_at_once)
 {
-    rfx_server *s = start_redis();
-    char script[2048];
+    rfx_server *s = cli_start_redis(0, NULL);
     long long killed, b_start;
-    pid_t a, b, b_child;
+    pid_t a, b, a_child, b_child;
     cli_tmp t;
 
     cli_tmp_init(&t);
-    tree_script(&t, script, sizeof script);
-    a = script_candidate(&t, rfx_url(s), "a", "--ttl 10000", script);
-    ASSERT_GT(cli_wait_child(&t, "a", 0, 5000, NULL), 0);
-    await_grandchildren(&t);
-    b = cli_candidate(&t, rfx_url(s), "b", "--ttl 10000", "");
-    cli_sleep_ms(300); /* b follows */
+    a = tree_leader_and_follower(&t, rfx_url(s), "--ttl 10000", &b, &a_child);
     killed = hb_now_us();
     kill(a, SIGKILL);
     ASSERT_EQ(cli_wait(a, 2000), 137);
@@ -173,20 +172,13 @@ TEST(kill9_takes_the_tree_down_and_fails_over_at_once)
  * the next candidate waits for the key to expire. */
 TEST(group_sigstop_child_tree_killed_by_the_deadline)
 {
-    rfx_server *s = start_redis();
-    char script[2048];
+    rfx_server *s = cli_start_redis(0, NULL);
     long long stopped, b_start;
     pid_t a, b, a_child;
     cli_tmp t;
 
     cli_tmp_init(&t);
-    tree_script(&t, script, sizeof script);
-    a = script_candidate(&t, rfx_url(s), "a", "--ttl 1000", script);
-    a_child = cli_wait_child(&t, "a", 0, 5000, NULL);
-    ASSERT_GT(a_child, 0);
-    await_grandchildren(&t);
-    b = cli_candidate(&t, rfx_url(s), "b", "--ttl 1000", "");
-    cli_sleep_ms(300);
+    a = tree_leader_and_follower(&t, rfx_url(s), "--ttl 1000", &b, &a_child);
     stopped = hb_now_us();
     ASSERT_OK(kill(-a, SIGSTOP));
     /* The last renewal was sent before the stop: the deadline is at most
@@ -211,7 +203,7 @@ TEST(group_sigstop_child_tree_killed_by_the_deadline)
  * watchdog's release fails, and the key is left to expire. */
 TEST(no_release_when_redis_is_unreachable_at_death)
 {
-    rfx_server *s = start_redis();
+    rfx_server *s = cli_start_redis(0, NULL);
     long long killed, b_start, pttl;
     proxy_ctl p;
     char url[64], *reply, key[80];
@@ -270,7 +262,7 @@ static int count_lines(const cli_tmp *t, const char *name, const char *needle)
  * LEADER_TERM: it gets a new term first. */
 TEST(second_child_in_one_leadership_gets_a_new_term)
 {
-    rfx_server *s = start_redis();
+    rfx_server *s = cli_start_redis(0, NULL);
     char err[256];
     hb_log log;
     pid_t a;
@@ -310,7 +302,7 @@ TEST(second_child_in_one_leadership_gets_a_new_term)
  * late, so the one child runs on. */
 TEST(grace_of_half_the_ttl_keeps_the_child)
 {
-    rfx_server *s = start_redis();
+    rfx_server *s = cli_start_redis(0, NULL);
     pid_t a;
     cli_tmp t;
 
@@ -331,7 +323,7 @@ TEST(grace_of_half_the_ttl_keeps_the_child)
  * come, kills what is left of the tree, releases and exits 1. */
 TEST(killed_watchdog_takes_the_tree_down)
 {
-    rfx_server *s = start_redis();
+    rfx_server *s = cli_start_redis(0, NULL);
     char script[2048], out[512], err[512];
     const char *st[] = {LEADER_BIN, "status",   "--redis", rfx_url(s),
                         "--key",    "cli-test", NULL};

@@ -1,6 +1,7 @@
 /* candidates.c - see candidates.h. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -257,4 +258,23 @@ void world_dump(struct world *w)
     pthread_mutex_lock(&w->lock);
     dump_log(w);
     pthread_mutex_unlock(&w->lock);
+}
+
+void run_loops(leader *a, leader *b, long ms, const int *until, int want)
+{
+    int64_t end = now_ms() + ms;
+
+    while (now_ms() < end && (until == NULL || *until < want)) {
+        struct pollfd pfd[2] = {{leader_fd(a), POLLIN, 0},
+                                {leader_fd(b), POLLIN, 0}};
+        int ta = leader_timeout_ms(a), tb = leader_timeout_ms(b);
+        int t = ta < 0 ? tb : tb < 0 ? ta : ta < tb ? ta : tb;
+        long left = (long) (end - now_ms());
+
+        if (t < 0 || t > left)
+            t = (int) (left > 0 ? left : 0);
+        ASSERT_GE(poll(pfd, 2, t), 0);
+        ASSERT_OK(leader_process(a));
+        ASSERT_OK(leader_process(b));
+    }
 }

@@ -54,6 +54,10 @@ pid_t spawn_leader(const char *url, const char *key, long ttl, const char *id);
 int64_t now_ms(void);
 void sleep_ms(long ms);
 
+/* Event-loop mode: runs both handles' loops with poll() for ms, or until
+ * *until (if not NULL) reaches want. a and b may be the same handle. */
+void run_loops(leader *a, leader *b, long ms, const int *until, int want);
+
 void world_init(struct world *w);
 /* Frees every candidate (leader_free) and the world's lock. */
 void world_free(struct world *w);

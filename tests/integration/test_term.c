@@ -4,7 +4,6 @@
  * Redis agrees, and a release touches only the leadership it names. */
 #define _POSIX_C_SOURCE 200809L
 
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,25 +276,6 @@ static void on_loop_event(leader *l, const leader_event *ev, void *userdata)
             log->revoked != log->elected - 1)
             log->order_ok = 0;
         log->revoked++;
-    }
-}
-
-static void run_loops(leader *a, leader *b, long ms, const int *until, int want)
-{
-    int64_t end = now_ms() + ms;
-
-    while (now_ms() < end && (until == NULL || *until < want)) {
-        struct pollfd pfd[2] = {{leader_fd(a), POLLIN, 0},
-                                {leader_fd(b), POLLIN, 0}};
-        int ta = leader_timeout_ms(a), tb = leader_timeout_ms(b);
-        int t = ta < 0 ? tb : tb < 0 ? ta : ta < tb ? ta : tb;
-        long left = (long) (end - now_ms());
-
-        if (t < 0 || t > left)
-            t = (int) (left > 0 ? left : 0);
-        ASSERT_GE(poll(pfd, 2, t), 0);
-        ASSERT_OK(leader_process(a));
-        ASSERT_OK(leader_process(b));
     }
 }
 

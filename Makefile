@@ -9,6 +9,8 @@
 #   make bench         build, then print handover and failover figures
 #   make fuzz          run each libFuzzer target FUZZ_SECONDS (default 60)
 #   make chaos         a chaos soak of SECONDS (default 600), random seed
+#   make check-bare    the README's quick start in a throwaway bare Debian 12
+#                      root (debootstrap; root and network needed)
 #   make format        clang-format -i every C file
 #   make format-check  fail if any C file is not formatted
 #   make clean         remove the build directories (distclean: also .deps/)
@@ -54,7 +56,7 @@ TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 FORMAT_DIRS := include src tools examples tests bench
 
 .PHONY: all bootstrap build test asan tsan demo bench fuzz format format-check clean \
-	distclean chaos
+	distclean chaos check-bare
 
 all: build
 
@@ -113,6 +115,10 @@ bench: build
 chaos: build
 	@$(CLEAN_ENV) cmake --build $(ROOT)/build --target leader-chaos -j$(JOBS)
 	@$(ROOT)/build/tests/chaos/leader-chaos --seconds $(or $(SECONDS),600)
+
+# Not part of `make test`: it downloads a base system.
+check-bare:
+	@$(ROOT)/scripts/check-bare
 
 # Every C file of ours (not bench/'s node_modules).
 FORMAT_FILES = $(shell cd $(ROOT) && find $(FORMAT_DIRS) \

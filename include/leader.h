@@ -311,6 +311,12 @@ LEADER_API int leader_client_fd(const leader_client *c);
 LEADER_API int leader_client_timeout_ms(leader_client *c);
 LEADER_API int leader_client_process(leader_client *c);
 
+/* Copies url to out (at most len bytes, NUL-terminated) with its password,
+ * if it has one, replaced by "***": for messages and logs. url NULL means
+ * the URL a handle would use: $LEADER_REDIS_URL, else
+ * redis://127.0.0.1:6379. */
+LEADER_API void leader_url_redact(const char *url, char *out, size_t len);
+
 /* A static description of a LEADER_E... code. */
 LEADER_API const char *leader_strerror(int code);
 

@@ -331,6 +331,17 @@ int leader_release_term(leader *l, uint64_t term)
     return lp_release_term(l, term);
 }
 
+void leader_url_redact(const char *url, char *out, size_t len)
+{
+    leader_options o;
+
+    if (out == NULL || len == 0)
+        return;
+    leader_options_init(&o);
+    o.url = url;
+    lu_url_redact(effective_url(&o), out, len);
+}
+
 /* ---- the event-loop API of a handle: its client's ---- */
 
 int leader_fd(const leader *l)

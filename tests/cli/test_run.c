@@ -459,3 +459,54 @@ TEST(password_never_printed)
     cli_tmp_free(&t);
     rfx_free(s);
 }
+
+/* --timeout: a candidate not elected within it exits 75 and never starts
+ * its command; once elected, the timeout no longer applies. Durations take
+ * units. */
+TEST(timeout_exits_75_unless_elected_in_time)
+{
+    rfx_server *s = cli_start_redis(0, NULL);
+    long long t0, took;
+    pid_t a, b;
+    cli_tmp t;
+
+    cli_tmp_init(&t);
+    a = cli_candidate(&t, rfx_url(s), "a", "--ttl 2s --timeout 300ms", "");
+    ASSERT_GT(cli_wait_child(&t, "a", 0, 5000, NULL), 0);
+    t0 = hb_now_us();
+    b = cli_candidate(&t, rfx_url(s), "b", "--ttl 2s --wait 1s --timeout 400",
+                      "");
+    ASSERT_EQ(cli_wait(b, 3000), 75);
+    took = (hb_now_us() - t0) / 1000;
+    ASSERT_GE(took, 400);
+    ASSERT_LT(took, 2000);
+    cli_sleep_ms(300); /* a is past its own --timeout: it leads on */
+    ASSERT(cli_alive(a));
+    ASSERT_EQ(cli_stop(a), 0);
+    ASSERT_EQ(cli_check_log(&t), 1); /* b never started its command */
+    cli_tmp_free(&t);
+    rfx_free(s);
+}
+
+/* -n: try once, as flock -n does: exit 75 at once if another candidate
+ * leads, else lead as usual. */
+TEST(no_wait_exits_75_if_another_leads)
+{
+    rfx_server *s = cli_start_redis(0, NULL);
+    long long t0, took;
+    pid_t a, b;
+    cli_tmp t;
+
+    cli_tmp_init(&t);
+    a = cli_candidate(&t, rfx_url(s), "a", "-n --ttl 5s", "");
+    ASSERT_GT(cli_wait_child(&t, "a", 0, 5000, NULL), 0); /* free: leads */
+    t0 = hb_now_us();
+    b = cli_candidate(&t, rfx_url(s), "b", "--no-wait --ttl 5s --wait 5s", "");
+    ASSERT_EQ(cli_wait(b, 3000), 75);
+    took = (hb_now_us() - t0) / 1000;
+    ASSERT_LT(took, 1000); /* not a wait of 5 s */
+    ASSERT_EQ(cli_stop(a), 0);
+    ASSERT_EQ(cli_check_log(&t), 1);
+    cli_tmp_free(&t);
+    rfx_free(s);
+}

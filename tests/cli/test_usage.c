@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <leader.h>
@@ -44,16 +45,24 @@ TEST(bad_usage_exits_2_with_one_line)
     bad("no command to run", "run", "--", NULL);
     bad("no command to run", "run", "--ttl", "500", NULL);
     bad("--ttl needs a value", "run", "--ttl", NULL);
-    bad("'abc' is not a number", "run", "--ttl", "abc", "--", "true", NULL);
-    bad("'-5' is not a number", "run", "--ttl", "-5", "--", "true", NULL);
-    bad("' 5' is not a number", "run", "--ttl", " 5", "--", "true", NULL);
-    bad("'5ms' is not a number", "run", "--ttl=5ms", "--", "true", NULL);
+    bad("'abc' is not a duration", "run", "--ttl", "abc", "--", "true", NULL);
+    bad("'-5' is not a duration", "run", "--ttl", "-5", "--", "true", NULL);
+    bad("' 5' is not a duration", "run", "--ttl", " 5", "--", "true", NULL);
+    bad("'5 s' is not a duration", "run", "--ttl", "5 s", "--", "true", NULL);
+    bad("'5sec' is not a duration", "run", "--ttl=5sec", "--", "true", NULL);
+    bad("'1.5s' is not a duration", "run", "--ttl=1.5s", "--", "true", NULL);
+    bad("out of range", "run", "--ttl=5ms", "--", "true", NULL);
+    bad("'2d' is not a duration", "run", "--ttl=2d", "--", "true", NULL);
+    bad("out of range", "run", "--ttl=25h", "--", "true", NULL);
+    bad("out of range", "run", "--timeout", "0", "--", "true", NULL);
+    bad("'soon' is not a duration", "run", "--timeout", "soon", "--", "true",
+        NULL);
     bad("out of range", "run", "--ttl", "5", "--", "true", NULL);
     bad("out of range", "run", "--ttl", "99999999999999999999999", "--", "true",
         NULL);
     bad("out of range", "run", "--wait", "86400001", "--", "true", NULL);
-    bad("'x' is not a number", "run", "--wait", "x", "--", "true", NULL);
-    bad("'' is not a number", "run", "--grace=", "--", "true", NULL);
+    bad("'x' is not a duration", "run", "--wait", "x", "--", "true", NULL);
+    bad("'' is not a duration", "run", "--grace=", "--", "true", NULL);
     bad("must be less than --ttl", "run", "--ttl", "1000", "--grace", "1000",
         "--", "true", NULL);
     bad("must be less than --ttl", "run", "--grace", "20000", "--", "true",
@@ -80,6 +89,27 @@ TEST(bad_usage_exits_2_with_one_line)
     bad("--redis needs a value", "status", "--redis", NULL);
     bad("--key needs a value", "status", "--key", NULL);
     bad("leader status:", "status", "--redis", "bogus://x", NULL);
+    bad("unknown option '--ttl'", "status", "--ttl", "1s", NULL);
+    bad("unknown option '-n'", "watch", "-n", NULL);
+    bad("'1x' is not a duration", "watch", "--wait", "1x", NULL);
+}
+
+/* Environment defaults are checked like flags, and a flag wins. */
+TEST(environment_defaults)
+{
+    setenv("LEADER_TTL", "abc", 1);
+    bad("LEADER_TTL: 'abc' is not a duration", "run", "--", "true", NULL);
+    setenv("LEADER_TTL", "3s", 1);
+    bad("--grace (2500) must be at most half of --ttl (3000)", "run", "--grace",
+        "2500", "--", "true", NULL);
+    bad("--grace (2500) must be at most half of --ttl (4000)", "run", "--ttl",
+        "4s", "--grace", "2500ms", "--", "true", NULL);
+    unsetenv("LEADER_TTL");
+    setenv("LEADER_WAIT", "25h", 1);
+    bad("LEADER_WAIT: 25h is out of range", "watch", NULL);
+    unsetenv("LEADER_WAIT");
+    setenv("LEADER_KEY", "", 1);
+    bad("--key needs a value", "status", "--key", NULL); /* "" is unset */
 }
 
 static void good(const char *expect, const char *a1, const char *a2)
@@ -101,7 +131,12 @@ TEST(help_and_version_exit_0)
     good("usage: leader run", "--help", NULL);
     good("usage: leader run", "-h", NULL);
     good("usage: leader run [--redis URL]", "run", "--help");
-    good("--grace MS", "run", "-h");
+    good("--grace DURATION", "run", "-h");
+    good("--timeout DURATION", "run", "-h");
+    good("-n, --no-wait", "run", "-h");
+    good("LEADER_TTL", "run", "-h");
+    good("LEADER_KEY", "status", "-h");
+    good("LEADER_WAIT", "watch", "-h");
     good("usage: leader status", "status", "--help");
     good("Exit status: 0 someone leads", "status", "-h");
     snprintf(version, sizeof version, "leader %s\n", leader_version());

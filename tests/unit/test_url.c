@@ -1,5 +1,7 @@
 /* test_url.c - the Redis URL parser: every form of the grammar, and the
  * mistakes users make, each with its error code. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
@@ -140,4 +142,24 @@ TEST(redact_hides_only_the_password)
     ASSERT_STR_EQ(out, "unix:///tmp/s");
     lu_url_redact("redis://a:b:c@h", out, sizeof out);
     ASSERT_STR_EQ(out, "redis://a:***@h");
+}
+
+/* The public form: the URL a handle would use when given NULL, and a
+ * buffer too small for the whole URL still ends in NUL. */
+TEST(public_redact_defaults_like_a_handle)
+{
+    char out[128], tiny[8];
+
+    setenv("LEADER_REDIS_URL", "redis://u:hunter2@example:7000/3", 1);
+    leader_url_redact(NULL, out, sizeof out);
+    ASSERT_STR_EQ(out, "redis://u:***@example:7000/3");
+    unsetenv("LEADER_REDIS_URL");
+    leader_url_redact(NULL, out, sizeof out);
+    ASSERT_STR_EQ(out, "redis://127.0.0.1:6379");
+    leader_url_redact("redis://:pw@h", out, sizeof out);
+    ASSERT_STR_EQ(out, "redis://:***@h");
+    leader_url_redact("redis://:pw@h", tiny, sizeof tiny);
+    ASSERT_STR_EQ(tiny, "redis:/");
+    leader_url_redact("redis://:pw@h", out, 0); /* nothing written */
+    leader_url_redact("redis://:pw@h", NULL, 10);
 }

@@ -1,5 +1,5 @@
 /* cli.h - what the files of the leader command share: the subcommands,
- * their usage texts, and strict parsing of option values. */
+ * their usage texts, usage errors and messages (options: opts.h). */
 #ifndef LEADER_CLI_H
 #define LEADER_CLI_H
 
@@ -31,18 +31,6 @@ void json_string(const char *s);
  * line and returns EXIT_USAGE. cmd is "run", "status" or NULL. */
 int usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-
-/* Matches argv[*i] against the option name, as "--name VALUE" or
- * "--name=VALUE". Returns 1 and sets *value (advancing *i past a separate
- * value), 0 if argv[*i] is another option, or -1 after a usage error for a
- * missing value. */
-int opt_value(char **argv, int argc, int *i, const char *cmd, const char *name,
-              const char **value);
-
-/* Parses a whole decimal number of milliseconds in [min, max]. Returns 0,
- * or -1 after a usage error naming the option. */
-int parse_ms(const char *cmd, const char *name, const char *text, long min,
-             long max, long *out);
 
 /* The URL that will be used (the option, $LEADER_REDIS_URL or the default)
  * with any password replaced by "***", for messages. */

@@ -16,6 +16,8 @@ void events_send(int fd, const leader_event *ev)
     rec.term = ev->term;
     snprintf(rec.message, sizeof rec.message, "%s",
              ev->message != NULL ? ev->message : "");
+    snprintf(rec.leader_id, sizeof rec.leader_id, "%s",
+             ev->leader_id != NULL ? ev->leader_id : "");
     /* A full pipe loses the record; the supervisor also checks the lease
      * itself on every tick, so a lost REVOKED is still noticed. */
     if (write(fd, &rec, sizeof rec) < 0)

@@ -14,6 +14,7 @@ struct ev_record {
     int error; /* LEADER_E... */
     uint64_t term;
     char message[240];
+    char leader_id[256]; /* "" when the event names nobody */
 };
 
 /* From the callback: writes ev to the pipe (non-blocking). */

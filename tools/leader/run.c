@@ -18,8 +18,6 @@
 #include "log.h"
 #include "tree.h"
 
-#define MS_MAX 86400000L /* one day, the library's limit */
-
 static int sig_fd = -1; /* write end of the self-pipe, for the handler */
 
 static void on_signal(int sig)
@@ -33,100 +31,15 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-/* One option of `leader run`; returns 1 taken, 0 not an option we know,
- * -1 usage error (printed). */
-static int run_option(struct run_opts *o, char **argv, int argc, int *i,
-                      int *ttl_set, int *grace_set)
+/* The checks that involve more than one option. Returns 0, or -1 after a
+ * usage error. */
+static int check_run(struct cli_opts *o)
 {
-    const char *v;
-    int m;
-
-    if ((m = opt_value(argv, argc, i, "run", "--redis", &v)) != 0) {
-        o->url = v;
-        return m;
-    }
-    if ((m = opt_value(argv, argc, i, "run", "--key", &v)) != 0) {
-        o->key = v;
-        return m;
-    }
-    if ((m = opt_value(argv, argc, i, "run", "--id", &v)) != 0) {
-        o->id = v;
-        return m;
-    }
-    if ((m = opt_value(argv, argc, i, "run", "--ttl", &v)) != 0) {
-        *ttl_set = 1;
-        return m < 0                                                 ? m
-               : parse_ms("run", "--ttl", v, 10, MS_MAX, &o->ttl_ms) ? -1
-                                                                     : 1;
-    }
-    if ((m = opt_value(argv, argc, i, "run", "--wait", &v)) != 0)
-        return m < 0                                                  ? m
-               : parse_ms("run", "--wait", v, 0, MS_MAX, &o->wait_ms) ? -1
-                                                                      : 1;
-    if ((m = opt_value(argv, argc, i, "run", "--grace", &v)) != 0) {
-        *grace_set = 1;
-        return m < 0                                                    ? m
-               : parse_ms("run", "--grace", v, 0, MS_MAX, &o->grace_ms) ? -1
-                                                                        : 1;
-    }
-    return 0;
-}
-
-/* Flags without a value; returns 1 taken, 0 not a flag. */
-static int run_flag(struct run_opts *o, const char *arg, int *quiet,
-                    int *verbose)
-{
-    if (strcmp(arg, "--once") == 0)
-        o->once = 1;
-    else if (strcmp(arg, "-q") == 0 || strcmp(arg, "--quiet") == 0)
-        *quiet = 1;
-    else if (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0)
-        *verbose = 1;
-    else
-        return 0;
-    return 1;
-}
-
-/* Parses argv (after "run"). Returns 0, 1 for --help (printed), or -1
- * after a usage error. */
-static int parse_run(struct run_opts *o, int argc, char **argv)
-{
-    int ttl_set = 0, grace_set = 0, quiet = 0, verbose = 0, i, m;
-
-    o->ttl_ms = 10000;
-    o->wait_ms = 1000;
-    o->key = "default";
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--") == 0) {
-            i++;
-            break;
-        }
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage_run();
-            return 1;
-        }
-        if (run_flag(o, a, &quiet, &verbose))
-            continue;
-        if ((m = run_option(o, argv, argc, &i, &ttl_set, &grace_set)) < 0)
-            return -1;
-        if (m > 0)
-            continue;
-        if (a[0] == '-') {
-            usage_error("run", "unknown option '%s'", a);
-            return -1;
-        }
-        break; /* CMD starts here */
-    }
-    if (quiet && verbose) {
+    if (o->quiet && o->verbose) {
         usage_error("run", "-q and -v exclude each other");
         return -1;
     }
-    if (i >= argc) {
-        usage_error("run", "no command to run after --");
-        return -1;
-    }
-    if (!grace_set)
+    if (!o->grace_set)
         o->grace_ms = o->ttl_ms / 3;
     if (o->grace_ms >= o->ttl_ms) {
         usage_error("run", "--grace (%ld) must be less than --ttl (%ld)",
@@ -144,8 +57,6 @@ static int parse_run(struct run_opts *o, int argc, char **argv)
                     o->grace_ms, o->ttl_ms);
         return -1;
     }
-    o->verbosity = quiet ? LOG_QUIET : verbose ? LOG_VERBOSE : LOG_NORMAL;
-    o->cmd = argv + i;
     return 0;
 }
 
@@ -200,8 +111,8 @@ static int make_leader(struct run *r)
 
 static int resolve_cmd(struct run *r)
 {
-    r->o.path = child_resolve(r->o.cmd[0]);
-    if (r->o.path != NULL)
+    r->path = child_resolve(r->o.cmd[0]);
+    if (r->path != NULL)
         return 0;
     if (errno == ENOENT) {
         fprintf(stderr, "leader run: %s: command not found\n", r->o.cmd[0]);
@@ -221,7 +132,7 @@ static void fill_spec(struct run *r)
 {
     struct wd_spec *s = &r->spec;
 
-    s->path = r->o.path;
+    s->path = r->path;
     s->argv = r->o.cmd;
     s->id = leader_id(r->l);
     s->key = r->o.key;
@@ -258,6 +169,7 @@ static int setup(struct run *r)
              r->o.key, url, leader_id(r->l), r->o.ttl_ms, r->o.wait_ms,
              r->o.grace_ms);
     leader_on(r->l, on_event, r);
+    r->started_ms = leader_clock_ms();
     if ((rc = leader_elect(r->l)) != 0) {
         log_error("cannot campaign: %s", leader_strerror(rc));
         return 1;
@@ -282,7 +194,7 @@ static void teardown(struct run *r)
     close_pipe(r->ev_pipe);
     close_pipe(r->sig_pipe);
     sig_fd = -1;
-    free(r->o.path);
+    free(r->path);
 }
 
 int cmd_run(int argc, char **argv)
@@ -293,10 +205,15 @@ int cmd_run(int argc, char **argv)
     memset(&r, 0, sizeof r);
     r.ev_pipe[0] = r.ev_pipe[1] = r.sig_pipe[0] = r.sig_pipe[1] = -1;
     r.wd.req_fd = r.wd.report_fd = -1;
-    rc = parse_run(&r.o, argc, argv);
+    rc = cli_parse(CMD_RUN, argc, argv, &r.o);
+    if (rc == 0 && check_run(&r.o) != 0)
+        rc = -1;
     if (rc != 0)
         return rc > 0 ? 0 : EXIT_USAGE;
-    log_setup((enum log_level) r.o.verbosity, "leader run");
+    log_setup(r.o.quiet     ? LOG_QUIET
+              : r.o.verbose ? LOG_VERBOSE
+                            : LOG_NORMAL,
+              "leader run");
     rc = setup(&r);
     if (rc == 0)
         rc = supervise(&r);

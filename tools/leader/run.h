@@ -8,18 +8,8 @@
 
 #include <leader.h>
 
+#include "opts.h"
 #include "watchdog.h"
-
-struct run_opts {
-    const char *url; /* NULL: $LEADER_REDIS_URL or the default */
-    const char *key;
-    const char *id;
-    long ttl_ms, wait_ms, grace_ms;
-    int once;
-    int verbosity; /* enum log_level */
-    char **cmd;    /* NULL-terminated */
-    char *path;    /* cmd[0] resolved in $PATH (malloc'd) */
-};
 
 /* Why the child is being ended. */
 enum end_cause {
@@ -40,7 +30,8 @@ struct child_state {
 };
 
 struct run {
-    struct run_opts o;
+    struct cli_opts o;
+    char *path; /* o.cmd[0] resolved in $PATH (malloc'd) */
     leader *l;
     struct watchdog wd;
     struct wd_spec spec; /* what the watchdog starts children with */
@@ -53,7 +44,8 @@ struct run {
     uint64_t last_child_term; /* LEADER_TERM of the latest child */
     int term_asked;           /* a new term is on its way */
     int stop_sig;             /* the signal that asked us to stop, 0 if none */
-    int lost;                 /* --once: leadership was lost */
+    int elected_once;         /* --timeout and -n apply until then */
+    int64_t started_ms;       /* when campaigning began */
     int done;
     int exit_code;
 };

@@ -8,52 +8,9 @@
 #include <leader.h>
 
 #include "cli.h"
+#include "opts.h"
 
-struct status_opts {
-    const char *url;
-    const char *key;
-    int json;
-};
-
-/* Returns 0, 1 for --help (printed), or -1 after a usage error. */
-static int parse_status(struct status_opts *o, int argc, char **argv)
-{
-    const char *v;
-    int m;
-
-    o->key = "default";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage_status();
-            return 1;
-        }
-        if (strcmp(a, "--json") == 0) {
-            o->json = 1;
-            continue;
-        }
-        if ((m = opt_value(argv, argc, &i, "status", "--redis", &v)) != 0) {
-            if (m < 0)
-                return -1;
-            o->url = v;
-            continue;
-        }
-        if ((m = opt_value(argv, argc, &i, "status", "--key", &v)) != 0) {
-            if (m < 0)
-                return -1;
-            o->key = v;
-            continue;
-        }
-        if (a[0] == '-')
-            usage_error("status", "unknown option '%s'", a);
-        else
-            usage_error("status", "unexpected argument '%s'", a);
-        return -1;
-    }
-    return 0;
-}
-
-static void print_json(const struct status_opts *o, const leader_info *info,
+static void print_json(const struct cli_opts *o, const leader_info *info,
                        int leads)
 {
     fputs("{\"key\":", stdout);
@@ -70,7 +27,7 @@ static void print_json(const struct status_opts *o, const leader_info *info,
         fputs("null}\n", stdout);
 }
 
-static void print_text(const struct status_opts *o, const leader_info *info,
+static void print_text(const struct cli_opts *o, const leader_info *info,
                        int leads)
 {
     printf("key: %s\n", o->key);
@@ -82,7 +39,7 @@ static void print_text(const struct status_opts *o, const leader_info *info,
         printf("lease_left_ms: -\n");
 }
 
-static int query(const struct status_opts *o)
+static int query(const struct cli_opts *o)
 {
     leader_options lo;
     leader_info info;
@@ -113,11 +70,10 @@ static int query(const struct status_opts *o)
 
 int cmd_status(int argc, char **argv)
 {
-    struct status_opts o;
+    struct cli_opts o;
     int rc;
 
-    memset(&o, 0, sizeof o);
-    rc = parse_status(&o, argc, argv);
+    rc = cli_parse(CMD_STATUS, argc, argv, &o);
     if (rc != 0)
         return rc > 0 ? 0 : EXIT_USAGE;
     return query(&o);

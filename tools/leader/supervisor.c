@@ -214,6 +214,7 @@ static void on_elected(struct run *r, const struct ev_record *e)
     int64_t d = leader_lease_deadline(r->l);
 
     r->leading = 1;
+    r->elected_once = 1;
     r->term = e->term;
     r->term_asked = 0;
     watchdog_set_term(&r->wd, e->term);
@@ -239,6 +240,17 @@ static void on_revoked(struct run *r, const struct ev_record *e)
         finish(r, EXIT_LOST);
 }
 
+/* -n: another candidate leads at the first look, so give up. */
+static void on_changed(struct run *r, const struct ev_record *e)
+{
+    if (!r->o.no_wait || r->elected_once || r->stop_sig != 0 ||
+        e->leader_id[0] == '\0' || strcmp(e->leader_id, leader_id(r->l)) == 0)
+        return;
+    log_info("%s leads (term %" PRIu64 "): giving up (--no-wait)", e->leader_id,
+             e->term);
+    finish(r, EXIT_LOST);
+}
+
 static void drain_events(struct run *r)
 {
     struct ev_record e;
@@ -248,6 +260,8 @@ static void drain_events(struct run *r)
             on_elected(r, &e);
         else if (e.type == LEADER_EVENT_REVOKED)
             on_revoked(r, &e);
+        else if (e.type == LEADER_EVENT_CHANGED)
+            on_changed(r, &e);
         else if (e.type == LEADER_EVENT_ERROR)
             log_error("redis: %s", e.message);
     }
@@ -315,10 +329,10 @@ static void on_spawn_failed(struct run *r, int res, int err)
     if (res == SPAWN_LATE) {
         log_info("the lease is too close to its end to start the command");
     } else if (res == SPAWN_NOEXEC) {
-        log_error("cannot execute %s: %s", r->o.path, strerror(err));
+        log_error("cannot execute %s: %s", r->path, strerror(err));
         finish(r, err == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC);
     } else {
-        log_error("cannot start %s: %s", r->o.path, strerror(err));
+        log_error("cannot start %s: %s", r->path, strerror(err));
         finish(r, 1);
     }
 }
@@ -353,11 +367,26 @@ static void drain_reports(struct run *r)
         on_report(r, &m);
 }
 
+/* When --timeout gives up, if it still may (INT64_MAX: never). */
+static int64_t give_up_at(const struct run *r)
+{
+    if (r->o.timeout_ms < 0 || r->elected_once || r->stop_sig != 0)
+        return INT64_MAX;
+    return r->started_ms + r->o.timeout_ms;
+}
+
 /* Everything that is due by the clock. */
 static void tick(struct run *r)
 {
     int64_t now = leader_clock_ms();
     struct child_state *c = &r->child;
+
+    if (now >= give_up_at(r)) {
+        log_info("not elected within --timeout (%ld ms): giving up",
+                 r->o.timeout_ms);
+        finish(r, EXIT_LOST);
+        return;
+    }
 
     if (r->leading)
         follow_lease(r, now);
@@ -386,6 +415,7 @@ static int next_timeout(const struct run *r)
 
     if (r->leading)
         next = now + (step < 1 ? 1 : step > 1000 ? 1000 : step);
+    next = min64(next, give_up_at(r));
     if (has_child(c) && c->ending == END_NONE)
         next = min64(next, c->deadline_ms - r->o.grace_ms);
     if (has_child(c) && !c->killed)

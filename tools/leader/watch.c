@@ -13,59 +13,8 @@
 #include <leader.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "log.h"
-
-struct watch_opts {
-    const char *url;
-    const char *key;
-    long wait_ms;
-    int json;
-};
-
-/* Returns 0, 1 for --help (printed), or -1 after a usage error. */
-static int parse_watch(struct watch_opts *o, int argc, char **argv)
-{
-    const char *v;
-    int m;
-
-    o->key = "default";
-    o->wait_ms = 1000;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage_watch();
-            return 1;
-        }
-        if (strcmp(a, "--json") == 0) {
-            o->json = 1;
-            continue;
-        }
-        if ((m = opt_value(argv, argc, &i, "watch", "--redis", &v)) != 0) {
-            if (m < 0)
-                return -1;
-            o->url = v;
-            continue;
-        }
-        if ((m = opt_value(argv, argc, &i, "watch", "--key", &v)) != 0) {
-            if (m < 0)
-                return -1;
-            o->key = v;
-            continue;
-        }
-        if ((m = opt_value(argv, argc, &i, "watch", "--wait", &v)) != 0) {
-            if (m < 0 ||
-                parse_ms("watch", "--wait", v, 0, 86400000L, &o->wait_ms) != 0)
-                return -1;
-            continue;
-        }
-        if (a[0] == '-')
-            usage_error("watch", "unknown option '%s'", a);
-        else
-            usage_error("watch", "unexpected argument '%s'", a);
-        return -1;
-    }
-    return 0;
-}
 
 static void print_change(const leader_event *ev, int json)
 {
@@ -91,7 +40,7 @@ static void print_change(const leader_event *ev, int json)
 /* Runs on the library's thread; the main thread only waits for signals. */
 static void on_event(leader *l, const leader_event *ev, void *userdata)
 {
-    const struct watch_opts *o = userdata;
+    const struct cli_opts *o = userdata;
 
     (void) l;
     if (ev->type == LEADER_EVENT_CHANGED)
@@ -102,15 +51,14 @@ static void on_event(leader *l, const leader_event *ev, void *userdata)
 
 int cmd_watch(int argc, char **argv)
 {
-    struct watch_opts o;
+    struct cli_opts o;
     leader_options lo;
     leader *l;
     char err[256];
     sigset_t set;
     int rc, sig;
 
-    memset(&o, 0, sizeof o);
-    rc = parse_watch(&o, argc, argv);
+    rc = cli_parse(CMD_WATCH, argc, argv, &o);
     if (rc != 0)
         return rc > 0 ? 0 : EXIT_USAGE;
     log_setup(LOG_NORMAL, "leader watch");

@@ -1,0 +1,223 @@
+/* opts.c - see opts.h. */
+#include "opts.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+enum opt_kind { OPT_STRING, OPT_DURATION, OPT_FLAG };
+
+struct opt_spec {
+    const char *name;  /* --long */
+    const char *alias; /* -x, or NULL */
+    enum opt_kind kind;
+    unsigned cmds;   /* CMD_... where it applies */
+    size_t offset;   /* of its field in struct cli_opts */
+    long min, max;   /* durations */
+    const char *env; /* environment default, or NULL */
+};
+
+#define ALL_CMDS  (CMD_RUN | CMD_STATUS | CMD_WATCH)
+#define AT(field) offsetof(struct cli_opts, field)
+
+static const struct opt_spec specs[] = {
+    {"--redis", NULL, OPT_STRING, ALL_CMDS, AT(url), 0, 0, NULL},
+    {"--key", NULL, OPT_STRING, ALL_CMDS, AT(key), 0, 0, "LEADER_KEY"},
+    {"--id", NULL, OPT_STRING, CMD_RUN, AT(id), 0, 0, NULL},
+    {"--ttl", NULL, OPT_DURATION, CMD_RUN, AT(ttl_ms), 10, MS_MAX,
+     "LEADER_TTL"},
+    {"--wait", NULL, OPT_DURATION, CMD_RUN | CMD_WATCH, AT(wait_ms), 0, MS_MAX,
+     "LEADER_WAIT"},
+    {"--grace", NULL, OPT_DURATION, CMD_RUN, AT(grace_ms), 0, MS_MAX, NULL},
+    {"--timeout", NULL, OPT_DURATION, CMD_RUN, AT(timeout_ms), 1, MS_MAX, NULL},
+    {"--once", NULL, OPT_FLAG, CMD_RUN, AT(once), 0, 0, NULL},
+    {"--no-wait", "-n", OPT_FLAG, CMD_RUN, AT(no_wait), 0, 0, NULL},
+    {"--quiet", "-q", OPT_FLAG, CMD_RUN, AT(quiet), 0, 0, NULL},
+    {"--verbose", "-v", OPT_FLAG, CMD_RUN, AT(verbose), 0, 0, NULL},
+    {"--json", NULL, OPT_FLAG, CMD_STATUS | CMD_WATCH, AT(json), 0, 0, NULL},
+};
+#define NSPECS (sizeof specs / sizeof specs[0])
+
+static const char *cmd_name(unsigned cmd)
+{
+    return cmd == CMD_RUN ? "run" : cmd == CMD_STATUS ? "status" : "watch";
+}
+
+int parse_duration(const char *text, long *ms)
+{
+    static const struct {
+        const char *unit;
+        long ms;
+    } units[] = {{"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+    char *end;
+    long long v;
+
+    /* strtoll accepts leading blanks and signs; a duration does not. */
+    if (text[0] < '0' || text[0] > '9')
+        return -1;
+    errno = 0;
+    v = strtoll(text, &end, 10);
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(end, units[i].unit) != 0)
+            continue;
+        /* Too large is a duration all the same: the range check says so. */
+        if (errno == ERANGE || v > LONG_MAX / units[i].ms)
+            *ms = LONG_MAX;
+        else
+            *ms = (long) v * units[i].ms;
+        return 0;
+    }
+    return -1;
+}
+
+/* Stores text as the option's value; where names the source in messages
+ * (the option or the environment variable). */
+static int take_value(unsigned cmd, const struct opt_spec *s, const char *where,
+                      const char *text, struct cli_opts *o)
+{
+    char *field = (char *) o + s->offset;
+    long ms;
+
+    if (s->kind == OPT_STRING) {
+        *(const char **) (void *) field = text;
+        return 0;
+    }
+    if (parse_duration(text, &ms) != 0) {
+        usage_error(cmd_name(cmd),
+                    "%s: '%s' is not a duration (milliseconds, or a number "
+                    "with ms, s, m or h)",
+                    where, text);
+        return -1;
+    }
+    if (ms < s->min || ms > s->max) {
+        usage_error(cmd_name(cmd), "%s: %s is out of range (%ldms..%ldms)",
+                    where, text, s->min, s->max);
+        return -1;
+    }
+    *(long *) (void *) field = ms;
+    if (s->offset == AT(grace_ms))
+        o->grace_set = 1;
+    return 0;
+}
+
+static void set_defaults(struct cli_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->key = "default";
+    o->ttl_ms = 10000;
+    o->wait_ms = 1000;
+    o->timeout_ms = -1;
+}
+
+static int take_environment(unsigned cmd, struct cli_opts *o)
+{
+    for (size_t i = 0; i < NSPECS; i++) {
+        const char *v = specs[i].env != NULL ? getenv(specs[i].env) : NULL;
+        if ((specs[i].cmds & cmd) && v != NULL && v[0] != '\0' &&
+            take_value(cmd, &specs[i], specs[i].env, v, o) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Matches argv[*i] against one option: as "--name VALUE", "--name=VALUE",
+ * or a flag. Returns 1 taken, 0 not this option, -1 usage error. */
+static int match(unsigned cmd, const struct opt_spec *s, int argc, char **argv,
+                 int *i, struct cli_opts *o)
+{
+    const char *arg = argv[*i];
+    size_t n = strlen(s->name);
+
+    if (s->kind == OPT_FLAG) {
+        if (strcmp(arg, s->name) != 0 &&
+            (s->alias == NULL || strcmp(arg, s->alias) != 0))
+            return 0;
+        *(int *) (void *) ((char *) o + s->offset) = 1;
+        return 1;
+    }
+    if (strncmp(arg, s->name, n) != 0 || (arg[n] != '\0' && arg[n] != '='))
+        return 0;
+    if (arg[n] == '=')
+        return take_value(cmd, s, s->name, arg + n + 1, o) ? -1 : 1;
+    if (*i + 1 >= argc) {
+        usage_error(cmd_name(cmd), "option %s needs a value", s->name);
+        return -1;
+    }
+    return take_value(cmd, s, s->name, argv[++*i], o) ? -1 : 1;
+}
+
+static int take_option(unsigned cmd, int argc, char **argv, int *i,
+                       struct cli_opts *o)
+{
+    for (size_t k = 0; k < NSPECS; k++) {
+        int m;
+        if (!(specs[k].cmds & cmd))
+            continue;
+        if ((m = match(cmd, &specs[k], argc, argv, i, o)) != 0)
+            return m;
+    }
+    return 0;
+}
+
+static void print_usage(unsigned cmd)
+{
+    if (cmd == CMD_RUN)
+        usage_run();
+    else if (cmd == CMD_STATUS)
+        usage_status();
+    else
+        usage_watch();
+}
+
+/* What follows the options: CMD for run, nothing for the others. */
+static int take_rest(unsigned cmd, int argc, char **argv, int i,
+                     struct cli_opts *o)
+{
+    if (cmd != CMD_RUN) {
+        if (i < argc) {
+            usage_error(cmd_name(cmd), "unexpected argument '%s'", argv[i]);
+            return -1;
+        }
+        return 0;
+    }
+    if (i >= argc) {
+        usage_error("run", "no command to run after --");
+        return -1;
+    }
+    o->cmd = argv + i;
+    return 0;
+}
+
+int cli_parse(unsigned cmd, int argc, char **argv, struct cli_opts *o)
+{
+    int i, m;
+
+    set_defaults(o);
+    if (take_environment(cmd, o) != 0)
+        return -1;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0 && cmd == CMD_RUN) {
+            i++;
+            break;
+        }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            print_usage(cmd);
+            return 1;
+        }
+        if ((m = take_option(cmd, argc, argv, &i, o)) < 0)
+            return -1;
+        if (m > 0)
+            continue;
+        if (a[0] == '-') {
+            usage_error(cmd_name(cmd), "unknown option '%s'", a);
+            return -1;
+        }
+        break; /* run: CMD starts here */
+    }
+    return take_rest(cmd, argc, argv, i, o);
+}

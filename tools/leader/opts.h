@@ -1,0 +1,36 @@
+/* opts.h - the options of the leader command: one table serves run,
+ * status and watch. Durations take units (500ms, 10s, 2m, 1h; a bare
+ * number is milliseconds), some options have environment defaults
+ * (LEADER_KEY, LEADER_TTL, LEADER_WAIT; a flag wins), and every value is
+ * checked in full: a mistake is one line on stderr and exit 2. */
+#ifndef LEADER_CLI_OPTS_H
+#define LEADER_CLI_OPTS_H
+
+#define CMD_RUN    1u
+#define CMD_STATUS 2u
+#define CMD_WATCH  4u
+
+#define MS_MAX 86400000L /* one day, the library's limit */
+
+struct cli_opts {
+    const char *url; /* NULL: $LEADER_REDIS_URL or the default */
+    const char *key;
+    const char *id;
+    long ttl_ms, wait_ms, grace_ms;
+    long timeout_ms; /* run: give up unless elected within it; -1 none */
+    int grace_set;
+    int once, no_wait, quiet, verbose, json;
+    char **cmd; /* run: CMD and its arguments, NULL-terminated */
+};
+
+/* Parses argv (argv[0] is the subcommand's name) for one of CMD_RUN,
+ * CMD_STATUS, CMD_WATCH, after filling in the defaults. Returns 0, 1 after
+ * --help (printed), or -1 after a usage error (printed). */
+int cli_parse(unsigned cmd, int argc, char **argv, struct cli_opts *o);
+
+/* Parses a duration: digits, then nothing (milliseconds) or one of ms, s,
+ * m, h. Returns 0 and the milliseconds in *ms (LONG_MAX when too large to
+ * hold), or -1. */
+int parse_duration(const char *text, long *ms);
+
+#endif

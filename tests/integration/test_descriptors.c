@@ -1,6 +1,7 @@
 /* test_descriptors.c - the descriptors the library opens: none of them
  * survives an exec (the sockets of the command, notification and query
- * connections, the epoll set, the eventfd). */
+ * connections, the epoll set, the eventfd), and none is left behind when a
+ * handle in event-loop mode frees itself from its own callback. */
 #define _GNU_SOURCE
 
 #include <dirent.h>
@@ -90,6 +91,14 @@ static int fds_count(const struct fds *s, const char *prefix)
     for (int i = 0; i < s->n; i++)
         k += strncmp(s->target[i], prefix, strlen(prefix)) == 0;
     return k;
+}
+
+static int open_fd_count(void)
+{
+    struct fds s;
+
+    fds_of_self(&s);
+    return s.n;
 }
 
 /* Runs leader-fdlist in a child (fork, exec) and reads what it holds. */
@@ -218,5 +227,106 @@ TEST(library_descriptors_do_not_survive_exec)
     ASSERT_EQ(open_on_exec, 0);
     leader_free(b);
     leader_free(a);
+    rfx_free(s);
+}
+
+/* ---- leader_free() from a callback, event-loop mode ---- */
+
+struct self_free {
+    int elected, revoked, freed;
+};
+
+static void on_elected_free_self(leader *l, const leader_event *ev, void *ud)
+{
+    struct self_free *sf = ud;
+
+    if (ev->type == LEADER_EVENT_ELECTED) {
+        sf->elected++;
+        leader_free(l); /* finished after this callback returns */
+        sf->freed = 1;
+    } else if (ev->type == LEADER_EVENT_REVOKED) {
+        sf->revoked++;
+    }
+}
+
+TEST(free_from_own_callback_in_event_loop_mode_leaks_nothing)
+{
+    rfx_server *s = start_redis(NULL);
+    int base = open_fd_count();
+    char key[64], *r;
+
+    for (int i = 0; i < 50; i++) {
+        struct self_free sf = {0, 0, 0};
+        leader *l = new_handle(rfx_url(s), "selffree", 2000, 1);
+
+        if (i == 0)
+            snprintf(key, sizeof key, "%s", leader_key(l));
+        leader_on(l, on_elected_free_self, &sf);
+        ASSERT_OK(leader_elect(l));
+        drive(l, 5000, &sf.freed); /* l is gone once freed is set */
+        ASSERT_EQ(sf.freed, 1);
+        ASSERT_EQ(sf.elected, 1);
+        ASSERT_EQ(open_fd_count(), base);
+        /* Released within the leader_process() call that ran the
+         * callback, REVOKED included. */
+        ASSERT_EQ(sf.revoked, 1);
+    }
+    r = rfx_command(s, "EXISTS %s", key);
+    ASSERT_STR_EQ(r, "0");
+    free(r);
+    rfx_free(s);
+}
+
+/* Handles of a shared event-loop client free themselves from their
+ * callbacks while the client goes on. */
+TEST(client_handles_free_themselves_in_event_loop_mode)
+{
+    rfx_server *s = start_redis(NULL);
+    leader_client_options co;
+    leader_client *c;
+    struct self_free sf[20];
+    leader *keep;
+    leader_options o;
+    int base = open_fd_count(), freed = 0;
+    int64_t end;
+
+    leader_client_options_init(&co);
+    co.url = rfx_url(s);
+    co.event_loop = 1;
+    c = leader_client_new(&co, NULL, 0);
+    ASSERT_NOT_NULL(c);
+    leader_options_init(&o);
+    o.key = "keeps";
+    keep = leader_client_add(c, &o, NULL, 0);
+    ASSERT_NOT_NULL(keep);
+    ASSERT_OK(leader_elect(keep));
+    for (int i = 0; i < 20; i++) {
+        char key[32];
+        leader *h;
+        snprintf(key, sizeof key, "frees-%d", i);
+        o.key = key;
+        h = leader_client_add(c, &o, NULL, 0);
+        ASSERT_NOT_NULL(h);
+        memset(&sf[i], 0, sizeof sf[i]);
+        leader_on(h, on_elected_free_self, &sf[i]);
+        ASSERT_OK(leader_elect(h));
+    }
+    end = now_ms() + 5000;
+    while (freed < 20 && now_ms() < end) {
+        struct pollfd p = {leader_client_fd(c), POLLIN, 0};
+        int t = leader_client_timeout_ms(c);
+        poll(&p, 1, t < 0 || t > 100 ? 100 : t);
+        ASSERT_OK(leader_client_process(c));
+        freed = 0;
+        for (int i = 0; i < 20; i++)
+            freed += sf[i].freed;
+    }
+    ASSERT_EQ(freed, 20);
+    ASSERT_EQ(leader_has_lease(keep), 1);
+    for (int i = 0; i < 20; i++)
+        ASSERT_EQ(sf[i].revoked, 1);
+    leader_free(keep);
+    leader_client_free(c);
+    ASSERT_EQ(open_fd_count(), base);
     rfx_free(s);
 }

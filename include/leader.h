@@ -16,8 +16,14 @@
  *   callback.
  * - Every function may be called from any thread. Callbacks run on the
  *   handle's own thread with no library lock held and may call any function
- *   of this header; leader_free() of the handle whose callback is running is
- *   deferred until the callback returns.
+ *   of this header except the queries that wait for Redis (leader_is_leader,
+ *   leader_current, leader_release_term): from inside a callback, of any
+ *   handle, those return LEADER_ESTATE at once, since a round trip there
+ *   would hold up the loop running the callback, and with it the lease
+ *   deadlines of its handles. leader_free() of a handle of the client whose
+ *   callback is running is deferred until the callback returns.
+ * - Every descriptor the library opens (sockets, epoll, eventfd) is
+ *   close-on-exec: a program the application executes inherits none.
  */
 #ifndef LEADER_H
 #define LEADER_H
@@ -145,9 +151,11 @@ LEADER_API int leader_elect(leader *l);
 LEADER_API int leader_observe(leader *l);
 
 /* Asks Redis whether this candidate holds the election key (GET == id),
- * in one round trip on a connection of its own. Returns 1, 0, or a negative
- * code (LEADER_ECONN, LEADER_ETIMEDOUT, LEADER_EAUTH, LEADER_EWRONGTYPE,
- * LEADER_EPROTO, LEADER_EREDIS). */
+ * in one round trip on a connection of its own; blocks the caller until
+ * the answer (a reconnect included, each step bounded by the query
+ * timeout). Returns 1, 0, or a negative code (LEADER_ECONN,
+ * LEADER_ETIMEDOUT, LEADER_EAUTH, LEADER_EWRONGTYPE, LEADER_EPROTO,
+ * LEADER_EREDIS), and LEADER_ESTATE when called from inside a callback. */
 LEADER_API int leader_is_leader(leader *l);
 
 /* 1 while this candidate's local lease is valid, else 0. No I/O, no lock:
@@ -173,7 +181,8 @@ typedef struct leader_info {
 
 /* Reads who leads this handle's election, in one round trip on the query
  * connection (as leader_is_leader). Fills info and returns 1 if someone
- * leads, 0 if nobody does, or a negative code as leader_is_leader. */
+ * leads, 0 if nobody does, or a negative code as leader_is_leader
+ * (LEADER_ESTATE from inside a callback). */
 LEADER_API int leader_current(leader *l, leader_info *info);
 
 /* The term (fencing token) of the current leadership, 0 if not leader. */
@@ -221,7 +230,7 @@ LEADER_API int leader_new_term(leader *l);
  * LEADER_EWRONGTYPE, LEADER_EREADONLY, LEADER_EPROTO, LEADER_EREDIS. Also
  * LEADER_EINVAL for NULL or term 0, and LEADER_ESTATE while this handle is
  * campaigning or observing (a live candidate ends its own leadership with
- * leader_stop()).
+ * leader_stop()) or when called from inside a callback.
  *
  * Only for a leadership in which nothing can act any more: its process and
  * everything that process started are known to be dead (a supervisor's
@@ -234,16 +243,23 @@ LEADER_API int leader_release_term(leader *l, uint64_t term);
 
 /* Stops campaigning. If leader, emits REVOKED (error 0) before returning
  * and deletes the key atomically, only if it still is this leadership's.
- * Waits for Redis at most about ttl/3 (never longer than 5 s). Returns 0,
- * or LEADER_ESTATE if not campaigning. When called from the handle's own
- * callback it does not wait for Redis. */
+ * Waits for Redis at most about ttl/3 (never longer than 5 s; on the
+ * monotonic clock). Returns 0, or LEADER_ESTATE if not campaigning. When
+ * called from the handle's own callback it does not wait for Redis.
+ * Whatever the loop is doing, leader_has_lease(), leader_term() and
+ * leader_lease_deadline() return 0 from the call on, and the stopped
+ * leadership never shows there again (a leader_elect() that follows gives
+ * a new leadership, with a new term). */
 LEADER_API int leader_stop(leader *l);
 
 /* Stops if needed and frees the handle. NULL is allowed. If leading, the
  * callback gets REVOKED (error 0); from then on it gets nothing more, so
- * the return from that REVOKED is the last use of userdata. Called from the
- * handle's own callback, the free happens after the callback returns (and
- * that REVOKED comes after it too). */
+ * the return from that REVOKED is the last use of userdata. Called from a
+ * callback of the handle's client, the free happens after the callback
+ * returns (and that REVOKED comes after it too): in thread mode on the
+ * client's thread, in event-loop mode before the leader_process() call
+ * that ran the callback returns (it then runs the loop until the key is
+ * released, bounded as leader_stop() waits). */
 LEADER_API void leader_free(leader *l);
 
 /* ---- Event loops: no threads ----
@@ -255,7 +271,8 @@ LEADER_API void leader_free(leader *l);
  * leader_stop() only hand a request to the next leader_process()
  * (leader_stop() does not wait, but the lease ends at once for
  * leader_has_lease()); leader_free() runs the loop itself until the key is
- * released, bounded as leader_stop() waits.
+ * released, bounded as leader_stop() waits (from a callback: after the
+ * callback returns, inside the same leader_process()).
  * All calls must come from the one thread that runs the loop, except the
  * lock-free leader_has_lease(), leader_lease_deadline() and leader_term().
  */

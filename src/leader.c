@@ -249,7 +249,7 @@ int64_t leader_lease_deadline(const leader *l)
 
     if (l == NULL)
         return 0;
-    end = atomic_load(&((leader *) l)->lease_end);
+    end = LP_LEASE_END(atomic_load(&((leader *) l)->lease));
     return end != 0 && lu_now_ms_ceil() < end ? end : 0;
 }
 
@@ -307,14 +307,21 @@ void leader_free(leader *l)
         lp_release(l);
 }
 
+/* The queries block on a round trip; from a callback that would hold up
+ * the loop running it, and with it every lease deadline of that loop. */
+
 int leader_is_leader(leader *l)
 {
-    return l != NULL ? lp_is_leader(l) : LEADER_EINVAL;
+    if (l == NULL)
+        return LEADER_EINVAL;
+    return lp_in_callback() ? LEADER_ESTATE : lp_is_leader(l);
 }
 
 int leader_current(leader *l, leader_info *info)
 {
-    return l != NULL && info != NULL ? lp_current(l, info) : LEADER_EINVAL;
+    if (l == NULL || info == NULL)
+        return LEADER_EINVAL;
+    return lp_in_callback() ? LEADER_ESTATE : lp_current(l, info);
 }
 
 int leader_release_term(leader *l, uint64_t term)
@@ -323,6 +330,8 @@ int leader_release_term(leader *l, uint64_t term)
 
     if (l == NULL || term == 0)
         return LEADER_EINVAL;
+    if (lp_in_callback())
+        return LEADER_ESTATE;
     pthread_mutex_lock(&l->client->lock);
     active = l->active || (l->requests & REQ_FREE);
     pthread_mutex_unlock(&l->client->lock);

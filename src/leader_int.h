@@ -5,9 +5,11 @@
  * Locking: a client's lock guards the fields marked "lock" of the client
  * and of its handles. Fields marked "loop" belong to whoever runs the loop
  * (the client's thread, or the caller of leader_process) and are touched
- * by nobody else; other threads that must reach the loop's state (adding
- * a handle) take io_lock, which the loop holds while it works. The lease
- * fields are atomics for lock-free readers.
+ * by nobody else. io_lock guards the I/O layer (the client's io), which
+ * other threads reach only to add a handle; the loop holds it while it
+ * steps the elections, and never while a callback runs: the turn's events
+ * are queued and dispatched once io_lock is released. The lease fields
+ * are atomics for lock-free readers.
  */
 #ifndef LEADER_INT_H
 #define LEADER_INT_H
@@ -28,6 +30,31 @@
 #define REQ_OBSERVE 8u
 #define REQ_TERM    16u /* a new term for the current leadership */
 
+/* A handle's lease word: the lease deadline (ms on lu_now_ms()'s clock, 0
+ * when not leading) in the low LP_LEASE_BITS bits, and above them a count
+ * of the stops asked for, modulo 2^(64 - LP_LEASE_BITS). A stop bumps the
+ * count and clears the deadline in one atomic step; the loop publishes a
+ * deadline only under the count it saw when it last took the handle's
+ * requests, so no publish can bring back a leadership stopped since. */
+#define LP_LEASE_BITS   42 /* 139 years of uptime in ms */
+#define LP_LEASE_MASK   ((UINT64_C(1) << LP_LEASE_BITS) - 1)
+#define LP_LEASE_END(w) ((int64_t) (LP_LEASE_MASK & (w)))
+#define LP_LEASE_GEN(w) ((w) >> LP_LEASE_BITS)
+
+/* An event of a loop turn, waiting for io_lock to be released. Its strings
+ * are in the client's text buffer. Kind 0 marks where the handle's stops
+ * settled: term then holds the count of stops settled. */
+#define LP_NO_TEXT ((size_t) -1)
+
+struct lp_event {
+    leader *l;
+    int kind; /* LC_EV_..., or 0 */
+    int error;
+    uint64_t term;
+    size_t holder; /* offset in text, or LP_NO_TEXT */
+    size_t message;
+};
+
 struct leader_client {
     pthread_mutex_t lock;
     pthread_cond_t cond; /* stops settled, handles released */
@@ -43,11 +70,18 @@ struct leader_client {
     pthread_t thread;
 
     /* loop */
-    struct lio_client io;
-    leader *closing; /* handles being freed, linked by next_closing */
+    leader *closing;         /* handles being freed, linked by next_closing */
+    leader *deferred;        /* freed from a callback, linked by next_deferred:
+                              * their memory goes once they are released */
+    int dispatching;         /* inside a turn (callbacks included) */
+    struct lp_event *events; /* the turn's events, in order */
+    size_t nevents, events_cap;
+    char *text; /* their strings */
+    size_t text_len, text_cap;
 
-    pthread_mutex_t io_lock; /* io, taken by the loop around its work */
-    int dispatching;         /* loop: inside lio_client_process */
+    /* io_lock (recursive) */
+    pthread_mutex_t io_lock;
+    struct lio_client io;
 
     pthread_mutex_t query_lock; /* the blocking query connection */
     redisContext *query;
@@ -73,16 +107,20 @@ struct leader {
     uint64_t stops_taken; /* taken by the loop, */
     uint64_t stops_done;  /* and settled there */
     int released;         /* the loop has let go of the handle (free) */
-    int free_deferred;    /* leader_free from its own callback */
+    int free_deferred;    /* leader_free from a callback of its client */
 
     /* loop */
     struct lio_election *election;
     int closing; /* being freed: only REVOKED is delivered now */
     leader *next_closing;
+    leader *next_deferred;
+    uint64_t lease_gen;    /* LP_LEASE_GEN of the lease word at the last
+                            * take of requests */
+    uint64_t stops_seen;   /* stops_taken, as of the last take */
+    uint64_t stops_queued; /* the settled count last queued */
 
-    _Atomic int64_t lease_end; /* 0 when not leader */
+    _Atomic uint64_t lease; /* LP_LEASE_... */
     _Atomic uint64_t term;
-    _Atomic int stopped; /* stop or free asked: no lease from now on */
 };
 
 /* client.c: the loop */
@@ -106,12 +144,16 @@ int lp_client_attach(leader_client *c, leader *l, const char *key_hex,
  * unless it holds a lease now. */
 int lp_request(leader *l, unsigned request);
 
-/* Waits (bounded) for the stops asked so far to settle, unless called from
- * the loop itself. */
+/* Waits (bounded, on CLOCK_MONOTONIC) for the stops asked so far to settle
+ * and their events to be dispatched, unless called from the loop itself. */
 void lp_wait_stop(leader *l);
 
-/* Detaches and frees the handle once its election has stopped; from the
- * loop's own thread, after the callback returns. */
+/* 1 while the calling thread runs a callback of the library (any handle's,
+ * any client's). */
+int lp_in_callback(void);
+
+/* Detaches and frees the handle once its election has stopped; from a
+ * callback of its client, once the loop has released it after the turn. */
 void lp_release(leader *l);
 
 /* query.c: the blocking query connection */

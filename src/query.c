@@ -56,9 +56,18 @@ static int query_connect(leader *l)
     }
     o.connect_timeout = &tv;
     o.command_timeout = &tv;
+#ifdef REDIS_OPT_SET_SOCK_CLOEXEC
+    o.options |= REDIS_OPT_SET_SOCK_CLOEXEC;
+#endif
     c = redisConnectWithOptions(&o);
     if (c == NULL)
         return LEADER_ENOMEM;
+    /* As for the loop's connections (lio_conn.c): hiredis 1.2 cannot make
+     * the socket close-on-exec itself, so it becomes so once connected (an
+     * exec in another thread during this blocking connect can still
+     * inherit it). */
+    if (c->fd != REDIS_INVALID_FD)
+        (void) lu_set_cloexec(c->fd);
     lio_limit_reader(c->reader);
     rc = c->err ? lio_error_of_context(c->err)
          : lu_is_self_connected(c->fd)

@@ -253,6 +253,9 @@ static redisAsyncContext *connect_async(const struct lu_url *url,
     /* The core times commands itself; this bounds only the connect. */
     o.connect_timeout = &tv;
     o.options |= REDIS_OPT_NOAUTOFREEREPLIES;
+#ifdef REDIS_OPT_SET_SOCK_CLOEXEC
+    o.options |= REDIS_OPT_SET_SOCK_CLOEXEC; /* atomic, where hiredis can */
+#endif
     return redisAsyncConnectWithOptions(&o);
 }
 
@@ -267,6 +270,12 @@ int lio_conn_open(struct lio_conn *c, const struct lu_url *url, long timeout_ms)
     ac = connect_async(url, timeout_ms);
     if (ac == NULL)
         return LEADER_ENOMEM;
+    /* hiredis 1.2 makes the socket without SOCK_CLOEXEC: set it before the
+     * connect completes, so no program that the application executes
+     * holds our Redis session. (Only an exec in another thread between
+     * hiredis' socket() and this call still gets it.) */
+    if (ac->c.fd != REDIS_INVALID_FD)
+        (void) lu_set_cloexec(ac->c.fd);
     if (ac->err) {
         char text[160];
         int error = lio_error_of_context(ac->err);

@@ -1,6 +1,7 @@
 /* lu_socket.c - see lu_socket.h. */
 #include "util/fmacros.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,4 +21,13 @@ int lu_is_self_connected(int fd)
     if (local.ss_family != AF_INET && local.ss_family != AF_INET6)
         return 0;
     return memcmp(&local, &peer, llen) == 0;
+}
+
+int lu_set_cloexec(int fd)
+{
+    int flags = fcntl(fd, F_GETFD);
+
+    if (flags < 0)
+        return -1;
+    return flags & FD_CLOEXEC ? 0 : fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
 }

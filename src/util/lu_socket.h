@@ -1,4 +1,4 @@
-/* lu_socket.h - socket checks the connection code needs. */
+/* lu_socket.h - socket checks and settings the connection code needs. */
 #ifndef LU_SOCKET_H
 #define LU_SOCKET_H
 
@@ -9,5 +9,9 @@
  * open then connects the socket to itself: it "answers" every command with
  * the command, and holds the port the restarting server needs. */
 int lu_is_self_connected(int fd);
+
+/* Sets FD_CLOEXEC on fd, so that no program the application executes
+ * inherits it. 0, or -1 with errno. */
+int lu_set_cloexec(int fd);
 
 #endif

@@ -4,7 +4,9 @@
  * key; at most one of them is ELECTED at a time. The leader holds a lease in
  * Redis that it renews every ttl/3; when it cannot renew, it steps down at
  * the lease deadline by its own clock, before anyone else can be elected.
- * Every leadership carries a term (a fencing token) that only grows.
+ * Every leadership carries a term (a fencing token) that only grows, also
+ * across a loss of Redis' data within the limits docs/protocol.md states
+ * (Safety): a lost counter is started again from the server's clock.
  *
  * Conventions:
  * - Functions that can fail return 0 or a negative LEADER_E... code;
@@ -64,8 +66,20 @@ enum leader_error {
     LEADER_EREDIS = -11,    /* Redis answered with another error */
     LEADER_ESTATE = -12,    /* the call is not allowed in this state */
     LEADER_ELOST = -13,     /* leadership was taken over or refused */
-    LEADER_ELEASE = -14     /* the lease ran out without a confirmed renewal */
+    LEADER_ELEASE = -14,    /* the lease ran out without a confirmed renewal */
+    LEADER_ETERM = -15      /* the term counter in Redis is at LEADER_TERM_MAX
+                             * or holds no valid term: no new term can be
+                             * granted (see LEADER_TERM_MAX) */
 };
+
+/* The largest term (fencing token) libleader grants: 9 * 10^15, below 2^53,
+ * so a term is exact as a double too (Lua in Redis, JavaScript). Terms are
+ * computed exactly up to it. An election whose counter reaches it grants no
+ * more terms: acquiring fails with LEADER_ETERM until an operator resets the
+ * election, which only a counter set by hand can make necessary (a counter
+ * seeded from the clock and counting a thousand terms a second reaches it
+ * in about 285,000 years). */
+#define LEADER_TERM_MAX UINT64_C(9000000000000000)
 
 /* The opaque election handle. */
 typedef struct leader leader;
@@ -209,9 +223,11 @@ LEADER_API uint64_t leader_term(const leader *l);
  *   or LEADER_ECONN), as with failed renewals. While a new term is asked
  *   for, the leader does not renew the old one: a lost reply may have
  *   granted the new term already, so after a reconnect it asks again.
- * - a granted term not above every term seen (a server whose counter went
- *   backwards): REVOKED (LEADER_EPROTO) and the key is released; the
- *   handle campaigns on.
+ * - a granted term not above every term read from Redis (a server that
+ *   ignores the floor): REVOKED (LEADER_EPROTO) and the key is released;
+ *   the handle campaigns on, backing off.
+ * - the counter is at LEADER_TERM_MAX or holds no term: ERROR
+ *   (LEADER_ETERM), asked again with backoff as any error.
  * Requests made before the new term is granted are served by it. A
  * request that finds the handle no longer leading (it lost the lease
  * between the call and the loop) is dropped: its REVOKED says so. A stop

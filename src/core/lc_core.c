@@ -13,6 +13,13 @@
  * counter in one step, so the key never lapses. Until a reply grants or
  * refuses the new term the leader keeps asking with acquire, never with a
  * renewal of the old term, which a lost but applied acquire has ended.
+ *
+ * Terms: the floor passed to acquire (max_term) rises only with terms read
+ * from Redis' counter, in any reply that carries one. Notifications are
+ * hints that anyone who may PUBLISH can forge: they make a follower try
+ * sooner and a leader renew sooner, and feed CHANGED reports, but never
+ * raise the floor, never by themselves end a leadership, and never keep a
+ * candidate from being elected (DESIGN.md section 3).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -190,6 +197,7 @@ static void become_follower(struct lc_core *c, lc_time retry_at)
     c->term = 0;
     c->lease_end = 0;
     c->term_pending = 0;
+    c->confirm = 0;
     c->retry_at = retry_at;
     c->probe_next = 0;
 }
@@ -238,6 +246,7 @@ static void become_leader(struct lc_core *c, uint64_t term)
     c->state = LC_LEADER;
     c->term = term;
     c->term_pending = 0;
+    c->confirm = 0;
     c->lease_end = lease_start(c) + lc_lease_length(c->ttl);
     c->spread_renewal = 1;
     c->renew_at = next_renewal(c);
@@ -250,6 +259,7 @@ static void become_idle(struct lc_core *c)
     c->term = 0;
     c->lease_end = 0;
     c->term_pending = 0;
+    c->confirm = 0;
     c->inflight = 0;
 }
 
@@ -261,25 +271,36 @@ static int same_id(const char *a, const char *b, size_t blen)
 }
 
 /* Reports who leads (id of len bytes; len 0: nobody) when it differs from
- * the last report. term 0 means "not known"; a known term older than the
- * last one reported is stale news and ignored. */
+ * the last report; from_reply says whether Redis said so in a reply to
+ * command c->reply_seq, or a notification did. term 0 means "not known"; a
+ * known term older than the last one reported is stale news and ignored,
+ * unless that last term came from a notification and this report from a
+ * reply to a command sent after it arrived: Redis, read later, wins over a
+ * hint anyone may have published (a forged "elected <huge term>" must not
+ * silence every later report). */
 static int report_leader(struct lc_core *c, const char *id, size_t len,
-                         uint64_t term, const char *cause)
+                         uint64_t term, const char *cause, int from_reply)
 {
     struct lc_event *ev;
+    int overrules = from_reply && c->seen_hint && c->reply_seq > c->hint_seq;
 
     if (len > LC_ID_MAX)
         len = LC_ID_MAX;
-    if (term != 0 && term < c->seen_term)
+    if (term != 0 && term < c->seen_term && !overrules)
         return 0;
+    if (from_reply && term != 0 && term == c->seen_term)
+        c->seen_hint = 0; /* confirmed */
     if (c->seen_known && same_id(c->seen_id, id, len) &&
         (len == 0 || term == 0 || term == c->seen_term))
         return 0;
     c->seen_known = 1;
     memcpy(c->seen_id, id, len);
     c->seen_id[len] = '\0';
-    if (term != 0)
+    if (term != 0) {
         c->seen_term = term;
+        c->seen_hint = !from_reply;
+        c->hint_seq = c->seq;
+    }
     ev = push_event(c, LC_EV_CHANGED, term ? term : c->seen_term, 0, "%s",
                     cause);
     if (ev != NULL)
@@ -287,14 +308,32 @@ static int report_leader(struct lc_core *c, const char *id, size_t len,
     return 1;
 }
 
-/* Nobody holds the key now: say why, as far as this core can tell. */
+/* Nobody holds the key now, as a reply says: say why, as far as this core
+ * can tell. */
 static void report_nobody(struct lc_core *c, uint64_t term)
 {
     const char *cause = "no leader";
 
     if (c->seen_known && c->seen_id[0] != '\0' && c->seen_expiry != 0)
         cause = c->now >= c->seen_expiry ? "expired" : "released";
-    report_leader(c, "", 0, term, cause);
+    report_leader(c, "", 0, term, cause, 1);
+}
+
+/* A term read from Redis' counter in a reply: the floor for the next. */
+static void raise_floor(struct lc_core *c, uint64_t term)
+{
+    if (term > c->max_term)
+        c->max_term = term;
+}
+
+/* A reply to command c->reply_seq showed that the key is this
+ * leadership's. It settles a doubt raised before that command was sent;
+ * returns when to renew next: at once while a later doubt stands. */
+static lc_time after_confirmation(struct lc_core *c)
+{
+    if (c->confirm && c->reply_seq > c->confirm_seq)
+        c->confirm = 0;
+    return c->confirm ? c->now : next_renewal(c);
 }
 
 /* A holder was read with pttl ms left (-1: no expiry). */
@@ -324,9 +363,9 @@ static void take_new_term(struct lc_core *c, uint64_t term)
     c->term_pending = 0;
     if (start + lc_lease_length(c->ttl) > c->lease_end)
         c->lease_end = start + lc_lease_length(c->ttl);
-    c->renew_at = next_renewal(c);
+    c->renew_at = after_confirmation(c);
     emit_elected(c, term);
-    report_leader(c, c->id, strlen(c->id), term, "elected");
+    report_leader(c, c->id, strlen(c->id), term, "elected", 1);
     c->seen_expiry = c->lease_end;
 }
 
@@ -476,13 +515,15 @@ static void on_acquire_won(struct lc_core *c, uint64_t term)
 {
     if (term <= c->max_term && c->state != LC_RELEASING) {
         /* A term we may have used before: never lead with it. The script
-         * prevents this; a server that breaks it gets no leader. */
+         * prevents this (the floor is max_term); a server that breaks it
+         * gets no leader. A failure like an error reply: the streak goes
+         * on and the backoff grows. */
         report_error(c, LEADER_EPROTO, "acquire", "term went backwards", 19);
         hand_back(c, term, c->now + backoff(c, ++c->failures));
         return;
     }
-    if (term > c->max_term)
-        c->max_term = term;
+    end_error_streak(c);
+    raise_floor(c, term);
     if (c->state == LC_RELEASING) {
         c->term = term;
         send_cmd(c, LC_CMD_RELEASE, term);
@@ -494,9 +535,9 @@ static void on_acquire_won(struct lc_core *c, uint64_t term)
         return;
     }
     if (c->seen_known && c->seen_id[0] != '\0' && strcmp(c->seen_id, c->id))
-        report_leader(c, "", 0, 0, "expired");
+        report_leader(c, "", 0, 0, "expired", 1);
     become_leader(c, term);
-    report_leader(c, c->id, strlen(c->id), term, "elected");
+    report_leader(c, c->id, strlen(c->id), term, "elected", 1);
     c->seen_expiry = c->lease_end;
 }
 
@@ -505,11 +546,15 @@ static void on_acquire_lost(struct lc_core *c,
 {
     lc_time wait = c->wait;
 
+    /* The counter as the script read it: every later term must be above
+     * it, whether or not this candidate ever saw the holder's election
+     * (one that joined after it still keeps terms growing). */
+    raise_floor(c, r->holder_term);
     if (c->state == LC_RELEASING) {
         become_idle(c);
         return;
     }
-    report_leader(c, r->holder, r->holder_len, r->holder_term, "elected");
+    report_leader(c, r->holder, r->holder_len, r->holder_term, "elected", 1);
     note_expiry(c, r->pttl);
     if (r->pttl >= 0 && r->pttl < wait)
         wait = r->pttl;
@@ -560,8 +605,8 @@ static void on_new_term_reply(struct lc_core *c, int rc,
         c->retry_at = reply_failed(c, rc, "new term", v);
         return;
     }
-    end_error_streak(c);
     if (!r->won) {
+        end_error_streak(c);
         step_down(c, LEADER_ELOST, "new term refused: the key is not ours",
                   NULL);
         on_acquire_lost(c, r);
@@ -569,13 +614,15 @@ static void on_new_term_reply(struct lc_core *c, int rc,
     }
     if (r->term <= c->max_term) {
         /* A term that may have been used: never lead with it, and not
-         * with the old one either, which the counter has left behind. */
+         * with the old one either, which the counter has left behind. The
+         * error streak goes on. */
         step_down(c, LEADER_EPROTO, "new term refused: term went backwards",
                   NULL);
         hand_back(c, r->term, c->now + backoff(c, ++c->failures));
         return;
     }
-    c->max_term = r->term;
+    end_error_streak(c);
+    raise_floor(c, r->term);
     if (c->now >= c->sent_at + lc_lease_length(c->ttl)) {
         /* Answered after the lease it would have given: the old lease
          * is over too (it came from an earlier send). */
@@ -605,12 +652,18 @@ static void on_acquire_reply(struct lc_core *c, const struct lc_value *v)
             c->retry_at = reply_failed(c, rc, "acquire", v);
         return;
     }
-    end_error_streak(c);
-    if (r.won)
-        on_acquire_won(c, r.term);
-    else
+    if (r.won) {
+        on_acquire_won(c, r.term); /* ends the error streak, or not */
+    } else {
+        end_error_streak(c);
         on_acquire_lost(c, &r);
+    }
+    /* LC_BREAK_NOTIFY_SPIN (tests/sim) leaves this out: one notification
+     * during an acquire then makes a follower acquire again at once,
+     * forever. */
+#ifndef LC_BREAK_NOTIFY_SPIN
     c->retry_after_reply = 0;
+#endif
 }
 
 static void on_renew_reply(struct lc_core *c, const struct lc_value *v)
@@ -632,7 +685,7 @@ static void on_renew_reply(struct lc_core *c, const struct lc_value *v)
     }
     if (lease_start(c) + lc_lease_length(c->ttl) > c->lease_end)
         c->lease_end = lease_start(c) + lc_lease_length(c->ttl);
-    c->renew_at = next_renewal(c);
+    c->renew_at = after_confirmation(c);
 }
 
 static void on_release_reply(struct lc_core *c)
@@ -659,12 +712,13 @@ static void on_read_reply(struct lc_core *c, const struct lc_value *v)
         return;
     }
     end_error_streak(c);
+    raise_floor(c, r.term); /* for a campaign that may follow */
     if (r.holder == NULL) {
         report_nobody(c, r.term);
         c->read_at = c->now + poll_interval(c);
         return;
     }
-    report_leader(c, r.holder, r.holder_len, r.term, "elected");
+    report_leader(c, r.holder, r.holder_len, r.term, "elected", 1);
     note_expiry(c, r.pttl);
     /* Look again just after the key would expire: a crashed holder is
      * seen at once, not a poll interval later. */
@@ -679,6 +733,7 @@ static void on_reply(struct lc_core *c, uint64_t seq, const struct lc_value *v)
 
     if (kind == 0 || seq != c->seq)
         return; /* superseded or from a dropped connection */
+    c->reply_seq = seq;
     c->inflight = 0;
     c->conn_failures = 0;
     if (kind == LC_CMD_ACQUIRE)
@@ -693,6 +748,24 @@ static void on_reply(struct lc_core *c, uint64_t seq, const struct lc_value *v)
         on_release_reply(c);
 }
 
+/* A leader is told that another candidate was elected, or that its own
+ * leadership was released. Anyone who may PUBLISH can say so; when it is
+ * true, Redis lost the key (a restart without its data, a FLUSHALL, a
+ * failover) and the counter no longer holds this leadership's term. Only
+ * Redis can tell which: the leader renews at once (after the command in
+ * flight), and a refused renewal ends the leadership. A forged message
+ * costs one renewal, and the leader goes on. */
+static void leader_notified(struct lc_core *c, const struct lc_notify *n,
+                            int ours)
+{
+    if (n->kind == LC_NOTIFY_ELECTED ? ours : !ours || n->term != c->term)
+        return; /* a new term of ours, or nothing about this leadership */
+    c->confirm = 1;
+    c->confirm_seq = c->seq;
+    if (!c->term_pending && c->renew_at > c->now)
+        c->renew_at = c->now;
+}
+
 static void on_notify(struct lc_core *c, const char *text, size_t len)
 {
     struct lc_notify n;
@@ -702,27 +775,39 @@ static void on_notify(struct lc_core *c, const char *text, size_t len)
         lc_parse_notify(text, len, &n) != 0)
         return; /* a stopped core reports nothing */
     ours = same_id(c->id, n.id, n.id_len);
-    if (ours && c->state == LC_LEADER && n.kind == LC_NOTIFY_ELECTED)
-        return; /* a new term of ours: its reply reports it */
-    if (c->state == LC_LEADER && n.kind == LC_NOTIFY_ELECTED && !ours &&
-        n.term > c->term) {
-        /* seen_id names the new leader by the end of this step */
-        step_down(c, LEADER_ELOST, "another candidate was elected", c->seen_id);
-    } else if (c->state == LC_FOLLOWER && !ours) {
+#ifdef LC_BREAK_NOTIFY_FLOOR
+    /* Broken on purpose (tests/sim): a notified term taken as a floor. */
+    if (n.term > c->max_term && !ours)
+        c->max_term = n.term;
+#endif
+    if (c->state == LC_LEADER) {
+#ifdef LC_BREAK_NOTIFY_STEPDOWN
+        /* Broken on purpose (tests/sim): a leader that steps down on a
+         * notification alone. */
+        if (n.kind == LC_NOTIFY_ELECTED && !ours && n.term > c->term)
+            step_down(c, LEADER_ELOST, "another candidate was elected",
+                      c->seen_id);
+        else
+#endif
+        {
+            /* No CHANGED either: the leader's reports come from Redis. */
+            leader_notified(c, &n, ours);
+            return;
+        }
+    }
+    if (c->state == LC_FOLLOWER && !ours) {
         c->retry_at = c->now;
         c->probe_next = 0;
         if (c->inflight == LC_CMD_ACQUIRE || c->inflight == LC_CMD_PROBE)
             c->retry_after_reply = 1;
     }
-    /* Our own elections are known from their replies. The notification of
-     * one may come first (it travels on the other connection), and taking
-     * its term as a floor would refuse the very win it announces. */
-    if (n.term > c->max_term && !ours)
-        c->max_term = n.term;
+    /* The terms of notifications feed CHANGED reports only. Our own
+     * elections are known from their replies; the notification of one may
+     * come first (it travels on the other connection). */
     if (n.kind == LC_NOTIFY_RELEASED) {
         if (same_id(c->seen_id, n.id, n.id_len) || n.term >= c->seen_term)
-            report_leader(c, "", 0, n.term, "released");
-    } else if (report_leader(c, n.id, n.id_len, n.term, "elected")) {
+            report_leader(c, "", 0, n.term, "released", 0);
+    } else if (report_leader(c, n.id, n.id_len, n.term, "elected", 0)) {
         /* Its expiry is not known until read; gone before then (a read
          * racing a stop) means it was released, not that it expired. */
         c->seen_expiry = LC_NEVER;

@@ -35,6 +35,8 @@ const char *leader_strerror(int code)
         return "leadership lost to another candidate";
     case LEADER_ELEASE:
         return "lease expired without a confirmed renewal";
+    case LEADER_ETERM:
+        return "the term counter is at its maximum or holds no valid term";
     default:
         return "unknown error";
     }

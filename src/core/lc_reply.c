@@ -52,7 +52,7 @@ int lc_classify_error(const char *text, size_t len)
     } codes[] = {
         {"NOAUTH", LEADER_EAUTH},       {"WRONGPASS", LEADER_EAUTH},
         {"NOPERM", LEADER_EAUTH},       {"WRONGTYPE", LEADER_EWRONGTYPE},
-        {"READONLY", LEADER_EREADONLY},
+        {"READONLY", LEADER_EREADONLY}, {"LEADERTERM", LEADER_ETERM},
     };
 
     if (text == NULL)
@@ -90,29 +90,33 @@ static int int_of(const struct lc_value *v, long long *out)
     return -1;
 }
 
+/* A term the script granted: 1 .. LEADER_TERM_MAX, nothing else. A term
+ * above the maximum would be a floor no script could count past. */
 static int decode_won(const struct lc_value *v, struct lc_acquire_result *r)
 {
     long long term;
 
-    if (v->n != 2 || int_of(&v->elem[1], &term) != 0 || term <= 0)
+    if (v->n != 2 || int_of(&v->elem[1], &term) != 0 || term <= 0 ||
+        (uint64_t) term > LEADER_TERM_MAX)
         return LEADER_EPROTO;
     r->won = 1;
     r->term = (uint64_t) term;
     return 0;
 }
 
-/* A term element: a decimal string or integer, or nil for none. */
-static int term_of(const struct lc_value *v, uint64_t *term)
+/* The counter as a GET of it reads: a term (1 .. LEADER_TERM_MAX), or 0
+ * for "not known" when the key is missing or holds anything else (a
+ * value set by hand). It is Redis' own counter, so a valid one is a floor;
+ * an invalid one is no reason to stop following the holder (acquire
+ * reports it, LEADER_ETERM, when the key is free). */
+static uint64_t counter_of(const struct lc_value *v)
 {
     long long t;
 
-    *term = 0;
-    if (v->type == LC_VAL_NIL)
+    if (v->type == LC_VAL_NIL || int_of(v, &t) != 0 || t <= 0 ||
+        (uint64_t) t > LEADER_TERM_MAX)
         return 0;
-    if (int_of(v, &t) != 0 || t < 0)
-        return -1;
-    *term = (uint64_t) t;
-    return 0;
+    return (uint64_t) t;
 }
 
 static int holder_ok(const struct lc_value *h)
@@ -129,8 +133,8 @@ static int decode_lost(const struct lc_value *v, struct lc_acquire_result *r)
         return LEADER_EPROTO;
     if (!holder_ok(h) || pttl->type != LC_VAL_INT || pttl->integer < -2)
         return LEADER_EPROTO;
-    if (v->n == 4 && term_of(&v->elem[3], &r->holder_term) != 0)
-        return LEADER_EPROTO;
+    if (v->n == 4)
+        r->holder_term = counter_of(&v->elem[3]);
     r->won = 0;
     r->holder = h->str;
     r->holder_len = h->len;
@@ -185,9 +189,9 @@ int lc_decode_read(const struct lc_value *v, struct lc_read_result *r)
         return LEADER_EPROTO;
     h = &v->elem[0];
     if ((h->type != LC_VAL_NIL && !holder_ok(h)) ||
-        v->elem[1].type != LC_VAL_INT || v->elem[1].integer < -2 ||
-        term_of(&v->elem[2], &r->term) != 0)
+        v->elem[1].type != LC_VAL_INT || v->elem[1].integer < -2)
         return LEADER_EPROTO;
+    r->term = counter_of(&v->elem[2]);
     if (h->type == LC_VAL_STR) {
         r->holder = h->str;
         r->holder_len = h->len;
@@ -213,8 +217,9 @@ int lc_parse_notify(const char *text, size_t len, struct lc_notify *n)
     }
     end = text + len;
     sp = memchr(p, ' ', (size_t) (end - p));
-    if (sp == NULL || parse_u64(p, (size_t) (sp - p), &n->term) != 0)
-        return LEADER_EPROTO;
+    if (sp == NULL || parse_u64(p, (size_t) (sp - p), &n->term) != 0 ||
+        n->term == 0 || n->term > LEADER_TERM_MAX)
+        return LEADER_EPROTO; /* no script publishes such a term */
     n->id = sp + 1;
     n->id_len = (size_t) (end - n->id);
     if (n->id_len == 0 || n->id_len > 255)

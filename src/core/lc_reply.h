@@ -36,8 +36,9 @@ struct lc_acquire_result {
     const char *holder; /* borrowed from the value; not NUL-terminated */
     size_t holder_len;
     long long pttl;       /* holder's remaining ms; -1 no expiry */
-    uint64_t holder_term; /* the election's term as the holder sees it;
-                           * 0 when the reply does not say */
+    uint64_t holder_term; /* the election's counter when the holder was
+                           * read; 0 when the reply does not say or the
+                           * counter holds no valid term */
 };
 
 /* The meaning of a read script reply: {holder or nil, pttl, term or nil}. */
@@ -45,7 +46,7 @@ struct lc_read_result {
     const char *holder; /* NULL when nobody holds the key */
     size_t holder_len;
     long long pttl;
-    uint64_t term;
+    uint64_t term; /* the counter; 0: none, or no valid term */
 };
 
 /* Each returns 0, or a negative LEADER_E... code: the classified error for
@@ -68,8 +69,9 @@ struct lc_notify {
     size_t id_len;
 };
 
-/* Parses "elected <term> <id>" or "released <term> <id>". Returns 0 or
- * LEADER_EPROTO. */
+/* Parses "elected <term> <id>" or "released <term> <id>", with a term of
+ * 1 .. LEADER_TERM_MAX. Returns 0 or LEADER_EPROTO. Anyone who may PUBLISH
+ * can send one: the content is a hint, never a fact about the counter. */
 int lc_parse_notify(const char *text, size_t len, struct lc_notify *n);
 
 #endif /* LC_REPLY_H */

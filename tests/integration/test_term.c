@@ -99,7 +99,7 @@ TEST(new_term_keeps_the_key_and_raises_the_term)
     redisContext *ctx = rfx_connect(s);
     struct world w;
     struct logged log[32];
-    char tkey[128], want[32];
+    char tkey[128], want[64];
     long long min_pttl = -100;
     uint64_t term;
     int n;

@@ -21,32 +21,41 @@
  * are compile-time switches of src/core (LC_BREAK_*). */
 enum sim_redis_break {
     SIM_RB_NONE = 0,
-    SIM_RB_RENEW_NONATOMIC, /* renew: GET, then PEXPIRE later, unchecked */
-    SIM_RB_RENEW_ID_ONLY,   /* renew compares the id, not the term */
-    SIM_RB_RELEASE_ID_ONLY, /* release compares the id, not the term */
-    SIM_RB_ACQUIRE_OLD_TERM /* holder-is-us acquire keeps the old term */
+    SIM_RB_RENEW_NONATOMIC,  /* renew: GET, then PEXPIRE later, unchecked */
+    SIM_RB_RENEW_ID_ONLY,    /* renew compares the id, not the term */
+    SIM_RB_RELEASE_ID_ONLY,  /* release compares the id, not the term */
+    SIM_RB_ACQUIRE_OLD_TERM, /* holder-is-us acquire keeps the old term */
+    SIM_RB_NO_SEED /* a missing counter starts from 0, not the clock */
 };
 
 /* The part of Redis the protocol touches: the holder key with its expiry
- * on Redis' own clock, the term counter, and whether the script cache is
- * loaded. Candidates are named by index; -1 is "no key". */
+ * on Redis' own clock, the term counter, the server's wall clock (what
+ * TIME reads: its own clock plus an offset, in ms since the epoch), and
+ * whether the script cache is loaded. Candidates are named by index; -1 is
+ * "no key". */
 struct sim_redis {
     int up;
     int holder;
     int64_t expire_ms;
     uint64_t counter; /* 0: the counter key does not exist */
-    unsigned epoch;   /* bumped by every restart that loses the data */
+    int64_t wall_offset_ms;
+    unsigned epoch; /* bumped by every loss of the data */
     int scripts_loaded;
     enum sim_redis_break brk;
 };
 
-enum sim_script_kind { SIM_SR_WON = 1, SIM_SR_LOST, SIM_SR_FLAG };
+enum sim_script_kind {
+    SIM_SR_WON = 1,
+    SIM_SR_LOST,
+    SIM_SR_FLAG,
+    SIM_SR_TERM_ERROR /* LEADERTERM: floor or counter out of range */
+};
 enum sim_pub_kind { SIM_PUB_NONE = 0, SIM_PUB_ELECTED, SIM_PUB_RELEASED };
 
 /* What one script did: its reply and what it published. */
 struct sim_script {
     enum sim_script_kind kind;
-    uint64_t term;
+    uint64_t term; /* WON: the term; LOST: the counter (0: missing) */
     int holder;
     int64_t pttl;
     int flag;
@@ -70,6 +79,8 @@ int sim_redis_renew_check(struct sim_redis *r, int64_t now_ms, int id,
 void sim_redis_pexpire(struct sim_redis *r, int64_t now_ms, int64_t ttl);
 /* A restart: the script cache is always lost, the data only if asked. */
 void sim_redis_restart(struct sim_redis *r, int lose_data);
+/* FLUSHALL: the data is gone, the server and its scripts stay. */
+void sim_redis_flush(struct sim_redis *r);
 
 struct sim_options {
     int candidates; /* 0: 2, 3 or 5, chosen by the seed */
@@ -89,9 +100,12 @@ struct sim_result {
     struct {
         uint64_t elected, lease_expired, lost, crashes, pauses, partitions,
             redis_restarts, data_losses, breaks, stops, late_cmds, noscript,
-            new_terms_asked, new_terms;
+            new_terms_asked, new_terms, flushes, late_joiner_losses, seeded,
+            forged, pace_exceeded;
     } n;
     double live_ratio; /* time to a stable leader / the liveness bound */
+    double load_ratio; /* busiest candidate's commands once settled / the
+                        * bound of invariant 6 */
 };
 
 /* Runs one seeded scenario; returns 0 if every invariant held, else 1 with

@@ -43,6 +43,11 @@ static void add_counts(struct sim_result *sum, const struct sim_result *r)
     sum->n.noscript += r->n.noscript;
     sum->n.new_terms_asked += r->n.new_terms_asked;
     sum->n.new_terms += r->n.new_terms;
+    sum->n.flushes += r->n.flushes;
+    sum->n.late_joiner_losses += r->n.late_joiner_losses;
+    sum->n.seeded += r->n.seeded;
+    sum->n.forged += r->n.forged;
+    sum->n.pace_exceeded += r->n.pace_exceeded;
 }
 
 static void usage(FILE *f)
@@ -60,7 +65,7 @@ static void usage(FILE *f)
         "  --minutes M    virtual minutes per run (default 3)\n"
         "  --ttl, --wait  fix the lease and wait (default: per seed)\n"
         "  --redis-break  renew-nonatomic | renew-id-only |\n"
-        "                 release-id-only | acquire-old-term\n"
+        "                 release-id-only | acquire-old-term | no-seed\n"
         "  --expect-violation N  succeed only if one of N seeds fails\n"
         "  --verbose      print the whole trace of each run\n",
         SIM_MAX_CAND);
@@ -82,7 +87,7 @@ static int parse_num(const char *s, long long lo, long long hi, long long *out)
 
 static int parse_break(const char *s, enum sim_redis_break *b)
 {
-    for (int i = SIM_RB_NONE; i <= SIM_RB_ACQUIRE_OLD_TERM; i++) {
+    for (int i = SIM_RB_NONE; i <= SIM_RB_NO_SEED; i++) {
         if (s != NULL && strcmp(s, sim_redis_break_name(i)) == 0) {
             *b = (enum sim_redis_break) i;
             return 0;
@@ -100,7 +105,7 @@ int main(int argc, char **argv)
     double t0, virt = 0, elapsed;
     uint64_t steps = 0;
     struct sim_result sum;
-    double worst_live = 0;
+    double worst_live = 0, worst_load = 0;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -188,6 +193,8 @@ int main(int argc, char **argv)
         add_counts(&sum, &res);
         if (res.live_ratio > worst_live)
             worst_live = res.live_ratio;
+        if (res.load_ratio > worst_load)
+            worst_load = res.load_ratio;
         if (res.failed) {
             failed++;
             if (expect > 0) {
@@ -230,11 +237,15 @@ int main(int argc, char **argv)
         printf(
             "covered: %llu elections, %llu lease expiries, %llu "
             "take-overs, %llu crashes, %llu pauses, %llu partitions, "
-            "%llu Redis restarts (%llu losing data), %llu broken "
+            "%llu Redis restarts, %llu data losses (%llu by FLUSHALL, "
+            "%llu with a follower that joined late), %llu broken "
             "connections, %llu stops, %llu late commands from closed "
             "connections, %llu NOSCRIPT, %llu new terms asked of leaders "
-            "(%llu granted); slowest election after faults stopped: %.0f "
-            "%% of the bound\n",
+            "(%llu granted), %llu counters started from the clock (%llu "
+            "with a term rate above the clock's), %llu forged "
+            "notifications; slowest election after faults stopped: %.0f "
+            "%% of the bound; busiest candidate after that: %.0f %% of the "
+            "bound\n",
             (unsigned long long) sum.n.elected,
             (unsigned long long) sum.n.lease_expired,
             (unsigned long long) sum.n.lost, (unsigned long long) sum.n.crashes,
@@ -242,11 +253,17 @@ int main(int argc, char **argv)
             (unsigned long long) sum.n.partitions,
             (unsigned long long) sum.n.redis_restarts,
             (unsigned long long) sum.n.data_losses,
+            (unsigned long long) sum.n.flushes,
+            (unsigned long long) sum.n.late_joiner_losses,
             (unsigned long long) sum.n.breaks, (unsigned long long) sum.n.stops,
             (unsigned long long) sum.n.late_cmds,
             (unsigned long long) sum.n.noscript,
             (unsigned long long) sum.n.new_terms_asked,
-            (unsigned long long) sum.n.new_terms, worst_live * 100);
+            (unsigned long long) sum.n.new_terms,
+            (unsigned long long) sum.n.seeded,
+            (unsigned long long) sum.n.pace_exceeded,
+            (unsigned long long) sum.n.forged, worst_live * 100,
+            worst_load * 100);
     if (expect > 0) {
         if (!caught)
             printf("NOT caught: no violation in %lld seeds\n", expect);

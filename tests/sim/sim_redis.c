@@ -1,11 +1,15 @@
 /* sim_redis.c - the simulated Redis: the holder key with a TTL on Redis'
  * own clock, the term counter, and the three scripts of
  * src/io/lio_scripts.h, each applied atomically when its command arrives.
+ * Acquire computes terms as the script does: exactly, up to
+ * LEADER_TERM_MAX, refusing a floor or a counter out of range before it
+ * writes anything, and starting a missing counter from the server's clock.
  *
  * The breakage switches (enum sim_redis_break) change one rule each, so a
  * test can show that the simulator notices when the server side of the
  * protocol is wrong.
  */
+#include "leader.h"
 #include "sim.h"
 
 void sim_redis_init(struct sim_redis *r, enum sim_redis_break brk)
@@ -14,6 +18,7 @@ void sim_redis_init(struct sim_redis *r, enum sim_redis_break brk)
     r->holder = -1;
     r->expire_ms = 0;
     r->counter = 0;
+    r->wall_offset_ms = 0;
     r->epoch = 0;
     r->scripts_loaded = 0;
     r->brk = brk;
@@ -40,6 +45,24 @@ void sim_redis_acquire(struct sim_redis *r, int64_t now_ms, int id, int64_t ttl,
     uint64_t t;
 
     out->pub = SIM_PUB_NONE;
+    if (h >= 0 && h != id) {
+        out->kind = SIM_SR_LOST;
+        out->holder = h;
+        out->pttl = r->expire_ms - now_ms;
+        out->term = r->counter;
+        return;
+    }
+    if (floor >= LEADER_TERM_MAX || r->counter >= LEADER_TERM_MAX) {
+        out->kind = SIM_SR_TERM_ERROR; /* before any write */
+        return;
+    }
+    if (r->counter > 0)
+        t = r->counter;
+    else if (r->brk == SIM_RB_NO_SEED)
+        t = 0; /* broken: a lost counter starts again from the floor */
+    else
+        t = (uint64_t) (now_ms + r->wall_offset_ms); /* TIME, in ms */
+    t = t + 1 > floor ? t + 1 : floor + 1;
     if (h == id) {
         r->expire_ms = now_ms + ttl;
         if (r->brk == SIM_RB_ACQUIRE_OLD_TERM && r->counter > 0) {
@@ -50,18 +73,10 @@ void sim_redis_acquire(struct sim_redis *r, int64_t now_ms, int id, int64_t ttl,
             out->pub_term = r->counter;
             return;
         }
-    } else if (h >= 0) {
-        out->kind = SIM_SR_LOST;
-        out->holder = h;
-        out->pttl = r->expire_ms - now_ms;
-        return;
     } else {
         r->holder = id;
         r->expire_ms = now_ms + ttl;
     }
-    t = r->counter + 1;
-    if (t <= floor)
-        t = floor + 1;
     r->counter = t;
     out->kind = SIM_SR_WON;
     out->term = t;
@@ -109,11 +124,15 @@ void sim_redis_release(struct sim_redis *r, int64_t now_ms, int id,
 void sim_redis_restart(struct sim_redis *r, int lose_data)
 {
     r->scripts_loaded = 0;
-    if (lose_data) {
-        r->holder = -1;
-        r->counter = 0;
-        r->epoch++;
-    }
+    if (lose_data)
+        sim_redis_flush(r);
+}
+
+void sim_redis_flush(struct sim_redis *r)
+{
+    r->holder = -1;
+    r->counter = 0;
+    r->epoch++;
 }
 
 const char *sim_redis_break_name(enum sim_redis_break b)
@@ -129,6 +148,8 @@ const char *sim_redis_break_name(enum sim_redis_break b)
         return "release-id-only";
     case SIM_RB_ACQUIRE_OLD_TERM:
         return "acquire-old-term";
+    case SIM_RB_NO_SEED:
+        return "no-seed";
     }
     return "?";
 }

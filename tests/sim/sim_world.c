@@ -20,7 +20,9 @@
  * holds everything until it heals (TCP retransmitting).
  *
  * All faults end before the quiet tail of a run; from then on the network
- * is fast and lossless, and liveness is checked.
+ * is fast and lossless, and liveness is checked. A hostile publisher, when
+ * a run has one, goes on to the end: notifications are hints, and no
+ * forged one may keep a leader from being elected or end its leadership.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -75,13 +77,19 @@ enum fault {
     F_START,
     F_QUIET,
     F_LIVE,
-    F_NEW_TERM /* the application asks its leader for a new term */
+    F_NEW_TERM,  /* the application asks its leader for a new term */
+    F_FLUSH,     /* FLUSHALL */
+    F_LATE_JOIN, /* a follower restarts (joins late), then ... */
+    F_LOSE,      /* ... Redis loses its data */
+    F_HOSTILE    /* a forged notification */
 };
 
 struct msg {
     enum msg_kind kind;
     struct lc_cmd cmd;
     int eval;
+    int forged; /* M_MESSAGE: 0 genuine, else 1 + the form of a forgery
+                 * (its term in res.pub_term, its id in res.holder) */
     enum reply_kind rkind;
     struct sim_script res;
     unsigned epoch; /* Redis' epoch when the script ran */
@@ -133,6 +141,8 @@ struct cand {
     uint64_t app_term;
     uint64_t last_term; /* of this incarnation's last ELECTED */
     unsigned lease_epoch;
+    int64_t started_at;       /* true time this incarnation started */
+    uint64_t cmds_after_live; /* commands Redis ran once settled */
 };
 
 struct world {
@@ -158,6 +168,16 @@ struct world {
      * without them is the run this seed gave before they existed. */
     uint64_t term_rng;
     int64_t new_term_mean_us; /* 0: none in this run */
+    /* Data loss beyond restarts (FLUSHALL, and losses right after a
+     * follower joined late) and a hostile publisher, each from a stream of
+     * its own too. */
+    uint64_t loss_rng, hostile_rng;
+    int64_t flush_mean_us, hostile_mean_us; /* 0: none in this run */
+    int64_t redis_wall;   /* the server's TIME at true time 0, in ms */
+    int late_joins;       /* such losses still to come */
+    uint64_t max_granted; /* (2b) highest term granted, in any epoch */
+    int64_t last_elected_at;
+    uint64_t hostile_after_live;
     int quiet;
     int live_leader;
     int64_t stable_since; /* last ELECTED */
@@ -531,6 +551,34 @@ static void check_mutex(struct world *w)
     }
 }
 
+/* (2b) Every term Redis grants is above every term granted before it, in
+ * any epoch: across restarts without data and FLUSHALLs too. A missing
+ * counter starts at max(floor, TIME in ms) + 1, which is above every
+ * earlier term exactly when the highest of them is at most max(floor,
+ * TIME): when the lost counter never ran ahead of the server's clock
+ * (docs/protocol.md, Safety). The sim's clock never goes back; should a
+ * run grant terms faster than one per ms on average and so break that
+ * proviso, the history before is forgiven and counted. */
+static void check_grant(struct world *w, int ci, int missing, uint64_t floor,
+                        int64_t wall, uint64_t term)
+{
+    if (missing) {
+        w->res->n.seeded++;
+        if (w->max_granted > floor && (int64_t) w->max_granted > wall) {
+            w->res->n.pace_exceeded++;
+            w->max_granted = 0;
+        }
+    }
+    if (term <= w->max_granted)
+        fail(w, "safety",
+             "%s: Redis granted term %llu after it had granted %llu%s",
+             w->cand[ci].id, (unsigned long long) term,
+             (unsigned long long) w->max_granted,
+             missing ? " (a new counter)" : "");
+    else
+        w->max_granted = term;
+}
+
 static void on_elected(struct world *w, int ci, const struct lc_event *ev,
                        unsigned epoch)
 {
@@ -560,6 +608,7 @@ static void on_elected(struct world *w, int ci, const struct lc_event *ev,
              c->id, w->live_leader >= 0 ? w->cand[w->live_leader].id : "?");
     w->res->n.elected++;
     w->stable_since = w->now;
+    w->last_elected_at = w->now;
     c->app_leader = 1;
     c->app_term = ev->term;
     c->last_term = ev->term;
@@ -812,6 +861,7 @@ static void proc_start(struct world *w, int ci)
     c->app_leader = 0;
     c->last_term = 0;
     c->spins = 0;
+    c->started_at = w->now;
     if (lc_init(&c->core, &cfg) != 0) {
         fail(w, "setup", "lc_init refused ttl %lld wait %lld",
              (long long) w->ttl, (long long) w->wait);
@@ -904,6 +954,8 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
         w->redis.scripts_loaded = 1;
     if (cn->client_closed)
         w->res->n.late_cmds++;
+    if (w->now >= w->t_live)
+        w->cand[id].cmds_after_live++;
     if (!w->quiet && chance(w, w->p_err)) {
         tracef(w, id, "redis: %s seq %llu -> error", cmd_name(cmd->kind),
                (unsigned long long) cmd->seq);
@@ -916,7 +968,11 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
         s.pub = SIM_PUB_NONE;
         s.flag = (int) sim_redis_pttl(&w->redis, now);
     } else if (cmd->kind == LC_CMD_ACQUIRE) {
+        int missing = w->redis.counter == 0;
         sim_redis_acquire(&w->redis, now, id, w->ttl, cmd->term, &s);
+        if (s.kind == SIM_SR_WON)
+            check_grant(w, id, missing, cmd->term,
+                        now + w->redis.wall_offset_ms, s.term);
     } else if (cmd->kind == LC_CMD_RENEW &&
                w->redis.brk == SIM_RB_RENEW_NONATOMIC) {
         s.kind = SIM_SR_FLAG;
@@ -944,9 +1000,10 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
            cmd_name(cmd->kind), (unsigned long long) cmd->seq,
            (unsigned long long) cmd->term,
            cn->client_closed ? " (closed conn)" : "",
-           s.kind == SIM_SR_WON    ? "won"
-           : s.kind == SIM_SR_LOST ? "lost"
-                                   : "flag",
+           s.kind == SIM_SR_WON          ? "won"
+           : s.kind == SIM_SR_LOST       ? "lost"
+           : s.kind == SIM_SR_TERM_ERROR ? "LEADERTERM"
+                                         : "flag",
            (unsigned long long) (s.kind == SIM_SR_WON    ? s.term
                                  : s.kind == SIM_SR_LOST ? (uint64_t) s.pttl
                                                          : (uint64_t) s.flag));
@@ -1013,10 +1070,13 @@ static void on_redis_step(struct world *w, struct event *ev)
 static void feed_reply(struct world *w, int ci, const struct msg *m)
 {
     struct cand *c = &w->cand[ci];
-    struct lc_value v, el[3];
+    struct lc_value v, el[4];
     struct lc_input in;
+    char counter[24];
     static const char noscript[] = "NOSCRIPT No matching script.";
     static const char err[] = "ERR simulated failure";
+    static const char term_err[] = "LEADERTERM the term counter is at "
+                                   "9000000000000000 or holds no term";
 
     if (m->rkind == R_NOSCRIPT && m->cmd.seq == c->last_cmd.seq &&
         c->core.inflight && c->core.seq == m->cmd.seq) {
@@ -1028,9 +1088,11 @@ static void feed_reply(struct world *w, int ci, const struct msg *m)
     }
     memset(&v, 0, sizeof v);
     memset(el, 0, sizeof el);
-    if (m->rkind != R_SCRIPT) {
+    if (m->rkind != R_SCRIPT || m->res.kind == SIM_SR_TERM_ERROR) {
         v.type = LC_VAL_ERR;
-        v.str = m->rkind == R_NOSCRIPT ? noscript : err;
+        v.str = m->rkind == R_NOSCRIPT ? noscript
+                : m->rkind == R_ERROR  ? err
+                                       : term_err;
         v.len = strlen(v.str);
     } else if (m->res.kind == SIM_SR_WON) {
         v.type = LC_VAL_ARRAY;
@@ -1042,12 +1104,19 @@ static void feed_reply(struct world *w, int ci, const struct msg *m)
     } else if (m->res.kind == SIM_SR_LOST) {
         v.type = LC_VAL_ARRAY;
         v.elem = el;
-        v.n = 3;
+        v.n = 4;
         el[0].type = el[2].type = LC_VAL_INT;
         el[1].type = LC_VAL_STR;
         el[1].str = w->cand[m->res.holder].id;
         el[1].len = strlen(el[1].str);
         el[2].integer = m->res.pttl;
+        el[3].type = LC_VAL_NIL; /* GET of the counter: a bulk string */
+        if (m->res.term > 0) {
+            el[3].type = LC_VAL_STR;
+            el[3].str = counter;
+            el[3].len = (size_t) snprintf(counter, sizeof counter, "%llu",
+                                          (unsigned long long) m->res.term);
+        }
     } else {
         v.type = LC_VAL_INT;
         v.integer = m->res.flag;
@@ -1059,15 +1128,65 @@ static void feed_reply(struct world *w, int ci, const struct msg *m)
     feed(w, ci, &in, m->epoch);
 }
 
+/* The text of a forged notification: well formed (an election or a
+ * release, with any term, in anyone's name) or not. */
+static int forged_text(struct world *w, const struct msg *m, char *text,
+                       size_t size)
+{
+    unsigned long long t = (unsigned long long) m->res.pub_term;
+    const char *id = m->res.holder >= 0 ? w->cand[m->res.holder].id : "mallory";
+    char longid[300];
+    int n;
+
+    memset(longid, 'x', sizeof longid - 1);
+    longid[sizeof longid - 1] = '\0';
+    switch ((m->forged - 1) % 11) {
+    case 0:
+    case 2:
+        n = snprintf(text, size, "elected %llu %s", t, id);
+        break;
+    case 1:
+    case 3:
+        n = snprintf(text, size, "released %llu %s", t, id);
+        break;
+    case 4:
+        n = snprintf(text, size, "elected %llu", t);
+        break;
+    case 5:
+        n = snprintf(text, size, "elected x %s", id);
+        break;
+    case 6:
+        n = snprintf(text, size, "released -%llu %s", t, id);
+        break;
+    case 7:
+        n = snprintf(text, size, "elected %llu  %s", t, id);
+        break;
+    case 8:
+        n = 0;
+        break;
+    case 9: /* an id too long to be one */
+        n = snprintf(text, size, "elected %llu %s%s", t, id, longid);
+        break;
+    default:
+        n = snprintf(text, size, "\x01\xff%llu %s", t, id);
+        break;
+    }
+    return n < 0 ? 0 : (size_t) n >= size ? (int) size - 1 : n;
+}
+
 static void feed_notify(struct world *w, int ci, const struct msg *m)
 {
-    char text[64];
+    char text[400];
     struct lc_input in;
-    int n = snprintf(text, sizeof text, "%s %llu %s",
+    int n;
+
+    if (m->forged)
+        n = forged_text(w, m, text, sizeof text);
+    else
+        n = snprintf(text, sizeof text, "%s %llu %s",
                      m->res.pub == SIM_PUB_ELECTED ? "elected" : "released",
                      (unsigned long long) m->res.pub_term,
                      w->cand[m->res.holder].id);
-
     memset(&in, 0, sizeof in);
     in.kind = LC_IN_NOTIFY;
     in.text = text;
@@ -1223,18 +1342,30 @@ static void partition(struct world *w, int ci)
     heapify(w);
 }
 
-static void redis_down(struct world *w)
+/* Redis has just lost its data (the epoch is bumped). */
+static void data_lost(struct world *w)
 {
-    int lose = chance(w, w->p_lose_data);
+    w->res->n.data_losses++;
+    w->last_term = 0;
+    for (int i = 0; i < w->k; i++) {
+        if (w->cand[i].alive && w->cand[i].started_at > w->last_elected_at) {
+            w->res->n.late_joiner_losses++; /* it never saw that term */
+            break;
+        }
+    }
+}
 
+/* A restart, losing the data by chance (or if lose), and up again later. */
+static void redis_down(struct world *w, int lose)
+{
     if (!w->redis.up)
         return;
+    lose = lose || chance(w, w->p_lose_data);
     w->redis.up = 0;
     sim_redis_restart(&w->redis, lose);
     w->res->n.redis_restarts++;
-    w->res->n.data_losses += (uint64_t) lose;
     if (lose)
-        w->last_term = 0;
+        data_lost(w);
     tracef(w, -1, "redis: restarts%s", lose ? ", LOSING ITS DATA" : "");
     for (size_t i = 0; i < w->nconns; i++)
         if (w->conns[i].accepted)
@@ -1312,6 +1443,146 @@ static void app_new_term(struct world *w)
         feed_simple(w, ci, LC_IN_NEW_TERM, 0);
     }
     schedule_new_term(w);
+}
+
+/* ---- data loss and hostile notifications (streams of their own) ---- */
+
+static uint64_t loss_rnd(struct world *w, uint64_t n)
+{
+    return n == 0 ? 0 : splitmix(&w->loss_rng) % n;
+}
+
+static void schedule_flush(struct world *w)
+{
+    int64_t t =
+        w->now + 1 + (int64_t) loss_rnd(w, (uint64_t) (2 * w->flush_mean_us));
+
+    if (t < w->t_quiet)
+        push_fault(w, t, F_FLUSH, -1, 0);
+}
+
+static void redis_flush(struct world *w)
+{
+    if (!w->redis.up)
+        return;
+    sim_redis_flush(&w->redis);
+    w->res->n.flushes++;
+    data_lost(w);
+    tracef(w, -1, "redis: FLUSHALL, LOSING ITS DATA");
+}
+
+static void schedule_late_join(struct world *w)
+{
+    int64_t span = w->t_quiet - w->now - 3 * w->ttl * US_PER_MS;
+
+    if (w->late_joins <= 0 || span <= 0)
+        return;
+    w->late_joins--;
+    push_fault(w, w->now + 1 + (int64_t) loss_rnd(w, (uint64_t) span / 2),
+               F_LATE_JOIN, -1, 0);
+}
+
+/* A follower restarts, so it never saw the last election (and sometimes
+ * the leader dies too); a little later Redis loses its data. */
+static void late_join(struct world *w)
+{
+    int ci = (int) loss_rnd(w, (uint64_t) w->k);
+    struct cand *c = &w->cand[ci];
+    int64_t d;
+
+    if (c->alive && !c->paused && !c->app_leader) {
+        tracef(w, ci,
+               "scenario: a follower joins late, then Redis loses "
+               "its data");
+        proc_crash(w, ci);
+        proc_start(w, ci);
+        for (int i = 0; i < w->k; i++) {
+            struct cand *l = &w->cand[i];
+            if (l->app_leader && !l->paused && loss_rnd(w, 2) == 0) {
+                proc_crash(w, i); /* kill -9 */
+                push_fault(
+                    w, until(w, (int64_t) loss_rnd(w, (uint64_t) (3 * w->ttl))),
+                    F_RESTART, i, l->crash_serial);
+            }
+        }
+        d = (int64_t) loss_rnd(w, (uint64_t) (w->wait + w->ttl)) + 1;
+        push_fault(w, until(w, d), F_LOSE, -1, 0);
+    }
+    schedule_late_join(w);
+}
+
+static void lose_data(struct world *w)
+{
+    if (loss_rnd(w, 2) == 0 || !w->redis.up)
+        redis_down(w, 1);
+    else
+        redis_flush(w);
+}
+
+static void schedule_hostile(struct world *w)
+{
+    int64_t t = w->now + 1 +
+                (int64_t) (splitmix(&w->hostile_rng) %
+                           (uint64_t) (2 * w->hostile_mean_us));
+
+    if (t < w->t_end)
+        push_fault(w, t, F_HOSTILE, -1, 0);
+}
+
+/* A term for a forgery: the largest there is, just below it, above it
+ * (2^53 + 1 among others), none, tiny, or around the counter. */
+static uint64_t forged_term(struct world *w)
+{
+    uint64_t c = w->redis.counter, r = splitmix(&w->hostile_rng);
+
+    switch (r % 11) {
+    case 0:
+        return LEADER_TERM_MAX;
+    case 1:
+        return LEADER_TERM_MAX - 1 - (r >> 8) % 1000;
+    case 2:
+        return (UINT64_C(1) << 53) + 1;
+    case 3:
+        return UINT64_MAX;
+    case 4:
+        return 0;
+    case 5:
+        return 1 + (r >> 8) % 100;
+    case 6:
+        return c > 0 ? c - 1 : 0;
+    case 7:
+        return c;
+    case 8:
+        return c + 1;
+    default:
+        return c + 1 + (r >> 8) % 1000000;
+    }
+}
+
+/* Anyone who may PUBLISH sends a notification of its own making to every
+ * subscriber: mostly well formed, in the name of a candidate or not. */
+static void hostile_publish(struct world *w)
+{
+    uint64_t r = splitmix(&w->hostile_rng);
+    struct msg m;
+
+    memset(&m, 0, sizeof m);
+    m.kind = M_MESSAGE;
+    m.forged = 1 + (int) (r % 16 < 10 ? r % 4 : 4 + r % 7);
+    m.res.pub_term = forged_term(w);
+    m.res.holder = (int) ((r >> 16) % (uint64_t) (w->k + 2)) - 2;
+    if (m.res.holder < -1)
+        m.res.holder = -1;
+    w->res->n.forged++;
+    if (w->now >= w->t_live)
+        w->hostile_after_live++;
+    for (int j = 0; j < w->k; j++) {
+        int sc = w->cand[j].sub_conn;
+        if (sc >= 0 && w->conns[sc].subscribed && !w->conns[sc].broken &&
+            !w->conns[sc].client_closed)
+            net_send(w, sc, 0, &m);
+    }
+    schedule_hostile(w);
 }
 
 static void quiet(struct world *w)
@@ -1392,7 +1663,7 @@ static void on_fault(struct world *w, const struct event *ev)
         partition(w, pick(w, 0));
         break;
     case F_REDIS:
-        redis_down(w);
+        redis_down(w, 0);
         break;
     case F_DROP:
         drop_conn(w, pick(w, 0));
@@ -1438,6 +1709,19 @@ static void on_fault(struct world *w, const struct event *ev)
         break;
     case F_NEW_TERM:
         app_new_term(w);
+        break;
+    case F_FLUSH:
+        redis_flush(w);
+        schedule_flush(w);
+        break;
+    case F_LATE_JOIN:
+        late_join(w);
+        break;
+    case F_LOSE:
+        lose_data(w);
+        break;
+    case F_HOSTILE:
+        hostile_publish(w);
         break;
     case F_NTYPES:
         break;
@@ -1508,6 +1792,28 @@ static void choose_params(struct world *w, uint64_t seed)
     w->t_live = w->t_quiet + w->bound * US_PER_MS;
     w->t_noslow = w->t_quiet - w->slow_max_us;
 
+    /* The server's clock: what TIME reads, in ms since the epoch. */
+    w->loss_rng = seed ^ 0x6c6f73732d646174ULL;
+    w->redis_wall =
+        1600000000000LL + (int64_t) (splitmix(&w->loss_rng) % 400000000000ULL);
+    /* FLUSHALL in 20 % of the runs, every 5 .. 60 ttl on average; a
+     * follower joining late just before a data loss, 1 to 3 times, in
+     * 30 %. */
+    if (splitmix(&w->loss_rng) % 10 < 2)
+        w->flush_mean_us =
+            (int64_t) (5 + splitmix(&w->loss_rng) % 56) * w->ttl * US_PER_MS;
+    if (splitmix(&w->loss_rng) % 10 < 3)
+        w->late_joins = 1 + (int) (splitmix(&w->loss_rng) % 3);
+    /* Forged notifications in half of the runs, every ttl/10 .. 5 ttl on
+     * average, to the end of the run. */
+    w->hostile_rng = seed ^ 0x686f7374696c6521ULL;
+    if (splitmix(&w->hostile_rng) % 2 == 0)
+        w->hostile_mean_us =
+            (w->ttl / 10 +
+             (int64_t) (splitmix(&w->hostile_rng) % (uint64_t) (5 * w->ttl))) *
+                US_PER_MS +
+            1;
+
     /* New terms in 70 % of the runs, every ttl/4 .. 4 ttl on average. */
     w->term_rng = seed ^ 0x6e65772d7465726dULL;
     if (splitmix(&w->term_rng) % 10 < 7) {
@@ -1523,6 +1829,7 @@ static void world_init(struct world *w, const struct sim_options *o,
 {
     choose_params(w, seed);
     sim_redis_init(&w->redis, o->redis_break);
+    w->redis.wall_offset_ms = w->redis_wall;
     w->live_leader = -1;
     for (int i = 0; i < w->k; i++) {
         struct cand *c = &w->cand[i];
@@ -1541,6 +1848,11 @@ static void world_init(struct world *w, const struct sim_options *o,
     push_fault(w, w->t_live, F_LIVE, -1, 0);
     if (w->new_term_mean_us > 0)
         schedule_new_term(w);
+    if (w->flush_mean_us > 0)
+        schedule_flush(w);
+    schedule_late_join(w);
+    if (w->hostile_mean_us > 0)
+        schedule_hostile(w);
 }
 
 static void world_free(struct world *w)
@@ -1572,6 +1884,39 @@ static void tick(struct world *w, int ci)
         manage_sub(w, ci);
         set_tick(w, ci);
     }
+}
+
+/* (6) No busy loop: once a leader is settled, each candidate sends about
+ * one command per renewal (ttl/3) or per try (min(wait, ttl/2), no faster
+ * than a round trip), plus at most one per forged notification. A core
+ * that retries at once on every failure, or on every hint, exceeds it. */
+static void check_load(struct world *w)
+{
+    double span_ms = (double) (w->t_end - w->t_live) / US_PER_MS;
+    double rtt_ms =
+        2.0 *
+        (double) (w->dmin_us < w->quiet_max_us ? w->dmin_us : w->quiet_max_us) /
+        US_PER_MS;
+    double period = (double) (w->wait < w->ttl / 2 ? w->wait : w->ttl / 2);
+    double allowed;
+
+    if (period < rtt_ms)
+        period = rtt_ms;
+    if (period < 0.05)
+        period = 0.05;
+    allowed = 1.25 * (span_ms / period + 3 * span_ms / (double) w->ttl) +
+              2.0 * (double) w->hostile_after_live + 20;
+    for (int i = 0; i < w->k; i++)
+        if ((double) w->cand[i].cmds_after_live / allowed > w->res->load_ratio)
+            w->res->load_ratio = (double) w->cand[i].cmds_after_live / allowed;
+    for (int i = 0; i < w->k; i++)
+        if ((double) w->cand[i].cmds_after_live > allowed)
+            fail(w, "load",
+                 "%s sent %llu commands in the last %.1f s (ttl %lld, wait "
+                 "%lld, %llu forged notifications): at most %.0f expected",
+                 w->cand[i].id, (unsigned long long) w->cand[i].cmds_after_live,
+                 span_ms / 1000, (long long) w->ttl, (long long) w->wait,
+                 (unsigned long long) w->hostile_after_live, allowed);
 }
 
 int sim_run(const struct sim_options *opt, uint64_t seed,
@@ -1638,6 +1983,8 @@ int sim_run(const struct sim_options *opt, uint64_t seed,
         !w->cand[w->live_leader].app_leader)
         fail(w, "liveness", "%s no longer leads at the end",
              w->cand[w->live_leader].id);
+    if (!res->failed && w->live_leader >= 0)
+        check_load(w);
     res->virtual_s = (double) (res->failed ? w->now : w->t_end) / 1e6;
     res->steps = w->steps;
     if (res->failed)

@@ -303,9 +303,9 @@ TEST(notification_during_a_probe_acquires_after_its_reply)
 {
     probing_follower();
     notify(2011, "released 4 other");
-    ASSERT_EQ(out->ncmds, 0); /* one command at a time */
-    reply_int(2012, 2, 1800); /* read before the release */
-    expect_cmd(LC_CMD_ACQUIRE, 3, 4);
+    ASSERT_EQ(out->ncmds, 0);         /* one command at a time */
+    reply_int(2012, 2, 1800);         /* read before the release */
+    expect_cmd(LC_CMD_ACQUIRE, 3, 0); /* a notified term is no floor */
 }
 
 TEST(stop_during_a_probe_goes_idle)
@@ -326,7 +326,7 @@ TEST(release_notification_triggers_an_acquire_at_once)
     reply_lost(1010, 1, "other", 2900);
     ASSERT_EQ(out->deadline, 2010);
     notify(1500, "released 4 other");
-    expect_cmd(LC_CMD_ACQUIRE, 2, 4); /* the notified term is a floor */
+    expect_cmd(LC_CMD_ACQUIRE, 2, 0); /* a hint: the term is no floor */
 }
 
 TEST(notification_during_an_acquire_retries_after_its_reply)
@@ -337,7 +337,7 @@ TEST(notification_during_an_acquire_retries_after_its_reply)
     notify(1001, "released 4 other");
     ASSERT_EQ(out->ncmds, 0); /* one command at a time */
     reply_lost(1002, 1, "other", 2900);
-    expect_cmd(LC_CMD_ACQUIRE, 2, 4);
+    expect_cmd(LC_CMD_ACQUIRE, 2, 0);
 }
 
 TEST(malformed_notification_is_ignored)
@@ -353,15 +353,60 @@ TEST(malformed_notification_is_ignored)
     ASSERT_EQ(out->deadline, 2010);
 }
 
-TEST(leader_superseded_by_a_newer_election_steps_down)
+TEST(leader_told_of_another_election_renews_and_steps_down_if_refused)
 {
     elect();
-    notify(1100, "elected 6 other"); /* older: ignored */
-    ASSERT_EQ(out->nevents, 0);
     notify(1200, "elected 8 other");
+    ASSERT_EQ(out->nevents, 0);     /* a hint: Redis has to say so */
+    expect_cmd(LC_CMD_RENEW, 2, 7); /* at once, not at 2005 */
+    ASSERT_EQ(lc_has_lease(&core, 1200), 1);
+    reply_int(1201, 2, 0); /* true: Redis lost our key */
     expect_event(0, LC_EV_REVOKED, 7, LEADER_ELOST);
-    ASSERT_STR_EQ(out->events[0].holder, "other");
-    expect_cmd(LC_CMD_ACQUIRE, 2, 8);
+    expect_cmd(LC_CMD_ACQUIRE, 3, 7); /* the floor is our own term */
+}
+
+TEST(leader_told_of_a_forged_election_renews_once_and_leads_on)
+{
+    elect();
+    notify(1100, "elected 8999999999999999 mallory");
+    ASSERT_EQ(out->nevents, 0);
+    expect_cmd(LC_CMD_RENEW, 2, 7);
+    notify(1101, "elected 9 mallory"); /* while it is in flight */
+    ASSERT_EQ(out->ncmds, 0);
+    reply_int(1102, 2, 1); /* sent before the second one: not enough */
+    ASSERT_EQ(out->nevents, 0);
+    expect_cmd(LC_CMD_RENEW, 3, 7);
+    reply_int(1103, 3, 1);
+    ASSERT_EQ(out->nevents, 0);
+    ASSERT_EQ(out->ncmds, 0);
+    ASSERT_EQ(out->deadline, 1102 + 1000); /* back to the rhythm */
+    ASSERT_EQ(lc_has_lease(&core, 1102 + 2968 - 1), 1);
+    notify(1104, "released 5 me"); /* not this leadership: nothing */
+    notify(1105, "released 9 other");
+    notify(1106, "elected 12 me");
+    ASSERT_EQ(out->ncmds, 0);
+    ASSERT_EQ(out->deadline, 1102 + 1000);
+    notify(1107, "released 7 me"); /* this one: ask Redis */
+    expect_cmd(LC_CMD_RENEW, 4, 7);
+    reply_int(1108, 4, 1);
+    /* The forged terms raised no floor. */
+    feed(LC_IN_STOP, 1200);
+    reply_int(1201, 5, 1);
+    feed(LC_IN_START, 1300);
+    feed(LC_IN_CONNECTED, 1301);
+    expect_cmd(LC_CMD_ACQUIRE, 6, 7);
+}
+
+TEST(leader_confirming_after_an_error_backs_off)
+{
+    elect();
+    notify(1100, "elected 9 mallory");
+    expect_cmd(LC_CMD_RENEW, 2, 7);
+    reply_err(1101, 2, "ERR busy");
+    ASSERT_EQ(out->ncmds, 0); /* not at once: the error backs off */
+    ASSERT_GT(out->deadline, 1101);
+    feed(LC_IN_TICK, out->deadline);
+    expect_cmd(LC_CMD_RENEW, 3, 7);
 }
 
 TEST(stop_as_leader_revokes_then_releases_its_term)
@@ -482,15 +527,30 @@ TEST(connect_timeout_counts_as_a_failure)
     ASSERT_EQ(out->events[0].error, LEADER_ETIMEDOUT);
 }
 
+/* A lost acquire whose reply names the counter (the acquire script's
+ * fourth element). */
+static const struct lc_output *reply_lost_term(lc_time now, uint64_t seq,
+                                               const char *holder,
+                                               long long pttl, const char *t)
+{
+    struct lc_value el[4] = {
+        {.type = LC_VAL_INT, .integer = 0},
+        {.type = LC_VAL_STR, .str = holder, .len = strlen(holder)},
+        {.type = LC_VAL_INT, .integer = pttl},
+        {.type = LC_VAL_STR, .str = t, .len = strlen(t)}};
+    struct lc_value v = {.type = LC_VAL_ARRAY, .elem = el, .n = 4};
+    return reply(now, seq, &v);
+}
+
 TEST(won_term_not_above_a_seen_term_is_refused)
 {
     setup(3000, 1000);
     feed(LC_IN_START, 1000);
     feed(LC_IN_CONNECTED, 1000);
-    reply_lost(1001, 1, "other", 2000);
-    notify(1002, "elected 10 other");
+    reply_lost_term(1001, 1, "other", 2000, "10");
+    notify(1002, "released 10 other");
     expect_cmd(LC_CMD_ACQUIRE, 2, 10);
-    reply_won(1003, 2, 10);
+    reply_won(1003, 2, 10); /* a server that ignores the floor */
     ASSERT_EQ(out->nevents, 1);
     ASSERT_EQ(out->events[0].kind, LC_EV_ERROR);
     ASSERT_EQ(out->events[0].error, LEADER_EPROTO);
@@ -1025,5 +1085,133 @@ TEST(own_notification_of_the_new_term_keeps_the_leader)
     expect_event(0, LC_EV_REVOKED, 7, 0);
     expect_event(1, LC_EV_ELECTED, 9, 0);
     notify(1103, "elected 9 me"); /* after it: no news either */
+    ASSERT_EQ(out->nevents, 0);
+}
+
+/* ---- terms: floors from replies only, notifications as hints ---- */
+
+TEST(refused_wins_back_off_more_each_time_and_report_once)
+{
+    lc_time prev_wait = 0;
+
+    setup(60000, 1000); /* backoff cap 1000 */
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_lost_term(1001, 1, "other", 0, "10"); /* expired: try now */
+    for (uint64_t seq = 2, i = 0; i < 8; i++) {
+        lc_time now = core.now + 1, wait;
+        expect_cmd(LC_CMD_ACQUIRE, seq, 10);
+        reply_won(now, seq, 10); /* every win not above the floor */
+        ASSERT_EQ(lc_has_lease(&core, now), 0);
+        ASSERT_EQ(out->nevents, i == 0 ? 1 : 0); /* one ERROR a streak */
+        ASSERT_EQ(out->cmds[0].kind, LC_CMD_RELEASE);
+        wait = out->deadline - now;
+        /* 20, 40, 80, ... ms (jitter over the upper half), up to 1 s. */
+        ASSERT_GE(wait, (i < 6 ? 20 << i : 1000) / 2);
+        ASSERT_GE(wait * 2 + 1, prev_wait);
+        prev_wait = wait;
+        seq += 2; /* the release took a seq */
+        feed(LC_IN_TICK, out->deadline);
+    }
+    ASSERT_GE(prev_wait, 500);
+}
+
+TEST(lost_acquire_raises_the_floor_to_the_counter)
+{
+    /* Joined after the holder's election, which it never saw. */
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_lost_term(1001, 1, "other", 500, "42");
+    feed(LC_IN_TICK, 1501);
+    expect_cmd(LC_CMD_ACQUIRE, 2, 42);
+    reply_won(1502, 2, 42); /* a counter gone back (a lost and */
+    ASSERT_EQ(lc_has_lease(&core, 1502), 0); /* stale one): refused */
+    ASSERT_EQ(out->events[0].kind, LC_EV_ERROR);
+}
+
+TEST(counter_out_of_range_in_a_lost_reply_is_no_floor)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_lost_term(1001, 1, "other", 500, "42");
+    feed(LC_IN_TICK, 1501);
+    /* Set by hand above the maximum: followed, but no floor. */
+    reply_lost_term(1502, 2, "other", 400, "9007199254740993");
+    ASSERT_EQ(out->nevents, 0);
+    feed(LC_IN_TICK, 1902);
+    expect_cmd(LC_CMD_ACQUIRE, 3, 42);
+}
+
+TEST(new_term_refused_by_a_holder_raises_the_floor)
+{
+    elect();
+    feed(LC_IN_NEW_TERM, 1100);
+    expect_cmd(LC_CMD_ACQUIRE, 2, 7);
+    reply_lost_term(1101, 2, "other", 2000, "30");
+    expect_event(0, LC_EV_REVOKED, 7, LEADER_ELOST);
+    feed(LC_IN_TICK, out->deadline);
+    expect_cmd(LC_CMD_PROBE, 3, 0);
+    reply_int(1102 + 1000, 3, -2);
+    expect_cmd(LC_CMD_ACQUIRE, 4, 30);
+}
+
+TEST(observer_read_raises_the_floor_for_a_later_campaign)
+{
+    setup(3000, 1000);
+    feed(LC_IN_OBSERVE, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    expect_cmd(LC_CMD_READ, 1, 0);
+    reply_read(1001, 1, "other", 2000, "77");
+    feed(LC_IN_STOP, 1002);
+    feed(LC_IN_START, 1003);
+    feed(LC_IN_CONNECTED, 1004);
+    expect_cmd(LC_CMD_ACQUIRE, 2, 77);
+}
+
+TEST(notified_terms_raise_no_floor)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_lost_term(1001, 1, "other", 2000, "10");
+    notify(1002, "elected 8999999999999999 mallory");
+    expect_cmd(LC_CMD_ACQUIRE, 2, 10); /* sooner, with its own floor */
+    notify(1003, "elected 8999999999999998 mallory");
+    reply_won(1004, 2, 11); /* granted by Redis: never refused */
+    ASSERT_EQ(out->nevents, 3);
+    expect_changed(0, NULL, 8999999999999999ULL, "expired"); /* the hint's */
+    expect_event(1, LC_EV_ELECTED, 11, 0);
+    expect_changed(2, "me", 11, "elected"); /* Redis overrules the hint */
+    ASSERT_EQ(lc_has_lease(&core, 1004), 1);
+}
+
+TEST(forged_terms_do_not_silence_later_reports)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_lost_term(1001, 1, "a", 2000, "10");
+    expect_changed(0, "a", 10, "elected");
+    notify(1002, "elected 8999999999999999 mallory");
+    expect_changed(0, "mallory", 8999999999999999ULL, "elected");
+    expect_cmd(LC_CMD_ACQUIRE, 2, 10);
+    /* Redis, asked after the hint, says otherwise: that wins. */
+    reply_lost_term(1003, 2, "a", 1900, "10");
+    expect_changed(0, "a", 10, "elected");
+    notify(1004, "elected 9 old"); /* an older term is stale again */
+    ASSERT_EQ(out->nevents, 0);
+}
+
+TEST(a_reply_sent_before_a_notification_does_not_overrule_it)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    expect_cmd(LC_CMD_ACQUIRE, 1, 0);
+    notify(1001, "elected 12 b"); /* while acquire 1 is in flight */
+    expect_changed(0, "b", 12, "elected");
+    reply_lost_term(1002, 1, "a", 100, "11"); /* read before it */
     ASSERT_EQ(out->nevents, 0);
 }

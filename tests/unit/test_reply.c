@@ -2,8 +2,11 @@
  * notifications, including replies of the wrong shape. */
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "core/lc_reply.h"
 #include "harness.h"
+#include "io/lio_scripts.h"
 #include "leader.h"
 
 static struct lc_value i_(long long v)
@@ -46,6 +49,65 @@ TEST(acquire_lost_names_the_holder_and_its_pttl)
     ASSERT_EQ(r.holder_len, 8);
     ASSERT_EQ(memcmp(r.holder, "other-id", 8), 0);
     ASSERT_EQ(r.pttl, 1234);
+}
+
+TEST(acquire_won_up_to_the_maximum_term_only)
+{
+    struct lc_value at_max[2] = {i_(1), i_((long long) LEADER_TERM_MAX)};
+    struct lc_value above[2] = {i_(1), i_((long long) LEADER_TERM_MAX + 1)};
+    struct lc_value big[2] = {i_(1), s_("9007199254740993")};
+    struct lc_value v;
+    struct lc_acquire_result r;
+
+    v = arr(at_max, 2);
+    ASSERT_OK(lc_decode_acquire(&v, &r));
+    ASSERT(r.term == LEADER_TERM_MAX);
+    v = arr(above, 2);
+    ASSERT_EQ(lc_decode_acquire(&v, &r), LEADER_EPROTO);
+    v = arr(big, 2);
+    ASSERT_EQ(lc_decode_acquire(&v, &r), LEADER_EPROTO);
+}
+
+TEST(scripts_and_header_agree_on_the_maximum_term)
+{
+    ASSERT(strtoull(LIO_TERM_MAX, NULL, 10) == LEADER_TERM_MAX);
+    ASSERT(LEADER_TERM_MAX < (UINT64_C(1) << 53));
+}
+
+TEST(counter_in_a_lost_or_read_reply_is_a_term_or_unknown)
+{
+    static const struct {
+        const char *text;
+        uint64_t term;
+    } cases[] = {
+        {"42", 42},
+        {"9000000000000000", LEADER_TERM_MAX},
+        {"9000000000000001", 0}, /* above the maximum: set by hand */
+        {"9007199254740993", 0},
+        {"18446744073709551616", 0},
+        {"0", 0},
+        {"-5", 0},
+        {"abc", 0},
+        {"", 0},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct lc_value lost[4] = {i_(0), s_("h"), i_(5), s_(cases[i].text)};
+        struct lc_value rd[3] = {s_("h"), i_(5), s_(cases[i].text)};
+        struct lc_value v = arr(lost, 4);
+        struct lc_acquire_result r;
+        struct lc_read_result rr;
+
+        ASSERT_OK(lc_decode_acquire(&v, &r)); /* still followable */
+        if (r.holder_term != cases[i].term)
+            FAIL("lost, \"%s\": %llu", cases[i].text,
+                 (unsigned long long) r.holder_term);
+        v = arr(rd, 3);
+        ASSERT_OK(lc_decode_read(&v, &rr));
+        if (rr.term != cases[i].term)
+            FAIL("read, \"%s\": %llu", cases[i].text,
+                 (unsigned long long) rr.term);
+    }
 }
 
 TEST(acquire_replies_of_the_wrong_shape_are_protocol_errors)
@@ -92,6 +154,9 @@ TEST(error_replies_are_classified)
          LEADER_EREADONLY},
         {"ERR unknown command", LEADER_EREDIS},
         {"LOADING Redis is loading the dataset in memory", LEADER_EREDIS},
+        {"LEADERTERM the term counter {leader:x}:term is at "
+         "9000000000000000 or holds no term",
+         LEADER_ETERM},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -122,12 +187,12 @@ TEST(flag_replies)
 TEST(notifications_parse)
 {
     struct lc_notify n;
-    const char *e = "elected 18446744073709551615 abc-def";
+    const char *e = "elected 9000000000000000 abc-def";
     const char *r = "released 3 x";
 
     ASSERT_OK(lc_parse_notify(e, strlen(e), &n));
     ASSERT_EQ(n.kind, LC_NOTIFY_ELECTED);
-    ASSERT(n.term == UINT64_MAX);
+    ASSERT(n.term == LEADER_TERM_MAX);
     ASSERT_EQ(n.id_len, 7);
     ASSERT_EQ(memcmp(n.id, "abc-def", 7), 0);
     ASSERT_OK(lc_parse_notify(r, strlen(r), &n));
@@ -146,6 +211,10 @@ TEST(bad_notifications_are_refused)
         "elected x id",
         "elected -5 id",
         "elected 18446744073709551616 id",
+        "elected 18446744073709551615 id", /* terms end at the maximum */
+        "elected 9007199254740993 mallory",
+        "elected 9000000000000001 id",
+        "released 0 id", /* terms start at 1 */
         "elected  5 id",
         "chosen 5 id",
         "ELECTED 5 id",
@@ -160,7 +229,7 @@ TEST(bad_notifications_are_refused)
 
 TEST(strerror_covers_every_code)
 {
-    for (int code = LEADER_OK; code >= LEADER_ELEASE; code--)
+    for (int code = LEADER_OK; code >= LEADER_ETERM; code--)
         ASSERT(strcmp(leader_strerror(code), "unknown error") != 0);
     ASSERT_STR_EQ(leader_strerror(-999), "unknown error");
     ASSERT_STR_EQ(leader_strerror(5), "unknown error");

@@ -2,6 +2,7 @@
 #include "util/fmacros.h"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -20,4 +21,21 @@ int lu_is_self_connected(int fd)
     if (local.ss_family != AF_INET && local.ss_family != AF_INET6)
         return 0;
     return memcmp(&local, &peer, llen) == 0;
+}
+
+int lu_set_keepalive(int fd, int idle_s)
+{
+    int on = 1, idle = idle_s > 0 ? idle_s : 1;
+    int interval = idle / 3 > 0 ? idle / 3 : 1, count = 3;
+
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) != 0)
+        return -1;
+#ifdef TCP_KEEPIDLE
+    if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval,
+                   sizeof interval) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count) != 0)
+        return -1;
+#endif
+    return 0;
 }

@@ -294,7 +294,9 @@ LEADER_API void leader_free(leader *l);
  */
 
 /* The descriptor to poll for reading: stable for the handle's life (an
- * epoll set of the connections and a wake-up). -1 in thread mode. */
+ * epoll set of the connections, a wake-up and a timer). It also becomes
+ * readable by itself when leader_timeout_ms() runs out, on the clock of
+ * leader_clock_ms(), which counts suspend. -1 in thread mode. */
 LEADER_API int leader_fd(const leader *l);
 
 /* Milliseconds until leader_process() must run anyway: -1 none, 0 now. -1

@@ -14,18 +14,23 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "io/lio_client.h"
 #include "io/lio_scripts.h"
 #include "leader.h"
+#include "util/lu_clock.h"
 #include "util/lu_ids.h"
 
 #define NO_POS   SIZE_MAX
 #define SEQ_MASK 0xffffffffULL
 
 /* Epoll data: which descriptor woke us. */
-enum { EP_CMD = 0, EP_SUB = 1, EP_WAKE = 2 };
+enum { EP_CMD = 0, EP_SUB = 1, EP_WAKE = 2, EP_TIMER = 3 };
+
+/* The tag of the health check's PING on the notification connection. */
+#define PING_TAG UINT64_MAX
 
 enum record_kind { REC_READY = 1, REC_FAILED, REC_REPLY };
 
@@ -250,13 +255,51 @@ static void subscribe(struct lio_election *e)
         e->subscribed = 1;
 }
 
+/* ---- timing of the connections (see lio_client.h) ---- */
+
+static lc_time clamp(lc_time v, lc_time lo, lc_time hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* The shortest lease among the client's elections, 3 s with none. */
+static lc_time shortest_ttl(const struct lio_client *c)
+{
+    lc_time t = LC_NEVER;
+
+    for (size_t i = 0; i < c->nslots; i++)
+        if (c->slots[i] != NULL && c->slots[i]->core.ttl < t)
+            t = c->slots[i]->core.ttl;
+    return t == LC_NEVER ? 3000 : t;
+}
+
+static lc_time sub_ping_every(const struct lio_client *c)
+{
+    return clamp(shortest_ttl(c) / 3, 500, 5000);
+}
+
+/* How long the PING's reply, and the opening of the connection, may
+ * take. */
+static lc_time sub_timeout(const struct lio_client *c)
+{
+    return clamp(shortest_ttl(c) / 3, 250, 2000);
+}
+
+static int keepalive_s(const struct lio_client *c)
+{
+    return (int) clamp(shortest_ttl(c) / 3000, 1, 15);
+}
+
 /* Asks for the shared connection on behalf of e. */
 static void connect_for(struct lio_client *c, struct lio_election *e)
 {
     struct lio_record *r;
 
-    if (c->cmd.ac == NULL) {
-        (void) lio_conn_open(&c->cmd, &c->url, (long) e->core.cmd_timeout);
+    if (!lio_conn_is_open(&c->cmd)) {
+        /* The core gives up at its connect deadline, cmd_timeout from
+         * now: the opening, lookup included, has exactly that long. */
+        struct lio_conn_params p = {(long) e->core.cmd_timeout, keepalive_s(c)};
+        (void) lio_conn_open(&c->cmd, &c->url, &p, c->now);
     } else if (c->cmd.ready) {
         r = new_record(c, &c->cmd, REC_READY);
         if (r != NULL)
@@ -264,17 +307,23 @@ static void connect_for(struct lio_client *c, struct lio_election *e)
     }
 }
 
+/* Carries out a step's output: the events go out first, before the
+ * connection it may ask for is started and its commands are sent, so that
+ * nothing delays a REVOKED (opening a connection never blocks, but an
+ * event is owed as soon as the core decides it). */
 static void apply(struct lio_election *e, const struct lc_output *o)
 {
     struct lio_client *c = e->client;
 
     if ((o->actions & LC_ACT_DISCONNECT) && lc_busy(&e->core) &&
-        c->cmd.ac != NULL) {
+        lio_conn_is_open(&c->cmd)) {
         /* A command timed out: the connection is stuck for everyone. */
         lio_conn_close(&c->cmd);
         c->breaker = e;
         c->broken_error = LEADER_ETIMEDOUT;
     }
+    for (int i = 0; i < o->nevents; i++)
+        e->emit(e->owner, &o->events[i]);
     if (o->actions & LC_ACT_CONNECT)
         connect_for(c, e);
     for (int i = 0; i < o->ncmds; i++) {
@@ -284,8 +333,6 @@ static void apply(struct lio_election *e, const struct lc_output *o)
         else
             send_script(e, &o->cmds[i], 0);
     }
-    for (int i = 0; i < o->nevents; i++)
-        e->emit(e->owner, &o->events[i]);
 }
 
 /* Steps one election and keeps the client's books on it. */
@@ -388,19 +435,62 @@ static void on_cmd_record(struct lio_client *c, const struct lio_record *r)
 
 /* ---- the shared notification connection ---- */
 
+static void unsubscribed_all(struct lio_client *c)
+{
+    for (size_t i = 0; i < c->nslots; i++)
+        if (c->slots[i] != NULL)
+            c->slots[i]->subscribed = 0;
+    c->sub_ping_at = LC_NEVER;
+    c->sub_pong_by = LC_NEVER;
+}
+
+/* The connection failed or was given up: open another after a backoff
+ * (short the first time: a silently dead connection is replaced at once,
+ * and the elections catch up on what they missed once subscribed). */
+static void sub_failed(struct lio_client *c)
+{
+    unsubscribed_all(c);
+    c->sub_failures++;
+    c->sub_retry_at = c->now + lc_backoff(&c->rng, c->sub_failures, 1000);
+}
+
 static void manage_sub(struct lio_client *c)
 {
     if (c->active == 0) {
-        if (c->sub.ac != NULL) {
+        if (lio_conn_is_open(&c->sub)) {
             lio_conn_close(&c->sub);
-            for (size_t i = 0; i < c->nslots; i++)
-                if (c->slots[i] != NULL)
-                    c->slots[i]->subscribed = 0;
+            unsubscribed_all(c);
         }
         c->sub_failures = 0;
         c->sub_retry_at = 0;
-    } else if (c->sub.ac == NULL && c->now >= c->sub_retry_at) {
-        (void) lio_conn_open(&c->sub, &c->url, 2000);
+    } else if (!lio_conn_is_open(&c->sub) && c->now >= c->sub_retry_at) {
+        struct lio_conn_params p = {(long) sub_timeout(c), keepalive_s(c)};
+        (void) lio_conn_open(&c->sub, &c->url, &p, c->now);
+    }
+}
+
+/* The health check: a PING every sub_ping_every(), its reply due within
+ * sub_timeout(). A connection that does not answer in time is closed and
+ * replaced, however quiet the network is about it. */
+static void check_sub(struct lio_client *c)
+{
+    static const char *ping = "PING";
+    static const size_t ping_len = 4;
+
+    if (!c->sub.ready)
+        return;
+    if (c->sub_pong_by != LC_NEVER) {
+        if (c->now >= c->sub_pong_by) {
+            lio_conn_close(&c->sub);
+            sub_failed(c);
+        }
+    } else if (c->now >= c->sub_ping_at) {
+        if (lio_conn_send(&c->sub, PING_TAG, 1, &ping, &ping_len) == 0) {
+            c->sub_pong_by = c->now + sub_timeout(c);
+        } else {
+            lio_conn_close(&c->sub);
+            sub_failed(c);
+        }
     }
 }
 
@@ -430,15 +520,17 @@ static void on_sub_message(struct lio_client *c, const struct lio_record *r)
 static void on_sub_record(struct lio_client *c, const struct lio_record *r)
 {
     if (r->kind == REC_READY) {
+        c->sub_ping_at = c->now + sub_ping_every(c);
+        c->sub_pong_by = LC_NEVER;
         for (size_t i = 0; i < c->nslots; i++)
             if (c->slots[i] != NULL && c->slots[i]->active)
                 subscribe(c->slots[i]);
     } else if (r->kind == REC_FAILED) {
-        for (size_t i = 0; i < c->nslots; i++)
-            if (c->slots[i] != NULL)
-                c->slots[i]->subscribed = 0;
-        c->sub_failures++;
-        c->sub_retry_at = c->now + lc_backoff(&c->rng, c->sub_failures, 1000);
+        sub_failed(c);
+    } else if (r->tag == PING_TAG) {
+        /* Answered ("pong" while subscribed, PONG otherwise). */
+        c->sub_pong_by = LC_NEVER;
+        c->sub_ping_at = c->now + sub_ping_every(c);
     } else {
         on_sub_message(c, r);
     }
@@ -470,9 +562,10 @@ static void drain(struct lio_client *c)
         c->dropped = 0;
         lio_conn_close(&c->cmd);
         lio_conn_close(&c->sub);
+        sub_failed(c);
         fail_all(c, NULL, LEADER_ENOMEM, "out of memory");
     }
-    if (c->attached == 0 && c->cmd.ac != NULL)
+    if (c->attached == 0 && lio_conn_is_open(&c->cmd))
         lio_conn_close(&c->cmd);
 }
 
@@ -485,7 +578,7 @@ static void flush_writes(struct lio_client *c)
 
     for (int i = 0; i < 2; i++)
         if (conns[i]->ready && (conns[i]->want & LIO_WANT_WRITE))
-            lio_conn_handle(conns[i], POLLOUT);
+            lio_conn_handle(conns[i], POLLOUT, c->now);
     drain(c);
 }
 
@@ -531,11 +624,39 @@ static short poll_bits(uint32_t ev)
                 (ev & EPOLLERR ? POLLERR : 0) | (ev & EPOLLHUP ? POLLHUP : 0));
 }
 
-static void drain_wake(struct lio_client *c)
+static void drain_wake(int fd)
 {
     uint64_t n;
-    ssize_t got = read(c->evfd, &n, sizeof n);
+    ssize_t got = read(fd, &n, sizeof n);
     (void) got; /* nothing pending is fine too */
+}
+
+/* Arms the timer at the next deadline, so that epfd becomes readable then
+ * on the library's clock, whoever polls it and for however long. */
+static void arm_timer(struct lio_client *c)
+{
+    lc_time d = lio_client_deadline(c);
+    struct itimerspec its;
+
+    if (d == c->tfd_armed)
+        return;
+    memset(&its, 0, sizeof its); /* all zero: disarmed */
+    if (d != LC_NEVER) {
+        lc_time at = d > 0 ? d : 1;
+        its.it_value.tv_sec = (time_t) (at / 1000);
+        its.it_value.tv_nsec = (long) (at % 1000) * 1000000L;
+    }
+    if (timerfd_settime(c->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+        c->tfd_armed = d;
+}
+
+/* The end of every entry point: what was queued goes out, and the caller
+ * is woken for what comes next. */
+static void settle(struct lio_client *c)
+{
+    flush_writes(c);
+    sync_epoll(c);
+    arm_timer(c);
 }
 
 /* ---- the public face ---- */
@@ -544,11 +665,15 @@ int lio_client_init(struct lio_client *c, const struct lu_url *url,
                     uint64_t seed)
 {
     struct epoll_event wake = {.events = EPOLLIN, .data.u32 = EP_WAKE};
+    struct epoll_event timer = {.events = EPOLLIN, .data.u32 = EP_TIMER};
 
     memset(c, 0, sizeof *c);
     c->url = *url;
     c->rng = seed | 1;
     c->reg_fd[0] = c->reg_fd[1] = -1;
+    c->sub_ping_at = LC_NEVER;
+    c->sub_pong_by = LC_NEVER;
+    c->tfd_armed = LC_NEVER;
     lio_conn_init(&c->cmd, &handler, c);
     lio_conn_init(&c->sub, &handler, c);
     for (int k = LC_CMD_ACQUIRE; k <= LC_CMD_READ; k++)
@@ -556,12 +681,16 @@ int lio_client_init(struct lio_client *c, const struct lu_url *url,
             return LEADER_ENOMEM;
     c->epfd = epoll_create1(EPOLL_CLOEXEC);
     c->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (c->epfd < 0 || c->evfd < 0 ||
-        epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->evfd, &wake) != 0) {
+    c->tfd = timerfd_create(LU_CLOCK_ID, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (c->epfd < 0 || c->evfd < 0 || c->tfd < 0 ||
+        epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->evfd, &wake) != 0 ||
+        epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->tfd, &timer) != 0) {
         if (c->epfd >= 0)
             close(c->epfd);
         if (c->evfd >= 0)
             close(c->evfd);
+        if (c->tfd >= 0)
+            close(c->tfd);
         return LEADER_ECONN;
     }
     return 0;
@@ -582,6 +711,7 @@ void lio_client_free(struct lio_client *c)
     free(c->heap);
     close(c->epfd);
     close(c->evfd);
+    close(c->tfd);
     memset(c, 0, sizeof *c);
 }
 
@@ -688,6 +818,7 @@ void lio_client_remove(struct lio_client *c, struct lio_election *e)
         lio_conn_close(&c->cmd);
     manage_sub(c);
     sync_epoll(c);
+    arm_timer(c);
 }
 
 void lio_client_input(struct lio_client *c, struct lio_election *e,
@@ -699,8 +830,7 @@ void lio_client_input(struct lio_client *c, struct lio_election *e,
     drain(c);
     manage_sub(c);
     drain(c);
-    flush_writes(c);
-    sync_epoll(c);
+    settle(c);
 }
 
 int lio_client_fd(const struct lio_client *c)
@@ -730,25 +860,40 @@ void lio_client_process(struct lio_client *c, lc_time now)
     for (int i = 0; i < n; i++) {
         uint32_t which = ev[i].data.u32;
         if (which == EP_WAKE)
-            drain_wake(c);
+            drain_wake(c->evfd);
+        else if (which == EP_TIMER)
+            drain_wake(c->tfd); /* the deadlines run below */
         else
             lio_conn_handle(which == EP_CMD ? &c->cmd : &c->sub,
-                            poll_bits(ev[i].events));
+                            poll_bits(ev[i].events), c->now);
         drain(c);
     }
+    lio_conn_tick(&c->cmd, c->now);
+    lio_conn_tick(&c->sub, c->now);
+    drain(c);
     run_deadlines(c);
+    check_sub(c);
     manage_sub(c);
     drain(c);
-    flush_writes(c);
-    sync_epoll(c);
+    settle(c);
+}
+
+static lc_time earlier(lc_time a, lc_time b)
+{
+    return a < b ? a : b;
 }
 
 lc_time lio_client_deadline(const struct lio_client *c)
 {
     lc_time d = c->heap_n > 0 ? c->heap[0]->deadline : LC_NEVER;
 
-    if (c->active > 0 && c->sub.ac == NULL && c->sub_retry_at < d)
-        d = c->sub_retry_at;
+    if (c->active > 0 && !lio_conn_is_open(&c->sub))
+        d = earlier(d, c->sub_retry_at);
+    d = earlier(d, lio_conn_deadline(&c->cmd));
+    d = earlier(d, lio_conn_deadline(&c->sub));
+    if (c->sub.ready)
+        d = earlier(d, c->sub_pong_by != LC_NEVER ? c->sub_pong_by
+                                                  : c->sub_ping_at);
     return d;
 }
 

@@ -9,10 +9,26 @@
  *
  * The caller waits until lio_client_fd() is readable or
  * lio_client_deadline() passes, then calls lio_client_process(). Every
- * call takes the caller's "now", read once per loop turn. Events reach
- * each election's owner through its emit function, never from inside a
- * hiredis callback. One thread at a time; lio_client_wake() is the one
- * function another thread may call.
+ * call takes the caller's "now" (lu_now_ms(), read once per loop turn).
+ * lio_client_fd() also becomes readable by itself at lio_client_deadline(),
+ * on the library's clock (CLOCK_BOOTTIME, which counts suspend): a poll()
+ * timeout runs on CLOCK_MONOTONIC, which stops while the machine sleeps,
+ * and would wake the caller late after a resume. Events reach each
+ * election's owner through its emit function, never from inside a hiredis
+ * callback; a step's events go out before any connection it asks for is
+ * started. One thread at a time; lio_client_wake() is the one function
+ * another thread may call.
+ *
+ * Nothing here blocks: host names are looked up without blocking, every
+ * opening has a deadline (the core's connect deadline for the command
+ * connection), and TCP sockets have keepalive probes. The notification
+ * connection is checked with a PING, answered on a subscribed connection
+ * too; one not answered in time is replaced and subscribed again. With t
+ * the shortest ttl among the client's elections:
+ *   - PING every t/3, between 0.5 and 5 s; the reply is due within t/3,
+ *     between 0.25 and 2 s; opening the connection has as long;
+ *   - TCP keepalive probes after t/3 of silence (between 1 and 15 s),
+ *     every third of that; three unanswered ones end the connection.
  */
 #ifndef LIO_CLIENT_H
 #define LIO_CLIENT_H
@@ -94,16 +110,21 @@ struct lio_client {
     lc_time now;
     lc_time sub_retry_at;
     unsigned sub_failures;
+    lc_time sub_ping_at; /* next health check of the sub connection */
+    lc_time sub_pong_by; /* its PING's reply is due, LC_NEVER for none */
     uint64_t rng;
     char sha[LC_CMD_READ + 1][41]; /* of each command's script */
 
     int epfd, evfd;      /* what the caller polls; its wake-up */
+    int tfd;             /* a timer at the next deadline, in epfd */
+    lc_time tfd_armed;   /* ... armed at this time (LC_NEVER: disarmed) */
     int reg_fd[2];       /* sockets registered in epfd: cmd, sub */
     uint64_t reg_gen[2]; /* ... of which opening of the connection */
     unsigned reg_events[2];
 };
 
-/* Returns 0, or LEADER_ENOMEM / LEADER_ECONN (no epoll or eventfd). */
+/* Returns 0, or LEADER_ENOMEM / LEADER_ECONN (no epoll, eventfd or
+ * timerfd). url is copied. */
 int lio_client_init(struct lio_client *c, const struct lu_url *url,
                     uint64_t seed);
 
@@ -124,7 +145,8 @@ void lio_client_input(struct lio_client *c, struct lio_election *e,
                       enum lc_input_kind kind, lc_time now);
 
 /* The descriptor to poll for reading: readable when lio_client_process()
- * has I/O to handle or lio_client_wake() was called. Stable. */
+ * has I/O to handle, when lio_client_deadline() has come (on the library's
+ * clock) or when lio_client_wake() was called. Stable. */
 int lio_client_fd(const struct lio_client *c);
 
 /* Handles whatever is ready and every deadline that has passed. */

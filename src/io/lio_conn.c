@@ -236,22 +236,30 @@ void lio_conn_init(struct lio_conn *c, const struct lio_conn_handler *h,
     memset(c, 0, sizeof *c);
     c->handler = h;
     c->owner = owner;
+    c->deadline = LC_NEVER;
+    c->lookup_due = LC_NEVER;
 }
 
-static redisAsyncContext *connect_async(const struct lu_url *url,
-                                        long timeout_ms)
+/* Ends an opening that failed; the handler hears why. */
+static void fail_open(struct lio_conn *c, int error, const char *text)
+{
+    lio_conn_close(c);
+    c->handler->failed(c->owner, c, 0, error, text);
+}
+
+static redisAsyncContext *connect_async(const struct lio_conn *c)
 {
     redisOptions o;
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
 
     memset(&o, 0, sizeof o);
-    if (url->kind == LU_URL_UNIX) {
-        REDIS_OPTIONS_SET_UNIX(&o, url->path);
+    if (c->url->kind == LU_URL_UNIX) {
+        REDIS_OPTIONS_SET_UNIX(&o, c->url->path);
     } else {
-        REDIS_OPTIONS_SET_TCP(&o, url->host, url->port);
+        /* A numeric address: hiredis' getaddrinfo() only parses it. */
+        REDIS_OPTIONS_SET_TCP(&o, c->addr, c->url->port);
     }
-    /* The core times commands itself; this bounds only the connect. */
-    o.connect_timeout = &tv;
+    /* No connect_timeout: hiredis would need a timer hook for it. The
+     * opening's deadline (lio_conn_tick) bounds connect and setup. */
     o.options |= REDIS_OPT_NOAUTOFREEREPLIES;
 #ifdef REDIS_OPT_SET_SOCK_CLOEXEC
     o.options |= REDIS_OPT_SET_SOCK_CLOEXEC; /* atomic, where hiredis can */
@@ -259,17 +267,19 @@ static redisAsyncContext *connect_async(const struct lu_url *url,
     return redisAsyncConnectWithOptions(&o);
 }
 
-int lio_conn_open(struct lio_conn *c, const struct lu_url *url, long timeout_ms)
+/* Starts hiredis on the address (the URL's own, or the one looked up). */
+static void start_connect(struct lio_conn *c)
 {
     redisAsyncContext *ac;
     static const char *ping = "PING";
     static const size_t ping_len = 4;
 
-    lio_conn_close(c);
-    c->gen++;
-    ac = connect_async(url, timeout_ms);
-    if (ac == NULL)
-        return LEADER_ENOMEM;
+    c->gen++; /* a new descriptor */
+    ac = connect_async(c);
+    if (ac == NULL) {
+        fail_open(c, LEADER_ENOMEM, "out of memory");
+        return;
+    }
     /* hiredis 1.2 makes the socket without SOCK_CLOEXEC: set it before the
      * connect completes, so no program that the application executes
      * holds our Redis session. (Only an exec in another thread between
@@ -281,11 +291,13 @@ int lio_conn_open(struct lio_conn *c, const struct lu_url *url, long timeout_ms)
         int error = lio_error_of_context(ac->err);
         snprintf(text, sizeof text, "%s", ac->errstr);
         redisAsyncFree(ac);
-        c->handler->failed(c->owner, c, 0, error, text);
-        return 0;
+        fail_open(c, error, text);
+        return;
     }
     c->ac = ac;
     lio_limit_reader(ac->c.reader);
+    if (c->url->kind == LU_URL_TCP && c->keepalive_s > 0)
+        lu_set_keepalive(ac->c.fd, c->keepalive_s);
     ac->data = c;
     ac->ev.data = c;
     ac->ev.addRead = add_read;
@@ -297,13 +309,78 @@ int lio_conn_open(struct lio_conn *c, const struct lu_url *url, long timeout_ms)
     c->want = LIO_WANT_WRITE;
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    if (lio_for_each_setup(url, queue_setup, ac) != REDIS_OK ||
+    if (lio_for_each_setup(c->url, queue_setup, ac) != REDIS_OK ||
         redisAsyncCommandArgv(ac, on_setup_reply, (void *) 1, 1, &ping,
-                              &ping_len) != REDIS_OK) {
-        lio_conn_close(c);
-        c->handler->failed(c->owner, c, 0, LEADER_ENOMEM, "out of memory");
+                              &ping_len) != REDIS_OK)
+        fail_open(c, LEADER_ENOMEM, "out of memory");
+}
+
+/* Connects once the lookup is done; notes its next timer otherwise. */
+static void after_lookup(struct lio_conn *c, int done, lc_time now)
+{
+    char text[160];
+    long ms;
+    int error;
+
+    if (!done) {
+        ms = lio_lookup_timeout_ms(c->lookup);
+        c->lookup_due = ms < 0 ? LC_NEVER : now + ms;
+        return;
     }
+    error = lio_lookup_result(c->lookup, c->addr, sizeof c->addr, text,
+                              sizeof text);
+    lio_lookup_free(c->lookup);
+    c->lookup = NULL;
+    c->lookup_due = LC_NEVER;
+    if (error != 0)
+        fail_open(c, error, text);
+    else
+        start_connect(c);
+}
+
+/* Each try of a DNS server gets a third of the opening's time, so that a
+ * lost datagram is asked again while there is time to use the answer. */
+static long try_ms(long timeout_ms)
+{
+    long ms = timeout_ms / 3;
+    return ms < 50 ? 50 : ms;
+}
+
+int lio_conn_open(struct lio_conn *c, const struct lu_url *url,
+                  const struct lio_conn_params *p, lc_time now)
+{
+    char text[160];
+    int error;
+
+    lio_conn_close(c);
+    c->gen++;
+    c->url = url;
+    c->keepalive_s = p->keepalive_s;
+    c->deadline = now + (p->timeout_ms > 0 ? p->timeout_ms : 0);
+    c->addr[0] = '\0';
+    if (url->kind == LU_URL_UNIX || lio_is_numeric_host(url->host)) {
+        size_t n = url->kind == LU_URL_TCP ? strlen(url->host) : 0;
+        if (n < sizeof c->addr) { /* a numeric host always fits */
+            memcpy(c->addr, url->host, n);
+            c->addr[n] = '\0';
+        }
+        start_connect(c);
+        return 0;
+    }
+    c->lookup = lio_lookup_start(url->host, try_ms(p->timeout_ms), &error, text,
+                                 sizeof text);
+    if (c->lookup == NULL) {
+        fail_open(c, error, text);
+        return 0;
+    }
+    c->want = LIO_WANT_READ;
+    after_lookup(c, lio_lookup_process(c->lookup), now);
     return 0;
+}
+
+int lio_conn_is_open(const struct lio_conn *c)
+{
+    return c->ac != NULL || c->lookup != NULL;
 }
 
 void lio_conn_close(struct lio_conn *c)
@@ -314,18 +391,28 @@ void lio_conn_close(struct lio_conn *c)
     c->ready = 0;
     if (ac != NULL)
         redisAsyncFree(ac); /* its callbacks now find it stale */
+    lio_lookup_free(c->lookup);
+    c->lookup = NULL;
     c->want = 0;
+    c->deadline = LC_NEVER;
+    c->lookup_due = LC_NEVER;
 }
 
 int lio_conn_fd(const struct lio_conn *c)
 {
-    return c->ac != NULL ? c->ac->c.fd : -1;
+    if (c->ac != NULL)
+        return c->ac->c.fd;
+    return c->lookup != NULL ? lio_lookup_fd(c->lookup) : -1;
 }
 
-void lio_conn_handle(struct lio_conn *c, short revents)
+void lio_conn_handle(struct lio_conn *c, short revents, lc_time now)
 {
     redisAsyncContext *ac = c->ac;
 
+    if (c->lookup != NULL) {
+        after_lookup(c, lio_lookup_process(c->lookup), now);
+        return;
+    }
     if (ac == NULL)
         return;
     if (revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) {
@@ -336,6 +423,28 @@ void lio_conn_handle(struct lio_conn *c, short revents)
     }
     if (c->ac == ac && (revents & POLLOUT))
         redisAsyncHandleWrite(ac);
+}
+
+lc_time lio_conn_deadline(const struct lio_conn *c)
+{
+    if (!lio_conn_is_open(c) || c->ready)
+        return LC_NEVER;
+    return c->lookup_due < c->deadline ? c->lookup_due : c->deadline;
+}
+
+void lio_conn_tick(struct lio_conn *c, lc_time now)
+{
+    char text[LU_URL_HOST_MAX + 64];
+
+    if (c->lookup != NULL && now >= c->lookup_due)
+        after_lookup(c, lio_lookup_process(c->lookup), now);
+    if (!lio_conn_is_open(c) || c->ready || now < c->deadline)
+        return;
+    if (c->lookup != NULL)
+        snprintf(text, sizeof text, "timed out looking up %s", c->url->host);
+    else
+        snprintf(text, sizeof text, "timed out connecting");
+    fail_open(c, LEADER_ETIMEDOUT, text);
 }
 
 int lio_conn_send(struct lio_conn *c, uint64_t tag, int argc, const char **argv,

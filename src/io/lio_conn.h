@@ -5,6 +5,14 @@
  * back with lio_conn_handle(). Opening queues AUTH, SELECT and a PING, so
  * "ready" means the server accepted us and answers commands.
  *
+ * Nothing here blocks. A host name is first looked up without blocking
+ * (lio_resolve.h; numeric addresses and unix sockets skip that), then
+ * hiredis connects to the numeric address; the name stays in the URL for
+ * whatever needs it later (TLS's server name). One deadline bounds the
+ * whole opening (lookup, connect and setup commands): the caller runs
+ * lio_conn_tick() by lio_conn_deadline(), and past it the opening fails
+ * with LEADER_ETIMEDOUT. TCP sockets get keepalive probes.
+ *
  * The handler's functions run inside hiredis callbacks: they must only
  * record what happened (the engine queues it and acts afterwards), never
  * open, close or send on a connection.
@@ -18,6 +26,8 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "core/lc_core.h"
+#include "io/lio_resolve.h"
 #include "util/lu_url.h"
 
 struct lio_conn;
@@ -36,12 +46,26 @@ struct lio_conn_handler {
 };
 
 struct lio_conn {
-    redisAsyncContext *ac; /* NULL when closed */
-    unsigned want;         /* LIO_WANT_... bits */
+    redisAsyncContext *ac;     /* NULL when closed or still resolving */
+    struct lio_lookup *lookup; /* while the host name is looked up */
+    const struct lu_url *url;  /* borrowed while open */
+    char addr[LIO_ADDR_MAX];   /* the numeric address, "" for unix */
+    unsigned want;             /* LIO_WANT_... bits */
     int ready;
-    uint64_t gen; /* counts opens: tells old news from new */
+    int keepalive_s;
+    lc_time deadline;   /* opening: give up at this time */
+    lc_time lookup_due; /* the resolver's next timer */
+    uint64_t gen;       /* counts opens and descriptor changes: tells old
+                         * news from new */
     void *owner;
     const struct lio_conn_handler *handler;
+};
+
+/* How to open a connection. */
+struct lio_conn_params {
+    long timeout_ms; /* for the whole opening, lookup included */
+    int keepalive_s; /* TCP keepalive idle time (probes every third of it,
+                      * three of them); 0 for none */
 };
 
 #define LIO_WANT_READ  1u
@@ -50,19 +74,33 @@ struct lio_conn {
 void lio_conn_init(struct lio_conn *c, const struct lio_conn_handler *h,
                    void *owner);
 
-/* Starts connecting. A failure, immediate or later, is reported through
- * the handler; the return value is 0 or LEADER_ENOMEM. */
+/* Starts connecting at now (the caller's clock); url is borrowed until
+ * the connection is closed. A failure, immediate or later, is reported
+ * through the handler; the return value is 0 or LEADER_ENOMEM. */
 int lio_conn_open(struct lio_conn *c, const struct lu_url *url,
-                  long timeout_ms);
+                  const struct lio_conn_params *p, lc_time now);
 
-/* Closes at once. Nothing more is reported for this connection. */
+/* 1 while opening or open, 0 when closed. */
+int lio_conn_is_open(const struct lio_conn *c);
+
+/* Closes at once (a lookup in progress is cancelled). Nothing more is
+ * reported for this connection. */
 void lio_conn_close(struct lio_conn *c);
 
-/* The socket, or -1 when closed. It may change with every open. */
+/* The descriptor to poll for lio_conn_want(), or -1 when closed: the
+ * resolver's while looking the host up, then the socket. It may change
+ * with every open and while opening; gen changes with it. */
 int lio_conn_fd(const struct lio_conn *c);
 
-/* Hands poll() results for lio_conn_fd() to hiredis. */
-void lio_conn_handle(struct lio_conn *c, short revents);
+/* Hands poll() results for lio_conn_fd() over (to the resolver or to
+ * hiredis). now is the caller's clock. */
+void lio_conn_handle(struct lio_conn *c, short revents, lc_time now);
+
+/* When lio_conn_tick() must run next, LC_NEVER for never. */
+lc_time lio_conn_deadline(const struct lio_conn *c);
+
+/* Runs what is due at now: the resolver's timers, the opening deadline. */
+void lio_conn_tick(struct lio_conn *c, lc_time now);
 
 /* Sends a command; its reply goes to handler->reply with tag. Returns 0,
  * or LEADER_ECONN if the connection is closed or closing. */

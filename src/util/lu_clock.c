@@ -5,17 +5,11 @@
 
 #include "util/lu_clock.h"
 
-#ifdef CLOCK_BOOTTIME
-#define LU_CLOCK CLOCK_BOOTTIME
-#else
-#define LU_CLOCK CLOCK_MONOTONIC
-#endif
-
 static int64_t now_ns(void)
 {
     struct timespec ts;
 
-    clock_gettime(LU_CLOCK, &ts);
+    clock_gettime(LU_CLOCK_ID, &ts);
     return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 

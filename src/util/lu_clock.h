@@ -5,6 +5,14 @@
 #define LU_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
+
+/* The clock's id, for timers that must fire on it (timerfd_create). */
+#ifdef CLOCK_BOOTTIME
+#define LU_CLOCK_ID CLOCK_BOOTTIME
+#else
+#define LU_CLOCK_ID CLOCK_MONOTONIC
+#endif
 
 /* Milliseconds since an arbitrary point; never goes backwards. */
 int64_t lu_now_ms(void);

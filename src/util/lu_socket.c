@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -30,4 +31,21 @@ int lu_set_cloexec(int fd)
     if (flags < 0)
         return -1;
     return flags & FD_CLOEXEC ? 0 : fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+}
+
+int lu_set_keepalive(int fd, int idle_s)
+{
+    int on = 1, idle = idle_s > 0 ? idle_s : 1;
+    int interval = idle / 3 > 0 ? idle / 3 : 1, count = 3;
+
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) != 0)
+        return -1;
+#ifdef TCP_KEEPIDLE
+    if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval,
+                   sizeof interval) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count) != 0)
+        return -1;
+#endif
+    return 0;
 }

@@ -14,4 +14,13 @@ int lu_is_self_connected(int fd);
  * inherits it. 0, or -1 with errno. */
 int lu_set_cloexec(int fd);
 
+/* Turns TCP keepalive on for fd: the first probe after idle_s seconds of
+ * silence, then every third of that (at least 1 s), and the connection
+ * counts as dead after 3 unanswered probes: a peer that vanished without
+ * a word (a crashed host, a dropped route) is noticed after about twice
+ * idle_s instead of never (an idle connection) or after the kernel's
+ * retransmission timeout (about 15 minutes). Returns 0, or -1 with errno
+ * if an option was refused. */
+int lu_set_keepalive(int fd, int idle_s);
+
 #endif

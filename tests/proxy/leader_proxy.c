@@ -14,6 +14,11 @@
  *   SIGUSR2  reset: close every connection now (the peers see the close at
  *            once), then pass traffic again.
  *   SIGHUP   heal: pass traffic again.
+ *   SIGRTMIN freeze: the connections open now stop passing for good (a
+ *            heal does not revive them; a reset closes them), while new
+ *            connections pass: the connections die silently, as when a
+ *            middlebox on the path forgets them or the peer's host
+ *            vanishes, and the network itself is fine.
  *   SIGTERM, SIGINT  exit.
  * --delay MS holds every chunk of data for MS milliseconds before passing
  * it on (in both directions).
@@ -61,6 +66,7 @@ struct flow {
 struct conn {
     int fd[2];         /* 0: the client, 1: upstream */
     struct flow to[2]; /* to[1]: client -> upstream; to[0]: the reverse */
+    int frozen;        /* passes nothing, ever again */
 };
 
 enum mode { PASS, BLACKHOLE };
@@ -276,6 +282,11 @@ static int handle_signals(void)
         } else if (buf[i] == SIGHUP) {
             mode = PASS;
             fprintf(stderr, "leader-proxy: healed, passing\n");
+        } else if (buf[i] == (unsigned char) SIGRTMIN) {
+            for (int k = 0; k < MAX_CONNS; k++)
+                if (conns[k] != NULL)
+                    conns[k]->frozen = 1;
+            fprintf(stderr, "leader-proxy: froze the open connections\n");
         } else {
             return -1;
         }
@@ -291,7 +302,7 @@ static int next_due(void)
     if (mode != PASS)
         return -1;
     for (int i = 0; i < MAX_CONNS; i++)
-        for (int d = 0; conns[i] != NULL && d < 2; d++) {
+        for (int d = 0; conns[i] != NULL && !conns[i]->frozen && d < 2; d++) {
             struct chunk *h = conns[i]->to[d].head;
             if (h != NULL && (next < 0 || h->due_ms < next))
                 next = h->due_ms;
@@ -308,7 +319,7 @@ static int watch_conn(const struct conn *c, struct pollfd *p)
         p[s].fd = c->fd[s];
         p[s].events = 0;
         p[s].revents = 0;
-        if (mode != PASS)
+        if (mode != PASS || c->frozen)
             continue; /* blackhole: neither read nor write */
         if (c->to[!s].queued < MAX_QUEUE)
             p[s].events |= POLLIN;
@@ -320,7 +331,7 @@ static int watch_conn(const struct conn *c, struct pollfd *p)
 
 static int serve_conn(struct conn *c, const struct pollfd *p)
 {
-    if (mode != PASS) {
+    if (mode != PASS || c->frozen) {
         /* Blackholed: only notice a peer that is gone, or we would spin
          * on its POLLHUP. */
         for (int s = 0; s < 2; s++)
@@ -392,6 +403,7 @@ int main(int argc, char **argv)
     sa.sa_flags = SA_RESTART;
     for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++)
         sigaction(sigs[k], &sa, NULL);
+    sigaction(SIGRTMIN, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     lfd = listen_on((int) listen_port, &port);
     if (lfd == -1) {

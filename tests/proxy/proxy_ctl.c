@@ -80,6 +80,11 @@ int proxy_heal(const proxy_ctl *p)
     return send_sig(p, SIGHUP);
 }
 
+int proxy_freeze(const proxy_ctl *p)
+{
+    return send_sig(p, SIGRTMIN);
+}
+
 void proxy_stop(proxy_ctl *p)
 {
     if (p->pid <= 0)

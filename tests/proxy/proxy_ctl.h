@@ -20,6 +20,9 @@ int proxy_blackhole(const proxy_ctl *p);
 int proxy_reset(const proxy_ctl *p);
 /* SIGHUP: pass again. */
 int proxy_heal(const proxy_ctl *p);
+/* SIGRTMIN: the connections open now pass nothing any more, for good (a
+ * heal does not revive them); new ones pass. */
+int proxy_freeze(const proxy_ctl *p);
 
 /* SIGTERM and wait (SIGKILL after 2 s). */
 void proxy_stop(proxy_ctl *p);

@@ -1,6 +1,6 @@
 /* test_proxy.c - leader-proxy against a real redis-server: it forwards,
- * blackholes (keeping connections and accepting new ones), resets, heals
- * and delays. */
+ * blackholes (keeping connections and accepting new ones), resets, heals,
+ * freezes the open connections and delays. */
 #define _GNU_SOURCE
 #include <string.h>
 #include <sys/time.h>
@@ -113,6 +113,35 @@ TEST(reset_closes_connections_then_passes)
     ASSERT(ping(again));
     redisFree(c);
     redisFree(again);
+    proxy_stop(&p);
+    rfx_free(s);
+}
+
+TEST(freeze_stops_open_connections_for_good)
+{
+    rfx_server *s = start_redis();
+    proxy_ctl p;
+    redisContext *old, *fresh;
+
+    ASSERT_OK(proxy_start(&p, rfx_port(s), 0));
+    old = connect_via(&p, 300);
+    ASSERT(ping(old));
+    ASSERT_OK(proxy_freeze(&p));
+    ASSERT(!ping(old)); /* times out: nothing comes back */
+    fresh = connect_via(&p, 1000);
+    ASSERT(ping(fresh)); /* a new connection passes */
+    ASSERT_OK(proxy_heal(&p));
+    redisFree(old);
+    old = NULL;
+    ASSERT(ping(fresh));
+    /* A connection frozen before the heal stays frozen after it. */
+    old = connect_via(&p, 300);
+    ASSERT(ping(old));
+    ASSERT_OK(proxy_freeze(&p));
+    ASSERT_OK(proxy_heal(&p));
+    ASSERT(!ping(old));
+    redisFree(old);
+    redisFree(fresh);
     proxy_stop(&p);
     rfx_free(s);
 }

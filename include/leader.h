@@ -95,9 +95,27 @@ typedef enum leader_event_type {
                                * "no leader" */
 } leader_event_type;
 
-/* An event. More fields may follow in later versions. The structure and
- * the strings it points to are valid only during the callback. */
+/* Versioned structures. leader_options, leader_client_options and
+ * leader_info belong to the caller, leader_event to the library, and each
+ * begins with struct_size, the size of the structure as its owner was
+ * compiled. Later versions only append fields, so a program and a library
+ * of different versions each use the fields both know:
+ * - options: leader_options_init() (a macro) passes the caller's size;
+ *   the library reads the fields within it and takes the defaults for
+ *   later ones. Fields it does not know must be left zero (as init leaves
+ *   them), or leader_new() refuses them: an option a library cannot honour
+ *   is never ignored silently.
+ * - leader_info: leader_current() (a macro) passes the caller's size; the
+ *   library writes no byte beyond it.
+ * - leader_event: the library's size; LEADER_EVENT_HAS(ev, field) tells
+ *   whether a field newer than the first version is there. */
+#define LEADER_EVENT_HAS(ev, field)                                            \
+    ((ev)->struct_size >= offsetof(leader_event, field) + sizeof((ev)->field))
+
+/* An event. The structure and the strings it points to are valid only
+ * during the callback. */
 typedef struct leader_event {
+    size_t struct_size; /* the library's sizeof (leader_event) */
     leader_event_type type;
     uint64_t term;         /* fencing token of the leadership concerned */
     const char *leader_id; /* who leads now, when known, else NULL */
@@ -112,22 +130,27 @@ typedef void (*leader_callback)(leader *l, const leader_event *ev,
 /* Options for leader_new(). Always fill with leader_options_init() first:
  * more fields may follow in later versions. */
 typedef struct leader_options {
-    const char *url; /* redis://[[user]:password@]host[:port][/db] or
-                      * unix:///path/to/redis.sock[?db=N]; NULL means
-                      * $LEADER_REDIS_URL, else redis://127.0.0.1:6379 */
-    const char *key; /* election name, default "default" */
-    const char *id;  /* this candidate's id (1-255 bytes, no spaces);
-                      * NULL means a random UUIDv4 */
-    long ttl_ms;     /* lease length, default 10000 (10 ms .. 1 day) */
-    long wait_ms;    /* longest pause between two tries to be elected,
-                      * default 1000 (0 .. 1 day) */
-    int event_loop;  /* 0: the handle runs on a thread of its own; 1: no
-                      * thread: the caller drives it with leader_fd(),
-                      * leader_timeout_ms() and leader_process() */
+    size_t struct_size; /* set by leader_options_init() */
+    const char *url;    /* redis://[[user]:password@]host[:port][/db] or
+                         * unix:///path/to/redis.sock[?db=N]; NULL means
+                         * $LEADER_REDIS_URL, else redis://127.0.0.1:6379 */
+    const char *key;    /* election name, default "default" */
+    const char *id;     /* this candidate's id (1-255 bytes, no spaces);
+                         * NULL means a random UUIDv4 */
+    long ttl_ms;        /* lease length, default 10000 (10 ms .. 1 day) */
+    long wait_ms;       /* longest pause between two tries to be elected,
+                         * default 1000 (0 .. 1 day) */
+    int event_loop;     /* 0: the handle runs on a thread of its own; 1: no
+                         * thread: the caller drives it with leader_fd(),
+                         * leader_timeout_ms() and leader_process() */
 } leader_options;
 
-/* Fills opts with the defaults. */
-LEADER_API void leader_options_init(leader_options *opts);
+/* Fills the size bytes of opts with the defaults and records size in
+ * opts->struct_size. Call it through leader_options_init(), which passes
+ * the size this program was compiled with. */
+LEADER_API void leader_options_init_size(leader_options *opts, size_t size);
+#define leader_options_init(opts)                                              \
+    leader_options_init_size((opts), sizeof(leader_options))
 
 /* Creates a handle. Does no I/O: connecting starts with leader_elect() or
  * the first query. On failure returns NULL and, if err is not NULL, writes
@@ -187,6 +210,7 @@ LEADER_API int64_t leader_clock_ms(void);
 
 /* Who leads an election, as leader_current() reads it from Redis. */
 typedef struct leader_info {
+    size_t struct_size;      /* set by the library: the bytes it wrote */
     char id[256];            /* the holder's id, "" when nobody leads */
     uint64_t term;           /* the election's latest term (0: none yet) */
     long long lease_left_ms; /* the holder key's remaining ttl; -1 if it has
@@ -197,7 +221,9 @@ typedef struct leader_info {
  * connection (as leader_is_leader). Fills info and returns 1 if someone
  * leads, 0 if nobody does, or a negative code as leader_is_leader
  * (LEADER_ESTATE from inside a callback). */
-LEADER_API int leader_current(leader *l, leader_info *info);
+LEADER_API int leader_current_size(leader *l, leader_info *info, size_t size);
+#define leader_current(l, info)                                                \
+    leader_current_size((l), (info), sizeof(leader_info))
 
 /* The term (fencing token) of the current leadership, 0 if not leader. */
 LEADER_API uint64_t leader_term(const leader *l);
@@ -321,11 +347,16 @@ LEADER_API int leader_process(leader *l);
 typedef struct leader_client leader_client;
 
 typedef struct leader_client_options {
-    const char *url; /* as leader_options.url */
-    int event_loop;  /* as leader_options.event_loop */
+    size_t struct_size; /* set by leader_client_options_init() */
+    const char *url;    /* as leader_options.url */
+    int event_loop;     /* as leader_options.event_loop */
 } leader_client_options;
 
-LEADER_API void leader_client_options_init(leader_client_options *opts);
+/* As leader_options_init_size(), for leader_client_options. */
+LEADER_API void leader_client_options_init_size(leader_client_options *opts,
+                                                size_t size);
+#define leader_client_options_init(opts)                                       \
+    leader_client_options_init_size((opts), sizeof(leader_client_options))
 
 /* Creates a client. No I/O until a handle campaigns. NULL with a reason in
  * err on failure. The caller frees it with leader_client_free(). */

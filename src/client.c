@@ -102,7 +102,8 @@ static void settle_stops(leader *l, uint64_t count)
 static void deliver(leader *l, int kind, int error, uint64_t term,
                     const char *holder, const char *message)
 {
-    leader_event ev = {(leader_event_type) kind, term, holder, error, message};
+    leader_event ev = {sizeof ev, (leader_event_type) kind, term, holder, error,
+                       message};
     leader_callback cb;
     void *userdata;
 

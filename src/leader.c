@@ -8,6 +8,7 @@
 #include "util/fmacros.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,14 +23,35 @@
 
 /* ---- options ---- */
 
-void leader_options_init(leader_options *opts)
+/* The first version's sizes: the smallest a caller's structure may be. */
+#define OPTIONS_V1_SIZE (offsetof(leader_options, event_loop) + sizeof(int))
+#define CLIENT_OPTIONS_V1_SIZE                                                 \
+    (offsetof(leader_client_options, event_loop) + sizeof(int))
+#define INFO_V1_SIZE (offsetof(leader_info, lease_left_ms) + sizeof(long long))
+
+void leader_options_init_size(leader_options *opts, size_t size)
 {
-    if (opts == NULL)
+    leader_options d;
+
+    if (opts == NULL || size < OPTIONS_V1_SIZE)
         return;
-    memset(opts, 0, sizeof *opts);
-    opts->key = "default";
-    opts->ttl_ms = 10000;
-    opts->wait_ms = 1000;
+    memset(&d, 0, sizeof d);
+    d.struct_size = size;
+    d.key = "default";
+    d.ttl_ms = 10000;
+    d.wait_ms = 1000;
+    /* The caller's structure may be smaller (older) or larger (newer):
+     * only its own size is written, and newer fields are left zero. */
+    memset(opts, 0, size);
+    memcpy(opts, &d, size < sizeof d ? size : sizeof d);
+}
+
+void leader_client_options_init_size(leader_client_options *opts, size_t size)
+{
+    if (opts == NULL || size < CLIENT_OPTIONS_V1_SIZE)
+        return;
+    memset(opts, 0, size);
+    opts->struct_size = size;
 }
 
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
@@ -43,6 +65,32 @@ __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
         va_end(ap);
     }
     return -1;
+}
+
+/* Takes the caller's versioned structure (its struct_size first) into
+ * ours, which holds the defaults: the fields it has replace them. Bytes
+ * beyond the fields this library knows must be zero: a newer option that
+ * is set cannot be honoured here, and is refused rather than ignored. */
+static int adopt(void *ours, size_t our_size, const void *theirs,
+                 size_t min_size, const char *what, char *err, size_t errlen)
+{
+    const unsigned char *t = theirs;
+    size_t size = *(const size_t *) theirs;
+
+    if (size < min_size || size > 65536)
+        return fail(err, errlen,
+                    "%s was not filled in with %s_init() first (struct_size "
+                    "%zu)",
+                    what, what, size);
+    for (size_t i = our_size; i < size; i++)
+        if (t[i] != 0)
+            return fail(err, errlen,
+                        "%s sets an option this libleader (%s) does not "
+                        "know: it needs a newer one",
+                        what, leader_version());
+    memcpy(ours, theirs, size < our_size ? size : our_size);
+    *(size_t *) ours = our_size;
+    return 0;
 }
 
 static int check_id(const char *id, char *err, size_t errlen)
@@ -137,14 +185,31 @@ static leader *make_handle(leader_client *c, const leader_options *opts,
     return l;
 }
 
-leader *leader_new(const leader_options *opts, char *err, size_t errlen)
+/* The caller's options, with defaults for what its version lacks, in o.
+ * 0, or -1 with err. */
+static int take_options(const leader_options *opts, leader_options *o,
+                        char *err, size_t errlen)
 {
+    if (err != NULL && errlen > 0)
+        *err = '\0';
+    if (opts == NULL)
+        return fail(err, errlen, "options must not be NULL");
+    leader_options_init(o);
+    return adopt(o, sizeof *o, opts, OPTIONS_V1_SIZE, "leader_options", err,
+                 errlen);
+}
+
+leader *leader_new(const leader_options *caller, char *err, size_t errlen)
+{
+    const leader_options *opts;
+    leader_options o;
     struct lu_url url;
     leader_client *c;
     leader *l;
 
-    if (err != NULL && errlen > 0)
-        *err = '\0';
+    if (take_options(caller, &o, err, errlen) != 0)
+        return NULL;
+    opts = &o;
     if (check_options(opts, err, errlen) != 0 ||
         lu_url_parse(effective_url(opts), &url, err, errlen) != 0)
         return NULL;
@@ -160,24 +225,25 @@ leader *leader_new(const leader_options *opts, char *err, size_t errlen)
     return l;
 }
 
-void leader_client_options_init(leader_client_options *opts)
-{
-    if (opts != NULL)
-        memset(opts, 0, sizeof *opts);
-}
-
-leader_client *leader_client_new(const leader_client_options *opts, char *err,
+leader_client *leader_client_new(const leader_client_options *caller, char *err,
                                  size_t errlen)
 {
+    const leader_client_options *opts;
+    leader_client_options co;
     leader_options o;
     struct lu_url url;
 
     if (err != NULL && errlen > 0)
         *err = '\0';
-    if (opts == NULL) {
+    if (caller == NULL) {
         fail(err, errlen, "options must not be NULL");
         return NULL;
     }
+    leader_client_options_init(&co);
+    if (adopt(&co, sizeof co, caller, CLIENT_OPTIONS_V1_SIZE,
+              "leader_client_options", err, errlen) != 0)
+        return NULL;
+    opts = &co;
     leader_options_init(&o);
     o.url = opts->url;
     if (lu_url_parse(effective_url(&o), &url, err, errlen) != 0)
@@ -185,11 +251,15 @@ leader_client *leader_client_new(const leader_client_options *opts, char *err,
     return lp_client_create(&url, opts->event_loop != 0, err, errlen);
 }
 
-leader *leader_client_add(leader_client *c, const leader_options *opts,
+leader *leader_client_add(leader_client *c, const leader_options *caller,
                           char *err, size_t errlen)
 {
-    if (err != NULL && errlen > 0)
-        *err = '\0';
+    const leader_options *opts;
+    leader_options o;
+
+    if (take_options(caller, &o, err, errlen) != 0)
+        return NULL;
+    opts = &o;
     if (c == NULL) {
         fail(err, errlen, "client must not be NULL");
         return NULL;
@@ -317,11 +387,20 @@ int leader_is_leader(leader *l)
     return lp_in_callback() ? LEADER_ESTATE : lp_is_leader(l);
 }
 
-int leader_current(leader *l, leader_info *info)
+int leader_current_size(leader *l, leader_info *info, size_t size)
 {
-    if (l == NULL || info == NULL)
+    leader_info full;
+    int rc;
+
+    if (l == NULL || info == NULL || size < INFO_V1_SIZE)
         return LEADER_EINVAL;
-    return lp_in_callback() ? LEADER_ESTATE : lp_current(l, info);
+    if (lp_in_callback())
+        return LEADER_ESTATE;
+    rc = lp_current(l, &full);
+    /* Never a byte beyond the caller's structure. */
+    full.struct_size = size < sizeof full ? size : sizeof full;
+    memcpy(info, &full, full.struct_size);
+    return rc;
 }
 
 int leader_release_term(leader *l, uint64_t term)

@@ -194,6 +194,7 @@ if(LEADER_INSTALL)
   install(FILES ${leader_man3_pages} ${leader_man3_links}
     DESTINATION ${CMAKE_INSTALL_MANDIR}/man3)
 
+  # (In a directory of its own: installs may run at the same time.)
   install(CODE "
     set(prefix \"\${CMAKE_INSTALL_PREFIX}\")
     set(LEADER_PC_LIBDIR [==[${leader_pc_LIBDIR}]==])
@@ -201,10 +202,13 @@ if(LEADER_INSTALL)
     set(PROJECT_VERSION [==[${PROJECT_VERSION}]==])
     set(LEADER_PC_REQUIRES_PRIVATE [==[${LEADER_PC_REQUIRES_PRIVATE}]==])
     set(LEADER_PC_LIBS_PRIVATE [==[${LEADER_PC_LIBS_PRIVATE}]==])
+    string(RANDOM LENGTH 12 pc_tmp)
+    set(pc_tmp \"${PROJECT_BINARY_DIR}/package/pc-\${pc_tmp}\")
     configure_file([==[${CMAKE_CURRENT_LIST_DIR}/libleader.pc.in]==]
-      [==[${PROJECT_BINARY_DIR}/package/libleader.pc]==] @ONLY)
+      \${pc_tmp}/libleader.pc @ONLY)
     file(INSTALL DESTINATION \"${leader_pc_dest}\" TYPE FILE
-      FILES [==[${PROJECT_BINARY_DIR}/package/libleader.pc]==])
+      FILES \${pc_tmp}/libleader.pc)
+    file(REMOVE_RECURSE \${pc_tmp})
   ")
 
   install(FILES

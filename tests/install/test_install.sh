@@ -64,7 +64,8 @@ fail() {
     exit 1
 }
 skip() {
-    echo "skip: $*"
+    # stderr: the message must show from inside $(...) too.
+    echo "skip: $*" >&2
     exit 77
 }
 say() {

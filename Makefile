@@ -11,6 +11,12 @@
 #   make chaos         a chaos soak of SECONDS (default 600), random seed
 #   make check-bare    the README's quick start in a throwaway bare Debian 12
 #                      root (debootstrap; root and network needed)
+#   make install       build the library and the CLI, then install them under
+#                      $(PREFIX) (default /usr/local), staged in $(DESTDIR)
+#   make uninstall     remove what make install installs (same PREFIX, DESTDIR)
+#   make dist          libleader-X.Y.Z.tar.gz: the committed tree, from git
+#   make deb           the Debian packages, built from a copy of the tree in
+#                      build-deb/ and checked with lintian
 #   make format        clang-format -i every C file
 #   make format-check  fail if any C file is not formatted
 #   make clean         remove the build directories (distclean: also .deps/)
@@ -56,7 +62,7 @@ TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 FORMAT_DIRS := include src tools examples tests bench
 
 .PHONY: all bootstrap build test asan tsan demo bench fuzz format format-check clean \
-	distclean chaos check-bare
+	distclean chaos check-bare install uninstall dist deb
 
 all: build
 
@@ -120,6 +126,32 @@ chaos: build
 check-bare:
 	@$(ROOT)/scripts/check-bare
 
+PREFIX ?= /usr/local
+
+# What is installed: the library and the CLI (built in build/, which the
+# suite shares; the tests themselves need not be built to install).
+install: bootstrap
+	$(call configure,$(ROOT)/build,)
+	@$(CLEAN_ENV) cmake --build $(ROOT)/build -j$(JOBS) \
+		--target leader_shared leader_static leader
+	@DESTDIR="$(DESTDIR)" cmake --install $(ROOT)/build --prefix "$(PREFIX)"
+
+# Removes the files an install of build/ with this PREFIX writes under
+# DESTDIR, and libleader's own directories (cmake/LeaderUninstall.cmake).
+uninstall: bootstrap
+	$(call configure,$(ROOT)/build,)
+	@$(CLEAN_ENV) cmake --build $(ROOT)/build -j$(JOBS) \
+		--target leader_shared leader_static leader
+	@DESTDIR="$(DESTDIR)" cmake -DBUILD_DIR=$(ROOT)/build -DPREFIX="$(PREFIX)" \
+		-P $(ROOT)/cmake/LeaderUninstall.cmake
+
+dist:
+	@$(ROOT)/scripts/dist
+
+deb: bootstrap
+	@$(ROOT)/scripts/bootstrap deb
+	@$(ROOT)/scripts/deb $(ROOT)/build-deb
+
 # Every C file of ours (not bench/'s node_modules).
 FORMAT_FILES = $(shell cd $(ROOT) && find $(FORMAT_DIRS) \
 	-name node_modules -prune -o -name '*.[ch]' -print 2>/dev/null)
@@ -136,7 +168,8 @@ format-check:
 		$(FORMAT_FILES),true)
 
 clean:
-	rm -rf $(ROOT)/build $(ROOT)/build-asan $(ROOT)/build-tsan $(ROOT)/build-fuzz
+	rm -rf $(ROOT)/build $(ROOT)/build-asan $(ROOT)/build-tsan $(ROOT)/build-fuzz \
+		$(ROOT)/build-deb
 
 distclean: clean
 	rm -rf $(ROOT)/.deps

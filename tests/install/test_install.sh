@@ -273,8 +273,10 @@ layout)
             grep 'NEEDED.*hiredis'; then
             fail "hiredis is embedded, yet NEEDED"
         fi
-        grep -q '^Requires.private: *$' "$root/lib/pkgconfig/libleader.pc" ||
-            fail "libleader.pc requires something with hiredis embedded"
+        if grep '^Requires.private:.*hiredis' "$root/lib/pkgconfig/libleader.pc"
+        then
+            fail "libleader.pc requires hiredis, yet it is embedded"
+        fi
         grep -q 'Redistribution and use' \
             "$root/share/doc/libleader/LICENSE.hiredis" ||
             fail "no license of the embedded hiredis"

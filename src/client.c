@@ -315,6 +315,13 @@ static void loop_turn(leader_client *c)
     c->dispatching = 1;
     lock_io(c);
     take_requests(c, now);
+    unlock_io(c);
+    /* A stop's REVOKED reaches the application before its release can
+     * reach Redis: taking the requests only queues commands, and nothing
+     * is written before the processing below. So the application has
+     * stopped acting before anyone else can be elected. */
+    dispatch_events(c);
+    lock_io(c);
     lio_client_process(&c->io, now);
     unlock_io(c);
     dispatch_events(c);

@@ -830,7 +830,9 @@ void lio_client_input(struct lio_client *c, struct lio_election *e,
     drain(c);
     manage_sub(c);
     drain(c);
-    settle(c);
+    /* No settle(): nothing is written before lio_client_process(), so that
+     * the caller can deliver this step's events first (a stop's REVOKED
+     * before its release can reach Redis). */
 }
 
 int lio_client_fd(const struct lio_client *c)

@@ -140,7 +140,11 @@ struct lio_election *lio_client_add(struct lio_client *c,
 /* Removes and frees an election (stop it first to release its key). */
 void lio_client_remove(struct lio_client *c, struct lio_election *e);
 
-/* Feeds START, STOP, OBSERVE or TICK to one election. */
+/* Feeds START, STOP, OBSERVE, NEW_TERM or TICK to one election. The
+ * commands it asks for are queued, not written: the next
+ * lio_client_process() writes them, so the caller can deliver the step's
+ * events in between (a stop's REVOKED reaches the application before the
+ * release can reach Redis). */
 void lio_client_input(struct lio_client *c, struct lio_election *e,
                       enum lc_input_kind kind, lc_time now);
 

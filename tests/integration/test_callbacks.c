@@ -499,3 +499,89 @@ TEST(lease_is_gone_when_stop_returns)
     leader_free(l);
     rfx_free(s);
 }
+
+/* ---- a stop's REVOKED comes before its release ---- */
+
+static leader *follower;
+static _Atomic int follower_led_meanwhile, handler_ran, armed, elections[2];
+
+/* a's callback: an application that stops its job on REVOKED. It must be
+ * done before anyone else can lead, that is, before the key is released;
+ * the follower's lease is read lock-free while it works. */
+static void on_a(leader *l, const leader_event *ev, void *userdata)
+{
+    (void) l;
+    (void) userdata;
+    if (ev->type == LEADER_EVENT_ELECTED)
+        elections[0]++;
+    if (!armed || ev->type != LEADER_EVENT_REVOKED)
+        return;
+    for (int i = 0; i < 40; i++) {
+        if (leader_has_lease(follower))
+            follower_led_meanwhile = 1;
+        sleep_ms(5);
+    }
+    handler_ran = 1;
+}
+
+static void on_b(leader *l, const leader_event *ev, void *userdata)
+{
+    (void) l;
+    (void) userdata;
+    if (ev->type == LEADER_EVENT_ELECTED)
+        elections[1]++;
+}
+
+static leader *plain_handle(const char *url)
+{
+    leader_options o;
+    leader *l;
+
+    leader_options_init(&o);
+    o.url = url;
+    o.key = "revoked-first";
+    o.ttl_ms = 2000;
+    o.wait_ms = 50;
+    l = leader_new(&o, NULL, 0);
+    ASSERT_NOT_NULL(l);
+    return l;
+}
+
+static void wait_count(_Atomic int *n, int want)
+{
+    for (int i = 0; i < 500 && *n < want; i++)
+        sleep_ms(10);
+    ASSERT_EQ(*n, want);
+}
+
+/* The application's REVOKED handler for a stop runs to its end before the
+ * release reaches Redis, so that no other candidate leads while the old
+ * leader's job still runs: the loop delivers a stop's events before it
+ * writes anything to the connection. */
+TEST(stop_revoked_handler_ends_before_the_release)
+{
+    rfx_server *s = start_redis(NULL);
+    leader *a = plain_handle(rfx_url(s)), *b = plain_handle(rfx_url(s));
+
+    follower = b;
+    leader_on(a, on_a, NULL);
+    leader_on(b, on_b, NULL);
+    /* A first stop loads the release script, so that the second one goes
+     * out at once (EVALSHA), not after a NOSCRIPT round trip. */
+    ASSERT_OK(leader_elect(a));
+    wait_count(&elections[0], 1);
+    ASSERT_OK(leader_stop(a));
+    ASSERT_OK(leader_elect(a));
+    wait_count(&elections[0], 2);
+    ASSERT_OK(leader_elect(b));
+    sleep_ms(100); /* b follows, subscribed */
+    armed = 1;
+    ASSERT_OK(leader_stop(a));
+    wait_count(&elections[1], 1);
+    ASSERT(handler_ran);
+    if (follower_led_meanwhile)
+        FAIL("b led while a's REVOKED handler (for its stop) still ran");
+    leader_free(a);
+    leader_free(b);
+    rfx_free(s);
+}

@@ -288,6 +288,12 @@ static int report_leader(struct lc_core *c, const char *id, size_t len,
         len = LC_ID_MAX;
     if (term != 0 && term < c->seen_term && !overrules)
         return 0;
+    /* A holder of the very term whose release was heard, from a command
+     * sent before that: the reply predates the release (it travelled on
+     * the other connection). A released term never leads again. */
+    if (from_reply && len > 0 && term != 0 && term == c->seen_term &&
+        c->seen_hint && c->seen_id[0] == '\0' && !overrules)
+        return 0;
     if (from_reply && term != 0 && term == c->seen_term)
         c->seen_hint = 0; /* confirmed */
     if (c->seen_known && same_id(c->seen_id, id, len) &&

@@ -782,6 +782,29 @@ TEST(observer_read_racing_a_stop_reports_a_release)
     ASSERT_EQ(out->nevents, 0);
 }
 
+/* A read sent before a release was heard, answered after it: its holder
+ * is that released leadership, which never comes back with the same term.
+ * Only a read sent after the release (Redis asked later) may say it still
+ * holds: then the release was forged. */
+TEST(observer_read_answered_after_a_release_is_stale)
+{
+    setup(3000, 1000);
+    feed(LC_IN_OBSERVE, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_read(1001, 1, NULL, -2, "4");
+    notify(1100, "elected 5 y");
+    expect_changed(0, "y", 5, "elected");
+    expect_cmd(LC_CMD_READ, 2, 0); /* in flight... */
+    notify(1101, "released 5 y");  /* ...when y releases */
+    expect_changed(0, NULL, 5, "released");
+    reply_read(1102, 2, "y", 1900, "5"); /* read before the release */
+    ASSERT_EQ(out->nevents, 0);
+    feed(LC_IN_TICK, 2102);
+    expect_cmd(LC_CMD_READ, 3, 0);
+    reply_read(2103, 3, "y", 900, "5"); /* asked after: y holds after all */
+    expect_changed(0, "y", 5, "elected");
+}
+
 TEST(observer_reports_read_errors_and_backs_off)
 {
     setup(3000, 1000);

@@ -9,6 +9,7 @@
 #   make bench         build, then print handover and failover figures
 #   make fuzz          run each libFuzzer target FUZZ_SECONDS (default 60)
 #   make chaos         a chaos soak of SECONDS (default 600), random seed
+#   make abi-check     libleader.so's ABI against abi/libleader.abi
 #   make check-bare    the README's quick start in a throwaway bare Debian 12
 #                      root (debootstrap; root and network needed)
 #   make install       build the library and the CLI, then install them under
@@ -62,7 +63,7 @@ TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 FORMAT_DIRS := include src tools examples tests bench
 
 .PHONY: all bootstrap build test asan tsan demo bench fuzz format format-check clean \
-	distclean chaos check-bare install uninstall dist deb
+	distclean chaos check-bare abi-check abi-baseline install uninstall dist deb
 
 all: build
 
@@ -152,6 +153,16 @@ deb: bootstrap
 	@$(ROOT)/scripts/bootstrap deb
 	@$(ROOT)/scripts/deb $(ROOT)/build-deb
 
+# The ABI of libleader.so against the baseline in abi/ (docs/abi.md):
+# fails on an incompatible change; abi-baseline records a new one.
+abi-check abi-baseline: bootstrap
+	@$(ROOT)/scripts/bootstrap abi
+	$(call configure,$(ROOT)/build-abi,-DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DLEADER_TESTS=OFF -DLEADER_CLI=OFF -DLEADER_EXAMPLES=OFF)
+	@$(CLEAN_ENV) cmake --build $(ROOT)/build-abi -j$(JOBS) --target leader_shared
+	@$(ROOT)/scripts/abi $(if $(filter abi-baseline,$@),--baseline) \
+		$(ROOT)/build-abi/libleader.so
+
 # Every C file of ours (not bench/'s node_modules).
 FORMAT_FILES = $(shell cd $(ROOT) && find $(FORMAT_DIRS) \
 	-name node_modules -prune -o -name '*.[ch]' -print 2>/dev/null)
@@ -169,6 +180,7 @@ format-check:
 
 clean:
 	rm -rf $(ROOT)/build $(ROOT)/build-asan $(ROOT)/build-tsan $(ROOT)/build-fuzz \
+		$(ROOT)/build-abi \
 		$(ROOT)/build-deb
 
 distclean: clean

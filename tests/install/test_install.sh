@@ -288,7 +288,14 @@ layout)
     # Exports: exactly leader.h's functions, from the .so and the .a.
     api_functions >"$top/api.txt"
     nm -D --defined-only "$root/lib/libleader.so.$v" | awk '{print $3}' |
-        sort -u >"$top/so.txt"
+        sed 's/@.*//' | grep -v '^LEADER_' | sort -u >"$top/so.txt"
+    # Every export carries a version node (src/libleader.map).
+    readelf -V "$root/lib/libleader.so.$v" | grep -q 'Name: LEADER_0\.1' ||
+        fail "no LEADER_0.1 version node"
+    if nm -D --defined-only "$root/lib/libleader.so.$v" |
+        awk '$3 ~ /^leader_/ && $3 !~ /@@?LEADER_/' | grep .; then
+        fail "exports without a version"
+    fi
     nm -g --defined-only "$root/lib/libleader.a" |
         awk 'NF == 3 {print $3}' | sort -u >"$top/a.txt"
     diff -u "$top/api.txt" "$top/so.txt" ||

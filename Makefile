@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Makefile - the front door of libleader's build. It installs what is
 # missing (scripts/bootstrap), then drives CMake out of tree and CTest:
 #

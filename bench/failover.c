@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* failover.c - how fast a new leader takes over, on a private
  * redis-server:
  *   handover: leader_stop() of the leader -> the follower's ELECTED;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* many.c - many elections in one process over one connection: a client
  * (event-loop mode) holding N elections, all led by this process, on a
  * private redis-server. Prints, for each N: how long it took to win them

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # plots.gp - the latency plots of docs/benchmarks.md, from the samples that
 # bench-peers writes (NAME.dat: value in ms, cumulative fraction).
 # Run by bench/run: gnuplot -e "dir='OUT'; png='DOCS/bench'" plots.gp

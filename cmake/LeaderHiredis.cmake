@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # cmake/LeaderHiredis.cmake - how libleader gets hiredis: linked to an
 # installed hiredis >= 1.0, or embedded.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # cmake/LeaderInstall.cmake - what the rest of the world sees of the build:
 # the libleader:: aliases, the static library made self-contained, and the
 # install rules (library, header, CLI, man pages, libleader.pc, the CMake

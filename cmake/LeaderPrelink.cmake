@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # cmake/LeaderPrelink.cmake - makes libleader.a one relocatable object that
 # exports leader_* only. Run as a POST_BUILD step of leader_static:
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # cmake/LeaderUninstall.cmake - removes what `cmake --install` of a build
 # tree puts under $DESTDIR + PREFIX:
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* candidate.c - one candidate as a process: campaigns for an election and
  * prints every event with the wall-clock time in milliseconds, until
  * SIGTERM or SIGINT, when it stops (releasing the key if it leads).

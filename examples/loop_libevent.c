@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* loop_libevent.c - libleader inside a libevent loop, with no thread of
  * its own: one persistent read event on leader_fd() and one timer
  * following leader_timeout_ms(), both calling leader_process(). The

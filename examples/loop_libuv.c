@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* loop_libuv.c - libleader inside a libuv loop, with no thread of its own:
  * one uv_poll_t watches leader_fd(), one uv_timer_t follows
  * leader_timeout_ms(), and both call leader_process(). The candidate is

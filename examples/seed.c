@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* seed.c - node-leader's README scenario in C: two candidates of one
  * election; the first is elected, checks with Redis that it leads, does
  * its task and stops; the second takes over at once.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* leader.h - the public interface of libleader: leader election on Redis.
  *
  * Several copies of a service create a leader handle on the same election

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* client.c - the loop behind the public API: requests from any thread, the
  * loop turn, event dispatch, and the thread that runs the loop when the
  * caller does not.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* leader.c - the public API of a handle: options, construction, and the
  * calls that hand requests to the loop (client.c) or query Redis
  * (query.c).

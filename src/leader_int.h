@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* leader_int.h - the public API's internal structures, shared by leader.c
  * (handles), client.c (the loop: thread or caller-driven) and query.c (the
  * blocking query connection).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* query.c - the blocking query connection of a client, for
  * leader_is_leader(), leader_current() and leader_release_term(): one round
  * trip each, from any thread (callbacks included), on a connection of its

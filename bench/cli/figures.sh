@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # figures.sh [--quick] - figures of the leader command, between real
 # `leader run` processes on a private redis-server (not a test):
 #   - handover: a leader's child exits by itself; time from its last

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 'use strict'
 // Peer process for the libleader benchmarks: runs Node.js leader-election candidates
 // (node-leader or safe-redis-leader) that a driver commands over a line protocol.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 'use strict'
 // node-leader's election algorithm (@compie-technologies/node-leader), written anew for the
 // libleader benchmarks, where it is the baseline. Same API and same Redis protocol:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* peer.c - the libleader side of bench-peers: a process holding candidates
  * that the driver commands over stdin and that reports each event, stamped
  * with CLOCK_MONOTONIC, on stdout. It speaks the same line protocol as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* peers.c - bench-peers: libleader, `leader run`, node-leader (the
  * reimplementation in host.js) and safe-redis-leader measured side by side,
  * in one run, on one private redis-server:

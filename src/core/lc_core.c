@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lc_core.c - the election state machine (see lc_core.h).
  *
  * One command is awaited at a time; a newer command supersedes the older

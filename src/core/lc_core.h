@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lc_core.h - the election state machine, free of I/O, clocks and threads.
  *
  * The core is fed inputs (the time, "connected", a reply to a command it

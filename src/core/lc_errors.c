@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lc_errors.c - descriptions of the LEADER_E... codes. Lives with the core
  * so the core can word its messages without the rest of the library. */
 #include "leader.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lc_reply.c - decoding of script replies, error replies and notifications.
  *
  * Nothing here trusts its input: every length is checked, numbers are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lc_reply.h - Redis replies as the core sees them, and their decoding.
  *
  * The driver turns each hiredis reply into an lc_value tree that borrows

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lio_client.c - see lio_client.h.
  *
  * hiredis callbacks only queue records; the queue is drained after hiredis

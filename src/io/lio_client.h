@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lio_client.h - any number of elections over one Redis connection (plus
  * one for notifications), driven by the caller's loop.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lio_conn.c - see lio_conn.h. */
 #include "util/fmacros.h"
 

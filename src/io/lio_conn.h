@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lio_conn.h - one hiredis async connection, driven by the caller's loop.
  *
  * hiredis is given a private event adapter that only records which of

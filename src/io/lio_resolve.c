@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lio_resolve.c - see lio_resolve.h.
  *
  * Each lookup has a c-ares channel of its own (it reads the system's

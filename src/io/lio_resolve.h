@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lio_resolve.h - host names looked up without blocking the loop.
  *
  * hiredis resolves a host name with getaddrinfo(), which blocks for as long

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lio_scripts.h - the Lua scripts that make every write atomic (DESIGN.md
  * section 3). KEYS[1] is the holder key, KEYS[2] the term counter; the
  * notification channel is the holder key + ":events".

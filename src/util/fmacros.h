@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fmacros.h - feature macros, included first by every file that needs
  * POSIX or Linux interfaces beyond C11. */
 #ifndef LU_FMACROS_H

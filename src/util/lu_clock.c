@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lu_clock.c - see lu_clock.h. */
 #include "util/fmacros.h"
 

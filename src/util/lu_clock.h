@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lu_clock.h - the one clock the library reads: CLOCK_BOOTTIME on Linux,
  * so time spent suspended counts against a lease; CLOCK_MONOTONIC
  * elsewhere. Never wall-clock time. */

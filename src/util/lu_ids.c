@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lu_ids.c - see lu_ids.h. SHA-1 is our own (lu_sha1.c). */
 #include "util/fmacros.h"
 

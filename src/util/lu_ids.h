@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lu_ids.h - names derived for an election: the node-leader compatible
  * key, and random candidate ids. */
 #ifndef LU_IDS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lu_sha1.c - see lu_sha1.h. Written from FIPS 180-4 (sections 4.1.1,
  * 4.2.1, 5.1.1, 5.3.1 and 6.1), so that the library needs no crypto library
  * for the one hash it uses: libcrypto alone made up most of an idle

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lu_sha1.h - SHA-1 (FIPS 180-4), our own, for the node-leader compatible
  * key names and the scripts' EVALSHA digests. Not for anything that needs
  * a secure hash: SHA-1 is broken for that, and we only need to compute the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lu_signals.c - see lu_signals.h. */
 #include "util/fmacros.h"
 

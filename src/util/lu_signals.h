@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lu_signals.h - keeping the library's writes from killing the process
  * with SIGPIPE, without touching the application's signal dispositions.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lu_socket.c - see lu_socket.h. */
 #include "util/fmacros.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lu_socket.h - socket checks and settings the connection code needs. */
 #ifndef LU_SOCKET_H
 #define LU_SOCKET_H

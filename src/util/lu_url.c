@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lu_url.c - see lu_url.h. Strict: anything not in the grammar is an
  * error with a reason, so a typo never connects somewhere unexpected. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* lu_url.h - Redis URLs:
  *   redis://[[user]:password@]host[:port][/db]    (host may be [IPv6])
  *   unix:///path/to/redis.sock[?db=N]

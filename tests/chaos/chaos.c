@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* chaos.c - leader-chaos, the chaos harness: real `leader run` candidates
  * on a real Redis under a seeded random schedule of faults, judged
  * afterwards by chaos_check.c from what their children recorded.

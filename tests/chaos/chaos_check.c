@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* chaos_check.c - the chaos suite's checker (see chaos_check.h): split
  * brains, term order, orphans and availability from the heartbeat log,
  * recovery times from the harness' fault log. The heartbeat log is read

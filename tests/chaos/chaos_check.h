@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* chaos_check.h - the chaos suite's checker: it judges a run from what the
  * leader-heartbeat children recorded (read with hblog.h) and from the
  * harness' own log of the faults it injected, and prints a summary.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* chaos_check_main.c - leader-chaos-check HBLOG FAULTLOG: judges a chaos
  * run again from its two logs (kept with leader-chaos --keep), to study a
  * failure without running it again. Exit 0 clean, 1 on any finding, 2 when

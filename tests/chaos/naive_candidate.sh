@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # naive_candidate.sh - a deliberately unsafe candidate, so that the chaos
 # suite can show that its checker catches a broken election. It does what
 # a first attempt with redis-cli does: SET NX PX to win, then GET and

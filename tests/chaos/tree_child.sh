@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tree_child.sh - the chaos suite's child as a process tree, what `leader
 # run` runs under leader-chaos --tree (the default):
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* cli_util.c - see cli_util.h. */
 #define _GNU_SOURCE
 #include "cli_util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* cli_util.h - helpers for the CLI tests: running `leader` and
  * leader-heartbeat as real processes, waiting on them with bounds, and
  * reading their output. Paths of the programs come from the build

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fdlist.c - leader-fdlist, the program the descriptor tests run across an
  * exec: it prints every descriptor it holds, one "FD TARGET" line each,
  * where TARGET is what /proc/self/fd/FD links to (socket:[INODE],

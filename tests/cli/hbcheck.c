@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* hbcheck.c - leader-hbcheck LOG: checks a leader-heartbeat log from a
  * shell script or the benchmark (no overlap, terms grow strictly) and
  * prints one line per child (a process tree when the log has GROUP

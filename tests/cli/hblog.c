@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* hblog.c - see hblog.h. */
 #define _GNU_SOURCE
 #include "hblog.h"

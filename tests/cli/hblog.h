@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* hblog.h - reading the log that leader-heartbeat children write, and
  * checking it: no two children's lifetimes overlap, and terms grow.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* heartbeat.c - leader-heartbeat, the child the CLI tests run under
  * `leader run`: it appends its life to a shared log, one line per write()
  * with O_APPEND, so that the lines of several children interleave whole:

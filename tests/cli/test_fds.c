@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_fds.c - what `leader run`'s child inherits: its standard streams
  * only. The supervisor holds Redis connections, an epoll set and an
  * eventfd while it starts the child; none of them may reach the child

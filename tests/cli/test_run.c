@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_run.c - `leader run` with real redis-servers and real processes:
  * handover, failover, a frozen supervisor, a blackholed or reset
  * connection, Redis restarts, several candidates, signals, --once. Every

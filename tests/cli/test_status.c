@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_status.c - `leader status`: exit 0 with a leader, 1 with none, 3
  * when Redis cannot be reached, and its --json output. */
 #define _GNU_SOURCE

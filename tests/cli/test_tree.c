@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_tree.c - `leader run` guards the child's whole process tree, with
  * real processes and a real redis-server: grandchildren (plain, and
  * escaped with setsid from a double fork) die with a killed `leader run`;

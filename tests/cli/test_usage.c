@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_usage.c - every bad usage of `leader` exits 2 with one line on
  * stderr that names the problem and points to --help; --help and
  * --version exit 0. No Redis is needed. */

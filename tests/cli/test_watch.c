@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_watch.c - `leader watch`: one line per change of leader, in text
  * and JSON, through elections, a clean stop, a crash and a node-leader
  * style bare DEL; and its bad usages. */

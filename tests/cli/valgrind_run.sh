@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # valgrind_run.sh FIXTURE LEADER - `leader run -- true` and `leader status`
 # under valgrind against a private redis-server: no memory error and no
 # leak, in the supervisor (the watchdog is a fork of it and is checked

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # run_example.sh FIXTURE [--valgrind] PROGRAM - runs an example program
 # against a private redis-server, as the tests' check that it works end to
 # end; with --valgrind, under valgrind with leak checking, failing on any

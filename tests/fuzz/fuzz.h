@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz.h - the entry point every fuzz target defines: libFuzzer's, so the
  * same file builds as a libFuzzer target (make fuzz) and as a corpus
  * replayer linked with replay.c (the test suite). */

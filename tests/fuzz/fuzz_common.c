@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_common.c - what every fuzz target shares, in both builds. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_reply.c - bytes from a hostile or broken server, through hiredis'
  * reader and into the election core, as the reply to an acquire, to a
  * renewal, or as a notification. The core must never elect unless the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_url.c - the URL parser and the redaction of URLs for messages. A
  * parsed URL must be well-formed; a redacted one must not keep a password
  * and must fit its buffer. */

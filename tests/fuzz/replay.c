@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* replay.c - runs a fuzz target over files, for the test suite: every
  * file in the given directories (or the given files) is one input. Exit 0
  * when all ran. Built with the ordinary compiler, no libFuzzer. */

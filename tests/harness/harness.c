@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* harness.c - main() of every libleader test program: selects tests from the
  * table that TEST() fills, runs each in a forked child of its own process
  * group, enforces a timeout, and reports ok / FAIL / skip.

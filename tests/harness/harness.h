@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* harness.h - the test harness of libleader: test definition and asserts.
  *
  * A test program is one or more files of

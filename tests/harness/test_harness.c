@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_harness.c - tests of the test harness itself: that a failing assert,
  * a crash, a skip and a hang are each reported as such, with the right exit
  * status, and that the run goes on after them. The deliberate failures are

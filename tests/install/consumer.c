@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* consumer.c - a program that uses an installed libleader the way an
  * application does: only <leader.h> and the library, found through
  * pkg-config or CMake. It campaigns alone in an election of its own, waits

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # test_install.sh CASE - libleader as a user installs and links it. Each
 # case is one CTest entry (install.CASE); exit 0 pass, 1 fail, 77 skip.
 #

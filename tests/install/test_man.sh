@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # test_man.sh SOURCE_DIR LINK_DIR - the manual pages: docs/leader.1 and
 # docs/man3/*.3, with the links to them the build makes in LINK_DIR.
 # Exit 0 pass, 1 fail, 77 skip.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* candidates.c - see candidates.h. */
 #define _POSIX_C_SOURCE 200809L
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* candidates.h - candidates for integration tests: leader handles whose
  * events go to one shared, ordered log, with waits on that log and the
  * checks every test wants (one leader at a time, growing terms). */

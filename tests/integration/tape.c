@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* tape.c - see tape.h. */
 #define _POSIX_C_SOURCE 200809L
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* tape.h - events recorded with the library's clock (leader_clock_ms(),
  * CLOCK_BOOTTIME), for tests that hold an event to a deadline the library
  * states on that clock (leader_lease_deadline()). */

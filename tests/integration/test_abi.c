@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_abi.c - programs and libraries of different versions share the
  * versioned structures safely: an older program's smaller options and
  * leader_info, a newer program's larger ones (with a new option left

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_callbacks.c - what a callback may do, and what the loop does while
  * callbacks run: no library lock is held (an application lock taken in a
  * callback cannot deadlock with the library), blocking queries are refused

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_clock.c - deadlines are kept on the boot clock even when poll()
  * timeouts run late. poll() and epoll_wait() time out on CLOCK_MONOTONIC,
  * which stops while the machine is suspended; the lease deadlines are on

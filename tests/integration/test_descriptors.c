@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_descriptors.c - the descriptors the library opens: none of them
  * survives an exec (the sockets of the command, notification and query
  * connections, the epoll set, the eventfd), and none is left behind when a

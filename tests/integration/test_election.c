@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_election.c - elections against a real redis-server: exclusivity,
  * terms, renewals, handover, failover, lease deadlines, restarts, and the
  * node-leader wire format. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_errors.c - bad input and hostile conditions: each gives a clear
  * error (return code or ERROR event) and never a crash, a false ELECTED or
  * a leak. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_health.c - the notification connection is health-checked. One that
  * dies silently (the proxy freezes it: no close, no reset, nothing passes
  * any more) is found by its unanswered PING, replaced and subscribed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_io.c - the connection layer (src/io) seen from inside: numeric
  * hosts and unix sockets skip the resolver while a host name keeps its
  * name beside the address it resolved to; every opening, the notification

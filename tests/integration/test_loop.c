@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_loop.c - the event-loop API (no threads) driven by a hand-written
  * poll() loop, and clients that host many elections on one connection. */
 #define _POSIX_C_SOURCE 200809L

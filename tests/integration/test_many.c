@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_many.c - 1,000 elections among 3 processes, each process one client
  * (one connection) driven by its own event loop, through kill -9 of a
  * process and a restart of Redis. Every process publishes the lease

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_observe.c - watching who leads: leader_observe() and the CHANGED
  * events that candidates and observers get, against a real redis-server,
  * across stops, crashes, bare deletes, restarts and reconnects. */

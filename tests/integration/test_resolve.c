@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_resolve.c - host names are looked up without blocking the thread
  * that owns the timers. With a DNS server that never answers, a leader
  * whose connection breaks still steps down at its lease deadline, every

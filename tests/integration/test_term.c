@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_term.c - a new term within one leadership (leader_new_term) and the
  * release of a dead leadership by (id, term) (leader_release_term), against
  * a real redis-server: the key never lapses, terms grow, the counter in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_term_safety.c - terms across a loss of Redis' data, and elections
  * under hostile notifications and hand-set counters, against a real
  * redis-server:

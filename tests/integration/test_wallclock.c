@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_wallclock.c - bounds the library waits on do not move with the
  * wall clock. The machine's clock is left alone: this program defines its
  * own clock_gettime(), which the library's calls reach (the executable's

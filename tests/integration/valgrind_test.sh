@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # valgrind_test.sh PROGRAM TEST... - runs test cases of a test program under
 # valgrind (each in the harness' own forked child, which valgrind follows),
 # failing on any memory error or definite or indirect leak. Exit 0 pass,

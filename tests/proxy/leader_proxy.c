@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* leader_proxy.c - leader-proxy, a small TCP fault proxy for tests: it
  * forwards connections from 127.0.0.1:LISTEN_PORT to 127.0.0.1:TARGET_PORT
  * both ways, and injects network faults on command.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* proxy_ctl.c - see proxy_ctl.h. The mode signals are asynchronous: after
  * each one we wait a little, so the proxy has acted on it before the test
  * goes on (it handles signals at the top of its loop, within

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* proxy_ctl.h - starting and steering leader-proxy from C tests. */
 #ifndef LEADER_TEST_PROXY_CTL_H
 #define LEADER_TEST_PROXY_CTL_H

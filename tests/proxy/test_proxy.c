@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_proxy.c - leader-proxy against a real redis-server: it forwards,
  * blackholes (keeping connections and accepting new ones), resets, heals,
  * freezes the open connections and delays. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sim.h - the deterministic simulator of the election core (tests/sim).
  *
  * The real core (src/core, linked as the leader_core library) runs against

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sim_main.c - the command line of the simulator: which seeds to run, and
  * the summary. Exit status: 0 if every run held every invariant (or, with
  * --expect-violation, if a violation was found), 1 otherwise, 2 on bad

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sim_redis.c - the simulated Redis: the holder key with a TTL on Redis'
  * own clock, the term counter, and the three scripts of
  * src/io/lio_scripts.h, each applied atomically when its command arrives.

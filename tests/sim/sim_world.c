@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sim_world.c - one seeded run of the simulator: processes, network,
  * faults, the driver that feeds the core, and the invariants.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_core.c - the election core, transition by transition, with a fake
  * clock: every test feeds explicit times and checks the exact commands,
  * events, actions and deadlines that come out.

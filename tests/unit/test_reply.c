@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_reply.c - decoding of script replies, error replies and
  * notifications, including replies of the wrong shape. */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_sha1.c - our SHA-1 against the standard's test vectors, the padding
  * at every block boundary, and messages fed in pieces. Election keys and
  * script digests must match what Redis and node-leader compute, so one

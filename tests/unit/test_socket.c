@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_socket.c - the self-connection check: a socket connected to its own
  * address is recognised, a real connection is not. */
 #define _POSIX_C_SOURCE 200809L

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_url.c - the Redis URL parser: every form of the grammar, and the
  * mistakes users make, each with its error code. */
 #define _POSIX_C_SOURCE 200809L

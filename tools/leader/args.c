@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* args.c - what the subcommands share besides their options: usage
  * errors, URLs for messages, JSON strings. */
 #include "cli.h"

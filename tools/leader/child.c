@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* child.c - see child.h. The watchdog forks the child. Between fork and
  * exec the child uses only async-signal-safe calls, so everything it needs
  * (path, environment) is built before the fork, and it reports back

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* child.h - starting CMD, from the watchdog, as a child in its own process
  * group that does not exec once the lease is too close to its end. */
 #ifndef LEADER_CLI_CHILD_H

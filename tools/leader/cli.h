@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* cli.h - what the files of the leader command share: the subcommands,
  * their usage texts, usage errors and messages (options: opts.h). */
 #ifndef LEADER_CLI_H

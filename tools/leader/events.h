@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* events.h - the library's events, carried from its thread to the main
  * thread through a pipe. The callback does nothing else: one write of a
  * fixed-size record (smaller than PIPE_BUF, so it is atomic), copying the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* log.c - see log.h. Each line is formatted in full and written with one
  * write(), so that lines from several processes sharing a file do not
  * interleave. The time is wall-clock time: it is for people reading the

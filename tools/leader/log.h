@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* log.h - the leader command's log: one line per state change on stderr,
  * each prefixed with the UTC time (ISO-8601, milliseconds) and the pid, so
  * that the logs of several candidates can be merged and compared. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* main.c - the leader command: dispatches to its subcommands and holds
  * their usage texts.
  *

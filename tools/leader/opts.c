@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* opts.c - see opts.h. */
 #include "opts.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* opts.h - the options of the leader command: one table serves run,
  * status and watch. Durations take units (500ms, 10s, 2m, 1h; a bare
  * number is milliseconds), some options have environment defaults

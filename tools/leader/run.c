@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* run.c - `leader run`: parses the options, sets up the watchdog, the
  * pipes, the signal handlers and the election, runs the supervisor and
  * tears everything down again. */

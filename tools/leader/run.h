@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* run.h - `leader run`: the options and the supervisor's state, shared by
  * run.c (options, setup, teardown) and supervisor.c (the event loop). */
 #ifndef LEADER_CLI_RUN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* status.c - `leader status`: who leads an election, in one round trip.
  * Exit 0 someone leads, 1 nobody, 2 bad usage, 3 Redis unreachable or
  * error. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* supervisor.c - the main thread of `leader run`: one poll() loop over the
  * library's event pipe and the signal self-pipe, with a timeout set by the
  * next thing due (a lease check, the renew-late point, a SIGKILL).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* tree.c - see tree.h. Children are listed from /proc: the kernel's
  * per-thread lists (/proc/self/task/TID/children) when it has them, else a
  * scan of every process's parent. */

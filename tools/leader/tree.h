@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* tree.h - ending a process tree that is re-parented to us.
  *
  * With PR_SET_CHILD_SUBREAPER, every descendant whose parent dies becomes a

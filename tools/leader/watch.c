@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* watch.c - `leader watch`: one line per change of leader, until
  * interrupted. It observes the election (leader_observe) and prints each
  * CHANGED event as it comes: the time, what happened, the leader's id and

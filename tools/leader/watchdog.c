@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* watchdog.c - see watchdog.h. The watchdog is one single-threaded loop
  * over its request pipe, a CLOCK_BOOTTIME timer for the deadline and a
  * signalfd for SIGCHLD. It never waits on the supervisor: its reports go

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* watchdog.h - the process that owns `leader run`'s child: it forks the
  * child, guards the child's whole process tree against the lease deadline,
  * and outlives the supervisor.

@@ -279,3 +279,23 @@ void run_loops(leader *a, leader *b, long ms, const int *until, int want)
         ASSERT_OK(leader_process(b));
     }
 }
+
+leader *new_handle(const char *url, const char *key, const char *id, long ttl,
+                   long wait, int event_loop)
+{
+    leader_options o;
+    char err[256];
+    leader *l;
+
+    leader_options_init(&o);
+    o.url = url;
+    o.key = key;
+    o.id = id;
+    o.ttl_ms = ttl;
+    o.wait_ms = wait;
+    o.event_loop = event_loop;
+    l = leader_new(&o, err, sizeof err);
+    if (l == NULL)
+        FAIL("leader_new: %s", err);
+    return l;
+}

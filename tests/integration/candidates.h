@@ -55,6 +55,11 @@ pid_t spawn_leader(const char *url, const char *key, long ttl, const char *id);
 int64_t now_ms(void);
 void sleep_ms(long ms);
 
+/* A handle, not campaigning yet (id NULL: random); fails the test if
+ * leader_new refuses the options. */
+leader *new_handle(const char *url, const char *key, const char *id, long ttl,
+                   long wait, int event_loop);
+
 /* Event-loop mode: runs both handles' loops with poll() for ms, or until
  * *until (if not NULL) reaches want. a and b may be the same handle. */
 void run_loops(leader *a, leader *b, long ms, const int *until, int want);

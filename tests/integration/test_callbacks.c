@@ -71,25 +71,6 @@ static int flag_wait(struct flags *f, const int *flag, long ms)
     return v;
 }
 
-static leader *new_handle(const char *url, const char *key, long ttl, long wait,
-                          int event_loop)
-{
-    leader_options o;
-    char err[256];
-    leader *l;
-
-    leader_options_init(&o);
-    o.url = url;
-    o.key = key;
-    o.ttl_ms = ttl;
-    o.wait_ms = wait;
-    o.event_loop = event_loop;
-    l = leader_new(&o, err, sizeof err);
-    if (l == NULL)
-        FAIL("leader_new: %s", err);
-    return l;
-}
-
 /* ---- item: no library lock while callbacks run ---- */
 
 /* The application's own mutex M, taken by an ELECTED callback, while
@@ -279,9 +260,9 @@ TEST(queries_from_a_callback_are_refused_at_once)
     leader_info info;
 
     memset(&q, 0, sizeof q);
-    other = new_handle(rfx_url(s), "other", 2000, 100, 0);
+    other = new_handle(rfx_url(s), "other", NULL, 2000, 100, 0);
     q.other = other;
-    l = new_handle(rfx_url(s), "queried", 2000, 100, 0);
+    l = new_handle(rfx_url(s), "queried", NULL, 2000, 100, 0);
     leader_on(l, on_elected_query, &q);
     ASSERT_OK(leader_elect(l));
     for (int i = 0; i < 300 && !__atomic_load_n(&q.done, __ATOMIC_SEQ_CST); i++)
@@ -310,7 +291,7 @@ TEST(queries_from_a_callback_in_event_loop_mode_are_refused)
     int64_t end;
 
     memset(&q, 0, sizeof q);
-    l = new_handle(rfx_url(s), "queried-loop", 2000, 100, 1);
+    l = new_handle(rfx_url(s), "queried-loop", NULL, 2000, 100, 1);
     leader_on(l, on_elected_query, &q);
     ASSERT_OK(leader_elect(l));
     end = now_ms() + 3000;
@@ -368,7 +349,7 @@ TEST(revoked_by_the_deadline_while_a_callback_queries)
 
     memset(&fz, 0, sizeof fz);
     flags_init(&fz.f);
-    l = new_handle(rfx_url(s), "frozen", 1500, 100, 0);
+    l = new_handle(rfx_url(s), "frozen", NULL, 1500, 100, 0);
     leader_on(l, on_frozen_event, &fz);
     ASSERT_OK(leader_elect(l));
     for (int i = 0; i < 300 && !leader_has_lease(l); i++)
@@ -443,7 +424,7 @@ TEST(stop_then_elect_during_a_slow_callback_keeps_the_old_lease_gone)
         memset(&sl, 0, sizeof sl);
         flags_init(&sl.f);
         sl.sleep_ms = 500; /* leader_stop() waits ttl/3 + 100 = 300 ms */
-        l = new_handle(rfx_url(s), "slowcb", 600, 50, 0);
+        l = new_handle(rfx_url(s), "slowcb", NULL, 600, 50, 0);
         leader_on(l, on_elected_sleep, &sl);
         ASSERT_OK(leader_elect(l));
         ASSERT(flag_wait(&sl.f, &sl.in_callback, 5000));
@@ -480,7 +461,7 @@ static void on_any_sleep(leader *l, const leader_event *ev, void *ud)
 TEST(lease_is_gone_when_stop_returns)
 {
     rfx_server *s = start_redis(NULL);
-    leader *l = new_handle(rfx_url(s), "stopgone", 600, 0, 0);
+    leader *l = new_handle(rfx_url(s), "stopgone", NULL, 600, 0, 0);
     int rounds = 0;
     int64_t end = now_ms() + 4000;
 
@@ -533,21 +514,6 @@ static void on_b(leader *l, const leader_event *ev, void *userdata)
         elections[1]++;
 }
 
-static leader *plain_handle(const char *url)
-{
-    leader_options o;
-    leader *l;
-
-    leader_options_init(&o);
-    o.url = url;
-    o.key = "revoked-first";
-    o.ttl_ms = 2000;
-    o.wait_ms = 50;
-    l = leader_new(&o, NULL, 0);
-    ASSERT_NOT_NULL(l);
-    return l;
-}
-
 static void wait_count(_Atomic int *n, int want)
 {
     for (int i = 0; i < 500 && *n < want; i++)
@@ -562,7 +528,8 @@ static void wait_count(_Atomic int *n, int want)
 TEST(stop_revoked_handler_ends_before_the_release)
 {
     rfx_server *s = start_redis(NULL);
-    leader *a = plain_handle(rfx_url(s)), *b = plain_handle(rfx_url(s));
+    leader *a = new_handle(rfx_url(s), "revoked-first", NULL, 2000, 50, 0),
+           *b = new_handle(rfx_url(s), "revoked-first", NULL, 2000, 50, 0);
 
     follower = b;
     leader_on(a, on_a, NULL);

@@ -137,25 +137,6 @@ static void fds_after_exec(struct fds *out)
     }
 }
 
-static leader *new_handle(const char *url, const char *key, long ttl,
-                          int event_loop)
-{
-    leader_options o;
-    char err[256];
-    leader *l;
-
-    leader_options_init(&o);
-    o.url = url;
-    o.key = key;
-    o.ttl_ms = ttl;
-    o.wait_ms = 100;
-    o.event_loop = event_loop;
-    l = leader_new(&o, err, sizeof err);
-    if (l == NULL)
-        FAIL("leader_new: %s", err);
-    return l;
-}
-
 /* Drives an event-loop handle for ms, or until *until is set. */
 static void drive(leader *l, long ms, const int *until)
 {
@@ -186,13 +167,13 @@ TEST(library_descriptors_do_not_survive_exec)
     /* A thread-mode handle that leads and has queried (its command,
      * notification and query connections are open), and an event-loop
      * handle that leads. */
-    a = new_handle(rfx_url(s), "fds-thread", 2000, 0);
+    a = new_handle(rfx_url(s), "fds-thread", NULL, 2000, 100, 0);
     ASSERT_OK(leader_elect(a));
     for (int i = 0; i < 300 && !leader_has_lease(a); i++)
         sleep_ms(10);
     ASSERT_EQ(leader_has_lease(a), 1);
     ASSERT_EQ(leader_is_leader(a), 1);
-    b = new_handle(rfx_url(s), "fds-loop", 2000, 1);
+    b = new_handle(rfx_url(s), "fds-loop", NULL, 2000, 100, 1);
     ASSERT_OK(leader_elect(b));
     drive(b, 300, NULL);
     ASSERT_EQ(leader_has_lease(b), 1);
@@ -258,7 +239,7 @@ TEST(free_from_own_callback_in_event_loop_mode_leaks_nothing)
 
     for (int i = 0; i < 50; i++) {
         struct self_free sf = {0, 0, 0};
-        leader *l = new_handle(rfx_url(s), "selffree", 2000, 1);
+        leader *l = new_handle(rfx_url(s), "selffree", NULL, 2000, 100, 1);
 
         if (i == 0)
             snprintf(key, sizeof key, "%s", leader_key(l));

@@ -18,18 +18,8 @@
 static leader *handle(const char *url, const char *key, long ttl, long wait,
                       struct tape *t)
 {
-    leader_options o;
-    char err[256];
-    leader *l;
+    leader *l = new_handle(url, key, NULL, ttl, wait, 0);
 
-    leader_options_init(&o);
-    o.url = url;
-    o.key = key;
-    o.ttl_ms = ttl;
-    o.wait_ms = wait;
-    l = leader_new(&o, err, sizeof err);
-    if (l == NULL)
-        FAIL("leader_new: %s", err);
     leader_on(l, tape_record, t);
     return l;
 }

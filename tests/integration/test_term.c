@@ -16,27 +16,6 @@
 #include "harness.h"
 #include "redis_fixture.h"
 
-/* A handle with an explicit id (NULL: random), not yet campaigning. */
-static leader *make_handle(const char *url, const char *key, const char *id,
-                           long ttl, long wait, int event_loop)
-{
-    leader_options o;
-    char err[256];
-    leader *l;
-
-    leader_options_init(&o);
-    o.url = url;
-    o.key = key;
-    o.id = id;
-    o.ttl_ms = ttl;
-    o.wait_ms = wait;
-    o.event_loop = event_loop;
-    l = leader_new(&o, err, sizeof err);
-    if (l == NULL)
-        FAIL("leader_new: %s", err);
-    return l;
-}
-
 /* The term counter key of the election whose holder key is holder. */
 static void term_key(const char *holder, char *buf, size_t len)
 {
@@ -284,8 +263,8 @@ TEST(new_term_in_event_loop_mode)
 {
     rfx_server *s = start_redis(NULL);
     struct loop_log la = {.order_ok = 1}, lb = {.order_ok = 1};
-    leader *a = make_handle(rfx_url(s), "loopterm", NULL, 1000, 20, 1);
-    leader *b = make_handle(rfx_url(s), "loopterm", NULL, 1000, 20, 1);
+    leader *a = new_handle(rfx_url(s), "loopterm", NULL, 1000, 20, 1);
+    leader *b = new_handle(rfx_url(s), "loopterm", NULL, 1000, 20, 1);
     char tkey[128];
 
     leader_on(a, on_loop_event, &la);
@@ -348,7 +327,7 @@ TEST(release_term_lets_a_follower_in_at_once)
     expect_get(s, leader_key(w.c[0].l), "dead-one"); /* the key lives on */
 
     /* A fresh handle with the dead one's options and id. */
-    h = make_handle(rfx_url(s), "dead", "dead-one", 10000, 5000, 0);
+    h = new_handle(rfx_url(s), "dead", "dead-one", 10000, 5000, 0);
     t0 = now_ms();
     ASSERT_EQ(leader_release_term(h, term + 1), 0); /* not its term */
     expect_get(s, leader_key(h), "dead-one");
@@ -372,9 +351,9 @@ TEST(release_term_lets_a_follower_in_at_once)
 TEST(release_term_touches_only_the_leadership_it_names)
 {
     rfx_server *s = start_redis(NULL);
-    leader *l = make_handle(rfx_url(s), "names", "live-one", 3000, 100, 0);
-    leader *same = make_handle(rfx_url(s), "names", "live-one", 3000, 100, 0);
-    leader *other = make_handle(rfx_url(s), "names", "someone", 3000, 100, 0);
+    leader *l = new_handle(rfx_url(s), "names", "live-one", 3000, 100, 0);
+    leader *same = new_handle(rfx_url(s), "names", "live-one", 3000, 100, 0);
+    leader *other = new_handle(rfx_url(s), "names", "someone", 3000, 100, 0);
     uint64_t term;
 
     ASSERT_EQ(leader_release_term(same, 5), 0); /* nobody holds it */
@@ -401,8 +380,8 @@ TEST(release_term_touches_only_the_leadership_it_names)
 TEST(release_term_argument_and_state_errors)
 {
     rfx_server *s = start_redis(NULL);
-    leader *l = make_handle(rfx_url(s), "states", "me", 2000, 100, 0);
-    leader *loop = make_handle(rfx_url(s), "states", "me", 2000, 100, 1);
+    leader *l = new_handle(rfx_url(s), "states", "me", 2000, 100, 0);
+    leader *loop = new_handle(rfx_url(s), "states", "me", 2000, 100, 1);
 
     ASSERT_EQ(leader_release_term(NULL, 1), LEADER_EINVAL);
     ASSERT_EQ(leader_release_term(l, 0), LEADER_EINVAL);
@@ -425,9 +404,9 @@ TEST(release_term_argument_and_state_errors)
 
 TEST(release_term_with_no_server_fails_cleanly)
 {
-    leader *l = make_handle("redis://127.0.0.1:1", "nobody", "x", 2000, 100, 0);
+    leader *l = new_handle("redis://127.0.0.1:1", "nobody", "x", 2000, 100, 0);
     leader *loop =
-        make_handle("redis://127.0.0.1:1", "nobody", "x", 2000, 100, 1);
+        new_handle("redis://127.0.0.1:1", "nobody", "x", 2000, 100, 1);
     int64_t t0 = now_ms();
 
     ASSERT_EQ(leader_release_term(l, 3), LEADER_ECONN);

@@ -286,6 +286,8 @@ LEADER_API int leader_release_term(leader *l, uint64_t term);
 
 /* Stops campaigning. If leader, emits REVOKED (error 0) before returning
  * and deletes the key atomically, only if it still is this leadership's.
+ * The REVOKED callback returns before the release is sent, so no other
+ * candidate can be elected while it stops the application's work.
  * Waits for Redis at most about ttl/3 (never longer than 5 s; on the
  * monotonic clock). Returns 0, or LEADER_ESTATE if not campaigning. When
  * called from the handle's own callback it does not wait for Redis.

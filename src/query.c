@@ -11,6 +11,7 @@
 
 #include "core/lc_reply.h"
 #include "io/lio_conn.h"
+#include "io/lio_resolve.h"
 #include "io/lio_scripts.h"
 #include "leader_int.h"
 #include "util/lu_signals.h"
@@ -53,7 +54,9 @@ static int query_connect(leader *l)
     if (l->client->url.kind == LU_URL_UNIX) {
         REDIS_OPTIONS_SET_UNIX(&o, l->client->url.path);
     } else {
-        REDIS_OPTIONS_SET_TCP(&o, l->client->url.host, l->client->url.port);
+        const char *direct = lio_direct_address(l->client->url.host);
+        REDIS_OPTIONS_SET_TCP(&o, direct != NULL ? direct : l->client->url.host,
+                              l->client->url.port);
     }
     o.connect_timeout = &tv;
     o.command_timeout = &tv;

@@ -350,6 +350,7 @@ static long try_ms(long timeout_ms)
 int lio_conn_open(struct lio_conn *c, const struct lu_url *url,
                   const struct lio_conn_params *p, lc_time now)
 {
+    const char *direct;
     char text[160];
     int error;
 
@@ -359,10 +360,11 @@ int lio_conn_open(struct lio_conn *c, const struct lu_url *url,
     c->keepalive_s = p->keepalive_s;
     c->deadline = now + (p->timeout_ms > 0 ? p->timeout_ms : 0);
     c->addr[0] = '\0';
-    if (url->kind == LU_URL_UNIX || lio_is_numeric_host(url->host)) {
-        size_t n = url->kind == LU_URL_TCP ? strlen(url->host) : 0;
+    direct = url->kind == LU_URL_TCP ? lio_direct_address(url->host) : "";
+    if (direct != NULL) {
+        size_t n = strlen(direct);
         if (n < sizeof c->addr) { /* a numeric host always fits */
-            memcpy(c->addr, url->host, n);
+            memcpy(c->addr, direct, n);
             c->addr[n] = '\0';
         }
         start_connect(c);

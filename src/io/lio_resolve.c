@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -127,6 +128,19 @@ int lio_is_numeric_host(const char *host)
     memcpy(v6, host, len);
     v6[len] = '\0';
     return inet_pton(AF_INET6, v6, buf) == 1;
+}
+
+const char *lio_direct_address(const char *host)
+{
+    static const char suffix[] = ".localhost";
+    size_t n = strlen(host), k = sizeof suffix - 1;
+
+    if (lio_is_numeric_host(host))
+        return host;
+    if (strcasecmp(host, "localhost") == 0 ||
+        (n > k && strcasecmp(host + n - k, suffix) == 0))
+        return "127.0.0.1";
+    return NULL;
 }
 
 /* Ends the lookup; a failure says why (detail: NULL on success). */

@@ -29,6 +29,12 @@ struct lio_lookup;
  * without a lookup) shorter than LIO_ADDR_MAX, else 0. */
 int lio_is_numeric_host(const char *host);
 
+/* The address to connect to for host without a lookup: host itself when
+ * it is numeric, 127.0.0.1 for "localhost" and names under ".localhost"
+ * (RFC 6761: always the loopback, never asked of DNS, even on a system
+ * whose /etc/hosts does not list it), else NULL. */
+const char *lio_direct_address(const char *host);
+
 /* Starts looking host up; each try of a DNS server waits at most
  * try_ms. Returns the lookup (possibly done already: names in /etc/hosts
  * are answered at once), or NULL with a LEADER_E... code in *error and a

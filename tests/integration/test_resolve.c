@@ -286,3 +286,36 @@ TEST(localhost_resolves)
     tape_destroy(&t);
     rfx_free(s);
 }
+
+/* "localhost" is the loopback whatever /etc/hosts says (RFC 6761), and is
+ * never asked of DNS: here /etc/hosts lacks it and the DNS server never
+ * answers, as on a minimal system. The candidate and its query connection
+ * reach Redis at once, and no query goes to the DNS server. */
+TEST(localhost_is_the_loopback_without_etc_hosts)
+{
+    rfx_server *s = start_redis(NULL);
+    struct private_resolver r;
+    struct tape t;
+    leader_client *c;
+    leader *a;
+    char url[128];
+
+    private_resolver(&r, "# no localhost here\n");
+    tape_init(&t);
+    snprintf(url, sizeof url, "redis://localhost:%d", rfx_port(s));
+    c = client_for(url);
+    a = add(c, &t, "resolve-loopback", 3000, 1000);
+    ASSERT_OK(leader_elect(a));
+    if (!tape_wait(&t, a, LEADER_EVENT_ELECTED, leader_clock_ms() + 2000,
+                   NULL)) {
+        tape_dump(&t);
+        FAIL("not elected through localhost within 2 s");
+    }
+    ASSERT_EQ(leader_is_leader(a), 1);
+    ASSERT_EQ(atomic_load(&r.queries), 0);
+    leader_free(a);
+    leader_client_free(c);
+    tape_destroy(&t);
+    private_resolver_done(&r);
+    rfx_free(s);
+}

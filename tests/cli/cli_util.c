@@ -334,3 +334,14 @@ rfx_server *cli_start_redis(int persist, const char *password)
     ASSERT_NOT_NULL(s);
     return s;
 }
+
+void cli_counter_from_zero(rfx_server *s)
+{
+    char *r = rfx_command(s, "EVAL %s 0",
+                          "return redis.call('SET', '{leader:' .. "
+                          "redis.sha1hex('cli-test') .. '}:term', '0')");
+
+    ASSERT_NOT_NULL(r);
+    ASSERT_STR_EQ(r, "OK");
+    free(r);
+}

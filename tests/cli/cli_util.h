@@ -21,6 +21,11 @@ struct rfx_server;
  * redis-server. */
 struct rfx_server *cli_start_redis(int persist, const char *password);
 
+/* Starts the term counter of the election "cli-test" at 0, so that its
+ * terms are 1, 2, ... (a new election's first term is the server's clock
+ * in ms, plus one). */
+void cli_counter_from_zero(struct rfx_server *s);
+
 /* A growing argv. */
 typedef struct cli_args {
     const char *v[64];

@@ -20,19 +20,6 @@ static rfx_server *start_redis(void)
     return s;
 }
 
-/* Starts the election's term counter at 0, so that its terms are 1, 2, ...
- * (a new election's first term is the server's clock in ms, plus one). */
-static void counter_from_zero(rfx_server *s)
-{
-    char *r = rfx_command(s, "EVAL %s 0",
-                          "return redis.call('SET', '{leader:' .. "
-                          "redis.sha1hex('cli-test') .. '}:term', '0')");
-
-    ASSERT_NOT_NULL(r);
-    ASSERT_STR_EQ(r, "OK");
-    free(r);
-}
-
 static int status(const char *url, int json, char *out, size_t outlen,
                   char *err, size_t errlen)
 {
@@ -70,7 +57,7 @@ TEST(someone_leads_exit_0_and_json)
     cli_tmp t;
     pid_t a;
 
-    counter_from_zero(s);
+    cli_counter_from_zero(s);
     cli_tmp_init(&t);
     a = cli_candidate(&t, rfx_url(s), "node-a", "--ttl 5000", "");
     ASSERT_GT(cli_wait_child(&t, "node-a", 0, 5000, NULL), 0);

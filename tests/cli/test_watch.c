@@ -22,19 +22,6 @@ static rfx_server *start_redis(void)
     return s;
 }
 
-/* Starts the election's term counter at 0, so that its terms are 1, 2, ...
- * (a new election's first term is the server's clock in ms, plus one). */
-static void counter_from_zero(rfx_server *s)
-{
-    char *r = rfx_command(s, "EVAL %s 0",
-                          "return redis.call('SET', '{leader:' .. "
-                          "redis.sha1hex('cli-test') .. '}:term', '0')");
-
-    ASSERT_NOT_NULL(r);
-    ASSERT_STR_EQ(r, "OK");
-    free(r);
-}
-
 static pid_t start_watch(const cli_tmp *t, const char *url, int json,
                          char *out_path, size_t len)
 {
@@ -102,7 +89,7 @@ TEST(watch_prints_each_change_of_leader)
     cli_tmp t;
     pid_t w, a, b;
 
-    counter_from_zero(s);
+    cli_counter_from_zero(s);
     cli_tmp_init(&t);
     w = start_watch(&t, rfx_url(s), 0, path, sizeof path);
     free(wait_lines(path, 1, 5000));

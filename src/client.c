@@ -262,13 +262,13 @@ static void take_requests(leader_client *c, lc_time now)
             c->closing = l;
         }
         if (req & (REQ_STOP | REQ_FREE))
-            lio_client_input(&c->io, l->election, LC_IN_STOP, now);
+            lio_mux_input(&c->io, l->election, LC_IN_STOP, now);
         if ((req & REQ_START) && !l->closing)
-            lio_client_input(&c->io, l->election, LC_IN_START, now);
+            lio_mux_input(&c->io, l->election, LC_IN_START, now);
         if ((req & REQ_OBSERVE) && !l->closing)
-            lio_client_input(&c->io, l->election, LC_IN_OBSERVE, now);
+            lio_mux_input(&c->io, l->election, LC_IN_OBSERVE, now);
         if ((req & REQ_TERM) && !l->closing)
-            lio_client_input(&c->io, l->election, LC_IN_NEW_TERM, now);
+            lio_mux_input(&c->io, l->election, LC_IN_NEW_TERM, now);
     }
 }
 
@@ -293,7 +293,7 @@ static void reap_closing(leader_client *c, int force)
             continue;
         }
         *p = l->next_closing;
-        lio_client_remove(&c->io, l->election);
+        lio_mux_remove(&c->io, l->election);
         l->election = NULL;
         pthread_mutex_lock(&c->lock);
         l->released = 1;
@@ -323,7 +323,7 @@ static void loop_turn(leader_client *c)
      * stopped acting before anyone else can be elected. */
     dispatch_events(c);
     lock_io(c);
-    lio_client_process(&c->io, now);
+    lio_mux_process(&c->io, now);
     unlock_io(c);
     dispatch_events(c);
     lock_io(c);
@@ -348,7 +348,7 @@ static int loop_timeout(leader_client *c)
     lc_time d, now;
 
     lock_io(c);
-    d = lio_client_deadline(&c->io);
+    d = lio_mux_deadline(&c->io);
     unlock_io(c);
     now = lu_now_ms();
     if (has_requests(c) || d <= now)
@@ -369,7 +369,7 @@ static long lp_stop_wait_ms(const leader *l)
 static void run_until_released(leader *l)
 {
     leader_client *c = l->client;
-    struct pollfd pfd = {.fd = lio_client_fd(&c->io), .events = POLLIN};
+    struct pollfd pfd = {.fd = lio_mux_fd(&c->io), .events = POLLIN};
     lc_time end = lu_now_ms() + lp_stop_wait_ms(l) + 100;
 
     for (;;) {
@@ -431,7 +431,7 @@ static int client_free_deferred(leader_client *c)
 static void *client_thread(void *arg)
 {
     leader_client *c = arg;
-    struct pollfd pfd = {.fd = lio_client_fd(&c->io), .events = POLLIN};
+    struct pollfd pfd = {.fd = lio_mux_fd(&c->io), .events = POLLIN};
     int exiting, deferred, timeout;
 
     for (;;) {
@@ -489,7 +489,7 @@ leader_client *lp_client_create(const struct lu_url *url, int event_loop,
     uint64_t seed = 0;
 
     if (c == NULL || lu_random(&seed, sizeof seed) != 0 ||
-        lio_client_init(&c->io, url, seed) != 0) {
+        lio_mux_init(&c->io, url, seed) != 0) {
         if (err != NULL && errlen > 0)
             snprintf(err, errlen,
                      "cannot set up the connection (memory, "
@@ -531,7 +531,7 @@ void lp_client_destroy(leader_client *c)
     }
     pthread_mutex_unlock(&c->lock);
     if (started) {
-        lio_client_wake(&c->io);
+        lio_mux_wake(&c->io);
         pthread_join(c->thread, NULL);
     }
     if (c->event_loop)
@@ -542,7 +542,7 @@ void lp_client_destroy(leader_client *c)
         c->deferred = l->next_deferred;
         free_handle_memory(l);
     }
-    lio_client_free(&c->io);
+    lio_mux_free(&c->io);
     lp_query_close(c);
     free(c->events);
     free(c->text);
@@ -556,13 +556,13 @@ void lp_client_destroy(leader_client *c)
 int lp_client_attach(leader_client *c, leader *l, const char *key_hex,
                      uint64_t seed)
 {
-    struct lio_election_config cfg = {l->id, &l->names, l->ttl_ms, l->wait_ms,
+    struct lio_slot_config cfg = {l->id, &l->names, l->ttl_ms, l->wait_ms,
                                       seed};
     int rc;
 
     lio_names_make(&l->names, key_hex);
     lock_io(c);
-    l->election = lio_client_add(&c->io, &cfg, on_election, l, &rc);
+    l->election = lio_mux_add(&c->io, &cfg, on_election, l, &rc);
     unlock_io(c);
     if (rc != 0)
         return rc;
@@ -620,7 +620,7 @@ int lp_request(leader *l, unsigned request)
     }
     pthread_mutex_unlock(&c->lock);
     if (rc == 0)
-        lio_client_wake(&c->io);
+        lio_mux_wake(&c->io);
     return rc;
 }
 
@@ -682,7 +682,7 @@ void lp_release(leader *l)
 
 int leader_client_fd(const leader_client *c)
 {
-    return c != NULL && c->event_loop ? lio_client_fd(&c->io) : -1;
+    return c != NULL && c->event_loop ? lio_mux_fd(&c->io) : -1;
 }
 
 int leader_client_timeout_ms(leader_client *c)

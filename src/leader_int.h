@@ -21,7 +21,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "io/lio_client.h"
+#include "io/lio_mux.h"
 #include "leader.h"
 #include "util/lu_url.h"
 
@@ -82,7 +82,7 @@ struct leader_client {
 
     /* io_lock (recursive) */
     pthread_mutex_t io_lock;
-    struct lio_client io;
+    struct lio_mux io;
 
     pthread_mutex_t query_lock; /* the blocking query connection */
     redisContext *query;
@@ -111,7 +111,7 @@ struct leader {
     int free_deferred;    /* leader_free from a callback of its client */
 
     /* loop */
-    struct lio_election *election;
+    struct lio_slot *election;
     int closing; /* being freed: only REVOKED is delivered now */
     leader *next_closing;
     leader *next_deferred;

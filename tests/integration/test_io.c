@@ -19,7 +19,7 @@
 
 #include "candidates.h"
 #include "harness.h"
-#include "io/lio_client.h"
+#include "io/lio_mux.h"
 #include "io/lio_conn.h"
 #include "proxy_ctl.h"
 #include "redis_fixture.h"
@@ -221,9 +221,9 @@ static void ignore_events(void *owner, const struct lc_event *ev)
 }
 
 struct one_election {
-    struct lio_client client;
+    struct lio_mux client;
     struct lio_names names;
-    struct lio_election *e;
+    struct lio_slot *e;
 };
 
 /* A client over url with one election (ttl 3000: its notification
@@ -231,15 +231,15 @@ struct one_election {
 static void start_election(struct one_election *o, const char *url)
 {
     struct lu_url u;
-    struct lio_election_config cfg = {"io-test", &o->names, 3000, 1000, 7};
+    struct lio_slot_config cfg = {"io-test", &o->names, 3000, 1000, 7};
     int rc;
 
     parse(url, &u);
-    ASSERT_OK(lio_client_init(&o->client, &u, 1));
+    ASSERT_OK(lio_mux_init(&o->client, &u, 1));
     lio_names_make(&o->names, "0123456789abcdef0123456789abcdef01234567");
-    o->e = lio_client_add(&o->client, &cfg, ignore_events, NULL, &rc);
+    o->e = lio_mux_add(&o->client, &cfg, ignore_events, NULL, &rc);
     ASSERT_NOT_NULL(o->e);
-    lio_client_input(&o->client, o->e, LC_IN_START, lu_now_ms());
+    lio_mux_input(&o->client, o->e, LC_IN_START, lu_now_ms());
 }
 
 /* Runs the client's loop for at most ms, or until until(o) holds; returns
@@ -250,13 +250,13 @@ static int64_t run_client(struct one_election *o, long ms,
     int64_t end = lu_now_ms() + ms;
 
     while (lu_now_ms() < end) {
-        struct pollfd p = {lio_client_fd(&o->client), POLLIN, 0};
-        lc_time d = lio_client_deadline(&o->client);
+        struct pollfd p = {lio_mux_fd(&o->client), POLLIN, 0};
+        lc_time d = lio_mux_deadline(&o->client);
         int64_t now = lu_now_ms();
         long wait = d == LC_NEVER || d > end ? end - now : d - now;
 
         poll(&p, 1, wait > 0 ? (int) wait : 0);
-        lio_client_process(&o->client, lu_now_ms());
+        lio_mux_process(&o->client, lu_now_ms());
         if (until != NULL && until(o))
             return lu_now_ms();
     }
@@ -283,7 +283,7 @@ TEST(notification_connect_into_a_syn_blackhole_gives_up_in_time)
     ASSERT_GE(at, 0); /* without a deadline: never, for minutes */
     ASSERT_GE(at - t0, 1000);
     ASSERT_LT(at - t0, 1300);
-    lio_client_free(&o.client);
+    lio_mux_free(&o.client);
     close(filler);
     close(l);
 }
@@ -307,7 +307,7 @@ TEST(notification_connect_to_a_silent_server_gives_up_in_time)
     ASSERT_GE(at, 0);
     ASSERT_GE(at - t0, 1000);
     ASSERT_LT(at - t0, 1300);
-    lio_client_free(&o.client);
+    lio_mux_free(&o.client);
     proxy_stop(&p);
     rfx_free(s);
 }
@@ -340,6 +340,6 @@ TEST(both_connections_have_tcp_keepalive)
     /* ttl 3000: keepalive after 1 s of silence (ttl/3, at least 1 s). */
     expect_keepalive(lio_conn_fd(&o.client.cmd), 1);
     expect_keepalive(lio_conn_fd(&o.client.sub), 1);
-    lio_client_free(&o.client);
+    lio_mux_free(&o.client);
     rfx_free(s);
 }

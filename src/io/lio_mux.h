@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* lio_client.h - any number of elections over one Redis connection (plus
+/* lio_mux.h - any number of elections over one Redis connection (plus
  * one for notifications), driven by the caller's loop.
  *
  * Each election has its own core, which believes it has a connection of
@@ -8,16 +8,16 @@
  * command's tag, and subscribes each active election's channel on the
  * notification connection. Commands of all elections are pipelined.
  *
- * The caller waits until lio_client_fd() is readable or
- * lio_client_deadline() passes, then calls lio_client_process(). Every
+ * The caller waits until lio_mux_fd() is readable or
+ * lio_mux_deadline() passes, then calls lio_mux_process(). Every
  * call takes the caller's "now" (lu_now_ms(), read once per loop turn).
- * lio_client_fd() also becomes readable by itself at lio_client_deadline(),
+ * lio_mux_fd() also becomes readable by itself at lio_mux_deadline(),
  * on the library's clock (CLOCK_BOOTTIME, which counts suspend): a poll()
  * timeout runs on CLOCK_MONOTONIC, which stops while the machine sleeps,
  * and would wake the caller late after a resume. Events reach each
  * election's owner through its emit function, never from inside a hiredis
  * callback; a step's events go out before any connection it asks for is
- * started. One thread at a time; lio_client_wake() is the one function
+ * started. One thread at a time; lio_mux_wake() is the one function
  * another thread may call.
  *
  * Nothing here blocks: host names are looked up without blocking, every
@@ -31,8 +31,8 @@
  *   - TCP keepalive probes after t/3 of silence (between 1 and 15 s),
  *     every third of that; three unanswered ones end the connection.
  */
-#ifndef LIO_CLIENT_H
-#define LIO_CLIENT_H
+#ifndef LIO_MUX_H
+#define LIO_MUX_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -43,7 +43,7 @@
 
 #define LIO_KEY_MAX 64 /* "{leader:" + 40 hex + "}:term" and the rest */
 
-struct lio_client;
+struct lio_mux;
 struct lio_record;
 
 /* Called with each event of an election, and with NULL after every step
@@ -66,18 +66,18 @@ void lio_names_make(struct lio_names *names, const char *key_hex);
 const char *lio_term_key(const struct lio_names *n, char buf[LIO_KEY_MAX]);
 const char *lio_channel(const struct lio_names *n, char buf[LIO_KEY_MAX]);
 
-struct lio_election_config {
+struct lio_slot_config {
     const char *id;                /* borrowed for the election's life */
     const struct lio_names *names; /* borrowed for the election's life */
     long ttl_ms, wait_ms;
     uint64_t seed;
 };
 
-struct lio_election {
+struct lio_slot {
     struct lc_core core;
     const struct lio_names *names;
     char ttl_text[24];
-    struct lio_client *client;
+    struct lio_mux *client;
     uint32_t slot;
     uint8_t gen;
     size_t heap_pos;        /* in the client's deadline heap */
@@ -89,23 +89,23 @@ struct lio_election {
     void *owner;
 };
 
-struct lio_client {
+struct lio_mux {
     struct lu_url url;
     struct lio_conn cmd, sub;
     struct lio_record *queue;
     size_t queued, queue_cap;
     int dropped; /* a record could not be queued */
 
-    struct lio_election **slots; /* by slot; NULL when free */
+    struct lio_slot **slots; /* by slot; NULL when free */
     uint8_t *gens;               /* bumped when a slot is freed */
     size_t nslots;
-    struct lio_election **heap; /* min-heap on deadline */
+    struct lio_slot **heap; /* min-heap on deadline */
     size_t heap_n;
     size_t attached; /* elections whose core wants the connection */
     size_t active;   /* elections that want notifications */
 
     struct lc_output out;         /* every core's step writes here */
-    struct lio_election *breaker; /* dropped the shared connection */
+    struct lio_slot *breaker; /* dropped the shared connection */
     int broken_error;
 
     lc_time now;
@@ -126,41 +126,41 @@ struct lio_client {
 
 /* Returns 0, or LEADER_ENOMEM / LEADER_ECONN (no epoll, eventfd or
  * timerfd). url is copied. */
-int lio_client_init(struct lio_client *c, const struct lu_url *url,
+int lio_mux_init(struct lio_mux *c, const struct lu_url *url,
                     uint64_t seed);
 
 /* Closes everything and frees every election still in the client. */
-void lio_client_free(struct lio_client *c);
+void lio_mux_free(struct lio_mux *c);
 
 /* Adds an election, IDLE. NULL on failure (LEADER_EINVAL config or out of
  * memory, in *rc). */
-struct lio_election *lio_client_add(struct lio_client *c,
-                                    const struct lio_election_config *cfg,
+struct lio_slot *lio_mux_add(struct lio_mux *c,
+                                    const struct lio_slot_config *cfg,
                                     lio_emit_fn emit, void *owner, int *rc);
 
 /* Removes and frees an election (stop it first to release its key). */
-void lio_client_remove(struct lio_client *c, struct lio_election *e);
+void lio_mux_remove(struct lio_mux *c, struct lio_slot *e);
 
 /* Feeds START, STOP, OBSERVE, NEW_TERM or TICK to one election. The
  * commands it asks for are queued, not written: the next
- * lio_client_process() writes them, so the caller can deliver the step's
+ * lio_mux_process() writes them, so the caller can deliver the step's
  * events in between (a stop's REVOKED reaches the application before the
  * release can reach Redis). */
-void lio_client_input(struct lio_client *c, struct lio_election *e,
+void lio_mux_input(struct lio_mux *c, struct lio_slot *e,
                       enum lc_input_kind kind, lc_time now);
 
-/* The descriptor to poll for reading: readable when lio_client_process()
- * has I/O to handle, when lio_client_deadline() has come (on the library's
- * clock) or when lio_client_wake() was called. Stable. */
-int lio_client_fd(const struct lio_client *c);
+/* The descriptor to poll for reading: readable when lio_mux_process()
+ * has I/O to handle, when lio_mux_deadline() has come (on the library's
+ * clock) or when lio_mux_wake() was called. Stable. */
+int lio_mux_fd(const struct lio_mux *c);
 
 /* Handles whatever is ready and every deadline that has passed. */
-void lio_client_process(struct lio_client *c, lc_time now);
+void lio_mux_process(struct lio_mux *c, lc_time now);
 
-/* The next time lio_client_process() must run, LC_NEVER for none. */
-lc_time lio_client_deadline(const struct lio_client *c);
+/* The next time lio_mux_process() must run, LC_NEVER for none. */
+lc_time lio_mux_deadline(const struct lio_mux *c);
 
-/* Makes lio_client_fd() readable. Safe from any thread. */
-void lio_client_wake(struct lio_client *c);
+/* Makes lio_mux_fd() readable. Safe from any thread. */
+void lio_mux_wake(struct lio_mux *c);
 
 #endif

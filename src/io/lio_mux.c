@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* lio_client.c - see lio_client.h.
+/* lio_mux.c - see lio_mux.h.
  *
  * hiredis callbacks only queue records; the queue is drained after hiredis
  * returns, feeding one core one input at a time and carrying out each
@@ -18,7 +18,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "io/lio_client.h"
+#include "io/lio_mux.h"
 #include "io/lio_scripts.h"
 #include "leader.h"
 #include "util/lu_clock.h"
@@ -39,7 +39,7 @@ struct lio_record {
     enum record_kind kind;
     struct lio_conn *conn;
     uint64_t conn_gen;
-    struct lio_election *target; /* READY for one election only, or NULL */
+    struct lio_slot *target; /* READY for one election only, or NULL */
     int was_ready;
     int error;
     uint64_t tag;
@@ -49,14 +49,14 @@ struct lio_record {
 
 /* ---- tags: which election a reply belongs to ---- */
 
-static uint64_t make_tag(const struct lio_election *e, uint64_t seq)
+static uint64_t make_tag(const struct lio_slot *e, uint64_t seq)
 {
     return (uint64_t) e->slot << 40 | (uint64_t) e->gen << 32 |
            (seq & SEQ_MASK);
 }
 
 /* The election a tag names, if it still exists. */
-static struct lio_election *tag_election(const struct lio_client *c,
+static struct lio_slot *tag_election(const struct lio_mux *c,
                                          uint64_t tag)
 {
     size_t slot = (size_t) (tag >> 40);
@@ -68,7 +68,7 @@ static struct lio_election *tag_election(const struct lio_client *c,
 }
 
 /* The full sequence number of a tag, as the core counts. */
-static uint64_t tag_seq(const struct lio_election *e, uint64_t tag)
+static uint64_t tag_seq(const struct lio_slot *e, uint64_t tag)
 {
     uint64_t seq = (e->core.seq & ~SEQ_MASK) | (tag & SEQ_MASK);
     return seq > e->core.seq ? seq - (SEQ_MASK + 1) : seq;
@@ -77,7 +77,7 @@ static uint64_t tag_seq(const struct lio_election *e, uint64_t tag)
 /* ---- recording, inside hiredis callbacks ---- */
 
 static struct lio_record *
-new_record(struct lio_client *c, struct lio_conn *conn, enum record_kind kind)
+new_record(struct lio_mux *c, struct lio_conn *conn, enum record_kind kind)
 {
     struct lio_record *r;
 
@@ -135,9 +135,9 @@ static const struct lio_conn_handler handler = {record_ready, record_failed,
 
 /* ---- the deadline heap ---- */
 
-static void heap_swap(struct lio_client *c, size_t i, size_t j)
+static void heap_swap(struct lio_mux *c, size_t i, size_t j)
 {
-    struct lio_election *t = c->heap[i];
+    struct lio_slot *t = c->heap[i];
 
     c->heap[i] = c->heap[j];
     c->heap[j] = t;
@@ -145,7 +145,7 @@ static void heap_swap(struct lio_client *c, size_t i, size_t j)
     c->heap[j]->heap_pos = j;
 }
 
-static void heap_fix(struct lio_client *c, size_t i)
+static void heap_fix(struct lio_mux *c, size_t i)
 {
     while (i > 0 && c->heap[(i - 1) / 2]->deadline > c->heap[i]->deadline) {
         heap_swap(c, i, (i - 1) / 2);
@@ -164,7 +164,7 @@ static void heap_fix(struct lio_client *c, size_t i)
     }
 }
 
-static void heap_remove(struct lio_client *c, struct lio_election *e)
+static void heap_remove(struct lio_mux *c, struct lio_slot *e)
 {
     size_t i = e->heap_pos;
 
@@ -183,7 +183,7 @@ static const char *const script_body[] = {NULL, LIO_SCRIPT_ACQUIRE,
                                           LIO_SCRIPT_READ};
 
 /* The ARGV of each script. */
-static int script_args(const struct lio_election *e, const struct lc_cmd *cmd,
+static int script_args(const struct lio_slot *e, const struct lc_cmd *cmd,
                        const char *term, const char **argv)
 {
     switch (cmd->kind) {
@@ -208,10 +208,10 @@ static int script_args(const struct lio_election *e, const struct lc_cmd *cmd,
     return 0;
 }
 
-static void send_script(struct lio_election *e, const struct lc_cmd *cmd,
+static void send_script(struct lio_slot *e, const struct lc_cmd *cmd,
                         int eval)
 {
-    struct lio_client *c = e->client;
+    struct lio_mux *c = e->client;
     const char *argv[8];
     size_t lens[8];
     char term[24], term_key[LIO_KEY_MAX];
@@ -232,7 +232,7 @@ static void send_script(struct lio_election *e, const struct lc_cmd *cmd,
 }
 
 /* A follower's look between tries: a plain PTTL, no script. */
-static void send_probe(struct lio_election *e, const struct lc_cmd *cmd)
+static void send_probe(struct lio_slot *e, const struct lc_cmd *cmd)
 {
     const char *argv[2] = {"PTTL", e->names->holder_key};
     size_t lens[2] = {4, strlen(e->names->holder_key)};
@@ -240,13 +240,13 @@ static void send_probe(struct lio_election *e, const struct lc_cmd *cmd)
     (void) lio_conn_send(&e->client->cmd, make_tag(e, cmd->seq), 2, argv, lens);
 }
 
-static int wants_sub(const struct lio_election *e)
+static int wants_sub(const struct lio_slot *e)
 {
     return e->core.state == LC_FOLLOWER || e->core.state == LC_LEADER ||
            e->core.state == LC_OBSERVER;
 }
 
-static void subscribe(struct lio_election *e)
+static void subscribe(struct lio_slot *e)
 {
     char channel[LIO_KEY_MAX];
 
@@ -256,7 +256,7 @@ static void subscribe(struct lio_election *e)
         e->subscribed = 1;
 }
 
-/* ---- timing of the connections (see lio_client.h) ---- */
+/* ---- timing of the connections (see lio_mux.h) ---- */
 
 static lc_time clamp(lc_time v, lc_time lo, lc_time hi)
 {
@@ -264,7 +264,7 @@ static lc_time clamp(lc_time v, lc_time lo, lc_time hi)
 }
 
 /* The shortest lease among the client's elections, 3 s with none. */
-static lc_time shortest_ttl(const struct lio_client *c)
+static lc_time shortest_ttl(const struct lio_mux *c)
 {
     lc_time t = LC_NEVER;
 
@@ -274,25 +274,25 @@ static lc_time shortest_ttl(const struct lio_client *c)
     return t == LC_NEVER ? 3000 : t;
 }
 
-static lc_time sub_ping_every(const struct lio_client *c)
+static lc_time sub_ping_every(const struct lio_mux *c)
 {
     return clamp(shortest_ttl(c) / 3, 500, 5000);
 }
 
 /* How long the PING's reply, and the opening of the connection, may
  * take. */
-static lc_time sub_timeout(const struct lio_client *c)
+static lc_time sub_timeout(const struct lio_mux *c)
 {
     return clamp(shortest_ttl(c) / 3, 250, 2000);
 }
 
-static int keepalive_s(const struct lio_client *c)
+static int keepalive_s(const struct lio_mux *c)
 {
     return (int) clamp(shortest_ttl(c) / 3000, 1, 15);
 }
 
 /* Asks for the shared connection on behalf of e. */
-static void connect_for(struct lio_client *c, struct lio_election *e)
+static void connect_for(struct lio_mux *c, struct lio_slot *e)
 {
     struct lio_record *r;
 
@@ -312,9 +312,9 @@ static void connect_for(struct lio_client *c, struct lio_election *e)
  * connection it may ask for is started and its commands are sent, so that
  * nothing delays a REVOKED (opening a connection never blocks, but an
  * event is owed as soon as the core decides it). */
-static void apply(struct lio_election *e, const struct lc_output *o)
+static void apply(struct lio_slot *e, const struct lc_output *o)
 {
-    struct lio_client *c = e->client;
+    struct lio_mux *c = e->client;
 
     if ((o->actions & LC_ACT_DISCONNECT) && lc_busy(&e->core) &&
         lio_conn_is_open(&c->cmd)) {
@@ -337,9 +337,9 @@ static void apply(struct lio_election *e, const struct lc_output *o)
 }
 
 /* Steps one election and keeps the client's books on it. */
-static void step(struct lio_election *e, struct lc_input *in)
+static void step(struct lio_slot *e, struct lc_input *in)
 {
-    struct lio_client *c = e->client;
+    struct lio_mux *c = e->client;
     int was_attached = e->core.conn != LC_DOWN;
     int attached;
 
@@ -358,7 +358,7 @@ static void step(struct lio_election *e, struct lc_input *in)
     e->emit(e->owner, NULL); /* the state may have moved: tell the owner */
 }
 
-static void step_kind(struct lio_election *e, enum lc_input_kind kind,
+static void step_kind(struct lio_slot *e, enum lc_input_kind kind,
                       int error, const char *text)
 {
     struct lc_input in = {.kind = kind,
@@ -371,11 +371,11 @@ static void step_kind(struct lio_election *e, enum lc_input_kind kind,
 /* ---- the shared command connection ---- */
 
 /* Tells every election on the connection that it is gone. */
-static void fail_all(struct lio_client *c, const struct lio_election *except,
+static void fail_all(struct lio_mux *c, const struct lio_slot *except,
                      int error, const char *text)
 {
     for (size_t i = 0; i < c->nslots; i++) {
-        struct lio_election *e = c->slots[i];
+        struct lio_slot *e = c->slots[i];
         if (e == NULL || e == except)
             continue;
         if (e->core.conn == LC_CONNECTING)
@@ -385,10 +385,10 @@ static void fail_all(struct lio_client *c, const struct lio_election *except,
     }
 }
 
-static void ready_all(struct lio_client *c)
+static void ready_all(struct lio_mux *c)
 {
     for (size_t i = 0; i < c->nslots; i++) {
-        struct lio_election *e = c->slots[i];
+        struct lio_slot *e = c->slots[i];
         if (e != NULL && e->core.conn == LC_CONNECTING)
             step_kind(e, LC_IN_CONNECTED, 0, NULL);
     }
@@ -399,9 +399,9 @@ static int is_noscript(const redisReply *r)
     return r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
 }
 
-static void on_cmd_reply(struct lio_client *c, const struct lio_record *r)
+static void on_cmd_reply(struct lio_mux *c, const struct lio_record *r)
 {
-    struct lio_election *e = tag_election(c, r->tag);
+    struct lio_slot *e = tag_election(c, r->tag);
     struct lc_input in = {.kind = LC_IN_REPLY};
     struct lc_value v, elems[LIO_MAX_ELEMS];
 
@@ -420,7 +420,7 @@ static void on_cmd_reply(struct lio_client *c, const struct lio_record *r)
     step(e, &in);
 }
 
-static void on_cmd_record(struct lio_client *c, const struct lio_record *r)
+static void on_cmd_record(struct lio_mux *c, const struct lio_record *r)
 {
     if (r->kind == REC_READY && r->target != NULL) {
         if (r->target->core.conn == LC_CONNECTING)
@@ -436,7 +436,7 @@ static void on_cmd_record(struct lio_client *c, const struct lio_record *r)
 
 /* ---- the shared notification connection ---- */
 
-static void unsubscribed_all(struct lio_client *c)
+static void unsubscribed_all(struct lio_mux *c)
 {
     for (size_t i = 0; i < c->nslots; i++)
         if (c->slots[i] != NULL)
@@ -448,14 +448,14 @@ static void unsubscribed_all(struct lio_client *c)
 /* The connection failed or was given up: open another after a backoff
  * (short the first time: a silently dead connection is replaced at once,
  * and the elections catch up on what they missed once subscribed). */
-static void sub_failed(struct lio_client *c)
+static void sub_failed(struct lio_mux *c)
 {
     unsubscribed_all(c);
     c->sub_failures++;
     c->sub_retry_at = c->now + lc_backoff(&c->rng, c->sub_failures, 1000);
 }
 
-static void manage_sub(struct lio_client *c)
+static void manage_sub(struct lio_mux *c)
 {
     if (c->active == 0) {
         if (lio_conn_is_open(&c->sub)) {
@@ -473,7 +473,7 @@ static void manage_sub(struct lio_client *c)
 /* The health check: a PING every sub_ping_every(), its reply due within
  * sub_timeout(). A connection that does not answer in time is closed and
  * replaced, however quiet the network is about it. */
-static void check_sub(struct lio_client *c)
+static void check_sub(struct lio_mux *c)
 {
     static const char *ping = "PING";
     static const size_t ping_len = 4;
@@ -495,9 +495,9 @@ static void check_sub(struct lio_client *c)
     }
 }
 
-static void on_sub_message(struct lio_client *c, const struct lio_record *r)
+static void on_sub_message(struct lio_mux *c, const struct lio_record *r)
 {
-    struct lio_election *e = tag_election(c, r->tag);
+    struct lio_slot *e = tag_election(c, r->tag);
     const redisReply *m = r->reply;
     struct lc_input in = {0};
 
@@ -518,7 +518,7 @@ static void on_sub_message(struct lio_client *c, const struct lio_record *r)
     step(e, &in);
 }
 
-static void on_sub_record(struct lio_client *c, const struct lio_record *r)
+static void on_sub_record(struct lio_mux *c, const struct lio_record *r)
 {
     if (r->kind == REC_READY) {
         c->sub_ping_at = c->now + sub_ping_every(c);
@@ -539,7 +539,7 @@ static void on_sub_record(struct lio_client *c, const struct lio_record *r)
 
 /* ---- draining the records ---- */
 
-static void drain(struct lio_client *c)
+static void drain(struct lio_mux *c)
 {
     /* Records may be added while draining (an open that fails at once, a
      * connection for an election that is already up). */
@@ -553,7 +553,7 @@ static void drain(struct lio_client *c)
         if (r.reply != NULL)
             freeReplyObject(r.reply);
         if (c->breaker != NULL) {
-            const struct lio_election *by = c->breaker;
+            const struct lio_slot *by = c->breaker;
             c->breaker = NULL;
             fail_all(c, by, c->broken_error, NULL);
         }
@@ -573,7 +573,7 @@ static void drain(struct lio_client *c)
 /* Writes what the turn queued right away: most writes complete at once, so
  * a command costs no extra wake-up for writability and no epoll_ctl to
  * ask for it and take it back. What does not fit waits for EPOLLOUT. */
-static void flush_writes(struct lio_client *c)
+static void flush_writes(struct lio_mux *c)
 {
     struct lio_conn *conns[2] = {&c->cmd, &c->sub};
 
@@ -592,7 +592,7 @@ static unsigned epoll_events(const struct lio_conn *conn)
 }
 
 /* Keeps epfd watching each connection's socket for what hiredis wants. */
-static void sync_epoll(struct lio_client *c)
+static void sync_epoll(struct lio_mux *c)
 {
     struct lio_conn *conns[2] = {&c->cmd, &c->sub};
 
@@ -634,9 +634,9 @@ static void drain_wake(int fd)
 
 /* Arms the timer at the next deadline, so that epfd becomes readable then
  * on the library's clock, whoever polls it and for however long. */
-static void arm_timer(struct lio_client *c)
+static void arm_timer(struct lio_mux *c)
 {
-    lc_time d = lio_client_deadline(c);
+    lc_time d = lio_mux_deadline(c);
     struct itimerspec its;
 
     if (d == c->tfd_armed)
@@ -653,7 +653,7 @@ static void arm_timer(struct lio_client *c)
 
 /* The end of every entry point: what was queued goes out, and the caller
  * is woken for what comes next. */
-static void settle(struct lio_client *c)
+static void settle(struct lio_mux *c)
 {
     flush_writes(c);
     sync_epoll(c);
@@ -662,7 +662,7 @@ static void settle(struct lio_client *c)
 
 /* ---- the public face ---- */
 
-int lio_client_init(struct lio_client *c, const struct lu_url *url,
+int lio_mux_init(struct lio_mux *c, const struct lu_url *url,
                     uint64_t seed)
 {
     struct epoll_event wake = {.events = EPOLLIN, .data.u32 = EP_WAKE};
@@ -697,7 +697,7 @@ int lio_client_init(struct lio_client *c, const struct lu_url *url,
     return 0;
 }
 
-void lio_client_free(struct lio_client *c)
+void lio_mux_free(struct lio_mux *c)
 {
     lio_conn_close(&c->cmd);
     lio_conn_close(&c->sub);
@@ -717,10 +717,10 @@ void lio_client_free(struct lio_client *c)
 }
 
 /* A free slot for a new election, growing the tables if needed. */
-static int take_slot(struct lio_client *c, uint32_t *slot)
+static int take_slot(struct lio_mux *c, uint32_t *slot)
 {
     size_t n = c->nslots ? c->nslots * 2 : 4;
-    struct lio_election **slots, **heap;
+    struct lio_slot **slots, **heap;
     uint8_t *gens;
 
     for (size_t i = 0; i < c->nslots; i++)
@@ -764,12 +764,12 @@ const char *lio_channel(const struct lio_names *n, char buf[LIO_KEY_MAX])
     return buf;
 }
 
-struct lio_election *lio_client_add(struct lio_client *c,
-                                    const struct lio_election_config *cfg,
+struct lio_slot *lio_mux_add(struct lio_mux *c,
+                                    const struct lio_slot_config *cfg,
                                     lio_emit_fn emit, void *owner, int *rc)
 {
     struct lc_config cc = {cfg->id, cfg->ttl_ms, cfg->wait_ms, cfg->seed};
-    struct lio_election *e = calloc(1, sizeof *e);
+    struct lio_slot *e = calloc(1, sizeof *e);
     uint32_t slot;
 
     *rc = LEADER_ENOMEM;
@@ -799,7 +799,7 @@ struct lio_election *lio_client_add(struct lio_client *c,
     return e;
 }
 
-void lio_client_remove(struct lio_client *c, struct lio_election *e)
+void lio_mux_remove(struct lio_mux *c, struct lio_slot *e)
 {
     if (e->subscribed && c->sub.ready) {
         char channel[LIO_KEY_MAX];
@@ -822,7 +822,7 @@ void lio_client_remove(struct lio_client *c, struct lio_election *e)
     arm_timer(c);
 }
 
-void lio_client_input(struct lio_client *c, struct lio_election *e,
+void lio_mux_input(struct lio_mux *c, struct lio_slot *e,
                       enum lc_input_kind kind, lc_time now)
 {
     if (now > c->now)
@@ -831,18 +831,18 @@ void lio_client_input(struct lio_client *c, struct lio_election *e,
     drain(c);
     manage_sub(c);
     drain(c);
-    /* No settle(): nothing is written before lio_client_process(), so that
+    /* No settle(): nothing is written before lio_mux_process(), so that
      * the caller can deliver this step's events first (a stop's REVOKED
      * before its release can reach Redis). */
 }
 
-int lio_client_fd(const struct lio_client *c)
+int lio_mux_fd(const struct lio_mux *c)
 {
     return c->epfd;
 }
 
 /* Ticks every election whose deadline has come, each once. */
-static void run_deadlines(struct lio_client *c)
+static void run_deadlines(struct lio_mux *c)
 {
     size_t n = c->heap_n;
 
@@ -852,7 +852,7 @@ static void run_deadlines(struct lio_client *c)
     }
 }
 
-void lio_client_process(struct lio_client *c, lc_time now)
+void lio_mux_process(struct lio_mux *c, lc_time now)
 {
     struct epoll_event ev[8];
     int n;
@@ -886,7 +886,7 @@ static lc_time earlier(lc_time a, lc_time b)
     return a < b ? a : b;
 }
 
-lc_time lio_client_deadline(const struct lio_client *c)
+lc_time lio_mux_deadline(const struct lio_mux *c)
 {
     lc_time d = c->heap_n > 0 ? c->heap[0]->deadline : LC_NEVER;
 
@@ -900,7 +900,7 @@ lc_time lio_client_deadline(const struct lio_client *c)
     return d;
 }
 
-void lio_client_wake(struct lio_client *c)
+void lio_mux_wake(struct lio_mux *c)
 {
     uint64_t one = 1;
     ssize_t n = write(c->evfd, &one, sizeof one);

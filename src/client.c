@@ -38,16 +38,16 @@ static uint64_t lease_word(uint64_t gen, int64_t end)
 static void publish_lease(leader *l)
 {
     const struct lc_core *c = &l->election->core;
-    int leading = c->state == LC_LEADER;
+    int leading = lc_state(c) == LC_LEADER;
     uint64_t cur = atomic_load(&l->lease), want;
 
-    want = lease_word(l->lease_gen, leading ? c->lease_end : 0);
+    want = lease_word(l->lease_gen, lc_lease_end(c));
     do {
         if (LP_LEASE_GEN(cur) != l->lease_gen)
             return;
         /* Even when the deadline stays (a new term sent in the same
          * millisecond as the last renewal). */
-        atomic_store(&l->term, leading ? c->term : 0);
+        atomic_store(&l->term, leading ? lc_term(c) : 0);
     } while (cur != want &&
              !atomic_compare_exchange_weak(&l->lease, &cur, want));
 }
@@ -213,11 +213,6 @@ static void queue_event(leader *l, const struct lc_event *ev, uint64_t count)
 
 /* A stop is over once no release is pending, even if a later elect has
  * the handle campaigning again. */
-static int stop_settled(const struct lc_core *c)
-{
-    return c->state != LC_RELEASING && c->inflight != LC_CMD_RELEASE;
-}
-
 /* The I/O layer's call after every step of l's core (ev NULL) and for
  * every event. */
 static void on_election(void *owner, const struct lc_event *ev)
@@ -228,7 +223,7 @@ static void on_election(void *owner, const struct lc_event *ev)
     if (ev != NULL) {
         queue_event(l, ev, 0);
     } else if (l->stops_queued != l->stops_seen &&
-               stop_settled(&l->election->core)) {
+               !lc_releasing(&l->election->core)) {
         l->stops_queued = l->stops_seen;
         queue_event(l, NULL, l->stops_seen);
     }

@@ -978,3 +978,23 @@ int lc_busy(const struct lc_core *c)
 {
     return c->state != LC_IDLE;
 }
+
+enum lc_state lc_state(const struct lc_core *c)
+{
+    return c->state;
+}
+
+lc_time lc_lease_end(const struct lc_core *c)
+{
+    return c->state == LC_LEADER ? c->lease_end : 0;
+}
+
+uint64_t lc_term(const struct lc_core *c)
+{
+    return c->state == LC_LEADER || c->state == LC_RELEASING ? c->term : 0;
+}
+
+int lc_releasing(const struct lc_core *c)
+{
+    return c->state == LC_RELEASING || c->inflight == LC_CMD_RELEASE;
+}

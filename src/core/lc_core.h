@@ -185,6 +185,17 @@ int lc_has_lease(const struct lc_core *c, lc_time now);
 /* 1 while campaigning or releasing (the driver keeps running). */
 int lc_busy(const struct lc_core *c);
 
+enum lc_state lc_state(const struct lc_core *c);
+
+/* LEADER: the local lease deadline; 0 in any other state. */
+lc_time lc_lease_end(const struct lc_core *c);
+
+/* LEADER or RELEASING: the leadership's term; 0 otherwise. */
+uint64_t lc_term(const struct lc_core *c);
+
+/* 1 while a release is owed or awaited: a stop has not settled yet. */
+int lc_releasing(const struct lc_core *c);
+
 /* A pseudo-random number from the state *rng (never 0), for jitter. */
 uint64_t lc_random(uint64_t *rng);
 

@@ -37,7 +37,7 @@ static uint64_t lease_word(uint64_t gen, int64_t end)
  * what the core still holds is the stopped leadership. */
 static void publish_lease(leader *l)
 {
-    const struct lc_core *c = &l->election->core;
+    const struct lc_core *c = lio_mux_core(l->election);
     int leading = lc_state(c) == LC_LEADER;
     uint64_t cur = atomic_load(&l->lease), want;
 
@@ -223,7 +223,7 @@ static void on_election(void *owner, const struct lc_event *ev)
     if (ev != NULL) {
         queue_event(l, ev, 0);
     } else if (l->stops_queued != l->stops_seen &&
-               !lc_releasing(&l->election->core)) {
+               !lc_releasing(lio_mux_core(l->election))) {
         l->stops_queued = l->stops_seen;
         queue_event(l, NULL, l->stops_seen);
     }
@@ -283,7 +283,7 @@ static void reap_closing(leader_client *c, int force)
 
     while (*p != NULL) {
         leader *l = *p;
-        if (!force && lc_busy(&l->election->core)) {
+        if (!force && lc_busy(lio_mux_core(l->election))) {
             p = &l->next_closing;
             continue;
         }

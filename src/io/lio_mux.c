@@ -799,6 +799,11 @@ struct lio_slot *lio_mux_add(struct lio_mux *c,
     return e;
 }
 
+const struct lc_core *lio_mux_core(const struct lio_slot *e)
+{
+    return &e->core;
+}
+
 void lio_mux_remove(struct lio_mux *c, struct lio_slot *e)
 {
     if (e->subscribed && c->sub.ready) {

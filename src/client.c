@@ -552,7 +552,7 @@ int lp_client_attach(leader_client *c, leader *l, const char *key_hex,
                      uint64_t seed)
 {
     struct lio_slot_config cfg = {l->id, &l->names, l->ttl_ms, l->wait_ms,
-                                      seed};
+                                  seed};
     int rc;
 
     lio_names_make(&l->names, key_hex);

@@ -12,7 +12,7 @@
 #include "core/lc_reply.h"
 #include "io/lio_conn.h"
 #include "io/lio_resolve.h"
-#include "io/lio_scripts.h"
+#include "io/lio_proto.h"
 #include "leader_int.h"
 #include "util/lu_signals.h"
 #include "util/lu_socket.h"
@@ -144,51 +144,52 @@ int lp_is_leader(leader *l)
     return run_query(l, holder_is_us, NULL);
 }
 
+/* Decodes the read script's reply as the core does. */
 static int decode_current(const redisReply *r, leader_info *info)
 {
-    const redisReply *id, *pttl, *term;
-    char *end;
+    struct lc_value v, elems[LIO_MAX_ELEMS];
+    struct lc_read_result rr;
+    int rc;
 
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2)
-        return LEADER_EPROTO;
-    id = r->element[0];
-    pttl = r->element[1];
-    term = r->elements > 2 ? r->element[2] : NULL;
-    if (pttl->type != REDIS_REPLY_INTEGER ||
-        (id->type != REDIS_REPLY_STRING && id->type != REDIS_REPLY_NIL) ||
-        (id->type == REDIS_REPLY_STRING && id->len >= sizeof info->id))
-        return LEADER_EPROTO;
-    if (term != NULL && term->type == REDIS_REPLY_STRING) {
-        info->term = strtoull(term->str, &end, 10);
-        if (*end != '\0')
-            return LEADER_EPROTO;
-    }
-    if (id->type == REDIS_REPLY_NIL)
+    lio_reply_to_value(r, &v, elems);
+    rc = lc_decode_read(&v, &rr);
+    if (rc != 0)
+        return rc;
+    info->term = rr.term;
+    if (rr.holder == NULL)
         return 0;
-    memcpy(info->id, id->str, id->len);
-    info->id[id->len] = '\0';
-    info->lease_left_ms = pttl->integer;
+    if (rr.holder_len >= sizeof info->id)
+        return LEADER_EPROTO;
+    memcpy(info->id, rr.holder, rr.holder_len);
+    info->id[rr.holder_len] = '\0';
+    info->lease_left_ms = rr.pttl;
     return 1;
+}
+
+/* Sends a; the reply, or NULL after closing a connection that failed. */
+static redisReply *query_argv(leader *l, struct lio_argv *a, int *rc)
+{
+    redisReply *r =
+        redisCommandArgv(l->client->query, a->argc, a->argv, a->lens);
+
+    *rc = reply_error(l->client->query, r);
+    if (r == NULL) {
+        redisFree(l->client->query);
+        l->client->query = NULL;
+    }
+    return r;
 }
 
 static int read_current(leader *l, void *arg)
 {
-    char term_key[LIO_KEY_MAX];
-    const char *argv[5] = {"EVAL", LIO_SCRIPT_READ, "2", l->names.holder_key,
-                           lio_term_key(&l->names, term_key)};
-    size_t lens[5];
+    struct lio_argv a;
     redisReply *r;
     int rc;
 
-    for (int i = 0; i < 5; i++)
-        lens[i] = strlen(argv[i]);
-    r = redisCommandArgv(l->client->query, 5, argv, lens);
-    rc = reply_error(l->client->query, r);
-    if (r == NULL) {
-        redisFree(l->client->query);
-        l->client->query = NULL;
+    lio_argv_script(&a, LC_CMD_READ, 0, &l->names, NULL, NULL, NULL);
+    r = query_argv(l, &a, &rc);
+    if (r == NULL)
         return rc;
-    }
     if (rc == 0)
         rc = decode_current(r, arg);
     freeReplyObject(r);
@@ -206,34 +207,19 @@ int lp_current(leader *l, leader_info *info)
  * key was not that leadership's. */
 static int release_term(leader *l, void *arg)
 {
-    char term_key[LIO_KEY_MAX], term[24];
-    const char *argv[7] = {"EVAL",
-                           LIO_SCRIPT_RELEASE,
-                           "2",
-                           l->names.holder_key,
-                           lio_term_key(&l->names, term_key),
-                           l->id,
-                           term};
-    size_t lens[7];
+    struct lio_argv a;
+    struct lc_value v, elems[LIO_MAX_ELEMS];
     redisReply *r;
-    int rc;
+    int rc, flag;
 
-    snprintf(term, sizeof term, "%llu",
-             (unsigned long long) *(const uint64_t *) arg);
-    for (int i = 0; i < 7; i++)
-        lens[i] = strlen(argv[i]);
-    r = redisCommandArgv(l->client->query, 7, argv, lens);
-    rc = reply_error(l->client->query, r);
-    if (r == NULL) {
-        redisFree(l->client->query);
-        l->client->query = NULL;
+    lio_argv_script(&a, LC_CMD_RELEASE, *(const uint64_t *) arg, &l->names,
+                    l->id, NULL, NULL);
+    r = query_argv(l, &a, &rc);
+    if (r == NULL)
         return rc;
-    }
-    if (rc == 0 && r->type == REDIS_REPLY_INTEGER &&
-        (r->integer == 0 || r->integer == 1))
-        rc = (int) r->integer;
-    else if (rc == 0)
-        rc = LEADER_EPROTO;
+    lio_reply_to_value(r, &v, elems);
+    if (rc == 0)
+        rc = lc_decode_flag(&v, &flag) == 0 ? flag : LEADER_EPROTO;
     freeReplyObject(r);
     return rc;
 }

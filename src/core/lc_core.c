@@ -998,3 +998,33 @@ int lc_releasing(const struct lc_core *c)
 {
     return c->state == LC_RELEASING || c->inflight == LC_CMD_RELEASE;
 }
+
+enum lc_conn lc_conn_state(const struct lc_core *c)
+{
+    return c->conn;
+}
+
+uint64_t lc_last_seq(const struct lc_core *c)
+{
+    return c->seq;
+}
+
+enum lc_cmd_kind lc_awaiting(const struct lc_core *c)
+{
+    return c->inflight;
+}
+
+const char *lc_id(const struct lc_core *c)
+{
+    return c->id;
+}
+
+lc_time lc_ttl(const struct lc_core *c)
+{
+    return c->ttl;
+}
+
+lc_time lc_cmd_timeout(const struct lc_core *c)
+{
+    return c->cmd_timeout;
+}

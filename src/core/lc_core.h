@@ -196,6 +196,19 @@ uint64_t lc_term(const struct lc_core *c);
 /* 1 while a release is owed or awaited: a stop has not settled yet. */
 int lc_releasing(const struct lc_core *c);
 
+/* What the core believes of its connection: DOWN, CONNECTING or UP. */
+enum lc_conn lc_conn_state(const struct lc_core *c);
+
+/* The seq of the last command asked for, and the kind of the one whose
+ * reply is awaited (0 for none). */
+uint64_t lc_last_seq(const struct lc_core *c);
+enum lc_cmd_kind lc_awaiting(const struct lc_core *c);
+
+/* The config's id, ttl, and the time a command (or an opening) may take. */
+const char *lc_id(const struct lc_core *c);
+lc_time lc_ttl(const struct lc_core *c);
+lc_time lc_cmd_timeout(const struct lc_core *c);
+
 /* A pseudo-random number from the state *rng (never 0), for jitter. */
 uint64_t lc_random(uint64_t *rng);
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* lu_ids.c - see lu_ids.h. SHA-1 is our own (lu_sha1.c). */
+/* lu_ids.c - see lu_ids.h. */
 #include "util/fmacros.h"
 
 #include <errno.h>
@@ -7,7 +7,6 @@
 #include <sys/random.h>
 
 #include "util/lu_ids.h"
-#include "util/lu_sha1.h"
 
 static void to_hex(const unsigned char *in, size_t len, char *out)
 {
@@ -18,15 +17,6 @@ static void to_hex(const unsigned char *in, size_t len, char *out)
         out[2 * i + 1] = digits[in[i] & 15];
     }
     out[2 * len] = '\0';
-}
-
-int lu_sha1_hex(const void *data, size_t len, char out[41])
-{
-    unsigned char md[LU_SHA1_LEN];
-
-    lu_sha1(data, len, md);
-    to_hex(md, sizeof md, out);
-    return 0;
 }
 
 int lu_random(void *buf, size_t len)

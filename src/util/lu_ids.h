@@ -7,9 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Writes the 40 hex digits of SHA-1(data) and a NUL to out[41].
- * Returns 0: it cannot fail (the int remains for the callers' checks). */
-int lu_sha1_hex(const void *data, size_t len, char out[41]);
+#include "util/lu_sha1.h" /* lu_sha1_hex(), for the key */
 
 /* Writes a random UUIDv4 ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx") and a
  * NUL to out[37]. Returns 0, or -1 if no randomness is available. */

@@ -143,3 +143,17 @@ void lu_sha1(const void *data, size_t len, unsigned char out[LU_SHA1_LEN])
     lu_sha1_update(&s, data, len);
     lu_sha1_final(&s, out);
 }
+
+int lu_sha1_hex(const void *data, size_t len, char out[41])
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char md[LU_SHA1_LEN];
+
+    lu_sha1(data, len, md);
+    for (size_t i = 0; i < sizeof md; i++) {
+        out[2 * i] = digits[md[i] >> 4];
+        out[2 * i + 1] = digits[md[i] & 15];
+    }
+    out[2 * sizeof md] = '\0';
+    return 0;
+}

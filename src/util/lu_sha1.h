@@ -33,4 +33,8 @@ void lu_sha1_final(struct lu_sha1 *s, unsigned char out[LU_SHA1_LEN]);
 /* The whole message at once. */
 void lu_sha1(const void *data, size_t len, unsigned char out[LU_SHA1_LEN]);
 
+/* Writes the 40 hex digits of SHA-1(data) and a NUL to out[41].
+ * Returns 0: it cannot fail (the int remains for the callers' checks). */
+int lu_sha1_hex(const void *data, size_t len, char out[41]);
+
 #endif

@@ -7,7 +7,7 @@
 
 #include "core/lc_reply.h"
 #include "harness.h"
-#include "io/lio_scripts.h"
+#include "io/lio_proto.h"
 #include "leader.h"
 
 static struct lc_value i_(long long v)

@@ -1,19 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* lio_scripts.h - the Lua scripts that make every write atomic (DESIGN.md
- * section 3). KEYS[1] is the holder key, KEYS[2] the term counter; the
- * notification channel is the holder key + ":events".
- *
- * Terms are integers from 1 to LEADER_TERM_MAX (leader.h), below 2^53, so
- * the doubles of Redis' Lua hold every one exactly and term + 1 is exact.
- * The scripts never do arithmetic on anything they have not checked to be
- * in that range: a floor or a counter outside it is refused with an error
- * reply (LEADERTERM ...), before anything is written. Renew and release
- * compare terms as strings, which is exact for any value. */
-#ifndef LIO_SCRIPTS_H
-#define LIO_SCRIPTS_H
+/* lio_proto.c - see lio_proto.h. */
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
 
-/* LEADER_TERM_MAX as the scripts spell it (a unit test checks they agree). */
-#define LIO_TERM_MAX "9000000000000000"
+#include "io/lio_proto.h"
+#include "util/lu_sha1.h"
 
 /* ARGV: id, ttl, floor. {1, term} when elected, else {0, holder, pttl,
  * counter} (the counter as GET reads it, nil if missing).
@@ -28,7 +20,7 @@
  * effects replication first: the default since Redis 5 and the only mode
  * since 7 (redis.replicate_commands() is a no-op there), needed on 3.2 and
  * 4; it comes before any write, as Redis requires. */
-#define LIO_SCRIPT_ACQUIRE                                                     \
+#define SCRIPT_ACQUIRE                                                         \
     "local max = " LIO_TERM_MAX "\n"                                           \
     "local function term(s)\n"                                                 \
     "  if s == '0' then return 0 end\n"                                        \
@@ -83,7 +75,7 @@
 
 /* ARGV: id, term, ttl. 1 if extended, 0 if the key is not this
  * leadership's any more. */
-#define LIO_SCRIPT_RENEW                                                       \
+#define SCRIPT_RENEW                                                           \
     "if redis.call('GET', KEYS[1]) == ARGV[1] and\n"                           \
     "   redis.call('GET', KEYS[2]) == ARGV[2] then\n"                          \
     "  redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"                              \
@@ -92,7 +84,7 @@
     "return 0\n"
 
 /* ARGV: id, term. 1 if deleted, 0 if the key is not this leadership's. */
-#define LIO_SCRIPT_RELEASE                                                     \
+#define SCRIPT_RELEASE                                                         \
     "if redis.call('GET', KEYS[1]) == ARGV[1] and\n"                           \
     "   redis.call('GET', KEYS[2]) == ARGV[2] then\n"                          \
     "  redis.call('DEL', KEYS[1])\n"                                           \
@@ -104,8 +96,147 @@
 
 /* No ARGV. {holder or nil, pttl, term or nil}: who leads, read at one
  * instant. */
-#define LIO_SCRIPT_READ                                                        \
+#define SCRIPT_READ                                                            \
     "return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]),\n"       \
     "        redis.call('GET', KEYS[2])}\n"
 
-#endif
+/* Keyed by command kind, in no particular order: lookups search it. */
+static const struct {
+    enum lc_cmd_kind kind;
+    const char *body;
+} scripts[] = {
+    {LC_CMD_ACQUIRE, SCRIPT_ACQUIRE},
+    {LC_CMD_RENEW, SCRIPT_RENEW},
+    {LC_CMD_RELEASE, SCRIPT_RELEASE},
+    {LC_CMD_READ, SCRIPT_READ},
+};
+
+#define NSCRIPTS (sizeof scripts / sizeof scripts[0])
+
+_Static_assert(NSCRIPTS == sizeof((struct lio_shas *) 0)->hex /
+                               sizeof((struct lio_shas *) 0)->hex[0],
+               "one digest per script");
+
+static int script_index(enum lc_cmd_kind kind)
+{
+    for (size_t i = 0; i < NSCRIPTS; i++)
+        if (scripts[i].kind == kind)
+            return (int) i;
+    return -1;
+}
+
+const char *lio_script_body(enum lc_cmd_kind kind)
+{
+    int i = script_index(kind);
+
+    return i < 0 ? NULL : scripts[i].body;
+}
+
+int lio_shas_init(struct lio_shas *s)
+{
+    for (size_t i = 0; i < NSCRIPTS; i++)
+        if (lu_sha1_hex(scripts[i].body, strlen(scripts[i].body), s->hex[i]))
+            return -1;
+    return 0;
+}
+
+const char *lio_sha_of(const struct lio_shas *s, enum lc_cmd_kind kind)
+{
+    int i = script_index(kind);
+
+    return i < 0 ? "" : s->hex[i];
+}
+
+enum lc_cmd_kind lio_script_named(const struct lio_shas *s, const char *text,
+                                  size_t len, int is_sha)
+{
+    for (size_t i = 0; i < NSCRIPTS; i++) {
+        const char *t = is_sha ? s->hex[i] : scripts[i].body;
+        if (strlen(t) == len && memcmp(t, text, len) == 0)
+            return scripts[i].kind;
+    }
+    return 0;
+}
+
+/* ---- names ---- */
+
+void lio_names_make(struct lio_names *n, const char *key_hex)
+{
+    snprintf(n->holder_key, sizeof n->holder_key, "leader:%s", key_hex);
+}
+
+const char *lio_term_key(const struct lio_names *n, char buf[LIO_KEY_MAX])
+{
+    snprintf(buf, LIO_KEY_MAX, "{%s}:term", n->holder_key);
+    return buf;
+}
+
+const char *lio_channel(const struct lio_names *n, char buf[LIO_KEY_MAX])
+{
+    snprintf(buf, LIO_KEY_MAX, "%s:events", n->holder_key);
+    return buf;
+}
+
+/* ---- argument vectors ---- */
+
+static void push(struct lio_argv *a, const char *s)
+{
+    assert(a->argc < LIO_ARGV_MAX);
+    a->argv[a->argc] = s;
+    a->lens[a->argc] = strlen(s);
+    a->argc++;
+}
+
+void lio_argv_script(struct lio_argv *a, enum lc_cmd_kind kind, uint64_t term,
+                     const struct lio_names *n, const char *id,
+                     const char *ttl_text, const char *sha)
+{
+    assert(lio_script_body(kind) != NULL);
+    a->argc = 0;
+    snprintf(a->term, sizeof a->term, "%llu", (unsigned long long) term);
+    push(a, sha != NULL ? "EVALSHA" : "EVAL");
+    push(a, sha != NULL ? sha : lio_script_body(kind));
+    push(a, "2");
+    push(a, n->holder_key);
+    push(a, lio_term_key(n, a->term_key));
+    switch (kind) {
+    case LC_CMD_ACQUIRE:
+        push(a, id);
+        push(a, ttl_text);
+        push(a, a->term);
+        break;
+    case LC_CMD_RENEW:
+        push(a, id);
+        push(a, a->term);
+        push(a, ttl_text);
+        break;
+    case LC_CMD_RELEASE:
+        push(a, id);
+        push(a, a->term);
+        break;
+    case LC_CMD_READ:
+    case LC_CMD_PROBE:
+        break;
+    }
+}
+
+void lio_argv_probe(struct lio_argv *a, const struct lio_names *n)
+{
+    a->argc = 0;
+    push(a, "PTTL");
+    push(a, n->holder_key);
+}
+
+/* ---- timing ---- */
+
+static lc_time clamp(lc_time v, lc_time lo, lc_time hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+void lio_timing_for(lc_time shortest_ttl, struct lio_timing *t)
+{
+    t->ping_every = clamp(shortest_ttl / 3, 500, 5000);
+    t->sub_timeout = clamp(shortest_ttl / 3, 250, 2000);
+    t->keepalive_s = (int) clamp(shortest_ttl / 3000, 1, 15);
+}

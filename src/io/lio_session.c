@@ -1,0 +1,631 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* lio_session.c - see lio_session.h.
+ *
+ * Every entry point feeds cores one input at a time and carries out each
+ * output at once, then settles what the step left owed: a command link
+ * broken by one election's timeout is failed for every other one, and an
+ * election that asked for a link that was already up is told CONNECTED.
+ * Those come after the step rather than inside it, so that no core is
+ * stepped while another step is being carried out.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/lio_session.h"
+#include "leader.h"
+
+#define NO_POS   SIZE_MAX
+#define SEQ_MASK 0xffffffffULL
+
+/* ---- tags: which election a reply belongs to ---- */
+
+static uint64_t make_tag(const struct lio_slot *e, uint64_t seq)
+{
+    return (uint64_t) e->index << 40 | (uint64_t) e->gen << 32 |
+           (seq & SEQ_MASK);
+}
+
+/* The election a tag names, if it still exists. */
+static struct lio_slot *tag_slot(const struct lio_session *s, uint64_t tag)
+{
+    size_t i = (size_t) (tag >> 40);
+
+    if (tag == LIO_PING_TAG || i >= s->nslots || s->slots[i] == NULL ||
+        s->gens[i] != (uint8_t) (tag >> 32))
+        return NULL;
+    return s->slots[i];
+}
+
+/* The full sequence number of a tag, as the core counts. */
+static uint64_t tag_seq(const struct lio_slot *e, uint64_t tag)
+{
+    uint64_t last = lc_last_seq(&e->core);
+    uint64_t seq = (last & ~SEQ_MASK) | (tag & SEQ_MASK);
+
+    return seq > last ? seq - (SEQ_MASK + 1) : seq;
+}
+
+/* ---- the deadline heap ---- */
+
+static void heap_swap(struct lio_session *s, size_t i, size_t j)
+{
+    struct lio_slot *t = s->heap[i];
+
+    s->heap[i] = s->heap[j];
+    s->heap[j] = t;
+    s->heap[i]->heap_pos = i;
+    s->heap[j]->heap_pos = j;
+}
+
+static void heap_fix(struct lio_session *s, size_t i)
+{
+    while (i > 0 && s->heap[(i - 1) / 2]->deadline > s->heap[i]->deadline) {
+        heap_swap(s, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < s->heap_n && s->heap[l]->deadline < s->heap[m]->deadline)
+            m = l;
+        if (r < s->heap_n && s->heap[r]->deadline < s->heap[m]->deadline)
+            m = r;
+        if (m == i)
+            return;
+        heap_swap(s, i, m);
+        i = m;
+    }
+}
+
+static void heap_remove(struct lio_session *s, struct lio_slot *e)
+{
+    size_t i = e->heap_pos;
+
+    if (i == NO_POS)
+        return;
+    heap_swap(s, i, --s->heap_n);
+    e->heap_pos = NO_POS;
+    if (i < s->heap_n)
+        heap_fix(s, i);
+}
+
+/* ---- the links ---- */
+
+static enum lio_link_state link_state(const struct lio_session *s,
+                                      enum lio_link link)
+{
+    return s->t.state(s->t.ctx, link);
+}
+
+static void link_close(struct lio_session *s, enum lio_link link)
+{
+    if (link_state(s, link) != LIO_LINK_DOWN)
+        s->t.close(s->t.ctx, link);
+}
+
+/* The shortest lease among the session's elections, 3 s with none. */
+static lc_time shortest_ttl(const struct lio_session *s)
+{
+    lc_time t = LC_NEVER;
+
+    for (size_t i = 0; i < s->nslots; i++)
+        if (s->slots[i] != NULL && lc_ttl(&s->slots[i]->core) < t)
+            t = lc_ttl(&s->slots[i]->core);
+    return t == LC_NEVER ? 3000 : t;
+}
+
+static struct lio_timing timing(const struct lio_session *s)
+{
+    struct lio_timing t;
+
+    lio_timing_for(shortest_ttl(s), &t);
+    return t;
+}
+
+/* ---- carrying out a core's outputs ---- */
+
+static void send_script(struct lio_slot *e, const struct lc_cmd *cmd, int eval)
+{
+    struct lio_session *s = e->session;
+    struct lio_argv a;
+
+    lio_argv_script(&a, cmd->kind, cmd->term, e->names, lc_id(&e->core),
+                    e->ttl_text, eval ? NULL : lio_sha_of(&s->shas, cmd->kind));
+    /* A failed send shows up as the link's failure or as the core's reply
+     * timeout; either resolves the command. */
+    (void) s->t.send(s->t.ctx, LIO_LINK_CMD, make_tag(e, cmd->seq), a.argc,
+                     a.argv, a.lens);
+}
+
+static void send_probe(struct lio_slot *e, const struct lc_cmd *cmd)
+{
+    struct lio_session *s = e->session;
+    struct lio_argv a;
+
+    lio_argv_probe(&a, e->names);
+    (void) s->t.send(s->t.ctx, LIO_LINK_CMD, make_tag(e, cmd->seq), a.argc,
+                     a.argv, a.lens);
+}
+
+static void send_cmd(struct lio_slot *e, const struct lc_cmd *cmd)
+{
+    e->last_cmd = *cmd;
+    if (cmd->kind == LC_CMD_PROBE)
+        send_probe(e, cmd);
+    else
+        send_script(e, cmd, 0);
+}
+
+static int wants_notifications(const struct lio_slot *e)
+{
+    enum lc_state st = lc_state(&e->core);
+
+    return st == LC_FOLLOWER || st == LC_LEADER || st == LC_OBSERVER;
+}
+
+static void subscribe(struct lio_slot *e)
+{
+    struct lio_session *s = e->session;
+    char channel[LIO_KEY_MAX];
+
+    if (link_state(s, LIO_LINK_SUB) == LIO_LINK_READY && !e->subscribed &&
+        s->t.subscribe(s->t.ctx, make_tag(e, 0), lio_channel(e->names, channel),
+                       1) == 0)
+        e->subscribed = 1;
+}
+
+/* Asks for the command link on behalf of e. */
+static void connect_for(struct lio_session *s, struct lio_slot *e)
+{
+    enum lio_link_state st = link_state(s, LIO_LINK_CMD);
+
+    if (st == LIO_LINK_DOWN) {
+        /* The core gives up at its connect deadline, cmd_timeout from
+         * now: the opening, lookup included, has exactly that long. */
+        struct lio_link_params p = {(long) lc_cmd_timeout(&e->core),
+                                    timing(s).keepalive_s};
+        s->t.open(s->t.ctx, LIO_LINK_CMD, &p, s->now);
+    } else if (st == LIO_LINK_READY && !e->ready_owed) {
+        e->ready_owed = 1;
+        s->owed++;
+    }
+}
+
+/* Carries out a step's output: the events go out first, before the link
+ * it may ask for is opened and its commands are sent, so that nothing
+ * delays a REVOKED (opening a link never blocks, but an event is owed as
+ * soon as the core decides it). */
+static void apply(struct lio_slot *e, const struct lc_output *o)
+{
+    struct lio_session *s = e->session;
+
+    if ((o->actions & LC_ACT_DISCONNECT) && lc_busy(&e->core) &&
+        link_state(s, LIO_LINK_CMD) != LIO_LINK_DOWN) {
+        /* A command timed out: the link is stuck for everyone. */
+        link_close(s, LIO_LINK_CMD);
+        s->breaker = e;
+    }
+    for (int i = 0; i < o->nevents; i++)
+        e->emit(e->owner, &o->events[i]);
+    if (o->actions & LC_ACT_CONNECT)
+        connect_for(s, e);
+    for (int i = 0; i < o->ncmds; i++)
+        send_cmd(e, &o->cmds[i]);
+}
+
+/* Steps one election and keeps the session's books on it. */
+static void step(struct lio_slot *e, struct lc_input *in)
+{
+    struct lio_session *s = e->session;
+    int was_attached = lc_conn_state(&e->core) != LC_DOWN;
+    int attached;
+
+    in->now = s->now;
+    apply(e, lc_step(&e->core, in, &s->out));
+    attached = lc_conn_state(&e->core) != LC_DOWN;
+    s->attached += (size_t) attached - (size_t) was_attached;
+    if (wants_notifications(e) != e->listening) {
+        e->listening = !e->listening;
+        s->listeners += e->listening ? 1 : (size_t) -1;
+    }
+    if (e->listening)
+        subscribe(e);
+    e->deadline = lc_deadline(&e->core);
+    heap_fix(s, e->heap_pos);
+    e->emit(e->owner, NULL); /* the state may have moved: tell the owner */
+}
+
+static void step_kind(struct lio_slot *e, enum lc_input_kind kind, int error,
+                      const char *text)
+{
+    struct lc_input in = {.kind = kind,
+                          .error = error,
+                          .text = text,
+                          .len = text != NULL ? strlen(text) : 0};
+    step(e, &in);
+}
+
+/* ---- the command link ---- */
+
+/* Tells every election on the link but one that it is gone. */
+static void fail_all(struct lio_session *s, const struct lio_slot *except,
+                     int error, const char *text)
+{
+    for (size_t i = 0; i < s->nslots; i++) {
+        struct lio_slot *e = s->slots[i];
+        if (e == NULL || e == except)
+            continue;
+        if (lc_conn_state(&e->core) == LC_CONNECTING)
+            step_kind(e, LC_IN_CONN_FAILED, error, text);
+        else if (lc_conn_state(&e->core) == LC_UP)
+            step_kind(e, LC_IN_CONN_LOST, error, text);
+    }
+}
+
+static void ready_all(struct lio_session *s)
+{
+    for (size_t i = 0; i < s->nslots; i++) {
+        struct lio_slot *e = s->slots[i];
+        if (e != NULL && lc_conn_state(&e->core) == LC_CONNECTING)
+            step_kind(e, LC_IN_CONNECTED, 0, NULL);
+    }
+}
+
+static int is_noscript(const struct lc_value *v)
+{
+    return v->type == LC_VAL_ERR && v->len >= 8 &&
+           memcmp(v->str, "NOSCRIPT", 8) == 0;
+}
+
+static void on_cmd_reply(struct lio_session *s, uint64_t tag,
+                         const struct lc_value *v)
+{
+    struct lio_slot *e = tag_slot(s, tag);
+    struct lc_input in = {.kind = LC_IN_REPLY, .value = v};
+
+    if (e == NULL)
+        return;
+    in.seq = tag_seq(e, tag);
+    if (is_noscript(v) && in.seq == e->last_cmd.seq && lc_awaiting(&e->core) &&
+        lc_last_seq(&e->core) == in.seq) {
+        /* The script cache was empty (new server, SCRIPT FLUSH): send
+         * the body. The lease still counts from the first send. */
+        send_script(e, &e->last_cmd, 1);
+        return;
+    }
+    step(e, &in);
+}
+
+/* ---- the notification link ---- */
+
+static void unsubscribed_all(struct lio_session *s)
+{
+    for (size_t i = 0; i < s->nslots; i++)
+        if (s->slots[i] != NULL)
+            s->slots[i]->subscribed = 0;
+    s->sub_ping_at = LC_NEVER;
+    s->sub_pong_by = LC_NEVER;
+}
+
+/* The link failed or was given up: open another after a backoff (short
+ * the first time: a silently dead link is replaced at once, and the
+ * elections catch up on what they missed once subscribed). */
+static void sub_failed(struct lio_session *s)
+{
+    unsubscribed_all(s);
+    s->sub_failures++;
+    s->sub_retry_at = s->now + lc_backoff(&s->rng, s->sub_failures, 1000);
+}
+
+static void manage_sub(struct lio_session *s)
+{
+    if (s->listeners == 0) {
+        if (link_state(s, LIO_LINK_SUB) != LIO_LINK_DOWN) {
+            link_close(s, LIO_LINK_SUB);
+            unsubscribed_all(s);
+        }
+        s->sub_failures = 0;
+        s->sub_retry_at = 0;
+    } else if (link_state(s, LIO_LINK_SUB) == LIO_LINK_DOWN &&
+               s->now >= s->sub_retry_at) {
+        struct lio_timing t = timing(s);
+        struct lio_link_params p = {(long) t.sub_timeout, t.keepalive_s};
+        s->t.open(s->t.ctx, LIO_LINK_SUB, &p, s->now);
+    }
+}
+
+/* The health check: a PING every ping_every, its reply due within
+ * sub_timeout. A link that does not answer in time is closed and
+ * replaced, however quiet the network is about it. */
+static void check_sub(struct lio_session *s)
+{
+    static const char *ping = "PING";
+    static const size_t ping_len = 4;
+
+    if (link_state(s, LIO_LINK_SUB) != LIO_LINK_READY)
+        return;
+    if (s->sub_pong_by != LC_NEVER) {
+        if (s->now >= s->sub_pong_by) {
+            link_close(s, LIO_LINK_SUB);
+            sub_failed(s);
+        }
+    } else if (s->now >= s->sub_ping_at) {
+        if (s->t.send(s->t.ctx, LIO_LINK_SUB, LIO_PING_TAG, 1, &ping,
+                      &ping_len) == 0) {
+            s->sub_pong_by = s->now + timing(s).sub_timeout;
+        } else {
+            link_close(s, LIO_LINK_SUB);
+            sub_failed(s);
+        }
+    }
+}
+
+/* ---- after every entry point ---- */
+
+/* What a step left owed, until nothing is: the other elections on a link
+ * that one of them broke, CONNECTED for those that asked for a link that
+ * was up. An unused command link is closed. (The notification link
+ * follows the elections only in input, process and remove: reopening it
+ * here could lose the report of its failure still waiting in the
+ * transport.) */
+static void settle(struct lio_session *s)
+{
+    for (;;) {
+        if (s->breaker != NULL) {
+            const struct lio_slot *by = s->breaker;
+            s->breaker = NULL;
+            fail_all(s, by, LEADER_ETIMEDOUT, NULL);
+            continue;
+        }
+        if (s->owed == 0)
+            break;
+        for (size_t i = 0; i < s->nslots && s->owed > 0; i++) {
+            struct lio_slot *e = s->slots[i];
+            if (e == NULL || !e->ready_owed)
+                continue;
+            e->ready_owed = 0;
+            s->owed--;
+            if (lc_conn_state(&e->core) == LC_CONNECTING &&
+                link_state(s, LIO_LINK_CMD) == LIO_LINK_READY)
+                step_kind(e, LC_IN_CONNECTED, 0, NULL);
+        }
+    }
+    if (s->attached == 0)
+        link_close(s, LIO_LINK_CMD);
+}
+
+static void advance(struct lio_session *s, lc_time now)
+{
+    if (now > s->now)
+        s->now = now;
+}
+
+/* ---- the public face ---- */
+
+int lio_session_init(struct lio_session *s, const struct lio_transport *t,
+                     uint64_t seed)
+{
+    memset(s, 0, sizeof *s);
+    s->t = *t;
+    s->rng = seed | 1;
+    s->sub_ping_at = LC_NEVER;
+    s->sub_pong_by = LC_NEVER;
+    return lio_shas_init(&s->shas) == 0 ? 0 : LEADER_ENOMEM;
+}
+
+void lio_session_free(struct lio_session *s)
+{
+    for (size_t i = 0; i < s->nslots; i++)
+        free(s->slots[i]);
+    free(s->slots);
+    free(s->gens);
+    free(s->heap);
+    memset(s, 0, sizeof *s);
+}
+
+/* A free slot for a new election, growing the tables if needed. */
+static int take_index(struct lio_session *s, uint32_t *index)
+{
+    size_t n = s->nslots ? s->nslots * 2 : 4;
+    struct lio_slot **slots, **heap;
+    uint8_t *gens;
+
+    for (size_t i = 0; i < s->nslots; i++)
+        if (s->slots[i] == NULL) {
+            *index = (uint32_t) i;
+            return 0;
+        }
+    if (n > (1u << 24))
+        return -1; /* the tag has 24 bits for the slot */
+    slots = realloc(s->slots, n * sizeof *slots);
+    if (slots != NULL)
+        s->slots = slots;
+    gens = slots != NULL ? realloc(s->gens, n) : NULL;
+    if (gens != NULL)
+        s->gens = gens;
+    heap = gens != NULL ? realloc(s->heap, n * sizeof *heap) : NULL;
+    if (heap == NULL)
+        return -1;
+    s->heap = heap;
+    memset(s->slots + s->nslots, 0, (n - s->nslots) * sizeof *slots);
+    memset(s->gens + s->nslots, 0, n - s->nslots);
+    *index = (uint32_t) s->nslots;
+    s->nslots = n;
+    return 0;
+}
+
+struct lio_slot *lio_session_add(struct lio_session *s,
+                                 const struct lio_slot_config *cfg,
+                                 lio_emit_fn emit, void *owner, int *rc)
+{
+    struct lc_config cc = {cfg->id, cfg->ttl_ms, cfg->wait_ms, cfg->seed};
+    struct lio_slot *e = calloc(1, sizeof *e);
+    uint32_t index;
+
+    assert(emit != NULL && cfg->names != NULL);
+    *rc = LEADER_ENOMEM;
+    if (e == NULL)
+        return NULL;
+    if (lc_init(&e->core, &cc) != 0) {
+        free(e);
+        *rc = LEADER_EINVAL;
+        return NULL;
+    }
+    if (take_index(s, &index) != 0) {
+        free(e);
+        return NULL;
+    }
+    e->names = cfg->names;
+    snprintf(e->ttl_text, sizeof e->ttl_text, "%ld", cfg->ttl_ms);
+    e->session = s;
+    e->index = index;
+    e->gen = s->gens[index];
+    e->emit = emit;
+    e->owner = owner;
+    e->deadline = LC_NEVER;
+    s->slots[index] = e;
+    e->heap_pos = s->heap_n;
+    s->heap[s->heap_n++] = e;
+    *rc = 0;
+    return e;
+}
+
+void lio_session_remove(struct lio_session *s, struct lio_slot *e, lc_time now)
+{
+    assert(e->session == s && s->slots[e->index] == e);
+    advance(s, now);
+    if (e->subscribed && link_state(s, LIO_LINK_SUB) == LIO_LINK_READY) {
+        char channel[LIO_KEY_MAX];
+        (void) s->t.subscribe(s->t.ctx, make_tag(e, 0),
+                              lio_channel(e->names, channel), 0);
+    }
+    if (lc_conn_state(&e->core) != LC_DOWN)
+        s->attached--;
+    if (e->listening)
+        s->listeners--;
+    if (e->ready_owed)
+        s->owed--;
+    if (s->breaker == e)
+        s->breaker = NULL;
+    heap_remove(s, e);
+    s->slots[e->index] = NULL;
+    s->gens[e->index]++;
+    free(e);
+    settle(s);
+    manage_sub(s);
+}
+
+void lio_session_input(struct lio_session *s, struct lio_slot *e,
+                       enum lc_input_kind kind, lc_time now)
+{
+    assert(e->session == s);
+    advance(s, now);
+    step_kind(e, kind, 0, NULL);
+    settle(s);
+    manage_sub(s);
+}
+
+/* Ticks every election whose deadline has come, each once. */
+static void run_deadlines(struct lio_session *s)
+{
+    size_t n = s->heap_n;
+
+    while (n-- > 0 && s->heap_n > 0 && s->heap[0]->deadline <= s->now) {
+        step_kind(s->heap[0], LC_IN_TICK, 0, NULL);
+        settle(s);
+    }
+}
+
+void lio_session_process(struct lio_session *s, lc_time now)
+{
+    advance(s, now);
+    run_deadlines(s);
+    check_sub(s);
+    manage_sub(s);
+    settle(s);
+}
+
+static lc_time earlier(lc_time a, lc_time b)
+{
+    return a < b ? a : b;
+}
+
+lc_time lio_session_deadline(const struct lio_session *s)
+{
+    lc_time d = s->heap_n > 0 ? s->heap[0]->deadline : LC_NEVER;
+    enum lio_link_state sub = link_state(s, LIO_LINK_SUB);
+
+    if (s->listeners > 0 && sub == LIO_LINK_DOWN)
+        d = earlier(d, s->sub_retry_at);
+    if (sub == LIO_LINK_READY)
+        d = earlier(d, s->sub_pong_by != LC_NEVER ? s->sub_pong_by
+                                                  : s->sub_ping_at);
+    return d;
+}
+
+/* ---- what the transport reports ---- */
+
+void lio_session_ready(struct lio_session *s, enum lio_link link, lc_time now)
+{
+    advance(s, now);
+    if (link == LIO_LINK_CMD) {
+        ready_all(s);
+    } else {
+        s->sub_ping_at = s->now + timing(s).ping_every;
+        s->sub_pong_by = LC_NEVER;
+        for (size_t i = 0; i < s->nslots; i++)
+            if (s->slots[i] != NULL && s->slots[i]->listening)
+                subscribe(s->slots[i]);
+    }
+    settle(s);
+}
+
+void lio_session_failed(struct lio_session *s, enum lio_link link, int error,
+                        const char *text, lc_time now)
+{
+    advance(s, now);
+    if (link == LIO_LINK_CMD)
+        fail_all(s, NULL, error, text);
+    else
+        sub_failed(s);
+    settle(s);
+}
+
+void lio_session_reply(struct lio_session *s, enum lio_link link, uint64_t tag,
+                       const struct lc_value *v, lc_time now)
+{
+    advance(s, now);
+    if (link == LIO_LINK_CMD) {
+        on_cmd_reply(s, tag, v);
+    } else if (tag == LIO_PING_TAG) {
+        /* Answered ("pong" while subscribed, PONG otherwise). */
+        s->sub_pong_by = LC_NEVER;
+        s->sub_ping_at = s->now + timing(s).ping_every;
+    }
+    settle(s);
+}
+
+void lio_session_subscribed(struct lio_session *s, uint64_t tag, lc_time now)
+{
+    struct lio_slot *e = tag_slot(s, tag);
+    struct lc_input in = {.kind = LC_IN_SUBSCRIBED};
+
+    advance(s, now);
+    s->sub_failures = 0;
+    if (e != NULL)
+        step(e, &in);
+    settle(s);
+}
+
+void lio_session_message(struct lio_session *s, uint64_t tag, const char *text,
+                         size_t len, lc_time now)
+{
+    struct lio_slot *e = tag_slot(s, tag);
+    struct lc_input in = {.kind = LC_IN_NOTIFY, .text = text, .len = len};
+
+    advance(s, now);
+    if (e != NULL)
+        step(e, &in);
+    settle(s);
+}

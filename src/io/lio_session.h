@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* lio_session.h - the session layer: any number of elections over one
+ * command link and one notification link, whatever carries them.
+ *
+ * Each election has its own core, which believes it has a connection of
+ * its own. The session is the policy between those cores and the links:
+ *   - the order of actions: a step's events go out first, then the link
+ *     it asks for is opened, then its commands are sent;
+ *   - every election's commands are pipelined on the one command link,
+ *     each with a tag (slot, slot generation, sequence) that routes its
+ *     reply back to its election and tells a stale reply from a fresh one;
+ *   - the NOSCRIPT -> EVAL fallback, with the lease still counted from the
+ *     first send;
+ *   - a command that times out breaks the link for every election: each
+ *     is told that its commands in flight are lost;
+ *   - the notification link is held while an election listens (a
+ *     follower, leader or observer), each listening election's channel is
+ *     subscribed on it, it is checked with a PING, and it is reopened with
+ *     a backoff when it fails;
+ *   - the links are opened with the timing of lio_proto.h.
+ *
+ * The links are behind a small transport interface (struct
+ * lio_transport): the hiredis + epoll transport of lio_mux.c in the
+ * library, a simulated network in tests/sim. The transport reports back
+ * with lio_session_ready(), _failed(), _reply(), _subscribed() and
+ * _message(), never from inside one of its own calls from the session.
+ *
+ * One thread at a time. Every entry point takes the caller's "now".
+ * Nothing here blocks or reads a clock.
+ */
+#ifndef LIO_SESSION_H
+#define LIO_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/lc_core.h"
+#include "io/lio_proto.h"
+
+enum lio_link { LIO_LINK_CMD = 0, LIO_LINK_SUB = 1 };
+enum lio_link_state { LIO_LINK_DOWN = 0, LIO_LINK_OPENING, LIO_LINK_READY };
+
+/* The tag of the notification link's health-check PING. */
+#define LIO_PING_TAG UINT64_MAX
+
+/* How to open a link. */
+struct lio_link_params {
+    long timeout_ms; /* for the whole opening, lookup and setup included */
+    int keepalive_s; /* TCP keepalive idle time; 0 for none */
+};
+
+/* What the session asks of whatever carries its links. None of these may
+ * call back into the session: outcomes are reported later. */
+struct lio_transport {
+    /* Starts opening a link that is down. Its outcome comes back as
+     * lio_session_ready() or lio_session_failed(). */
+    void (*open)(void *ctx, enum lio_link link, const struct lio_link_params *p,
+                 lc_time now);
+    /* Closes a link at once; nothing more is reported for it, and replies
+     * still in flight on it are never delivered. */
+    void (*close)(void *ctx, enum lio_link link);
+    enum lio_link_state (*state)(void *ctx, enum lio_link link);
+    /* Sends a command on a ready link; its reply comes back with tag. 0,
+     * or -1 (the link's failure, or a timeout, resolves the command). */
+    int (*send)(void *ctx, enum lio_link link, uint64_t tag, int argc,
+                const char **argv, const size_t *lens);
+    /* SUBSCRIBE (on) or UNSUBSCRIBE (off) channel on the notification
+     * link; the confirmation and every message come back with tag. */
+    int (*subscribe)(void *ctx, uint64_t tag, const char *channel, int on);
+    void *ctx;
+};
+
+/* Called with each event of an election, and with NULL after every step
+ * of its core (its lease or state may have moved). */
+typedef void (*lio_emit_fn)(void *owner, const struct lc_event *ev);
+
+struct lio_slot_config {
+    const char *id;                /* borrowed for the election's life */
+    const struct lio_names *names; /* borrowed for the election's life */
+    long ttl_ms, wait_ms;
+    uint64_t seed;
+};
+
+/* One election in a session. */
+struct lio_slot {
+    struct lc_core core;
+    const struct lio_names *names;
+    char ttl_text[24];
+    struct lio_session *session;
+    uint32_t index;
+    uint8_t gen;
+    size_t heap_pos;        /* in the session's deadline heap */
+    lc_time deadline;       /* lc_deadline() as last seen */
+    int listening;          /* wants notifications: counted in listeners */
+    int subscribed;         /* its channel, on the current notification link */
+    int ready_owed;         /* CONNECTED is owed once this step is over */
+    struct lc_cmd last_cmd; /* the command awaited, for the EVAL fallback */
+    lio_emit_fn emit;
+    void *owner;
+};
+
+struct lio_session {
+    struct lio_transport t;
+    struct lio_slot **slots; /* by index; NULL when free */
+    uint8_t *gens;           /* bumped when a slot is freed */
+    size_t nslots;
+    struct lio_slot **heap; /* min-heap on deadline */
+    size_t heap_n;
+    size_t attached;  /* elections whose core wants the command link */
+    size_t listeners; /* elections that want notifications */
+    size_t owed;      /* elections with ready_owed set */
+
+    struct lc_output out;     /* every core's step writes here */
+    struct lio_slot *breaker; /* broke the command link */
+    lc_time now;
+    lc_time sub_retry_at;
+    unsigned sub_failures;
+    lc_time sub_ping_at; /* next health check of the notification link */
+    lc_time sub_pong_by; /* its PING's reply is due, LC_NEVER for none */
+    uint64_t rng;
+    struct lio_shas shas;
+};
+
+/* Returns 0, or LEADER_ENOMEM. The transport is copied. */
+int lio_session_init(struct lio_session *s, const struct lio_transport *t,
+                     uint64_t seed);
+
+/* Frees every election still in the session; closes nothing (the
+ * transport's owner does). */
+void lio_session_free(struct lio_session *s);
+
+/* Adds an election, IDLE. NULL on failure (LEADER_EINVAL config or out of
+ * memory, in *rc). */
+struct lio_slot *lio_session_add(struct lio_session *s,
+                                 const struct lio_slot_config *cfg,
+                                 lio_emit_fn emit, void *owner, int *rc);
+
+/* Removes and frees an election (stop it first to release its key). */
+void lio_session_remove(struct lio_session *s, struct lio_slot *e, lc_time now);
+
+/* Feeds START, STOP, OBSERVE, NEW_TERM or TICK to one election. */
+void lio_session_input(struct lio_session *s, struct lio_slot *e,
+                       enum lc_input_kind kind, lc_time now);
+
+/* Runs every deadline that has passed: the elections' ticks, the
+ * notification link's health check and reopening. */
+void lio_session_process(struct lio_session *s, lc_time now);
+
+/* The next time lio_session_process() must run, LC_NEVER for none. */
+lc_time lio_session_deadline(const struct lio_session *s);
+
+/* ---- what the transport reports ---- */
+
+void lio_session_ready(struct lio_session *s, enum lio_link link, lc_time now);
+/* The link failed to open, or broke; it is already down. */
+void lio_session_failed(struct lio_session *s, enum lio_link link, int error,
+                        const char *text, lc_time now);
+/* A reply to the command sent with tag. v is borrowed for the call. */
+void lio_session_reply(struct lio_session *s, enum lio_link link, uint64_t tag,
+                       const struct lc_value *v, lc_time now);
+/* The subscription made with tag is in place. */
+void lio_session_subscribed(struct lio_session *s, uint64_t tag, lc_time now);
+/* A message on the channel subscribed with tag. */
+void lio_session_message(struct lio_session *s, uint64_t tag, const char *text,
+                         size_t len, lc_time now);
+
+#endif

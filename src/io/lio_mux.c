@@ -361,7 +361,7 @@ struct lio_slot *lio_mux_add(struct lio_mux *c,
 
 const struct lc_core *lio_mux_core(const struct lio_slot *e)
 {
-    return &e->core;
+    return lio_slot_core(e);
 }
 
 void lio_mux_remove(struct lio_mux *c, struct lio_slot *e)

@@ -491,6 +491,11 @@ struct lio_slot *lio_session_add(struct lio_session *s,
     return e;
 }
 
+const struct lc_core *lio_slot_core(const struct lio_slot *e)
+{
+    return &e->core;
+}
+
 void lio_session_remove(struct lio_session *s, struct lio_slot *e, lc_time now)
 {
     assert(e->session == s && s->slots[e->index] == e);

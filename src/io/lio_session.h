@@ -149,6 +149,9 @@ void lio_session_process(struct lio_session *s, lc_time now);
 /* The next time lio_session_process() must run, LC_NEVER for none. */
 lc_time lio_session_deadline(const struct lio_session *s);
 
+/* The election's core, for its getters (lc_state(), lc_lease_end(), ...). */
+const struct lc_core *lio_slot_core(const struct lio_slot *e);
+
 /* ---- what the transport reports ---- */
 
 void lio_session_ready(struct lio_session *s, enum lio_link link, lc_time now);

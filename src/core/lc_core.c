@@ -26,7 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/lc_core.h"
+#include "core/lc_core_int.h"
 #include "leader.h"
 
 #define BACKOFF_BASE 20 /* ms: first reconnect or retry after an error */
@@ -63,6 +63,11 @@ static lc_time min_time(lc_time a, lc_time b)
 static lc_time clamp_time(lc_time v, lc_time lo, lc_time hi)
 {
     return v < lo ? lo : v > hi ? hi : v;
+}
+
+size_t lc_core_size(void)
+{
+    return sizeof(struct lc_core);
 }
 
 int lc_init(struct lc_core *c, const struct lc_config *cfg)
@@ -914,6 +919,31 @@ lc_time lc_deadline(const struct lc_core *c)
     return d;
 }
 
+static int listening(const struct lc_core *c)
+{
+    return c->state == LC_FOLLOWER || c->state == LC_LEADER ||
+           c->state == LC_OBSERVER;
+}
+
+/* The step's report: the core as it is now, and what moved since the
+ * last report. */
+static void report(struct lc_core *c, struct lc_output *o)
+{
+    struct lc_status *now = &o->status, *was = &c->status;
+
+    now->state = c->state;
+    now->lease_end = lc_lease_end(c);
+    now->term = lc_term(c);
+    now->listening = listening(c);
+    now->attached = c->conn != LC_DOWN;
+    o->changed = (now->state != was->state ? LC_CHG_STATE : 0u) |
+                 (now->lease_end != was->lease_end ? LC_CHG_LEASE : 0u) |
+                 (now->term != was->term ? LC_CHG_TERM : 0u) |
+                 (now->listening != was->listening ? LC_CHG_LISTEN : 0u) |
+                 (now->attached != was->attached ? LC_CHG_CONN : 0u);
+    *was = *now;
+}
+
 const struct lc_output *lc_step(struct lc_core *c, const struct lc_input *in,
                                 struct lc_output *out)
 {
@@ -966,6 +996,7 @@ const struct lc_output *lc_step(struct lc_core *c, const struct lc_input *in,
     }
     run_timers(c);
     o->deadline = lc_deadline(c);
+    report(c, o);
     return o;
 }
 

@@ -54,6 +54,9 @@ struct lc_event {
     const char *message;
 };
 
+enum lc_state { LC_IDLE, LC_FOLLOWER, LC_LEADER, LC_RELEASING, LC_OBSERVER };
+enum lc_conn { LC_DOWN, LC_CONNECTING, LC_UP };
+
 enum lc_action {
     LC_ACT_CONNECT = 1,   /* open the connection, then feed CONNECTED or
                            * CONN_FAILED */
@@ -71,8 +74,29 @@ enum lc_action {
  * Actions come first: a DISCONNECT applies to the connection that existed
  * before the step, and commands go to the connection that exists (or is being
  * opened) after it. */
+/* What a step changed, in lc_output.changed. */
+#define LC_CHG_STATE  1u  /* status.state */
+#define LC_CHG_LEASE  2u  /* lease_end (a new lease, a renewal, the end) */
+#define LC_CHG_TERM   4u  /* term */
+#define LC_CHG_LISTEN 8u  /* listening */
+#define LC_CHG_CONN   16u /* attached */
+
+/* What the driver and the application follow of a core. */
+struct lc_status {
+    enum lc_state state;
+    lc_time lease_end; /* as lc_lease_end() */
+    uint64_t term;     /* as lc_term() */
+    int listening;     /* wants notifications: a follower, leader or
+                        * observer */
+    int attached;      /* wants a connection: CONNECTING or UP */
+};
+
 struct lc_output {
     unsigned actions; /* LC_ACT_... bits */
+    /* The core as the step left it, and what of it changed since the
+     * step before (LC_CHG_... bits), as raft's Ready reports it. */
+    struct lc_status status;
+    unsigned changed;
     int ncmds;
     struct lc_cmd cmds[LC_MAX_CMDS];
     int nevents;
@@ -114,62 +138,17 @@ struct lc_config {
     uint64_t seed;  /* for backoff jitter */
 };
 
-enum lc_state { LC_IDLE, LC_FOLLOWER, LC_LEADER, LC_RELEASING, LC_OBSERVER };
-enum lc_conn { LC_DOWN, LC_CONNECTING, LC_UP };
+/* The core. Its fields are private (lc_core_int.h); a caller provides
+ * lc_core_size() bytes, aligned for any type, and reads the core through
+ * the getters below and the reports of each step's output. */
+struct lc_core;
 
-/* The core. Its fields are private to lc_core.c; the struct is here so a
- * caller can embed it without allocating. */
-struct lc_core {
-    const char *id; /* the config's, borrowed */
-    lc_time ttl, wait, drift, renew_every, cmd_timeout, backoff_cap;
-    uint64_t rng;
+/* The size of a core, for the caller to provide its memory. */
+size_t lc_core_size(void);
 
-    lc_time now;
-    enum lc_state state;
-    enum lc_conn conn;
-    lc_time connect_at;  /* DOWN: when to connect next */
-    lc_time connect_end; /* CONNECTING: give up then */
-    unsigned conn_failures;
-
-    uint64_t seq;              /* of the last command sent */
-    enum lc_cmd_kind inflight; /* 0 when no reply is awaited */
-    lc_time sent_at;           /* send time of the command in flight */
-    lc_time inflight_end;      /* reply timeout of that command */
-    int retry_after_reply;     /* a notification came while acquiring */
-
-    lc_time retry_at;     /* FOLLOWER: next acquire; LEADER: next acquire
-                           * of a new term, while term_pending */
-    int probe_next;       /* FOLLOWER: the next try is a PROBE */
-    unsigned failures;    /* error replies in a row, for backoff */
-    uint64_t term;        /* LEADER / RELEASING: our leadership's term */
-    uint64_t max_term;    /* highest term seen in a reply (Redis' own
-                           * counter, never a notification): the floor for
-                           * the next one */
-    lc_time lease_end;    /* LEADER: local lease deadline */
-    lc_time renew_at;     /* LEADER: next renewal */
-    int spread_renewal;   /* the next renewal is to be spread out */
-    int term_pending;     /* LEADER: a new term is asked for; acquire, not
-                           * renew, until a reply grants or refuses it */
-    int confirm;          /* LEADER: a notification said another leads;
-                           * renew now to hear it from Redis */
-    uint64_t confirm_seq; /* only a command sent after this seq confirms */
-    int last_error;       /* last ERROR emitted, to report a streak once */
-
-    /* Who leads, as last reported in a CHANGED event. */
-    int seen_known;              /* something was reported */
-    char seen_id[LC_ID_MAX + 1]; /* "" for nobody */
-    uint64_t seen_term;
-    int seen_hint;       /* seen_term came from a notification ... */
-    uint64_t hint_seq;   /* ... that arrived after command hint_seq */
-    uint64_t reply_seq;  /* seq of the reply this step handles */
-    lc_time seen_expiry; /* when the holder's key runs out, if known */
-    lc_time read_at;     /* OBSERVER: next read */
-
-    struct lc_output *out; /* the step's, while it runs */
-};
-
-/* Prepares a core in the IDLE state. The config must be valid (the public
- * API validates options); returns 0, or -1 if it is not. */
+/* Prepares a core in the IDLE state in c, lc_core_size() bytes. The
+ * config must be valid (the public API validates options); returns 0, or
+ * -1 if it is not. */
 int lc_init(struct lc_core *c, const struct lc_config *cfg);
 
 /* Feeds one input and writes what to do into out, which it returns. */

@@ -9,6 +9,7 @@
  * stepped while another step is being carried out.
  */
 #include <assert.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ static struct lio_slot *tag_slot(const struct lio_session *s, uint64_t tag)
 /* The full sequence number of a tag, as the core counts. */
 static uint64_t tag_seq(const struct lio_slot *e, uint64_t tag)
 {
-    uint64_t last = lc_last_seq(&e->core);
+    uint64_t last = lc_last_seq(e->core);
     uint64_t seq = (last & ~SEQ_MASK) | (tag & SEQ_MASK);
 
     return seq > last ? seq - (SEQ_MASK + 1) : seq;
@@ -110,8 +111,8 @@ static lc_time shortest_ttl(const struct lio_session *s)
     lc_time t = LC_NEVER;
 
     for (size_t i = 0; i < s->nslots; i++)
-        if (s->slots[i] != NULL && lc_ttl(&s->slots[i]->core) < t)
-            t = lc_ttl(&s->slots[i]->core);
+        if (s->slots[i] != NULL && lc_ttl(s->slots[i]->core) < t)
+            t = lc_ttl(s->slots[i]->core);
     return t == LC_NEVER ? 3000 : t;
 }
 
@@ -130,7 +131,7 @@ static void send_script(struct lio_slot *e, const struct lc_cmd *cmd, int eval)
     struct lio_session *s = e->session;
     struct lio_argv a;
 
-    lio_argv_script(&a, cmd->kind, cmd->term, e->names, lc_id(&e->core),
+    lio_argv_script(&a, cmd->kind, cmd->term, e->names, lc_id(e->core),
                     e->ttl_text, eval ? NULL : lio_sha_of(&s->shas, cmd->kind));
     /* A failed send shows up as the link's failure or as the core's reply
      * timeout; either resolves the command. */
@@ -157,13 +158,6 @@ static void send_cmd(struct lio_slot *e, const struct lc_cmd *cmd)
         send_script(e, cmd, 0);
 }
 
-static int wants_notifications(const struct lio_slot *e)
-{
-    enum lc_state st = lc_state(&e->core);
-
-    return st == LC_FOLLOWER || st == LC_LEADER || st == LC_OBSERVER;
-}
-
 static void subscribe(struct lio_slot *e)
 {
     struct lio_session *s = e->session;
@@ -183,7 +177,7 @@ static void connect_for(struct lio_session *s, struct lio_slot *e)
     if (st == LIO_LINK_DOWN) {
         /* The core gives up at its connect deadline, cmd_timeout from
          * now: the opening, lookup included, has exactly that long. */
-        struct lio_link_params p = {(long) lc_cmd_timeout(&e->core),
+        struct lio_link_params p = {(long) lc_cmd_timeout(e->core),
                                     timing(s).keepalive_s};
         s->t.open(s->t.ctx, LIO_LINK_CMD, &p, s->now);
     } else if (st == LIO_LINK_READY && !e->ready_owed) {
@@ -200,7 +194,7 @@ static void apply(struct lio_slot *e, const struct lc_output *o)
 {
     struct lio_session *s = e->session;
 
-    if ((o->actions & LC_ACT_DISCONNECT) && lc_busy(&e->core) &&
+    if ((o->actions & LC_ACT_DISCONNECT) && lc_busy(e->core) &&
         link_state(s, LIO_LINK_CMD) != LIO_LINK_DOWN) {
         /* A command timed out: the link is stuck for everyone. */
         link_close(s, LIO_LINK_CMD);
@@ -218,20 +212,20 @@ static void apply(struct lio_slot *e, const struct lc_output *o)
 static void step(struct lio_slot *e, struct lc_input *in)
 {
     struct lio_session *s = e->session;
-    int was_attached = lc_conn_state(&e->core) != LC_DOWN;
-    int attached;
+    const struct lc_output *o;
 
     in->now = s->now;
-    apply(e, lc_step(&e->core, in, &s->out));
-    attached = lc_conn_state(&e->core) != LC_DOWN;
-    s->attached += (size_t) attached - (size_t) was_attached;
-    if (wants_notifications(e) != e->listening) {
-        e->listening = !e->listening;
+    o = lc_step(e->core, in, &s->out);
+    apply(e, o);
+    if (o->changed & LC_CHG_CONN)
+        s->attached += o->status.attached ? 1 : (size_t) -1;
+    if (o->changed & LC_CHG_LISTEN) {
+        e->listening = o->status.listening;
         s->listeners += e->listening ? 1 : (size_t) -1;
     }
     if (e->listening)
         subscribe(e);
-    e->deadline = lc_deadline(&e->core);
+    e->deadline = o->deadline;
     heap_fix(s, e->heap_pos);
     e->emit(e->owner, NULL); /* the state may have moved: tell the owner */
 }
@@ -256,9 +250,9 @@ static void fail_all(struct lio_session *s, const struct lio_slot *except,
         struct lio_slot *e = s->slots[i];
         if (e == NULL || e == except)
             continue;
-        if (lc_conn_state(&e->core) == LC_CONNECTING)
+        if (lc_conn_state(e->core) == LC_CONNECTING)
             step_kind(e, LC_IN_CONN_FAILED, error, text);
-        else if (lc_conn_state(&e->core) == LC_UP)
+        else if (lc_conn_state(e->core) == LC_UP)
             step_kind(e, LC_IN_CONN_LOST, error, text);
     }
 }
@@ -267,7 +261,7 @@ static void ready_all(struct lio_session *s)
 {
     for (size_t i = 0; i < s->nslots; i++) {
         struct lio_slot *e = s->slots[i];
-        if (e != NULL && lc_conn_state(&e->core) == LC_CONNECTING)
+        if (e != NULL && lc_conn_state(e->core) == LC_CONNECTING)
             step_kind(e, LC_IN_CONNECTED, 0, NULL);
     }
 }
@@ -287,8 +281,8 @@ static void on_cmd_reply(struct lio_session *s, uint64_t tag,
     if (e == NULL)
         return;
     in.seq = tag_seq(e, tag);
-    if (is_noscript(v) && in.seq == e->last_cmd.seq && lc_awaiting(&e->core) &&
-        lc_last_seq(&e->core) == in.seq) {
+    if (is_noscript(v) && in.seq == e->last_cmd.seq && lc_awaiting(e->core) &&
+        lc_last_seq(e->core) == in.seq) {
         /* The script cache was empty (new server, SCRIPT FLUSH): send
          * the body. The lease still counts from the first send. */
         send_script(e, &e->last_cmd, 1);
@@ -386,7 +380,7 @@ static void settle(struct lio_session *s)
                 continue;
             e->ready_owed = 0;
             s->owed--;
-            if (lc_conn_state(&e->core) == LC_CONNECTING &&
+            if (lc_conn_state(e->core) == LC_CONNECTING &&
                 link_state(s, LIO_LINK_CMD) == LIO_LINK_READY)
                 step_kind(e, LC_IN_CONNECTED, 0, NULL);
         }
@@ -460,14 +454,18 @@ struct lio_slot *lio_session_add(struct lio_session *s,
                                  lio_emit_fn emit, void *owner, int *rc)
 {
     struct lc_config cc = {cfg->id, cfg->ttl_ms, cfg->wait_ms, cfg->seed};
-    struct lio_slot *e = calloc(1, sizeof *e);
+    /* The core follows the slot in one allocation, aligned for any type. */
+    size_t core_at = (sizeof(struct lio_slot) + _Alignof(max_align_t) - 1) /
+                     _Alignof(max_align_t) * _Alignof(max_align_t);
+    struct lio_slot *e = calloc(1, core_at + lc_core_size());
     uint32_t index;
 
     assert(emit != NULL && cfg->names != NULL);
     *rc = LEADER_ENOMEM;
     if (e == NULL)
         return NULL;
-    if (lc_init(&e->core, &cc) != 0) {
+    e->core = (struct lc_core *) ((char *) e + core_at);
+    if (lc_init(e->core, &cc) != 0) {
         free(e);
         *rc = LEADER_EINVAL;
         return NULL;
@@ -493,7 +491,7 @@ struct lio_slot *lio_session_add(struct lio_session *s,
 
 const struct lc_core *lio_slot_core(const struct lio_slot *e)
 {
-    return &e->core;
+    return e->core;
 }
 
 void lio_session_remove(struct lio_session *s, struct lio_slot *e, lc_time now)
@@ -505,7 +503,7 @@ void lio_session_remove(struct lio_session *s, struct lio_slot *e, lc_time now)
         (void) s->t.subscribe(s->t.ctx, make_tag(e, 0),
                               lio_channel(e->names, channel), 0);
     }
-    if (lc_conn_state(&e->core) != LC_DOWN)
+    if (lc_conn_state(e->core) != LC_DOWN)
         s->attached--;
     if (e->listening)
         s->listeners--;

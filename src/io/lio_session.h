@@ -83,7 +83,7 @@ struct lio_slot_config {
 
 /* One election in a session. */
 struct lio_slot {
-    struct lc_core core;
+    struct lc_core *core; /* in the slot's own allocation, after it */
     const struct lio_names *names;
     char ttl_text[24];
     struct lio_session *session;

@@ -6,6 +6,8 @@
  *
  * The first byte picks what the core awaits; the rest is what the server
  * sent. */
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
@@ -60,32 +62,45 @@ static uint64_t prepare(struct lc_core *c, int leading)
     return 2;
 }
 
+/* A core's memory: lc_core_size() bytes, aligned for any type. */
+static union {
+    max_align_t align;
+    unsigned char bytes[2048];
+} core_mem;
+
+static struct lc_core *fresh_core(void)
+{
+    if (lc_core_size() > sizeof core_mem.bytes)
+        abort();
+    return (struct lc_core *) core_mem.bytes;
+}
+
 static void feed_reply(int mode, const redisReply *r)
 {
-    struct lc_core c;
+    struct lc_core *c = fresh_core();
     struct lc_value v, elems[LIO_MAX_ELEMS];
     struct lc_acquire_result res;
-    uint64_t seq = prepare(&c, mode == AWAIT_RENEW);
+    uint64_t seq = prepare(c, mode == AWAIT_RENEW);
     struct lc_input in = {.kind = LC_IN_REPLY, .now = 1020, .seq = seq};
     int won;
 
     lio_reply_to_value(r, &v, elems);
     in.value = &v;
     won = mode == AWAIT_ACQUIRE && lc_decode_acquire(&v, &res) == 0 && res.won;
-    check_events(lc_step(&c, &in, &outbuf), won, won ? res.term : 0);
-    check_events(feed(&c, LC_IN_TICK, 100000), 0, 0);
+    check_events(lc_step(c, &in, &outbuf), won, won ? res.term : 0);
+    check_events(feed(c, LC_IN_TICK, 100000), 0, 0);
 }
 
 static void feed_notify(int mode, const uint8_t *data, size_t size)
 {
-    struct lc_core c;
+    struct lc_core *c = fresh_core();
     struct lc_input in = {.kind = LC_IN_NOTIFY,
                           .now = 1020,
                           .text = (const char *) data,
                           .len = size};
 
-    prepare(&c, mode == NOTIFY_LEADER);
-    check_events(lc_step(&c, &in, &outbuf), 0, 0);
+    prepare(c, mode == NOTIFY_LEADER);
+    check_events(lc_step(c, &in, &outbuf), 0, 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/lc_core.h"
+#include "core/lc_core_int.h" /* reads core fields until it runs the session layer */
 #include "leader.h"
 #include "sim.h"
 

@@ -11,13 +11,19 @@
 #include "harness.h"
 #include "leader.h"
 
-static struct lc_core core;
+/* The core's memory: lc_core_size() bytes, aligned for any type. */
+static union {
+    max_align_t align;
+    unsigned char bytes[2048];
+} core_mem;
+#define core (*(struct lc_core *) core_mem.bytes)
 static struct lc_output outbuf;
 static const struct lc_output *out;
 
 static void setup(lc_time ttl, lc_time wait)
 {
     struct lc_config cfg = {"me", ttl, wait, 42};
+    ASSERT(lc_core_size() <= sizeof core_mem.bytes);
     ASSERT_OK(lc_init(&core, &cfg));
 }
 
@@ -1116,14 +1122,16 @@ TEST(own_notification_of_the_new_term_keeps_the_leader)
 
 TEST(refused_wins_back_off_more_each_time_and_report_once)
 {
-    lc_time prev_wait = 0;
+    lc_time prev_wait = 0, now = 1001;
 
     setup(60000, 1000); /* backoff cap 1000 */
     feed(LC_IN_START, 1000);
     feed(LC_IN_CONNECTED, 1000);
-    reply_lost_term(1001, 1, "other", 0, "10"); /* expired: try now */
+    reply_lost_term(now, 1, "other", 0, "10"); /* expired: try now */
     for (uint64_t seq = 2, i = 0; i < 8; i++) {
-        lc_time now = core.now + 1, wait;
+        lc_time wait;
+
+        now++;
         expect_cmd(LC_CMD_ACQUIRE, seq, 10);
         reply_won(now, seq, 10); /* every win not above the floor */
         ASSERT_EQ(lc_has_lease(&core, now), 0);

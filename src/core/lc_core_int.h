@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* lc_core_int.h - the core's fields, private to src/core/: everything
+ * else reads a core through the getters and step reports of lc_core.h. */
+#ifndef LC_CORE_INT_H
+#define LC_CORE_INT_H
+
+#include "core/lc_core.h"
+
+struct lc_core {
+    const char *id; /* the config's, borrowed */
+    lc_time ttl, wait, drift, renew_every, cmd_timeout, backoff_cap;
+    uint64_t rng;
+
+    lc_time now;
+    enum lc_state state;
+    enum lc_conn conn;
+    lc_time connect_at;  /* DOWN: when to connect next */
+    lc_time connect_end; /* CONNECTING: give up then */
+    unsigned conn_failures;
+
+    uint64_t seq;              /* of the last command sent */
+    enum lc_cmd_kind inflight; /* 0 when no reply is awaited */
+    lc_time sent_at;           /* send time of the command in flight */
+    lc_time inflight_end;      /* reply timeout of that command */
+    int retry_after_reply;     /* a notification came while acquiring */
+
+    lc_time retry_at;     /* FOLLOWER: next acquire; LEADER: next acquire
+                           * of a new term, while term_pending */
+    int probe_next;       /* FOLLOWER: the next try is a PROBE */
+    unsigned failures;    /* error replies in a row, for backoff */
+    uint64_t term;        /* LEADER / RELEASING: our leadership's term */
+    uint64_t max_term;    /* highest term seen in a reply (Redis' own
+                           * counter, never a notification): the floor for
+                           * the next one */
+    lc_time lease_end;    /* LEADER: local lease deadline */
+    lc_time renew_at;     /* LEADER: next renewal */
+    int spread_renewal;   /* the next renewal is to be spread out */
+    int term_pending;     /* LEADER: a new term is asked for; acquire, not
+                           * renew, until a reply grants or refuses it */
+    int confirm;          /* LEADER: a notification said another leads;
+                           * renew now to hear it from Redis */
+    uint64_t confirm_seq; /* only a command sent after this seq confirms */
+    int last_error;       /* last ERROR emitted, to report a streak once */
+
+    /* Who leads, as last reported in a CHANGED event. */
+    int seen_known;              /* something was reported */
+    char seen_id[LC_ID_MAX + 1]; /* "" for nobody */
+    uint64_t seen_term;
+    int seen_hint;       /* seen_term came from a notification ... */
+    uint64_t hint_seq;   /* ... that arrived after command hint_seq */
+    uint64_t reply_seq;  /* seq of the reply this step handles */
+    lc_time seen_expiry; /* when the holder's key runs out, if known */
+    lc_time read_at;     /* OBSERVER: next read */
+
+    struct lc_output *out;   /* the step's, while it runs */
+    struct lc_status status; /* as last reported */
+};
+
+#endif

@@ -22,6 +22,7 @@
  * raise the floor, never by themselves end a leadership, and never keep a
  * candidate from being elected (DESIGN.md section 3).
  */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -130,8 +131,10 @@ push_event(struct lc_core *c, enum lc_event_kind kind, uint64_t term, int error,
     struct lc_event *ev;
     va_list ap;
 
+    /* One step emits at most three events. */
+    assert(o->nevents < LC_MAX_EVENTS);
     if (o->nevents == LC_MAX_EVENTS)
-        return NULL; /* cannot happen: one step emits at most three */
+        return NULL;
     ev = &o->events[o->nevents];
     va_start(ap, fmt);
     vsnprintf(o->msg[o->nevents], LC_MSG_MAX, fmt, ap);
@@ -183,8 +186,14 @@ static void end_error_streak(struct lc_core *c)
 static void send_cmd(struct lc_core *c, enum lc_cmd_kind kind, uint64_t term)
 {
     struct lc_output *o = c->out;
-    struct lc_cmd *cmd = &o->cmds[o->ncmds++];
+    struct lc_cmd *cmd;
 
+    /* One command is awaited at a time; a step sends at most a release
+     * and an acquire. */
+    assert(o->ncmds < LC_MAX_CMDS);
+    if (o->ncmds == LC_MAX_CMDS)
+        return; /* unreachable; the reply timeout would resolve it */
+    cmd = &o->cmds[o->ncmds++];
     cmd->kind = kind;
     cmd->seq = ++c->seq;
     cmd->term = term;
@@ -949,6 +958,8 @@ const struct lc_output *lc_step(struct lc_core *c, const struct lc_input *in,
 {
     struct lc_output *o = out;
 
+    assert(c != NULL && in != NULL && out != NULL);
+    assert(in->kind != LC_IN_REPLY || in->value != NULL);
     c->out = out;
     o->actions = 0;
     o->ncmds = 0;

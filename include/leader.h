@@ -68,9 +68,11 @@ enum leader_error {
     LEADER_ESTATE = -12,    /* the call is not allowed in this state */
     LEADER_ELOST = -13,     /* leadership was taken over or refused */
     LEADER_ELEASE = -14,    /* the lease ran out without a confirmed renewal */
-    LEADER_ETERM = -15      /* the term counter in Redis is at LEADER_TERM_MAX
+    LEADER_ETERM = -15,     /* the term counter in Redis is at LEADER_TERM_MAX
                              * or holds no valid term: no new term can be
                              * granted (see LEADER_TERM_MAX) */
+    LEADER_EUNHEALTHY = -16 /* the application reported itself unhealthy:
+                             * leadership given up, no campaigning */
 };
 
 /* The largest term (fencing token) libleader grants: 9 * 10^15, below 2^53,

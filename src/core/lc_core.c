@@ -458,6 +458,34 @@ static void on_stop(struct lc_core *c)
     }
 }
 
+/* The application's health. An unhealthy leader steps down at once and
+ * releases its key (after the reply of an acquire in flight, which may
+ * grant a new term: on_acquire_won hands that back), so that a healthy
+ * candidate takes over within a round trip; an unhealthy follower stays a
+ * follower, listening, and sends nothing until it is healthy again. */
+static void on_health(struct lc_core *c, int healthy)
+{
+    uint64_t term = c->term;
+
+    if (healthy == !c->benched)
+        return;
+    c->benched = !healthy;
+    if (healthy) {
+        if (c->state == LC_FOLLOWER) {
+            c->retry_at = c->now;
+            c->probe_next = 0;
+        }
+        return;
+    }
+    if (c->state != LC_LEADER)
+        return;
+    push_event(c, LC_EV_REVOKED, term, LEADER_EUNHEALTHY,
+               "the application reported itself unhealthy");
+    become_follower(c, c->now);
+    if (c->conn == LC_UP && c->inflight != LC_CMD_ACQUIRE)
+        send_cmd(c, LC_CMD_RELEASE, term);
+}
+
 /* A new term for the current leadership: the next command is an acquire
  * (holder-is-us), at once or after the command in flight. Followers and
  * the others have no leadership to renew and ignore it. */
@@ -550,8 +578,9 @@ static void on_acquire_won(struct lc_core *c, uint64_t term)
         send_cmd(c, LC_CMD_RELEASE, term);
         return;
     }
-    if (c->now >= c->sent_at + lc_lease_length(c->ttl)) {
-        /* The reply took longer than the lease: hand the key back. */
+    if (c->now >= c->sent_at + lc_lease_length(c->ttl) || c->benched) {
+        /* The reply took longer than the lease, or the application is
+         * unhealthy: hand the key back. */
         hand_back(c, term, c->now);
         return;
     }
@@ -890,7 +919,7 @@ static void run_timers(struct lc_core *c)
     }
     if (c->conn != LC_UP || c->inflight)
         return;
-    if (c->state == LC_FOLLOWER && c->now >= c->retry_at)
+    if (c->state == LC_FOLLOWER && !c->benched && c->now >= c->retry_at)
         follower_try(c);
     else if (c->state == LC_LEADER && c->term_pending) {
         if (c->now >= c->retry_at)
@@ -919,7 +948,7 @@ lc_time lc_deadline(const struct lc_core *c)
         return min_time(d, c->connect_at);
     if (c->conn == LC_CONNECTING)
         return min_time(d, c->connect_end);
-    if (c->state == LC_FOLLOWER)
+    if (c->state == LC_FOLLOWER && !c->benched)
         d = min_time(d, c->retry_at);
     else if (c->state == LC_LEADER)
         d = min_time(d, c->term_pending ? c->retry_at : c->renew_at);
@@ -1001,6 +1030,10 @@ const struct lc_output *lc_step(struct lc_core *c, const struct lc_input *in,
         break;
     case LC_IN_NEW_TERM:
         on_new_term(c);
+        break;
+    case LC_IN_UNHEALTHY:
+    case LC_IN_HEALTHY:
+        on_health(c, in->kind == LC_IN_HEALTHY);
         break;
     case LC_IN_TICK:
         break;

@@ -116,7 +116,11 @@ enum lc_input_kind {
     LC_IN_NOTIFY,      /* a message on the election channel: text, len */
     LC_IN_SUBSCRIBED,  /* (re)subscribed to the channel: catch up */
     LC_IN_OBSERVE,     /* watch who leads without campaigning */
-    LC_IN_NEW_TERM     /* leader: take a new term, keeping the key */
+    LC_IN_NEW_TERM,    /* leader: take a new term, keeping the key */
+    LC_IN_UNHEALTHY,   /* the application is not fit to lead: a leader
+                        * gives the leadership up (REVOKED, released), and
+                        * no candidate campaigns until HEALTHY */
+    LC_IN_HEALTHY      /* fit to lead again: campaign at once */
 };
 
 /* One input. Everything it points to is borrowed for the step only. */

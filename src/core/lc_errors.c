@@ -38,6 +38,8 @@ const char *leader_strerror(int code)
         return "lease expired without a confirmed renewal";
     case LEADER_ETERM:
         return "the term counter is at its maximum or holds no valid term";
+    case LEADER_EUNHEALTHY:
+        return "the application reported itself unhealthy";
     default:
         return "unknown error";
     }

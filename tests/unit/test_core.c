@@ -431,6 +431,120 @@ TEST(stop_as_leader_revokes_then_releases_its_term)
     ASSERT_EQ(out->deadline, LC_NEVER);
 }
 
+/* ---- health ---- */
+
+TEST(unhealthy_leader_revokes_releases_and_stays_a_listening_follower)
+{
+    elect();
+    feed(LC_IN_UNHEALTHY, 1500);
+    expect_event(0, LC_EV_REVOKED, 7, LEADER_EUNHEALTHY);
+    expect_cmd(LC_CMD_RELEASE, 2, 7);
+    ASSERT_EQ(lc_has_lease(&core, 1500), 0);
+    ASSERT_EQ(out->status.state, LC_FOLLOWER);
+    ASSERT(out->status.listening);
+    ASSERT(out->changed & LC_CHG_STATE);
+    reply_int(1502, 2, 1);
+    ASSERT_EQ(out->ncmds, 0);
+    ASSERT_EQ(out->actions, 0); /* keeps its connection */
+    /* A release is heard, yet it does not campaign. */
+    notify(1600, "released 7 me");
+    ASSERT_EQ(out->ncmds, 0);
+    feed(LC_IN_TICK, 60000);
+    ASSERT_EQ(out->ncmds, 0);
+    ASSERT_EQ(out->nevents, 0);
+}
+
+TEST(healthy_again_campaigns_at_once)
+{
+    elect();
+    feed(LC_IN_UNHEALTHY, 1500);
+    reply_int(1502, 2, 1);
+    feed(LC_IN_HEALTHY, 1700);
+    expect_cmd(LC_CMD_ACQUIRE, 3, 7); /* the floor: its own last term */
+    reply_won(1710, 3, 8);
+    expect_event(0, LC_EV_ELECTED, 8, 0);
+}
+
+TEST(unhealthy_candidate_does_not_campaign_from_the_start)
+{
+    setup(3000, 1000);
+    feed(LC_IN_UNHEALTHY, 999);
+    ASSERT_EQ(out->nevents, 0);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1005);
+    ASSERT_EQ(out->ncmds, 0);
+    ASSERT_EQ(out->deadline, LC_NEVER);
+    feed(LC_IN_STOP, 1100);
+    feed(LC_IN_START, 1200); /* health outlives a stop */
+    feed(LC_IN_CONNECTED, 1205);
+    ASSERT_EQ(out->ncmds, 0);
+    feed(LC_IN_HEALTHY, 1300);
+    expect_cmd(LC_CMD_ACQUIRE, 1, 0);
+}
+
+TEST(unhealthy_during_an_acquire_hands_back_what_it_wins)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1005);
+    expect_cmd(LC_CMD_ACQUIRE, 1, 0);
+    feed(LC_IN_UNHEALTHY, 1006);
+    ASSERT_EQ(out->nevents, 0);
+    reply_won(1010, 1, 5);
+    ASSERT_EQ(out->nevents, 0); /* never ELECTED */
+    expect_cmd(LC_CMD_RELEASE, 2, 5);
+    ASSERT_EQ(lc_has_lease(&core, 1010), 0);
+}
+
+TEST(unhealthy_leader_with_a_new_term_in_flight_releases_it_on_reply)
+{
+    elect();
+    feed(LC_IN_NEW_TERM, 1100);
+    expect_cmd(LC_CMD_ACQUIRE, 2, 7);
+    feed(LC_IN_UNHEALTHY, 1101);
+    expect_event(0, LC_EV_REVOKED, 7, LEADER_EUNHEALTHY);
+    ASSERT_EQ(out->ncmds, 0); /* the acquire may grant a new term */
+    reply_won(1105, 2, 8);
+    ASSERT_EQ(out->nevents, 0);
+    expect_cmd(LC_CMD_RELEASE, 3, 8);
+}
+
+TEST(health_reports_change_nothing_when_repeated)
+{
+    elect();
+    feed(LC_IN_HEALTHY, 1100);
+    ASSERT_EQ(out->nevents, 0);
+    ASSERT_EQ(out->ncmds, 0);
+    ASSERT_EQ(out->changed, 0);
+    feed(LC_IN_UNHEALTHY, 1200);
+    ASSERT_EQ(out->nevents, 1);
+    feed(LC_IN_UNHEALTHY, 1201);
+    ASSERT_EQ(out->nevents, 0);
+    ASSERT_EQ(out->ncmds, 0);
+}
+
+/* ---- the step's status report ---- */
+
+TEST(status_reports_the_lease_and_what_changed)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    ASSERT_EQ(out->changed, LC_CHG_STATE | LC_CHG_LISTEN | LC_CHG_CONN);
+    ASSERT_EQ(out->status.state, LC_FOLLOWER);
+    ASSERT(out->status.attached);
+    feed(LC_IN_CONNECTED, 1005);
+    ASSERT_EQ(out->changed, 0);
+    reply_won(1050, 1, 7);
+    ASSERT_EQ(out->changed, LC_CHG_STATE | LC_CHG_LEASE | LC_CHG_TERM);
+    ASSERT_EQ(out->status.lease_end, 1005 + 2968);
+    ASSERT_EQ(out->status.term, 7);
+    feed(LC_IN_TICK, 2005); /* the renewal goes out; nothing moves */
+    ASSERT_EQ(out->changed, 0);
+    reply_int(2010, 2, 1);
+    ASSERT_EQ(out->changed, LC_CHG_LEASE);
+    ASSERT_EQ(out->status.lease_end, 2005 + 2968);
+}
+
 TEST(stop_during_an_acquire_releases_what_it_wins_silently)
 {
     setup(3000, 1000);

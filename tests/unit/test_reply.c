@@ -230,7 +230,7 @@ TEST(bad_notifications_are_refused)
 
 TEST(strerror_covers_every_code)
 {
-    for (int code = LEADER_OK; code >= LEADER_ETERM; code--)
+    for (int code = LEADER_OK; code >= LEADER_EUNHEALTHY; code--)
         ASSERT(strcmp(leader_strerror(code), "unknown error") != 0);
     ASSERT_STR_EQ(leader_strerror(-999), "unknown error");
     ASSERT_STR_EQ(leader_strerror(5), "unknown error");

@@ -96,6 +96,13 @@ static void add_words(cli_args *a, char *s)
 pid_t cli_candidate(const cli_tmp *t, const char *url, const char *id,
                     const char *opts, const char *hb_opts)
 {
+    return cli_candidate_env(t, url, id, opts, hb_opts, NULL);
+}
+
+pid_t cli_candidate_env(const cli_tmp *t, const char *url, const char *id,
+                        const char *opts, const char *hb_opts,
+                        const char *const env[])
+{
     char out[320], o[512], h[512];
     cli_args a = {{0}, 0};
 
@@ -107,7 +114,7 @@ pid_t cli_candidate(const cli_tmp *t, const char *url, const char *id,
     add_words(&a, o);
     args_add(&a, "--", HEARTBEAT_BIN, t->hb, (const char *) NULL);
     add_words(&a, h);
-    return cli_spawn(a.v, out, NULL);
+    return cli_spawn(a.v, out, env);
 }
 
 static int exit_code(int status)

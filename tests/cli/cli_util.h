@@ -59,6 +59,11 @@ pid_t cli_spawn(const char *const argv[], const char *out_path,
 pid_t cli_candidate(const cli_tmp *t, const char *url, const char *id,
                     const char *opts, const char *hb_opts);
 
+/* The same, with env entries as cli_spawn() takes them. */
+pid_t cli_candidate_env(const cli_tmp *t, const char *url, const char *id,
+                        const char *opts, const char *hb_opts,
+                        const char *const env[]);
+
 /* Waits up to timeout_ms for a child of ours; returns its exit code
  * (128+N for signal N), or -1 on timeout. */
 int cli_wait(pid_t pid, int timeout_ms);

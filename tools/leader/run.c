@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "events.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "tree.h"
 
 static int sig_fd = -1; /* write end of the self-pipe, for the handler */
@@ -175,6 +176,8 @@ static int setup(struct run *r)
         log_error("cannot campaign: %s", leader_strerror(rc));
         return 1;
     }
+    sdn_setup(r->started_ms);
+    sdn_ready("campaigning for '%s' as %s", r->o.key, leader_id(r->l));
     return 0;
 }
 

@@ -31,6 +31,7 @@
 #include "cli.h"
 #include "events.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "tree.h"
 
 static void finish(struct run *r, int code);
@@ -223,6 +224,7 @@ static void on_elected(struct run *r, const struct ev_record *e)
         r->deadline_ms = d;
     log_info("elected, term %" PRIu64 " (lease %" PRId64 " ms)", e->term,
              d > 0 ? d - leader_clock_ms() : 0);
+    sdn_status("leader, term %" PRIu64, e->term);
 }
 
 static void on_revoked(struct run *r, const struct ev_record *e)
@@ -230,6 +232,7 @@ static void on_revoked(struct run *r, const struct ev_record *e)
     struct child_state *c = &r->child;
 
     log_info("revoked, term %" PRIu64 ": %s", e->term, revoke_reason(e));
+    sdn_status("follower, leadership lost: %s", revoke_reason(e));
     r->term_asked = 0;
     if (e->term == r->term) {
         r->leading = 0;
@@ -241,9 +244,15 @@ static void on_revoked(struct run *r, const struct ev_record *e)
         finish(r, EXIT_LOST);
 }
 
-/* -n: another candidate leads at the first look, so give up. */
+/* Who leads, for systemd; and -n: another candidate leads at the first
+ * look, so give up. */
 static void on_changed(struct run *r, const struct ev_record *e)
 {
+    if (e->leader_id[0] == '\0')
+        sdn_status("follower, nobody leads");
+    else if (strcmp(e->leader_id, leader_id(r->l)) != 0)
+        sdn_status("follower, leader is %s (term %" PRIu64 ")", e->leader_id,
+                   e->term);
     if (!r->o.no_wait || r->elected_once || r->stop_sig != 0 ||
         e->leader_id[0] == '\0' || strcmp(e->leader_id, leader_id(r->l)) == 0)
         return;
@@ -382,6 +391,7 @@ static void tick(struct run *r)
     int64_t now = leader_clock_ms();
     struct child_state *c = &r->child;
 
+    sdn_watchdog(now);
     if (now >= give_up_at(r)) {
         log_info("not elected within --timeout (%ld ms): giving up",
                  r->o.timeout_ms);
@@ -417,6 +427,7 @@ static int next_timeout(const struct run *r)
     if (r->leading)
         next = now + (step < 1 ? 1 : step > 1000 ? 1000 : step);
     next = min64(next, give_up_at(r));
+    next = min64(next, sdn_next_ping());
     if (has_child(c) && c->ending == END_NONE)
         next = min64(next, c->deadline_ms - r->o.grace_ms);
     if (has_child(c) && !c->killed)
@@ -467,6 +478,7 @@ static void finish(struct run *r, int code)
     r->leading = 0;
     watchdog_set_term(&r->wd, 0);
     log_info("exiting with status %d", code);
+    sdn_stopping("exiting with status %d", code);
 }
 
 int supervise(struct run *r)

@@ -73,6 +73,13 @@ TEST(bad_usage_exits_2_with_one_line)
     bad("must be at most half of --ttl", "run", "--grace", "5001", "--", "true",
         NULL);
     bad("-q and -v", "run", "-q", "-v", "--", "true", NULL);
+    bad("'xml' is neither text nor json", "run", "--log-format", "xml", "--",
+        "true", NULL);
+    bad("'' is neither text nor json", "run", "--log-format=", "--", "true",
+        NULL);
+    bad("--log-format needs a value", "run", "--log-format", NULL);
+    bad("unknown option '--log-format'", "status", "--log-format", "json",
+        NULL);
     bad("unknown option '--frob'", "run", "--frob", "--", "true", NULL);
     bad("unknown option '-x'", "run", "-x", "--", "true", NULL);
     bad("--redis needs a value", "run", "--redis", NULL);

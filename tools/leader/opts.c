@@ -40,6 +40,7 @@ static const struct opt_spec specs[] = {
     {"--quiet", "-q", OPT_FLAG, CMD_RUN, AT(quiet), 0, 0, NULL},
     {"--verbose", "-v", OPT_FLAG, CMD_RUN, AT(verbose), 0, 0, NULL},
     {"--json", NULL, OPT_FLAG, CMD_STATUS | CMD_WATCH, AT(json), 0, 0, NULL},
+    {"--log-format", NULL, OPT_STRING, CMD_RUN, AT(log_format), 0, 0, NULL},
 };
 #define NSPECS (sizeof specs / sizeof specs[0])
 

@@ -21,7 +21,9 @@ struct cli_opts {
     long timeout_ms; /* run: give up unless elected within it; -1 none */
     int grace_set;
     int once, no_wait, quiet, verbose, json;
-    char **cmd; /* run: CMD and its arguments, NULL-terminated */
+    const char *log_format; /* run: "text" (NULL) or "json" */
+    int log_json;           /* log_format is "json" */
+    char **cmd;             /* run: CMD and its arguments, NULL-terminated */
 };
 
 /* Parses argv (argv[0] is the subcommand's name) for one of CMD_RUN,

@@ -41,6 +41,13 @@ static int check_run(struct cli_opts *o)
         usage_error("run", "-q and -v exclude each other");
         return -1;
     }
+    if (o->log_format != NULL && strcmp(o->log_format, "json") != 0 &&
+        strcmp(o->log_format, "text") != 0) {
+        usage_error("run", "--log-format: '%s' is neither text nor json",
+                    o->log_format);
+        return -1;
+    }
+    o->log_json = o->log_format != NULL && strcmp(o->log_format, "json") == 0;
     if (!o->grace_set)
         o->grace_ms = o->ttl_ms / 3;
     if (o->grace_ms >= o->ttl_ms) {
@@ -166,10 +173,13 @@ static int setup(struct run *r)
         return 1;
     }
     display_url(r->o.url, url, sizeof url);
-    log_info("campaigning for '%s' on %s as %s (ttl %ld ms, wait %ld ms, "
-             "grace %ld ms)",
-             r->o.key, url, leader_id(r->l), r->o.ttl_ms, r->o.wait_ms,
-             r->o.grace_ms);
+    log_set_format(r->o.log_json ? LOG_JSON : LOG_TEXT, r->o.key,
+                   leader_id(r->l));
+    log_event(LOG_NORMAL, "campaigning", 0, NULL,
+              "campaigning for '%s' on %s as %s (ttl %ld ms, wait %ld ms, "
+              "grace %ld ms)",
+              r->o.key, url, leader_id(r->l), r->o.ttl_ms, r->o.wait_ms,
+              r->o.grace_ms);
     leader_on(r->l, on_event, r);
     r->started_ms = leader_clock_ms();
     if ((rc = leader_elect(r->l)) != 0) {

@@ -101,8 +101,9 @@ static void end_child(struct run *r, enum end_cause cause, int sig,
     c->ending = cause;
     c->kill_at_ms = kill_at;
     tell_watchdog(r, sig);
-    log_info("sent %s to the child's tree %d (SIGKILL in %" PRId64 " ms)",
-             signame(sig), (int) c->pid, kill_at - leader_clock_ms());
+    log_event(LOG_NORMAL, "child_signaled", c->term, signame(sig),
+              "sent %s to the child's tree %d (SIGKILL in %" PRId64 " ms)",
+              signame(sig), (int) c->pid, kill_at - leader_clock_ms());
 }
 
 static void kill_child(struct run *r, const char *why)
@@ -111,7 +112,8 @@ static void kill_child(struct run *r, const char *why)
 
     tell_watchdog(r, SIGKILL);
     c->killed = 1;
-    log_info("sent SIGKILL to the child's tree %d: %s", (int) c->pid, why);
+    log_event(LOG_NORMAL, "child_killed", c->term, why,
+              "sent SIGKILL to the child's tree %d: %s", (int) c->pid, why);
 }
 
 static int status_code(int status)
@@ -121,14 +123,16 @@ static int status_code(int status)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
-static void log_child_exit(pid_t pid, int status)
+static void log_child_exit(pid_t pid, uint64_t term, int status)
 {
     if (WIFSIGNALED(status))
-        log_info("child %d was killed by signal %d (%s)", (int) pid,
-                 WTERMSIG(status), strsignal(WTERMSIG(status)));
+        log_event(LOG_NORMAL, "child_exited", term, strsignal(WTERMSIG(status)),
+                  "child %d was killed by signal %d (%s)", (int) pid,
+                  WTERMSIG(status), strsignal(WTERMSIG(status)));
     else
-        log_info("child %d exited with status %d", (int) pid,
-                 status_code(status));
+        log_event(LOG_NORMAL, "child_exited", term, NULL,
+                  "child %d exited with status %d", (int) pid,
+                  status_code(status));
 }
 
 /* The child has exited and its whole tree is gone (the watchdog reports
@@ -138,11 +142,12 @@ static void child_exited(struct run *r, int status, int by_deadline)
     enum end_cause cause = r->child.ending;
     int code = status_code(status);
 
-    log_child_exit(r->child.pid, status);
+    log_child_exit(r->child.pid, r->child.term, status);
     /* Killed by the watchdog while we were frozen: the lease ran out, the
      * REVOKED event may still be on its way. */
     if (cause == END_NONE && by_deadline) {
-        log_info("the watchdog killed the child at the lease deadline");
+        log_event(LOG_NORMAL, "child_killed", r->child.term, "lease deadline",
+                  "the watchdog killed the child at the lease deadline");
         cause = END_REVOKED;
     }
     memset(&r->child, 0, sizeof r->child);
@@ -189,7 +194,8 @@ static void on_stop_signal(struct run *r, int sig)
         return;
     }
     r->stop_sig = sig;
-    log_info("got %s: stopping", signame(sig));
+    log_event(LOG_NORMAL, "signal", r->term, signame(sig), "got %s: stopping",
+              signame(sig));
     if (!has_child(&r->child)) {
         finish(r, 128 + sig);
         return;
@@ -222,8 +228,9 @@ static void on_elected(struct run *r, const struct ev_record *e)
     watchdog_set_term(&r->wd, e->term);
     if (d > 0)
         r->deadline_ms = d;
-    log_info("elected, term %" PRIu64 " (lease %" PRId64 " ms)", e->term,
-             d > 0 ? d - leader_clock_ms() : 0);
+    log_event(LOG_NORMAL, "elected", e->term, NULL,
+              "elected, term %" PRIu64 " (lease %" PRId64 " ms)", e->term,
+              d > 0 ? d - leader_clock_ms() : 0);
     sdn_status("leader, term %" PRIu64, e->term);
 }
 
@@ -231,7 +238,8 @@ static void on_revoked(struct run *r, const struct ev_record *e)
 {
     struct child_state *c = &r->child;
 
-    log_info("revoked, term %" PRIu64 ": %s", e->term, revoke_reason(e));
+    log_event(LOG_NORMAL, "revoked", e->term, revoke_reason(e),
+              "revoked, term %" PRIu64 ": %s", e->term, revoke_reason(e));
     sdn_status("follower, leadership lost: %s", revoke_reason(e));
     r->term_asked = 0;
     if (e->term == r->term) {
@@ -256,8 +264,9 @@ static void on_changed(struct run *r, const struct ev_record *e)
     if (!r->o.no_wait || r->elected_once || r->stop_sig != 0 ||
         e->leader_id[0] == '\0' || strcmp(e->leader_id, leader_id(r->l)) == 0)
         return;
-    log_info("%s leads (term %" PRIu64 "): giving up (--no-wait)", e->leader_id,
-             e->term);
+    log_event(LOG_NORMAL, "gave_up", e->term, "--no-wait",
+              "%s leads (term %" PRIu64 "): giving up (--no-wait)",
+              e->leader_id, e->term);
     finish(r, EXIT_LOST);
 }
 
@@ -273,7 +282,8 @@ static void drain_events(struct run *r)
         else if (e.type == LEADER_EVENT_CHANGED)
             on_changed(r, &e);
         else if (e.type == LEADER_EVENT_ERROR)
-            log_error("redis: %s", e.message);
+            log_event(LOG_QUIET, "redis_error", e.term,
+                      leader_strerror(e.error), "redis: %s", e.message);
     }
 }
 
@@ -289,7 +299,8 @@ static void follow_lease(struct run *r, int64_t now)
 
     if (t1 != r->term || t2 != t1 || d <= r->deadline_ms)
         return;
-    log_debug("renewed, term %" PRIu64 ", lease %" PRId64 " ms", t1, d - now);
+    log_event(LOG_VERBOSE, "renewed", t1, NULL,
+              "renewed, term %" PRIu64 ", lease %" PRId64 " ms", t1, d - now);
     r->deadline_ms = d;
     if (has_child(c) && c->term == t1 && c->ending == END_NONE) {
         c->deadline_ms = d;
@@ -306,8 +317,9 @@ static void ask_new_term(struct run *r)
     if (r->term_asked)
         return;
     r->term_asked = 1;
-    log_info("taking a new term: term %" PRIu64 " was the last child's",
-             r->last_child_term);
+    log_event(LOG_NORMAL, "new_term", r->last_child_term, NULL,
+              "taking a new term: term %" PRIu64 " was the last child's",
+              r->last_child_term);
     if ((rc = leader_new_term(r->l)) != 0)
         log_info("no new term: %s", leader_strerror(rc));
 }
@@ -355,8 +367,9 @@ static void on_report(struct run *r, const struct wd_msg *m)
     if (m->type == WD_STARTED) {
         c->pid = m->pid;
         c->starting = 0;
-        log_info("child %d started: %s (term %" PRIu64 ")", m->pid, r->o.cmd[0],
-                 c->term);
+        log_event(LOG_NORMAL, "child_started", c->term, NULL,
+                  "child %d started: %s (term %" PRIu64 ")", m->pid,
+                  r->o.cmd[0], c->term);
     } else if (m->type == WD_FAILED) {
         memset(c, 0, sizeof *c);
         if (!r->done)
@@ -364,7 +377,7 @@ static void on_report(struct run *r, const struct wd_msg *m)
     } else if (m->type == WD_EXITED && !r->done) {
         child_exited(r, m->code, m->err);
     } else if (m->type == WD_EXITED) {
-        log_child_exit(m->pid, m->code);
+        log_child_exit(m->pid, c->term, m->code);
         memset(c, 0, sizeof *c);
     }
 }
@@ -393,8 +406,9 @@ static void tick(struct run *r)
 
     sdn_watchdog(now);
     if (now >= give_up_at(r)) {
-        log_info("not elected within --timeout (%ld ms): giving up",
-                 r->o.timeout_ms);
+        log_event(LOG_NORMAL, "gave_up", 0, "--timeout",
+                  "not elected within --timeout (%ld ms): giving up",
+                  r->o.timeout_ms);
         finish(r, EXIT_LOST);
         return;
     }
@@ -403,9 +417,10 @@ static void tick(struct run *r)
         follow_lease(r, now);
     if (has_child(c) && c->ending == END_NONE &&
         c->deadline_ms - now <= r->o.grace_ms) {
-        log_info("renew late: the lease ends in %" PRId64
-                 " ms with no renewal confirmed",
-                 c->deadline_ms - now);
+        log_event(LOG_NORMAL, "renew_late", c->term, NULL,
+                  "renew late: the lease ends in %" PRId64
+                  " ms with no renewal confirmed",
+                  c->deadline_ms - now);
         end_child(r, END_LATE, SIGTERM, c->deadline_ms);
     }
     if (has_child(c) && !c->killed &&
@@ -474,10 +489,11 @@ static void finish(struct run *r, int code)
     memset(&r->child, 0, sizeof r->child);
     rc = leader_stop(r->l);
     if (rc == 0 && r->leading)
-        log_info("released the leadership");
+        log_event(LOG_NORMAL, "released", r->term, NULL,
+                  "released the leadership");
     r->leading = 0;
     watchdog_set_term(&r->wd, 0);
-    log_info("exiting with status %d", code);
+    log_event(LOG_NORMAL, "exiting", 0, NULL, "exiting with status %d", code);
     sdn_stopping("exiting with status %d", code);
 }
 

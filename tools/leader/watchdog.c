@@ -199,9 +199,10 @@ static void release_after_death(struct keeper *k)
     }
     rc = leader_release_term(l, term);
     if (rc == 1)
-        log_info("watchdog: leader run died; its child's tree is gone; "
-                 "released term %llu",
-                 (unsigned long long) term);
+        log_event(LOG_NORMAL, "watchdog_released", term, "leader run died",
+                  "watchdog: leader run died; its child's tree is gone; "
+                  "released term %llu",
+                  (unsigned long long) term);
     else if (rc == 0)
         log_info("watchdog: leader run died; term %llu was no longer held",
                  (unsigned long long) term);

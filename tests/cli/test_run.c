@@ -511,3 +511,52 @@ TEST(no_wait_exits_75_if_another_leads)
     cli_tmp_free(&t);
     rfx_free(s);
 }
+
+/* --max-hold: each leader hands on after 300 ms and rests one --wait, so
+ * the leadership goes round; the log shows no overlap and growing terms. */
+TEST(max_hold_rotates_the_leadership_among_three)
+{
+    rfx_server *s = cli_start_redis(0, NULL);
+    static const char *const ids[] = {"a", "b", "c"};
+    pid_t p[3];
+    hb_log log;
+    char err[256];
+    cli_tmp t;
+    size_t n;
+
+    cli_tmp_init(&t);
+    for (int i = 0; i < 3; i++)
+        p[i] = cli_candidate(&t, rfx_url(s), ids[i],
+                             "--ttl 2s --wait 200ms --max-hold 300ms", "");
+    cli_sleep_ms(3000);
+    for (int i = 0; i < 3; i++)
+        ASSERT(cli_alive(p[i]));
+    for (int i = 0; i < 3; i++)
+        cli_stop(p[i]);
+    ASSERT_OK(hb_read(t.hb, &log, err, sizeof err));
+    for (int i = 0; i < 3; i++)
+        if (hb_last_of(&log, ids[i]) == NULL)
+            FAIL("%s never led in 3 s of 300 ms turns", ids[i]);
+    /* A turn: 300 ms, plus the child's stop and the handover. */
+    ASSERT_GE(log.n, 5);
+    hb_free(&log);
+    n = cli_check_log(&t);
+    ASSERT_GE(n, 5);
+    cli_tmp_free(&t);
+    rfx_free(s);
+}
+
+TEST(max_hold_with_once_exits_75)
+{
+    rfx_server *s = cli_start_redis(0, NULL);
+    cli_tmp t;
+    pid_t a;
+
+    cli_tmp_init(&t);
+    a = cli_candidate(&t, rfx_url(s), "a",
+                      "--ttl 2s --wait 200ms --max-hold 200ms --once", "");
+    ASSERT_EQ(cli_wait(a, 5000), 75);
+    ASSERT_EQ(cli_check_log(&t), 1);
+    cli_tmp_free(&t);
+    rfx_free(s);
+}

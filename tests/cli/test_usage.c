@@ -78,6 +78,10 @@ TEST(bad_usage_exits_2_with_one_line)
     bad("'' is neither text nor json", "run", "--log-format=", "--", "true",
         NULL);
     bad("--log-format needs a value", "run", "--log-format", NULL);
+    bad("out of range", "run", "--max-hold", "0", "--", "true", NULL);
+    bad("'1 h' is not a duration", "run", "--max-hold", "1 h", "--", "true",
+        NULL);
+    bad("unknown option '--max-hold'", "watch", "--max-hold", "1s", NULL);
     bad("unknown option '--log-format'", "status", "--log-format", "json",
         NULL);
     bad("unknown option '--frob'", "run", "--frob", "--", "true", NULL);

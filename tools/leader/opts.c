@@ -35,6 +35,8 @@ static const struct opt_spec specs[] = {
      "LEADER_WAIT"},
     {"--grace", NULL, OPT_DURATION, CMD_RUN, AT(grace_ms), 0, MS_MAX, NULL},
     {"--timeout", NULL, OPT_DURATION, CMD_RUN, AT(timeout_ms), 1, MS_MAX, NULL},
+    {"--max-hold", NULL, OPT_DURATION, CMD_RUN, AT(max_hold_ms), 1, MS_MAX,
+     NULL},
     {"--once", NULL, OPT_FLAG, CMD_RUN, AT(once), 0, 0, NULL},
     {"--no-wait", "-n", OPT_FLAG, CMD_RUN, AT(no_wait), 0, 0, NULL},
     {"--quiet", "-q", OPT_FLAG, CMD_RUN, AT(quiet), 0, 0, NULL},
@@ -113,6 +115,7 @@ static void set_defaults(struct cli_opts *o)
     o->ttl_ms = 10000;
     o->wait_ms = 1000;
     o->timeout_ms = -1;
+    o->max_hold_ms = -1;
 }
 
 static int take_environment(unsigned cmd, struct cli_opts *o)

@@ -18,7 +18,8 @@ struct cli_opts {
     const char *key;
     const char *id;
     long ttl_ms, wait_ms, grace_ms;
-    long timeout_ms; /* run: give up unless elected within it; -1 none */
+    long timeout_ms;  /* run: give up unless elected within it; -1 none */
+    long max_hold_ms; /* run: hand the leadership on after it; -1 none */
     int grace_set;
     int once, no_wait, quiet, verbose, json;
     const char *log_format; /* run: "text" (NULL) or "json" */

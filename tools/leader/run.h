@@ -17,7 +17,8 @@ enum end_cause {
     END_NONE = 0,
     END_REVOKED, /* leadership lost */
     END_LATE,    /* renewal late: the lease is within --grace of its end */
-    END_SIGNAL   /* leader run was told to stop */
+    END_SIGNAL,  /* leader run was told to stop */
+    END_ROTATE   /* --max-hold: the leadership is handed on */
 };
 
 struct child_state {
@@ -47,6 +48,8 @@ struct run {
     int stop_sig;             /* the signal that asked us to stop, 0 if none */
     int elected_once;         /* --timeout and -n apply until then */
     int64_t started_ms;       /* when campaigning began */
+    int64_t led_since_ms;     /* when the current term was won */
+    int64_t rest_until_ms;    /* --max-hold: campaign again then; 0 none */
     int done;
     int exit_code;
 };

@@ -35,6 +35,7 @@
 #include "tree.h"
 
 static void finish(struct run *r, int code);
+static void rest(struct run *r);
 
 static const char *revoke_reason(const struct ev_record *e)
 {
@@ -155,6 +156,8 @@ static void child_exited(struct run *r, int status, int by_deadline)
         finish(r, code); /* told to stop, or it ended by itself */
     else if (r->o.once)
         finish(r, EXIT_LOST);
+    else if (cause == END_ROTATE)
+        rest(r);
     /* else: campaign on; a new child starts with a new term */
 }
 
@@ -223,6 +226,7 @@ static void on_elected(struct run *r, const struct ev_record *e)
 
     r->leading = 1;
     r->elected_once = 1;
+    r->led_since_ms = leader_clock_ms();
     r->term = e->term;
     r->term_asked = 0;
     watchdog_set_term(&r->wd, e->term);
@@ -390,6 +394,34 @@ static void drain_reports(struct run *r)
         on_report(r, &m);
 }
 
+/* --max-hold: when the child is to be ended and the leadership handed on
+ * (INT64_MAX: never). */
+static int64_t rotate_at(const struct run *r)
+{
+    if (r->o.max_hold_ms < 0 || !r->leading || !has_child(&r->child) ||
+        r->child.ending != END_NONE)
+        return INT64_MAX;
+    return r->led_since_ms + r->o.max_hold_ms;
+}
+
+/* The child of a leadership held for --max-hold is gone: release, and
+ * stay out for one --wait so that another candidate takes over. */
+static void rest(struct run *r)
+{
+    int rc = leader_stop(r->l);
+
+    if (rc != 0 && rc != LEADER_ESTATE)
+        log_error("cannot stop campaigning: %s", leader_strerror(rc));
+    r->leading = 0;
+    watchdog_set_term(&r->wd, 0);
+    r->rest_until_ms = leader_clock_ms() + r->o.wait_ms;
+    log_event(LOG_NORMAL, "resting", r->term, "--max-hold",
+              "released the leadership after --max-hold; campaigning again "
+              "in %ld ms",
+              r->o.wait_ms);
+    sdn_status("follower, resting after --max-hold");
+}
+
 /* When --timeout gives up, if it still may (INT64_MAX: never). */
 static int64_t give_up_at(const struct run *r)
 {
@@ -413,6 +445,23 @@ static void tick(struct run *r)
         return;
     }
 
+    if (r->rest_until_ms != 0 && now >= r->rest_until_ms && !r->done) {
+        int rc = leader_elect(r->l);
+        r->rest_until_ms = 0;
+        if (rc != 0) {
+            log_error("cannot campaign: %s", leader_strerror(rc));
+            finish(r, 1);
+            return;
+        }
+        log_event(LOG_NORMAL, "campaigning", 0, NULL, "campaigning again");
+        sdn_status("campaigning");
+    }
+    if (now >= rotate_at(r)) {
+        log_event(LOG_NORMAL, "max_hold", r->term, "--max-hold",
+                  "held the leadership for --max-hold (%ld ms): handing it on",
+                  r->o.max_hold_ms);
+        end_child(r, END_ROTATE, SIGTERM, now + r->o.grace_ms);
+    }
     if (r->leading)
         follow_lease(r, now);
     if (has_child(c) && c->ending == END_NONE &&
@@ -442,6 +491,9 @@ static int next_timeout(const struct run *r)
     if (r->leading)
         next = now + (step < 1 ? 1 : step > 1000 ? 1000 : step);
     next = min64(next, give_up_at(r));
+    next = min64(next, rotate_at(r));
+    if (r->rest_until_ms != 0)
+        next = min64(next, r->rest_until_ms);
     next = min64(next, sdn_next_ping());
     if (has_child(c) && c->ending == END_NONE)
         next = min64(next, c->deadline_ms - r->o.grace_ms);

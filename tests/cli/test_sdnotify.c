@@ -106,6 +106,7 @@ TEST(ready_status_and_stopping_reach_systemd)
         ASSERT(await_msg(&na, "READY=1\nSTATUS=campaigning for 'cli-test' as a",
                          5000, NULL));
         ASSERT(await_msg(&na, "STATUS=leader, term 1", 5000, NULL));
+        ASSERT_GT(cli_wait_child(&t, "a", 0, 5000, NULL), 0);
         b = cli_candidate_env(&t, rfx_url(s), "b", "--ttl 1000 --wait 5000", "",
                               env_b);
     }

@@ -328,7 +328,7 @@ void lp_release(leader *l)
 {
     leader_client *c = l->client;
 
-    assert(!lp_lock_held(c));
+    assert(!lp_lock_held(c) && lp_phase_of(l) >= LP_FREEING);
     if (lp_in_callback(c)) {
         /* From a callback of its client: finished after the turn, by the
          * loop, which owns the deferred list. */

@@ -360,7 +360,7 @@ void lp_loop_run_until_released(leader *l)
     lc_time end = lu_now_ms() + lp_stop_wait_ms(l) + 100;
     int released;
 
-    assert(c->event_loop);
+    assert(c->event_loop && lp_phase_of(l) >= LP_FREEING);
     for (;;) {
         int timeout;
         lp_loop_turn(c);

@@ -172,18 +172,16 @@ static leader *make_handle(leader_client *c, const leader_options *opts,
         return NULL;
     }
     l->client = c;
-    if (fill_identity(l, opts, key_hex, err, errlen) != 0 ||
-        (lu_random(&seed, sizeof seed) != 0 &&
-         fail(LEADER_ENOTSUP, err, errlen, "no randomness available") != 0)) {
-        free(l->key);
-        free(l->id);
-        free(l);
-        return NULL;
+    rc = fill_identity(l, opts, key_hex, err, errlen);
+    if (rc == 0 && lu_random(&seed, sizeof seed) != 0)
+        rc = fail(LEADER_ENOTSUP, err, errlen, "no randomness available");
+    if (rc == 0) {
+        rc = lp_client_attach(c, l, key_hex, seed);
+        if (rc != 0)
+            fail(rc, err, errlen, "cannot add the election: %s",
+                 leader_strerror(rc));
     }
-    rc = lp_client_attach(c, l, key_hex, seed);
     if (rc != 0) {
-        fail(rc, err, errlen, "cannot add the election: %s",
-             leader_strerror(rc));
         free(l->key);
         free(l->id);
         free(l);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* leader.c - the public API of a handle: options, construction, and the
- * calls that hand requests to the loop (client.c) or query Redis
+ * calls that post requests to the loop (client.c) or query Redis
  * (query.c).
  *
  * A handle made by leader_new() has a client of its own; one made by
@@ -55,8 +55,9 @@ void leader_client_options_init_size(leader_client_options *opts, size_t size)
     opts->struct_size = size;
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
-                                                      const char *fmt, ...)
+/* Writes the reason for code rc to the caller's err, and returns rc. */
+__attribute__((format(printf, 4, 5))) static int
+fail(int rc, char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 
@@ -65,7 +66,7 @@ __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
         vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
     }
-    return -1;
+    return rc;
 }
 
 /* Takes the caller's versioned structure (its struct_size first) into
@@ -79,13 +80,13 @@ static int adopt(void *ours, size_t our_size, const void *theirs,
     size_t size = *(const size_t *) theirs;
 
     if (size < min_size || size > 65536)
-        return fail(err, errlen,
+        return fail(LEADER_EINVAL, err, errlen,
                     "%s was not filled in with %s_init() first (struct_size "
                     "%zu)",
                     what, what, size);
     for (size_t i = our_size; i < size; i++)
         if (t[i] != 0)
-            return fail(err, errlen,
+            return fail(LEADER_EINVAL, err, errlen,
                         "%s sets an option this libleader (%s) does not "
                         "know: it needs a newer one",
                         what, leader_version());
@@ -99,10 +100,11 @@ static int check_id(const char *id, char *err, size_t errlen)
     size_t n = strlen(id);
 
     if (n == 0 || n > LC_ID_MAX)
-        return fail(err, errlen, "id must be 1 to %d bytes", LC_ID_MAX);
+        return fail(LEADER_EINVAL, err, errlen, "id must be 1 to %d bytes",
+                    LC_ID_MAX);
     for (size_t i = 0; i < n; i++)
         if ((unsigned char) id[i] <= ' ' || id[i] == 0x7f)
-            return fail(err, errlen,
+            return fail(LEADER_EINVAL, err, errlen,
                         "id must not contain spaces or control characters");
     return 0;
 }
@@ -110,18 +112,19 @@ static int check_id(const char *id, char *err, size_t errlen)
 static int check_options(const leader_options *o, char *err, size_t errlen)
 {
     if (o == NULL)
-        return fail(err, errlen, "options must not be NULL");
+        return fail(LEADER_EINVAL, err, errlen, "options must not be NULL");
     if (o->key == NULL || *o->key == '\0')
-        return fail(err, errlen, "key must be a non-empty string");
+        return fail(LEADER_EINVAL, err, errlen,
+                    "key must be a non-empty string");
     if (o->ttl_ms < 10 || o->ttl_ms > TTL_MAX)
-        return fail(err, errlen, "ttl_ms must be from 10 to %ld, not %ld",
-                    TTL_MAX, o->ttl_ms);
+        return fail(LEADER_EINVAL, err, errlen,
+                    "ttl_ms must be from 10 to %ld, not %ld", TTL_MAX,
+                    o->ttl_ms);
     if (o->wait_ms < 0 || o->wait_ms > WAIT_MAX)
-        return fail(err, errlen, "wait_ms must be from 0 to %ld, not %ld",
-                    WAIT_MAX, o->wait_ms);
-    if (o->id != NULL && check_id(o->id, err, errlen) != 0)
-        return -1;
-    return 0;
+        return fail(LEADER_EINVAL, err, errlen,
+                    "wait_ms must be from 0 to %ld, not %ld", WAIT_MAX,
+                    o->wait_ms);
+    return o->id != NULL ? check_id(o->id, err, errlen) : 0;
 }
 
 static const char *effective_url(const leader_options *o)
@@ -142,13 +145,14 @@ static int fill_identity(leader *l, const leader_options *opts, char *key_hex,
     char uuid[37];
 
     if (opts->id == NULL && lu_uuid4(uuid) != 0)
-        return fail(err, errlen, "no randomness available for an id");
+        return fail(LEADER_ENOTSUP, err, errlen,
+                    "no randomness available for an id");
     l->key = strdup(opts->key);
     l->id = strdup(opts->id != NULL ? opts->id : uuid);
     if (l->key == NULL || l->id == NULL)
-        return fail(err, errlen, "out of memory");
+        return fail(LEADER_ENOMEM, err, errlen, "out of memory");
     if (lu_sha1_hex(opts->key, strlen(opts->key), key_hex) != 0)
-        return fail(err, errlen, "SHA-1 is unavailable");
+        return fail(LEADER_ENOTSUP, err, errlen, "SHA-1 is unavailable");
     l->ttl_ms = opts->ttl_ms;
     l->wait_ms = opts->wait_ms;
     return 0;
@@ -164,20 +168,20 @@ static leader *make_handle(leader_client *c, const leader_options *opts,
     int rc;
 
     if (l == NULL) {
-        fail(err, errlen, "out of memory");
+        fail(LEADER_ENOMEM, err, errlen, "out of memory");
         return NULL;
     }
     l->client = c;
-    if (fill_identity(l, opts, key_hex, err, errlen) != 0 ||
-        lu_random(&seed, sizeof seed) != 0) {
-        free(l->key);
-        free(l->id);
-        free(l);
-        return NULL;
+    rc = fill_identity(l, opts, key_hex, err, errlen);
+    if (rc == 0 && lu_random(&seed, sizeof seed) != 0)
+        rc = fail(LEADER_ENOTSUP, err, errlen, "no randomness available");
+    if (rc == 0) {
+        rc = lp_client_attach(c, l, key_hex, seed);
+        if (rc != 0)
+            fail(rc, err, errlen, "cannot add the election: %s",
+                 leader_strerror(rc));
     }
-    rc = lp_client_attach(c, l, key_hex, seed);
     if (rc != 0) {
-        fail(err, errlen, "cannot add the election: %s", leader_strerror(rc));
         free(l->key);
         free(l->id);
         free(l);
@@ -187,14 +191,14 @@ static leader *make_handle(leader_client *c, const leader_options *opts,
 }
 
 /* The caller's options, with defaults for what its version lacks, in o.
- * 0, or -1 with err. */
+ * 0, or a LEADER_E... code with err. */
 static int take_options(const leader_options *opts, leader_options *o,
                         char *err, size_t errlen)
 {
     if (err != NULL && errlen > 0)
         *err = '\0';
     if (opts == NULL)
-        return fail(err, errlen, "options must not be NULL");
+        return fail(LEADER_EINVAL, err, errlen, "options must not be NULL");
     leader_options_init(o);
     return adopt(o, sizeof *o, opts, OPTIONS_V1_SIZE, "leader_options", err,
                  errlen);
@@ -237,7 +241,7 @@ leader_client *leader_client_new(const leader_client_options *caller, char *err,
     if (err != NULL && errlen > 0)
         *err = '\0';
     if (caller == NULL) {
-        fail(err, errlen, "options must not be NULL");
+        fail(LEADER_EINVAL, err, errlen, "options must not be NULL");
         return NULL;
     }
     leader_client_options_init(&co);
@@ -262,13 +266,13 @@ leader *leader_client_add(leader_client *c, const leader_options *caller,
         return NULL;
     opts = &o;
     if (c == NULL) {
-        fail(err, errlen, "client must not be NULL");
+        fail(LEADER_EINVAL, err, errlen, "client must not be NULL");
         return NULL;
     }
     if (check_options(opts, err, errlen) != 0)
         return NULL;
     if (opts->url != NULL || opts->event_loop) {
-        fail(err, errlen,
+        fail(LEADER_EINVAL, err, errlen,
              "url and event_loop are the client's: leave them "
              "NULL and 0");
         return NULL;
@@ -306,10 +310,10 @@ void leader_on(leader *l, leader_callback cb, void *userdata)
 {
     if (l == NULL)
         return;
-    pthread_mutex_lock(&l->client->lock);
+    lp_lock(l->client);
     l->cb = cb;
     l->userdata = userdata;
-    pthread_mutex_unlock(&l->client->lock);
+    lp_unlock(l->client);
 }
 
 /* ---- the lease, lock-free ---- */
@@ -385,7 +389,7 @@ int leader_is_leader(leader *l)
 {
     if (l == NULL)
         return LEADER_EINVAL;
-    return lp_in_callback() ? LEADER_ESTATE : lp_is_leader(l);
+    return lp_in_callback(NULL) ? LEADER_ESTATE : lp_is_leader(l);
 }
 
 int leader_current_size(leader *l, leader_info *info, size_t size)
@@ -395,7 +399,7 @@ int leader_current_size(leader *l, leader_info *info, size_t size)
 
     if (l == NULL || info == NULL || size < INFO_V1_SIZE)
         return LEADER_EINVAL;
-    if (lp_in_callback())
+    if (lp_in_callback(NULL))
         return LEADER_ESTATE;
     rc = lp_current(l, &full);
     /* Never a byte beyond the caller's structure. */
@@ -406,16 +410,14 @@ int leader_current_size(leader *l, leader_info *info, size_t size)
 
 int leader_release_term(leader *l, uint64_t term)
 {
-    int active;
+    enum lp_phase phase;
 
     if (l == NULL || term == 0)
         return LEADER_EINVAL;
-    if (lp_in_callback())
+    if (lp_in_callback(NULL))
         return LEADER_ESTATE;
-    pthread_mutex_lock(&l->client->lock);
-    active = l->active || (l->requests & REQ_FREE);
-    pthread_mutex_unlock(&l->client->lock);
-    if (active)
+    phase = lp_phase_of(l);
+    if (phase == LP_ACTIVE || phase >= LP_FREEING)
         return LEADER_ESTATE; /* its own leadership ends with leader_stop */
     return lp_release_term(l, term);
 }

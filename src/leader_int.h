@@ -1,16 +1,77 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* leader_int.h - the public API's internal structures, shared by leader.c
- * (handles), client.c (the loop: thread or caller-driven) and query.c (the
- * blocking query connection).
+/* leader_int.h - the public API's internal structures and the rules they
+ * live by, shared by leader.c (the calls of a handle), client.c (the
+ * lifecycle of clients and handles), loop.c (the loop turn), runner.c (the
+ * thread that runs the loop) and query.c (the blocking query connection).
+ * Their internal names start with lp_ ("leader, public side").
  *
- * Locking: a client's lock guards the fields marked "lock" of the client
- * and of its handles. Fields marked "loop" belong to whoever runs the loop
- * (the client's thread, or the caller of leader_process) and are touched
- * by nobody else. io_lock guards the I/O layer (the client's io), which
- * other threads reach only to add a handle; the loop holds it while it
- * steps the elections, and never while a callback runs: the turn's events
- * are queued and dispatched once io_lock is released. The lease fields
- * are atomics for lock-free readers.
+ * Errors
+ * ------
+ * - A function that can fail returns 0 or a negative LEADER_E... code; one
+ *   that answers a question returns 1, 0 or a negative code. No -1 with
+ *   errno: errno (or a pthread_* result) is turned into a code where the
+ *   call fails, and goes no further.
+ * - A function that cannot fail returns void.
+ * - A constructor returns the object, or NULL with the code in *rc
+ *   (lio_mux_add()). The ones behind leader_new() and leader_client_new()
+ *   take the caller's err, errlen instead and write the reason there.
+ * - Text is written once, by the function that knows the reason, into the
+ *   caller's err buffer; lower layers return codes, never text, unless
+ *   their contract says they write err (lu_url_parse(),
+ *   lp_client_create()). leader_strerror() names a code.
+ * - A NULL from the application is LEADER_EINVAL at the public entry. A
+ *   broken precondition inside the library (a lock not held, a phase that
+ *   cannot be, an internal pointer NULL) is a bug of ours, so it is an
+ *   assert(), not an error code.
+ *
+ * Locking
+ * -------
+ * - lock (lp_lock()) guards the fields marked "lock" of a client and of
+ *   its handles. It is held briefly and never across I/O or a callback.
+ * - io_lock (lp_io_lock(), recursive) guards the client's mux. Other
+ *   threads take it only to add a handle; the loop holds it while it steps
+ *   the elections, and not while callbacks run: a turn's events are
+ *   queued and dispatched once it is released. When io_lock and lock are
+ *   both held, io_lock is taken first.
+ * - Fields marked "loop" belong to whoever runs the loop (the client's
+ *   thread, or the caller of leader_process()) and nobody else touches
+ *   them.
+ * - The lease words are atomics, for lock-free readers.
+ * Functions that need a lock assert() it with lp_lock_held() or
+ * lp_io_lock_held(); callbacks run with assert(!lp_lock_held()).
+ *
+ * Phases of a handle (l->phase, lock)
+ * -----------------------------------
+ *
+ *   from                    to        when
+ *   IDLE                    ACTIVE    leader_elect(), leader_observe()
+ *   ACTIVE                  STOPPING  leader_stop()
+ *   STOPPING                ACTIVE    leader_elect(), leader_observe() (the
+ *                                     stop is carried out first)
+ *   STOPPING                IDLE      the loop: every stop asked is settled
+ *   IDLE, ACTIVE, STOPPING  FREEING   leader_free()
+ *   FREEING                 CLOSING   the loop takes the free: it stops the
+ *                                     election; only REVOKED is delivered
+ *   CLOSING                 RELEASED  the loop detaches the election; the
+ *                                     handle's memory may go
+ *
+ * ACTIVE means campaigning or observing, and only that. lp_set_phase()
+ * asserts each change against this table.
+ *
+ * Phases of a client (c->phase, lock)
+ * -----------------------------------
+ *
+ *   from           to        when
+ *   IDLE           RUNNING   the first request in thread mode: the thread
+ *                            that runs the loop starts
+ *   IDLE, RUNNING  EXITING   leader_client_free() (or the owning handle's
+ *                            leader_free()) from outside the loop: a
+ *                            thread is woken and joined, then all is freed
+ *   IDLE, RUNNING  DEFERRED  the same from the loop itself (a callback, or
+ *                            the deferred free of the owning handle): the
+ *                            loop frees the client once the turn is over
+ *
+ * An event-loop client stays IDLE until it is freed.
  */
 #ifndef LEADER_INT_H
 #define LEADER_INT_H
@@ -18,6 +79,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <hiredis/hiredis.h>
 
@@ -25,26 +87,62 @@
 #include "leader.h"
 #include "util/lu_url.h"
 
+enum lp_phase {
+    LP_IDLE,
+    LP_ACTIVE,
+    LP_STOPPING,
+    LP_FREEING,
+    LP_CLOSING,
+    LP_RELEASED
+};
+
+enum lp_client_phase {
+    LP_CLIENT_IDLE,
+    LP_CLIENT_RUNNING,
+    LP_CLIENT_EXITING,
+    LP_CLIENT_DEFERRED
+};
+
+/* What a handle's mailbox can hold for the loop. */
 #define REQ_START   1u
 #define REQ_STOP    2u
 #define REQ_FREE    4u
 #define REQ_OBSERVE 8u
 #define REQ_TERM    16u /* a new term for the current leadership */
 
+/* A handle's requests to its loop. Every stop and the free bump the
+ * generation; the loop notes which generation it took, and settles a
+ * generation once its stops are over (no release pending), which is what
+ * leader_stop() waits for. */
+struct lp_mailbox {
+    /* lock */
+    unsigned requests; /* REQ_..., not yet taken */
+    uint64_t gen;      /* stops and the free posted */
+    uint64_t settled;  /* the generation whose stops are over */
+    int queued;        /* in the client's list of mailboxes to take */
+    leader *next;      /* ... linked here */
+
+    /* loop */
+    uint64_t taken;    /* gen at the last take */
+    uint64_t settling; /* the settlement last queued for dispatch */
+};
+
 /* A handle's lease word: the lease deadline (ms on lu_now_ms()'s clock, 0
- * when not leading) in the low LP_LEASE_BITS bits, and above them a count
- * of the stops asked for, modulo 2^(64 - LP_LEASE_BITS). A stop bumps the
- * count and clears the deadline in one atomic step; the loop publishes a
- * deadline only under the count it saw when it last took the handle's
- * requests, so no publish can bring back a leadership stopped since. */
+ * when not leading) in the low LP_LEASE_BITS bits, and above them the
+ * mailbox generation, modulo 2^(64 - LP_LEASE_BITS). A stop bumps the
+ * generation and clears the deadline in one atomic store; the loop
+ * publishes a deadline only under the generation it last took, so no
+ * publish can bring back a leadership stopped since. */
 #define LP_LEASE_BITS   42 /* 139 years of uptime in ms */
 #define LP_LEASE_MASK   ((UINT64_C(1) << LP_LEASE_BITS) - 1)
 #define LP_LEASE_END(w) ((int64_t) (LP_LEASE_MASK & (w)))
 #define LP_LEASE_GEN(w) ((w) >> LP_LEASE_BITS)
+#define LP_LEASE_WORD(gen, end)                                                \
+    ((uint64_t) (gen) << LP_LEASE_BITS | ((uint64_t) (end) &LP_LEASE_MASK))
 
 /* An event of a loop turn, waiting for io_lock to be released. Its strings
  * are in the client's text buffer. Kind 0 marks where the handle's stops
- * settled: term then holds the count of stops settled. */
+ * settled: term then holds the generation settled. */
 #define LP_NO_TEXT ((size_t) -1)
 
 struct lp_event {
@@ -58,35 +156,34 @@ struct lp_event {
 
 struct leader_client {
     pthread_mutex_t lock;
-    pthread_cond_t cond; /* stops settled, handles released */
+    _Atomic uintptr_t lock_owner; /* for lp_lock_held() */
+    pthread_cond_t cond;          /* stops settled, handles released */
     struct lu_url url;
     int event_loop; /* the caller drives the loop; no thread */
 
     /* lock */
-    leader *pending; /* handles with requests, linked by next_pending */
-    size_t handles;  /* handles still attached */
-    int thread_started;
-    int exiting;       /* the thread is asked to end */
-    int free_deferred; /* leader_client_free from the thread: it frees */
+    enum lp_client_phase phase;
+    leader *mail; /* handles with requests, by mailbox.next */
     pthread_t thread;
 
     /* loop */
-    leader *closing;         /* handles being freed, linked by next_closing */
-    leader *deferred;        /* freed from a callback, linked by next_deferred:
-                              * their memory goes once they are released */
-    int dispatching;         /* inside a turn (callbacks included) */
+    leader *closing;         /* CLOSING handles, by next_closing */
+    leader *deferred;        /* freed from a callback, by next_deferred:
+                              * their memory goes once they are RELEASED */
     struct lp_event *events; /* the turn's events, in order */
     size_t nevents, events_cap;
     char *text; /* their strings */
     size_t text_len, text_cap;
 
-    /* io_lock (recursive) */
+    /* io_lock */
     pthread_mutex_t io_lock;
+    _Atomic uintptr_t io_owner; /* for lp_io_lock_held() */
+    unsigned io_depth;          /* its recursion, kept by its holder */
     struct lio_mux io;
 
     pthread_mutex_t query_lock; /* the blocking query connection */
     redisContext *query;
-    long query_timeout_ms; /* the shortest asked for by its handles */
+    long query_timeout_ms; /* lock: the shortest asked for by its handles */
 };
 
 struct leader {
@@ -100,31 +197,39 @@ struct leader {
     /* lock */
     leader_callback cb;
     void *userdata;
-    int active;        /* between elect (or observe) and stop */
-    unsigned requests; /* REQ_... for the loop */
-    int queued;        /* in the client's pending list */
-    leader *next_pending;
-    uint64_t stops_asked; /* stop requests made, */
-    uint64_t stops_taken; /* taken by the loop, */
-    uint64_t stops_done;  /* and settled there */
-    int released;         /* the loop has let go of the handle (free) */
-    int free_deferred;    /* leader_free from a callback of its client */
+    enum lp_phase phase;
+    struct lp_mailbox mail; /* and its loop marks */
 
     /* loop */
     struct lio_slot *election;
-    int closing; /* being freed: only REVOKED is delivered now */
     leader *next_closing;
     leader *next_deferred;
-    uint64_t lease_gen;    /* LP_LEASE_GEN of the lease word at the last
-                            * take of requests */
-    uint64_t stops_seen;   /* stops_taken, as of the last take */
-    uint64_t stops_queued; /* the settled count last queued */
 
     _Atomic uint64_t lease; /* LP_LEASE_... */
     _Atomic uint64_t term;
 };
 
-/* client.c: the loop */
+/* ---- client.c: locks, phases, requests, stop and free ---- */
+
+void lp_lock(leader_client *c);
+void lp_unlock(leader_client *c);
+void lp_io_lock(leader_client *c);
+void lp_io_unlock(leader_client *c);
+
+/* 1 if the calling thread holds the lock. For assert(). */
+int lp_lock_held(const leader_client *c);
+int lp_io_lock_held(const leader_client *c);
+
+/* Waits on the client's condition with lock held, until deadline (on
+ * CLOCK_MONOTONIC; NULL for none). 0, or LEADER_ETIMEDOUT. */
+int lp_wait(leader_client *c, const struct timespec *deadline);
+
+/* Moves l to phase to, which the table above must allow. With lock. */
+void lp_set_phase(leader *l, enum lp_phase to);
+void lp_set_client_phase(leader_client *c, enum lp_client_phase to);
+
+/* l's phase, read under lock. */
+enum lp_phase lp_phase_of(leader *l);
 
 /* A client over url, with its loop run by a thread of its own (started
  * with the first request) or by the caller (event_loop). NULL with a
@@ -132,32 +237,74 @@ struct leader {
 leader_client *lp_client_create(const struct lu_url *url, int event_loop,
                                 char *err, size_t errlen);
 
-/* Frees the client; from its own thread, once the callback returns. Its
- * handles must be gone. */
+/* Frees the client; from its own loop (a callback), once the turn is over.
+ * Its handles must be gone. */
 void lp_client_destroy(leader_client *c);
 
-/* Adds l's election to the client. 0 or a LEADER_E... code. */
+/* Frees everything of the client now: no thread may run its loop any more
+ * (joined, or the caller is that thread, about to end). */
+void lp_client_free_now(leader_client *c);
+
+/* Posts a REQ_... to l's mailbox and wakes the loop. 0, or LEADER_ESTATE
+ * when l's phase does not allow it (START and OBSERVE need IDLE or
+ * STOPPING, STOP needs ACTIVE, TERM needs ACTIVE and a lease, FREE anything
+ * before FREEING), or LEADER_ECONN when the thread cannot start. */
+int lp_request(leader *l, unsigned request);
+
+/* Waits (bounded, on CLOCK_MONOTONIC) until the stops asked so far are
+ * settled and their events dispatched, unless called from the loop. */
+void lp_wait_stop(leader *l);
+
+/* How long a stop waits for its release to be confirmed. */
+long lp_stop_wait_ms(const leader *l);
+
+/* After a FREE request: frees the handle once RELEASED; from a callback of
+ * its client, the loop finishes that after the turn. */
+void lp_release(leader *l);
+
+/* The memory of a RELEASED handle. */
+void lp_handle_free(leader *l);
+
+/* ---- loop.c: the loop turn ---- */
+
+/* Adds l's election to the client's mux. 0 or a LEADER_E... code. */
 int lp_client_attach(leader_client *c, leader *l, const char *key_hex,
                      uint64_t seed);
 
-/* Hands a REQ_... to the loop. START and OBSERVE are refused with
- * LEADER_ESTATE while the handle is active, STOP when it is not, TERM
- * unless it holds a lease now. */
-int lp_request(leader *l, unsigned request);
+/* One turn: take the requests, process the mux, dispatch the events,
+ * reap the handles freed. On the loop, with no lock held. */
+void lp_loop_turn(leader_client *c);
 
-/* Waits (bounded, on CLOCK_MONOTONIC) for the stops asked so far to settle
- * and their events to be dispatched, unless called from the loop itself. */
-void lp_wait_stop(leader *l);
+/* Milliseconds until the loop must turn again: -1 none, 0 now. */
+int lp_loop_timeout(leader_client *c);
 
-/* 1 while the calling thread runs a callback of the library (any handle's,
- * any client's). */
-int lp_in_callback(void);
+/* Frees the memory of handles freed from callbacks, once RELEASED; in
+ * event-loop mode turns the loop until they are (bounded). On the loop,
+ * outside a callback. */
+void lp_loop_finish_deferred(leader_client *c);
 
-/* Detaches and frees the handle once its election has stopped; from a
- * callback of its client, once the loop has released it after the turn. */
-void lp_release(leader *l);
+/* Event loop: turns the loop until l is RELEASED, bounded. */
+void lp_loop_run_until_released(leader *l);
 
-/* query.c: the blocking query connection */
+/* 1 while the calling thread runs a callback of client c, or of any
+ * client for NULL. */
+int lp_in_callback(const leader_client *c);
+
+/* ---- runner.c: the thread ---- */
+
+/* Starts the client's thread; with lock held, from phase IDLE. 0 or
+ * LEADER_ECONN. */
+int lp_runner_start(leader_client *c);
+
+/* Wakes the client's thread and waits for it to end; the phase must
+ * already ask it to. */
+void lp_runner_join(leader_client *c);
+
+/* 1 when called from the code that runs c's loop: its thread, or in
+ * event-loop mode the caller (who must not call from elsewhere). */
+int lp_on_loop(const leader_client *c);
+
+/* ---- query.c: the blocking query connection ---- */
 int lp_is_leader(leader *l);
 int lp_current(leader *l, leader_info *info);
 int lp_release_term(leader *l, uint64_t term);

@@ -2,8 +2,9 @@
 /* test_callbacks.c - what a callback may do, and what the loop does while
  * callbacks run: no library lock is held (an application lock taken in a
  * callback cannot deadlock with the library), blocking queries are refused
- * at once so that REVOKED keeps its deadline, and leader_stop() ends the
- * lease for good even while the loop is held up by a slow callback. */
+ * at once so that REVOKED keeps its deadline, leader_stop() ends the lease
+ * for good even while the loop is held up by a slow callback, and a handle
+ * freed from a callback still gets its REVOKED and releases its key. */
 #define _GNU_SOURCE
 
 #include <poll.h>
@@ -551,5 +552,130 @@ TEST(stop_revoked_handler_ends_before_the_release)
         FAIL("b led while a's REVOKED handler (for its stop) still ran");
     leader_free(a);
     leader_free(b);
+    rfx_free(s);
+}
+
+/* ---- item: the end of a handle, seen from callbacks ---- */
+
+/* Event-loop mode, leader_free() of a handle from its own ELECTED
+ * callback: the free waits for the callback to return, its REVOKED comes
+ * after that, and the key is released before the leader_process() that ran
+ * the callback returns. */
+struct self_free {
+    int elected, returned, revoked, revoked_after_return, revoked_error;
+};
+
+static void on_event_free_self(leader *l, const leader_event *ev, void *ud)
+{
+    struct self_free *sf = ud;
+
+    if (ev->type == LEADER_EVENT_ELECTED) {
+        sf->elected++;
+        leader_free(l);
+        sf->returned = 1;
+    } else if (ev->type == LEADER_EVENT_REVOKED) {
+        sf->revoked++;
+        sf->revoked_after_return = sf->returned;
+        sf->revoked_error = ev->error;
+    }
+}
+
+TEST(free_from_own_callback_in_event_loop_mode_ends_inside_process)
+{
+    rfx_server *s = start_redis(NULL);
+    struct self_free sf;
+    char key[64];
+    int64_t end;
+    leader *l;
+    char *r;
+
+    memset(&sf, 0, sizeof sf);
+    l = new_handle(rfx_url(s), "self-free-loop", NULL, 10000, 100, 1);
+    snprintf(key, sizeof key, "%s", leader_key(l));
+    leader_on(l, on_event_free_self, &sf);
+    ASSERT_OK(leader_elect(l));
+    end = now_ms() + 5000;
+    while (!sf.elected && now_ms() < end) {
+        struct pollfd p = {leader_fd(l), POLLIN, 0};
+        int t = leader_timeout_ms(l);
+        poll(&p, 1, t < 0 || t > 100 ? 100 : t);
+        ASSERT_OK(leader_process(l)); /* the last one frees l */
+    }
+    ASSERT_EQ(sf.elected, 1);
+    ASSERT_EQ(sf.revoked, 1);
+    ASSERT_EQ(sf.revoked_after_return, 1);
+    ASSERT_EQ(sf.revoked_error, 0);
+    r = rfx_command(s, "EXISTS %s", key);
+    ASSERT_STR_EQ(r, "0"); /* released, not left to expire */
+    free(r);
+    rfx_free(s);
+}
+
+/* Event-loop mode, a callback of one client frees a leading handle of
+ * another client run by the same thread: leader_free() runs that client's
+ * loop from inside the callback, so the two nest. The freed handle's
+ * REVOKED comes there, still inside a callback (its queries are refused),
+ * and its key is released when leader_free() returns. */
+struct nested {
+    leader *victim;
+    int victim_elected, victim_revoked, revoked_inside, query_inside;
+    int in_outer, freed;
+};
+
+static void on_victim_event(leader *l, const leader_event *ev, void *ud)
+{
+    struct nested *n = ud;
+
+    if (ev->type == LEADER_EVENT_ELECTED) {
+        n->victim_elected++;
+    } else if (ev->type == LEADER_EVENT_REVOKED) {
+        n->victim_revoked++;
+        n->revoked_inside = n->in_outer;
+        n->query_inside = leader_is_leader(l);
+    }
+}
+
+static void on_outer_event(leader *l, const leader_event *ev, void *ud)
+{
+    struct nested *n = ud;
+
+    (void) l;
+    if (ev->type != LEADER_EVENT_ELECTED || n->freed)
+        return;
+    n->in_outer = 1;
+    leader_free(n->victim);
+    n->in_outer = 0;
+    n->freed = 1;
+}
+
+TEST(free_of_another_clients_handle_from_a_callback_nests_its_loop)
+{
+    rfx_server *s = start_redis(NULL);
+    struct nested n;
+    char key[64];
+    leader *outer;
+    char *r;
+
+    memset(&n, 0, sizeof n);
+    n.victim = new_handle(rfx_url(s), "nested-victim", NULL, 10000, 100, 1);
+    snprintf(key, sizeof key, "%s", leader_key(n.victim));
+    leader_on(n.victim, on_victim_event, &n);
+    ASSERT_OK(leader_elect(n.victim));
+    run_loops(n.victim, n.victim, 5000, &n.victim_elected, 1);
+    ASSERT_EQ(n.victim_elected, 1);
+    outer = new_handle(rfx_url(s), "nested-outer", NULL, 10000, 100, 1);
+    leader_on(outer, on_outer_event, &n);
+    ASSERT_OK(leader_elect(outer));
+    run_loops(outer, outer, 5000, &n.freed, 1);
+    ASSERT_EQ(n.freed, 1);
+    ASSERT_EQ(n.victim_revoked, 1);
+    ASSERT_EQ(n.revoked_inside, 1);
+    ASSERT_EQ(n.query_inside, LEADER_ESTATE);
+    r = rfx_command(s, "EXISTS %s", key);
+    ASSERT_STR_EQ(r, "0");
+    free(r);
+    /* Outside every callback, the queries work again. */
+    ASSERT_EQ(leader_is_leader(outer), 1);
+    leader_free(outer);
     rfx_free(s);
 }

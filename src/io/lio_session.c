@@ -360,6 +360,13 @@ static void check_sub(struct lio_session *s)
         return;
     if (s->sub_pong_by != LC_NEVER) {
         if (s->now >= s->sub_pong_by) {
+#ifdef LIO_BREAK_NO_SUB_HEALTH
+            /* Broken on purpose (tests/sim): an unanswered PING is
+             * forgotten, and a silently dead link is kept. */
+            s->sub_pong_by = LC_NEVER;
+            s->sub_ping_at = s->now + timing(s).ping_every;
+            return;
+#endif
             link_close(s, LIO_LINK_SUB);
             sub_failed(s);
         }

@@ -51,6 +51,9 @@
 #define MAX_ELECT   (SIM_MAX_CAND + SIM_MAX_OBS)
 #define MAX_TAGS    8 /* subscriptions on one notification link */
 #define ID_MAX      48
+/* lio_session.c's cap on the wait before it opens the notification link
+ * again (the policy the simulator holds it to). */
+#define SUB_BACKOFF_CAP 1000
 
 /* ---- events ---- */
 
@@ -139,6 +142,13 @@ struct event {
     struct msg m;
 };
 
+/* An event's place in the queue. */
+struct key {
+    int64_t t;
+    uint64_t seq;
+    uint32_t ev; /* in the pool */
+};
+
 struct conn {
     int proc;
     int sub;
@@ -161,7 +171,9 @@ struct proc {
     int alive, paused;
     unsigned crash_serial, pause_serial, part_serial;
     int64_t offset_ms;
-    int64_t rate; /* RATE_ONE +- up to 1 % */
+    int64_t rate;     /* RATE_ONE +- up to 1 % */
+    int64_t clock_at; /* true time of the clock's cached reading, or -1 */
+    lc_time clock;
     struct lio_session s;
     int has_session;
     int link[2];              /* connection of each lio_link, -1: down */
@@ -176,6 +188,8 @@ struct proc {
     int64_t heal_at;
     int members[MAX_ELECT];
     int nmembers;
+    lc_time sub_heard;        /* the notification link opened or answered */
+    lc_time sub_down_at;      /* it is down while elections listen, or -1 */
     int64_t started_at;       /* true time this incarnation started */
     uint64_t cmds_after_live; /* commands Redis ran once settled */
 };
@@ -238,8 +252,11 @@ struct world {
     size_t ngrants, capgrants;
     struct conn *conns;
     size_t nconns, capconns;
-    struct event *heap;
+    struct key *heap;
     size_t nheap, capheap;
+    struct event *pool; /* the events in the queue, and free ones */
+    uint32_t *free_ix;
+    size_t cappool, nfree;
     uint64_t seq;
     /* network and fault parameters of this run */
     int64_t dmin_us, dmax_us, slow_max_us, quiet_max_us, jitter_us;
@@ -257,10 +274,11 @@ struct world {
     /* The shape of the processes (several elections in one, observers,
      * elections made again) and the sessions' seeds: a stream of its own. */
     uint64_t shape_rng;
-    int64_t recreate_mean_us; /* 0: none in this run */
-    int64_t redis_wall;       /* the server's TIME at true time 0, in ms */
-    int late_joins;           /* such losses still to come */
-    uint64_t max_granted;     /* (2b) highest term granted, in any epoch */
+    int64_t recreate_mean_us;     /* 0: none in this run */
+    struct lio_timing sub_timing; /* the notification link's, by ttl */
+    int64_t redis_wall;           /* the server's TIME at true time 0, in ms */
+    int late_joins;               /* such losses still to come */
+    uint64_t max_granted;         /* (2b) highest term granted, in any epoch */
     int64_t last_elected_at;
     uint64_t hostile_after_live;
     int quiet;
@@ -328,9 +346,15 @@ static lc_time local_at(const struct proc *p, int64_t t_us)
     return p->offset_ms + (t_us * p->rate) / ((int64_t) RATE_ONE * US_PER_MS);
 }
 
-static lc_time local_now(const struct proc *p)
+/* The process' clock now; cached, since every call into a session and
+ * every check reads it. */
+static lc_time local_now(struct proc *p)
 {
-    return local_at(p, p->w->now);
+    if (p->clock_at != p->w->now || p->clock_at < 0) {
+        p->clock_at = p->w->now;
+        p->clock = local_at(p, p->w->now);
+    }
+    return p->clock;
 }
 
 /* The first true instant at which the process' clock reads local. */
@@ -480,9 +504,12 @@ static const char *elect_id(const struct elect *e)
     return e->id;
 }
 
-/* ---- the event queue: a binary heap on (time, insertion order) ---- */
+/* ---- the event queue: a binary heap on (time, insertion order) ----
+ *
+ * The heap holds small keys; the events themselves stay in a pool, so that
+ * sifting moves 24 bytes, not a whole event. */
 
-static int ev_before(const struct event *a, const struct event *b)
+static int key_before(const struct key *a, const struct key *b)
 {
     return a->t < b->t || (a->t == b->t && a->seq < b->seq);
 }
@@ -502,14 +529,13 @@ static void *grow(void *p, size_t *cap, size_t size)
 
 static void sift_down(struct world *w, size_t i)
 {
-    struct event *h = w->heap;
+    struct key *h = w->heap, tmp;
 
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
-        struct event tmp;
-        if (l < w->nheap && ev_before(&h[l], &h[m]))
+        if (l < w->nheap && key_before(&h[l], &h[m]))
             m = l;
-        if (r < w->nheap && ev_before(&h[r], &h[m]))
+        if (r < w->nheap && key_before(&h[r], &h[m]))
             m = r;
         if (m == i)
             return;
@@ -520,19 +546,50 @@ static void sift_down(struct world *w, size_t i)
     }
 }
 
-/* Inserts ev, keeping its seq (its place among events of equal time). */
-static void push_seq(struct world *w, const struct event *ev)
+/* A free event of the pool, for ev_queue(); valid until the next one. */
+static struct event *ev_alloc(struct world *w)
 {
+    if (w->nfree == 0) {
+        size_t old = w->cappool;
+        w->pool = grow(w->pool, &w->cappool, sizeof *w->pool);
+        w->free_ix = realloc(w->free_ix, w->cappool * sizeof *w->free_ix);
+        if (w->free_ix == NULL) {
+            fprintf(stderr, "sim: out of memory\n");
+            exit(2);
+        }
+        for (size_t n = w->cappool; n > old; n--)
+            w->free_ix[w->nfree++] = (uint32_t) (n - 1);
+    }
+    return &w->pool[w->free_ix[w->nfree - 1]];
+}
+
+/* Queues the event ev_alloc() gave, keeping its seq (its place among
+ * events of equal time). */
+static void ev_queue(struct world *w, const struct event *ev)
+{
+    struct key k;
     size_t i;
 
+    k.t = ev->t;
+    k.seq = ev->seq;
+    k.ev = w->free_ix[--w->nfree];
     if (w->nheap == w->capheap)
         w->heap = grow(w->heap, &w->capheap, sizeof *w->heap);
     i = w->nheap++;
-    while (i > 0 && ev_before(ev, &w->heap[(i - 1) / 2])) {
+    while (i > 0 && key_before(&k, &w->heap[(i - 1) / 2])) {
         w->heap[i] = w->heap[(i - 1) / 2];
         i = (i - 1) / 2;
     }
-    w->heap[i] = *ev;
+    w->heap[i] = k;
+}
+
+/* Inserts a copy of ev, keeping its seq. */
+static void push_seq(struct world *w, const struct event *ev)
+{
+    struct event *e = ev_alloc(w);
+
+    *e = *ev;
+    ev_queue(w, e);
 }
 
 static void push(struct world *w, struct event *ev)
@@ -543,7 +600,10 @@ static void push(struct world *w, struct event *ev)
 
 static void pop(struct world *w, struct event *ev)
 {
-    *ev = w->heap[0];
+    uint32_t x = w->heap[0].ev;
+
+    *ev = w->pool[x];
+    w->free_ix[w->nfree++] = x;
     w->heap[0] = w->heap[--w->nheap];
     sift_down(w, 0);
 }
@@ -608,26 +668,31 @@ static void net_send(struct world *w, int ci, int to_redis, const struct msg *m)
     struct conn *cn = &w->conns[ci];
     struct proc *p = &w->proc[cn->proc];
     int64_t *last = to_redis ? &cn->last_to_redis : &cn->last_to_client;
-    int64_t base = w->now;
-    struct event ev;
+    int64_t base = w->now, t;
+    struct event *ev;
 
     if (p->partitioned && p->part_hold && p->heal_at > base)
         base = p->heal_at;
-    memset(&ev, 0, sizeof ev);
-    ev.t = base + net_delay(w);
-    if (ev.t < *last)
-        ev.t = *last;
-    *last = ev.t;
-    ev.type = to_redis ? EV_TO_REDIS : EV_TO_CLIENT;
-    ev.conn = ci;
-    ev.who = cn->proc;
-    ev.m = *m;
-    push(w, &ev);
+    t = base + net_delay(w);
+    if (t < *last)
+        t = *last;
+    *last = t;
+    ev = ev_alloc(w); /* filled in place: this is the hottest path */
+    ev->t = t;
+    ev->seq = w->seq++;
+    ev->type = to_redis ? EV_TO_REDIS : EV_TO_CLIENT;
+    ev->conn = ci;
+    ev->who = cn->proc;
+    ev->fault = 0;
+    ev->serial = 0;
+    ev->flag = 0;
+    ev->m = *m;
+    ev_queue(w, ev);
     if (!w->quiet && m->kind != M_RESET && chance(w, w->p_break)) {
         /* The message is lost: the connection breaks on its way. */
         struct event b;
         memset(&b, 0, sizeof b);
-        b.t = w->now + rnd_upto(w, ev.t - w->now);
+        b.t = w->now + rnd_upto(w, t - w->now);
         b.type = EV_BREAK;
         b.conn = ci;
         b.who = cn->proc;
@@ -1391,9 +1456,50 @@ static void set_tick(struct world *w, struct proc *p)
 }
 
 /* After any call into a session. */
+/* (11) The notification link, held by the session's policy: while an
+ * election of the process listens (a follower, the leader, an observer),
+ * a link that is down is opened again within the session's backoff cap;
+ * and a ready link that has not answered its health check (nothing since
+ * it opened or since the last PONG) for ping_every + sub_timeout is given
+ * up. A pause is not the session's fault: both clocks restart when the
+ * process resumes. */
+static void check_sub_link(struct world *w, struct proc *p)
+{
+    lc_time now = local_now(p), slack = 2 * w->jitter_us / US_PER_MS + 10;
+    int ci = p->link[LIO_LINK_SUB], listening = 0;
+
+    if (ci >= 0) {
+        p->sub_down_at = -1;
+        if (w->conns[ci].ready &&
+            now - p->sub_heard >
+                w->sub_timing.ping_every + w->sub_timing.sub_timeout + slack)
+            fail(w, "session",
+                 "p%d: its notification link has not answered for %lld ms, "
+                 "and is still held",
+                 p->index, (long long) (now - p->sub_heard));
+        return;
+    }
+    for (int i = 0; i < p->nmembers; i++) {
+        const struct elect *e = &w->el[p->members[i]];
+        enum lc_state st =
+            e->slot != NULL ? lc_state(lio_slot_core(e->slot)) : LC_IDLE;
+        listening += st == LC_FOLLOWER || st == LC_LEADER || st == LC_OBSERVER;
+    }
+    if (listening == 0)
+        p->sub_down_at = -1;
+    else if (p->sub_down_at < 0)
+        p->sub_down_at = now;
+    else if (now - p->sub_down_at > SUB_BACKOFF_CAP + slack)
+        fail(w, "session",
+             "p%d: %d election(s) listen, but its notification link has "
+             "been down for %lld ms",
+             p->index, listening, (long long) (now - p->sub_down_at));
+}
+
 static void settled(struct world *w, struct proc *p)
 {
     check_links(w, p);
+    check_sub_link(w, p);
     set_tick(w, p);
 }
 
@@ -1431,8 +1537,30 @@ static void add_slot(struct world *w, struct elect *e)
 
 /* ---- the client side of the network ---- */
 
-static int reply_value(struct world *w, const struct msg *m, struct lc_value *v,
-                       struct lc_value el[4], char counter[24])
+static struct lc_value val_int(long long n)
+{
+    struct lc_value v = {.type = LC_VAL_INT, .integer = n};
+    return v;
+}
+
+static struct lc_value val_str(enum lc_value_type type, const char *str,
+                               size_t len)
+{
+    struct lc_value v = {.type = type, .str = str, .len = len};
+    return v;
+}
+
+static struct lc_value val_array(const struct lc_value *elem, size_t n)
+{
+    struct lc_value v = {.type = LC_VAL_ARRAY, .elem = elem, .n = n};
+    return v;
+}
+
+/* The reply as the library decodes it. Only what is used is written: this
+ * runs for every reply. */
+static void reply_value(struct world *w, const struct msg *m,
+                        struct lc_value *v, struct lc_value el[4],
+                        char counter[24])
 {
     static const char noscript[] = "NOSCRIPT No matching script. Please use "
                                    "EVAL.";
@@ -1440,66 +1568,45 @@ static int reply_value(struct world *w, const struct msg *m, struct lc_value *v,
     static const char term_err[] = "LEADERTERM the term counter is at "
                                    "9000000000000000 or holds no term";
     const struct sim_script *s = &m->res;
+    const char *text;
 
-    memset(v, 0, sizeof *v);
-    memset(el, 0, 4 * sizeof *el);
     if (m->rkind == R_PONG) {
         if (s->flag) {
-            v->type = LC_VAL_ARRAY;
-            v->elem = el;
-            v->n = 2;
-            el[0].type = el[1].type = LC_VAL_STR;
-            el[0].str = "pong";
-            el[0].len = 4;
-            el[1].str = "";
+            el[0] = val_str(LC_VAL_STR, "pong", 4);
+            el[1] = val_str(LC_VAL_STR, "", 0);
+            *v = val_array(el, 2);
         } else {
-            v->type = LC_VAL_STR;
-            v->str = "PONG";
-            v->len = 4;
+            *v = val_str(LC_VAL_STR, "PONG", 4);
         }
     } else if (m->rkind != R_SCRIPT || s->kind == SIM_SR_TERM_ERROR) {
-        v->type = LC_VAL_ERR;
-        v->str = m->rkind == R_NOSCRIPT ? noscript
-                 : m->rkind == R_ERROR  ? err
-                                        : term_err;
-        v->len = strlen(v->str);
+        text = m->rkind == R_NOSCRIPT ? noscript
+               : m->rkind == R_ERROR  ? err
+                                      : term_err;
+        *v = val_str(LC_VAL_ERR, text, strlen(text));
     } else if (s->kind == SIM_SR_WON) {
-        v->type = LC_VAL_ARRAY;
-        v->elem = el;
-        v->n = 2;
-        el[0].type = el[1].type = LC_VAL_INT;
-        el[0].integer = 1;
-        el[1].integer = (long long) s->term;
+        el[0] = val_int(1);
+        el[1] = val_int((long long) s->term);
+        *v = val_array(el, 2);
     } else if (s->kind == SIM_SR_LOST || s->kind == SIM_SR_READ) {
         /* {0, holder, pttl, counter} or {holder, pttl, counter}. */
         struct lc_value *x = el;
-        v->type = LC_VAL_ARRAY;
-        v->elem = el;
-        v->n = s->kind == SIM_SR_LOST ? 4 : 3;
-        if (s->kind == SIM_SR_LOST) {
-            el[0].type = LC_VAL_INT;
-            x++;
-        }
-        x[0].type = LC_VAL_NIL;
+        *v = val_array(el, s->kind == SIM_SR_LOST ? 4 : 3);
+        if (s->kind == SIM_SR_LOST)
+            *x++ = val_int(0);
+        x[0] = val_str(LC_VAL_NIL, NULL, 0);
         if (s->holder >= 0) {
-            x[0].type = LC_VAL_STR;
-            x[0].str = ident_id(w, s->holder);
-            x[0].len = strlen(x[0].str);
+            text = ident_id(w, s->holder);
+            x[0] = val_str(LC_VAL_STR, text, strlen(text));
         }
-        x[1].type = LC_VAL_INT;
-        x[1].integer = s->pttl;
-        x[2].type = LC_VAL_NIL; /* GET of the counter: a bulk string */
-        if (s->term > 0) {
-            x[2].type = LC_VAL_STR;
-            x[2].str = counter;
-            x[2].len = (size_t) snprintf(counter, 24, "%llu",
-                                         (unsigned long long) s->term);
-        }
+        x[1] = val_int(s->pttl);
+        x[2] = val_str(LC_VAL_NIL, NULL, 0); /* GET of the counter */
+        if (s->term > 0)
+            x[2] = val_str(LC_VAL_STR, counter,
+                           (size_t) snprintf(counter, 24, "%llu",
+                                             (unsigned long long) s->term));
     } else {
-        v->type = LC_VAL_INT;
-        v->integer = s->flag;
+        *v = val_int(s->flag);
     }
-    return 0;
 }
 
 /* The text of a forged notification: well formed (an election or a
@@ -1623,6 +1730,7 @@ static void on_client(struct world *w, struct event *ev)
     switch (ev->m.kind) {
     case M_ACK:
         cn->ready = 1;
+        p->sub_heard = local_now(p);
         p->open_deadline[link] = LC_NEVER;
         TRACE(w, p->index, "transport: %s link ready (conn #%d)",
               cn->sub ? "sub" : "cmd", ci);
@@ -1640,6 +1748,8 @@ static void on_client(struct world *w, struct event *ev)
                            leader_strerror(LEADER_ECONN), local_now(p));
         break;
     case M_REPLY:
+        if (link == LIO_LINK_SUB)
+            p->sub_heard = local_now(p); /* the health check's PONG */
         reply_value(w, &ev->m, &v, el, counter);
         if (link == LIO_LINK_CMD) {
             w->cur_epoch = ev->m.epoch;
@@ -1682,6 +1792,7 @@ static void proc_start(struct world *w, int pi)
     p->link[0] = p->link[1] = -1;
     p->open_deadline[0] = p->open_deadline[1] = LC_NEVER;
     p->spins = 0;
+    p->sub_down_at = -1;
     p->started_at = w->now;
     if (lio_session_init(&p->s, &t, splitmix(&w->shape_rng) | 1) != 0) {
         fail(w, "setup", "lio_session_init failed");
@@ -1739,6 +1850,8 @@ static void proc_resume(struct world *w, int pi)
     struct proc *p = &w->proc[pi];
 
     p->paused = 0;
+    p->sub_heard = local_now(p);
+    p->sub_down_at = -1;
     TRACE(w, pi, "process resumes (%zu inputs waiting)", p->ndeferred);
     /* What arrived during the pause is read now, in arrival order. */
     for (size_t i = 0; i < p->ndeferred; i++) {
@@ -1806,12 +1919,13 @@ static void partition(struct world *w, int pi)
      * the same amount keeps the order on each connection. */
     d = p->heal_at - w->now;
     for (size_t i = 0; i < w->nheap; i++) {
-        struct event *ev = &w->heap[i];
+        struct event *ev = &w->pool[w->heap[i].ev];
         struct conn *cn;
         if ((ev->type != EV_TO_REDIS && ev->type != EV_TO_CLIENT) ||
             ev->who != pi)
             continue;
         ev->t += d;
+        w->heap[i].t = ev->t;
         cn = &w->conns[ev->conn];
         if (ev->type == EV_TO_REDIS && ev->t > cn->last_to_redis)
             cn->last_to_redis = ev->t;
@@ -2375,6 +2489,7 @@ static void choose_params(struct world *w, uint64_t seed)
     core_timing(w, &cmd_timeout, &backoff_cap);
     w->bound = w->ttl + w->wait + 2 * cmd_timeout + 2 * backoff_cap +
                (w->ttl + w->wait) / 50 + 100;
+    lio_timing_for(w->ttl, &w->sub_timing);
     w->quiet_max_us = cmd_timeout * US_PER_MS / 6;
     w->jitter_us = w->quiet_max_us < 5000 ? w->quiet_max_us : 5000;
     w->t_end = (int64_t) o->minutes * 60 * 1000000;
@@ -2425,6 +2540,7 @@ static struct proc *new_proc(struct world *w, int64_t rate, int64_t offset)
     p->index = w->nproc++;
     p->rate = rate;
     p->offset_ms = offset;
+    p->clock_at = -1;
     p->tick_at = SIM_NEVER;
     p->link[0] = p->link[1] = -1;
     p->open_deadline[0] = p->open_deadline[1] = LC_NEVER;
@@ -2449,7 +2565,7 @@ static void make_processes(struct world *w, uint64_t seed)
 
     w->shape_rng = seed ^ 0x7368617065730a21ULL;
     grouped = w->k > 1 && shape_rnd(w, 100) < 35;
-    w->nobs = shape_rnd(w, 100) < 35 ? 1 + (int) shape_rnd(w, SIM_MAX_OBS) : 0;
+    w->nobs = shape_rnd(w, 100) < 20 ? 1 + (shape_rnd(w, 4) == 0) : 0;
     w->nelect = w->k + w->nobs;
     if (grouped && shape_rnd(w, 100) < 60)
         w->recreate_mean_us =
@@ -2551,6 +2667,8 @@ static void world_free(struct world *w)
     }
     free(w->conns);
     free(w->heap);
+    free(w->pool);
+    free(w->free_ix);
     free(w->idents);
     free(w->grants);
 }

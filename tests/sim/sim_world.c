@@ -225,7 +225,6 @@ struct elect {
 
 struct ident {
     char id[ID_MAX];
-    int elect;
 };
 
 struct grant {
@@ -246,6 +245,7 @@ struct world {
     const struct lio_shas *shas; /* Redis' script cache knows these */
     struct elect el[MAX_ELECT];
     struct proc proc[MAX_ELECT];
+    int64_t ticks[MAX_ELECT]; /* each process' tick_at, if it can run */
     struct ident *idents;
     size_t nidents, capidents;
     struct grant *grants; /* this epoch's, in order */
@@ -400,7 +400,6 @@ static int new_ident(struct world *w, int ei, const char *name, uint64_t r)
     id = &w->idents[w->nidents];
     snprintf(id->id, sizeof id->id, "%s-%08llx~%zu", name,
              (unsigned long long) (r & 0xffffffff), w->nidents);
-    id->elect = ei;
     memcpy(w->el[ei].id, id->id, sizeof id->id);
     return (int) w->nidents++;
 }
@@ -1432,7 +1431,14 @@ static void check_links(struct world *w, struct proc *p)
 
 /* The next wake-up: the session's deadline or an opening's timeout, on the
  * process' clock, converted to true time as poll() would sleep. */
-static void set_tick(struct world *w, struct proc *p)
+/* The main loop reads the wake-ups of the processes that can run from one
+ * small array, not from the processes themselves. */
+static void sync_tick(struct world *w, const struct proc *p)
+{
+    w->ticks[p->index] = p->alive && !p->paused ? p->tick_at : SIM_NEVER;
+}
+
+static void set_tick_at(struct world *w, struct proc *p)
 {
     lc_time d = lio_session_deadline(&p->s);
 
@@ -1453,6 +1459,12 @@ static void set_tick(struct world *w, struct proc *p)
                                   : rnd_upto(w, w->jitter_us / 25);
     if (p->tick_at < w->now)
         p->tick_at = w->now;
+}
+
+static void set_tick(struct world *w, struct proc *p)
+{
+    set_tick_at(w, p);
+    sync_tick(w, p);
 }
 
 /* After any call into a session. */
@@ -1827,6 +1839,7 @@ static void proc_crash(struct world *w, int pi)
     p->crash_serial++;
     p->ndeferred = 0;
     p->tick_at = SIM_NEVER;
+    sync_tick(w, p);
     /* The kernel closes its sockets: what was written still arrives. */
     for (int l = 0; l < 2; l++) {
         if (p->link[l] >= 0)
@@ -1852,6 +1865,7 @@ static void proc_resume(struct world *w, int pi)
     p->paused = 0;
     p->sub_heard = local_now(p);
     p->sub_down_at = -1;
+    sync_tick(w, p);
     TRACE(w, pi, "process resumes (%zu inputs waiting)", p->ndeferred);
     /* What arrived during the pause is read now, in arrival order. */
     for (size_t i = 0; i < p->ndeferred; i++) {
@@ -2066,6 +2080,7 @@ static void schedule_recreate(struct world *w)
 static void recreate(struct world *w)
 {
     int shared[SIM_MAX_CAND], n = 0, ei, later;
+    struct lio_slot *slot;
     struct elect *e;
     struct proc *p;
 
@@ -2090,8 +2105,9 @@ static void recreate(struct world *w)
     }
     e->stop_serial++;
     TRACE(w, p->index, "app: free %s", elect_id(e));
-    lio_session_remove(&p->s, e->slot, local_now(p));
-    e->slot = NULL;
+    slot = e->slot;
+    e->slot = NULL; /* freed by the call: the transport must not see it */
+    lio_session_remove(&p->s, slot, local_now(p));
     e->app_leader = 0;
     settled(w, p);
     w->res->n.recreated++;
@@ -2323,6 +2339,7 @@ static void on_fault(struct world *w, const struct event *ev)
                 : r < 9 ? rnd_range(w, w->ttl / 2, 2 * w->ttl)
                         : rnd_range(w, 2 * w->ttl, 5 * w->ttl);
             w->proc[pi].paused = 1;
+            sync_tick(w, &w->proc[pi]);
             w->res->n.pauses++;
             w->proc[pi].pause_serial++;
             push_fault(w, until(w, d), F_RESUME, pi, w->proc[pi].pause_serial);
@@ -2542,6 +2559,7 @@ static struct proc *new_proc(struct world *w, int64_t rate, int64_t offset)
     p->offset_ms = offset;
     p->clock_at = -1;
     p->tick_at = SIM_NEVER;
+    w->ticks[p->index] = SIM_NEVER;
     p->link[0] = p->link[1] = -1;
     p->open_deadline[0] = p->open_deadline[1] = LC_NEVER;
     return p;
@@ -2687,6 +2705,7 @@ static void tick(struct world *w, struct proc *p)
     }
     p->tick_at = SIM_NEVER;
     p->tick_for = LC_NEVER;
+    sync_tick(w, p);
     open_timeouts(w, p);
     w->cur_epoch = w->redis.epoch;
     lio_session_process(&p->s, local_now(p));
@@ -2788,10 +2807,9 @@ int sim_run(const struct sim_options *opt, uint64_t seed,
         int64_t t = w->nheap > 0 ? w->heap[0].t : SIM_NEVER;
 
         for (int i = 0; i < w->nproc; i++) {
-            struct proc *p = &w->proc[i];
-            if (p->alive && !p->paused && p->tick_at < t) {
-                t = p->tick_at;
-                next = p;
+            if (w->ticks[i] < t) {
+                t = w->ticks[i];
+                next = &w->proc[i];
             }
         }
         if (t > w->t_end)

@@ -1549,6 +1549,23 @@ static void add_slot(struct world *w, struct elect *e)
 
 /* ---- the client side of the network ---- */
 
+/* n in decimal at buf (at least 21 bytes); its length. snprintf costs
+ * more than the rest of a reply. */
+static size_t decimal(char *buf, uint64_t n)
+{
+    char t[20];
+    size_t len = 0;
+
+    do {
+        t[len++] = (char) ('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    for (size_t i = 0; i < len; i++)
+        buf[i] = t[len - 1 - i];
+    buf[len] = '\0';
+    return len;
+}
+
 static struct lc_value val_int(long long n)
 {
     struct lc_value v = {.type = LC_VAL_INT, .integer = n};
@@ -1613,9 +1630,7 @@ static void reply_value(struct world *w, const struct msg *m,
         x[1] = val_int(s->pttl);
         x[2] = val_str(LC_VAL_NIL, NULL, 0); /* GET of the counter */
         if (s->term > 0)
-            x[2] = val_str(LC_VAL_STR, counter,
-                           (size_t) snprintf(counter, 24, "%llu",
-                                             (unsigned long long) s->term));
+            x[2] = val_str(LC_VAL_STR, counter, decimal(counter, s->term));
     } else {
         *v = val_int(s->flag);
     }
@@ -1668,6 +1683,20 @@ static int forged_text(struct world *w, const struct msg *m, char *text,
     return n < 0 ? 0 : (size_t) n >= size ? (int) size - 1 : n;
 }
 
+/* The text Redis published: "elected|released <term> <id>". */
+static int genuine_text(struct world *w, const struct msg *m, char *text)
+{
+    const char *verb = m->res.pub == SIM_PUB_ELECTED ? "elected " : "released ";
+    const char *id = ident_id(w, m->res.holder);
+    size_t n = strlen(verb), idlen = strlen(id);
+
+    memcpy(text, verb, n);
+    n += decimal(text + n, m->res.pub_term);
+    text[n++] = ' ';
+    memcpy(text + n, id, idlen + 1);
+    return (int) (n + idlen);
+}
+
 /* A message on the channel: to every subscription of it on the link. */
 static void deliver_message(struct world *w, struct proc *p, int ci,
                             const struct msg *m)
@@ -1679,10 +1708,7 @@ static void deliver_message(struct world *w, struct proc *p, int ci,
     if (m->forged)
         n = forged_text(w, m, text, sizeof text);
     else
-        n = snprintf(text, sizeof text, "%s %llu %s",
-                     m->res.pub == SIM_PUB_ELECTED ? "elected" : "released",
-                     (unsigned long long) m->res.pub_term,
-                     ident_id(w, m->res.holder));
+        n = genuine_text(w, m, text);
     memcpy(tags, w->conns[ci].tags, (size_t) ntags * sizeof *tags);
     TRACE(w, p->index, "transport: message \"%.*s\" to %d subscription(s)",
           n > 60 ? 60 : n, text, ntags);

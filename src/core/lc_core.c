@@ -1103,3 +1103,8 @@ lc_time lc_cmd_timeout(const struct lc_core *c)
 {
     return c->cmd_timeout;
 }
+
+lc_time lc_backoff_cap(const struct lc_core *c)
+{
+    return c->backoff_cap;
+}

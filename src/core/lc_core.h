@@ -192,6 +192,9 @@ const char *lc_id(const struct lc_core *c);
 lc_time lc_ttl(const struct lc_core *c);
 lc_time lc_cmd_timeout(const struct lc_core *c);
 
+/* The longest wait before a reconnect or a retry after an error. */
+lc_time lc_backoff_cap(const struct lc_core *c);
+
 /* A pseudo-random number from the state *rng (never 0), for jitter. */
 uint64_t lc_random(uint64_t *rng);
 

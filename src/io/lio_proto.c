@@ -165,19 +165,49 @@ void lio_names_make(struct lio_names *n, const char *key_hex)
     snprintf(n->holder_key, sizeof n->holder_key, "leader:%s", key_hex);
 }
 
+/* "{" holder "}" suffix into buf, without snprintf: every command of a
+ * script builds a term key. */
+static const char *derive(const struct lio_names *n, int braces,
+                          const char *suffix, char buf[LIO_KEY_MAX])
+{
+    size_t h = strlen(n->holder_key), x = strlen(suffix), at = 0;
+
+    assert(h + x + 3 <= LIO_KEY_MAX);
+    if (braces)
+        buf[at++] = '{';
+    memcpy(buf + at, n->holder_key, h);
+    at += h;
+    if (braces)
+        buf[at++] = '}';
+    memcpy(buf + at, suffix, x + 1);
+    return buf;
+}
+
 const char *lio_term_key(const struct lio_names *n, char buf[LIO_KEY_MAX])
 {
-    snprintf(buf, LIO_KEY_MAX, "{%s}:term", n->holder_key);
-    return buf;
+    return derive(n, 1, ":term", buf);
 }
 
 const char *lio_channel(const struct lio_names *n, char buf[LIO_KEY_MAX])
 {
-    snprintf(buf, LIO_KEY_MAX, "%s:events", n->holder_key);
-    return buf;
+    return derive(n, 0, ":events", buf);
 }
 
 /* ---- argument vectors ---- */
+
+/* term in decimal into out (at least 21 bytes), without snprintf. */
+static void format_u64(uint64_t v, char *out)
+{
+    char tmp[24];
+    size_t n = 0;
+
+    do
+        tmp[n++] = (char) ('0' + v % 10);
+    while ((v /= 10) != 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+}
 
 static void push(struct lio_argv *a, const char *s)
 {
@@ -193,7 +223,7 @@ void lio_argv_script(struct lio_argv *a, enum lc_cmd_kind kind, uint64_t term,
 {
     assert(lio_script_body(kind) != NULL);
     a->argc = 0;
-    snprintf(a->term, sizeof a->term, "%llu", (unsigned long long) term);
+    format_u64(term, a->term);
     push(a, sha != NULL ? "EVALSHA" : "EVAL");
     push(a, sha != NULL ? sha : lio_script_body(kind));
     push(a, "2");

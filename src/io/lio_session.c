@@ -20,6 +20,10 @@
 #define NO_POS   SIZE_MAX
 #define SEQ_MASK 0xffffffffULL
 
+/* LIO_BREAK_* switches exist only for tests/sim, which builds this file
+ * with one rule of the session broken to show that the simulator catches
+ * it. The library is never built with any of them. */
+
 /* ---- tags: which election a reply belongs to ---- */
 
 static uint64_t make_tag(const struct lio_slot *e, uint64_t seq)
@@ -33,9 +37,12 @@ static struct lio_slot *tag_slot(const struct lio_session *s, uint64_t tag)
 {
     size_t i = (size_t) (tag >> 40);
 
-    if (tag == LIO_PING_TAG || i >= s->nslots || s->slots[i] == NULL ||
-        s->gens[i] != (uint8_t) (tag >> 32))
+    if (tag == LIO_PING_TAG || i >= s->nslots || s->slots[i] == NULL)
         return NULL;
+#ifndef LIO_BREAK_STALE_TAG
+    if (s->gens[i] != (uint8_t) (tag >> 32))
+        return NULL;
+#endif
     return s->slots[i];
 }
 
@@ -198,7 +205,9 @@ static void apply(struct lio_slot *e, const struct lc_output *o)
         link_state(s, LIO_LINK_CMD) != LIO_LINK_DOWN) {
         /* A command timed out: the link is stuck for everyone. */
         link_close(s, LIO_LINK_CMD);
+#ifndef LIO_BREAK_NO_TIMEOUT_FANOUT
         s->breaker = e;
+#endif
     }
     for (int i = 0; i < o->nevents; i++)
         e->emit(e->owner, &o->events[i]);
@@ -266,11 +275,13 @@ static void ready_all(struct lio_session *s)
     }
 }
 
+#ifndef LIO_BREAK_NOSCRIPT_TO_CORE
 static int is_noscript(const struct lc_value *v)
 {
     return v->type == LC_VAL_ERR && v->len >= 8 &&
            memcmp(v->str, "NOSCRIPT", 8) == 0;
 }
+#endif
 
 static void on_cmd_reply(struct lio_session *s, uint64_t tag,
                          const struct lc_value *v)
@@ -281,6 +292,7 @@ static void on_cmd_reply(struct lio_session *s, uint64_t tag,
     if (e == NULL)
         return;
     in.seq = tag_seq(e, tag);
+#ifndef LIO_BREAK_NOSCRIPT_TO_CORE
     if (is_noscript(v) && in.seq == e->last_cmd.seq && lc_awaiting(e->core) &&
         lc_last_seq(e->core) == in.seq) {
         /* The script cache was empty (new server, SCRIPT FLUSH): send
@@ -288,6 +300,7 @@ static void on_cmd_reply(struct lio_session *s, uint64_t tag,
         send_script(e, &e->last_cmd, 1);
         return;
     }
+#endif
     step(e, &in);
 }
 
@@ -341,6 +354,13 @@ static void check_sub(struct lio_session *s)
         return;
     if (s->sub_pong_by != LC_NEVER) {
         if (s->now >= s->sub_pong_by) {
+#ifdef LIO_BREAK_NO_SUB_HEALTH
+            /* Broken on purpose (tests/sim): an unanswered PING is
+             * forgotten, and a silently dead link is kept. */
+            s->sub_pong_by = LC_NEVER;
+            s->sub_ping_at = s->now + timing(s).ping_every;
+            return;
+#endif
             link_close(s, LIO_LINK_SUB);
             sub_failed(s);
         }

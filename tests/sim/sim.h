@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* sim.h - the deterministic simulator of the election core (tests/sim).
+/* sim.h - the deterministic simulator of the election core and the
+ * session layer (tests/sim).
  *
- * The real core (src/core, linked as the leader_core library) runs against
- * a simulated Redis, network and set of processes, all driven by one seeded
- * PRNG and one virtual clock, so that any run can be replayed exactly from
- * its seed. This header joins the simulated Redis (sim_redis.c), the world
- * that runs one seeded scenario (sim_world.c) and the command line
+ * The real core and session layer (src/core, src/io/lio_session.c and
+ * src/io/lio_proto.c, linked as the leader_session library) run against a
+ * simulated Redis, network and set of processes, all driven by seeded
+ * PRNGs and one virtual clock, so that any run can be replayed exactly
+ * from its seed. This header joins the simulated Redis (sim_redis.c), the
+ * world that runs one seeded scenario (sim_world.c) and the command line
  * (sim_main.c).
  */
 #ifndef SIM_H
@@ -15,6 +17,7 @@
 #include <stdio.h>
 
 #define SIM_MAX_CAND 8
+#define SIM_MAX_OBS  2 /* observers, in the runs that have them */
 #define SIM_NEVER    INT64_MAX
 
 /* Deliberate breakages of the Redis side, to show that the simulator
@@ -32,8 +35,8 @@ enum sim_redis_break {
 /* The part of Redis the protocol touches: the holder key with its expiry
  * on Redis' own clock, the term counter, the server's wall clock (what
  * TIME reads: its own clock plus an offset, in ms since the epoch), and
- * whether the script cache is loaded. Candidates are named by index; -1 is
- * "no key". */
+ * whether the script cache is loaded. Holders are ids, numbered by the
+ * world (sim_world.c parses them out of each command); -1 is "no key". */
 struct sim_redis {
     int up;
     int holder;
@@ -49,18 +52,19 @@ enum sim_script_kind {
     SIM_SR_WON = 1,
     SIM_SR_LOST,
     SIM_SR_FLAG,
-    SIM_SR_TERM_ERROR /* LEADERTERM: floor or counter out of range */
+    SIM_SR_TERM_ERROR, /* LEADERTERM: floor or counter out of range */
+    SIM_SR_READ        /* READ: holder, pttl and the counter (term) */
 };
 enum sim_pub_kind { SIM_PUB_NONE = 0, SIM_PUB_ELECTED, SIM_PUB_RELEASED };
 
 /* What one script did: its reply and what it published. */
 struct sim_script {
     enum sim_script_kind kind;
-    uint64_t term; /* WON: the term; LOST: the counter (0: missing) */
     int holder;
-    int64_t pttl;
     int flag;
     enum sim_pub_kind pub;
+    uint64_t term; /* WON: the term; LOST, READ: the counter (0: missing) */
+    int64_t pttl;
     uint64_t pub_term;
 };
 
@@ -74,6 +78,9 @@ void sim_redis_renew(struct sim_redis *r, int64_t now_ms, int id, uint64_t term,
                      int64_t ttl, struct sim_script *out);
 void sim_redis_release(struct sim_redis *r, int64_t now_ms, int id,
                        uint64_t term, struct sim_script *out);
+/* READ: {holder or nil, pttl, counter or nil}, at one instant. */
+void sim_redis_read(struct sim_redis *r, int64_t now_ms,
+                    struct sim_script *out);
 /* The two halves of the non-atomic renew (SIM_RB_RENEW_NONATOMIC). */
 int sim_redis_renew_check(struct sim_redis *r, int64_t now_ms, int id,
                           uint64_t term);
@@ -103,6 +110,9 @@ struct sim_result {
             redis_restarts, data_losses, breaks, stops, late_cmds, noscript,
             new_terms_asked, new_terms, flushes, late_joiner_losses, seeded,
             forged, pace_exceeded;
+        /* the session layer */
+        uint64_t fanouts, pings, sub_opens, changed, recreated, grouped,
+            observed, stale_sends;
     } n;
     double live_ratio; /* time to a stable leader / the liveness bound */
     double load_ratio; /* busiest candidate's commands once settled / the

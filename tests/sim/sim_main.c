@@ -14,10 +14,11 @@
 
 #include "sim.h"
 
-/* Which core this binary links: the real one, or one built with an
- * LC_BREAK_* switch (set by tests/sim/CMakeLists.txt). */
+/* Which core and session layer this binary links: the real ones, or ones
+ * built with an LC_BREAK_* or LIO_BREAK_* switch (set by
+ * tests/sim/CMakeLists.txt). */
 #ifndef SIM_CORE_NAME
-#define SIM_CORE_NAME "leader_core"
+#define SIM_CORE_NAME "leader_session"
 #endif
 
 static double wall_seconds(void)
@@ -49,6 +50,14 @@ static void add_counts(struct sim_result *sum, const struct sim_result *r)
     sum->n.seeded += r->n.seeded;
     sum->n.forged += r->n.forged;
     sum->n.pace_exceeded += r->n.pace_exceeded;
+    sum->n.fanouts += r->n.fanouts;
+    sum->n.pings += r->n.pings;
+    sum->n.sub_opens += r->n.sub_opens;
+    sum->n.changed += r->n.changed;
+    sum->n.recreated += r->n.recreated;
+    sum->n.grouped += r->n.grouped;
+    sum->n.observed += r->n.observed;
+    sum->n.stale_sends += r->n.stale_sends;
 }
 
 static void usage(FILE *f)
@@ -174,7 +183,7 @@ int main(int argc, char **argv)
     if (!quiet) {
         char k[16];
         snprintf(k, sizeof k, "%d", opt.candidates);
-        printf("sim: core %s, redis break %s, %s candidates, %d virtual "
+        printf("sim: %s, redis break %s, %s candidates, %d virtual "
                "min per run\n",
                SIM_CORE_NAME, sim_redis_break_name(opt.redis_break),
                opt.candidates > 0 ? k : "2/3/5", opt.minutes);
@@ -265,6 +274,20 @@ int main(int argc, char **argv)
             (unsigned long long) sum.n.pace_exceeded,
             (unsigned long long) sum.n.forged, worst_live * 100,
             worst_load * 100);
+    if (!quiet)
+        printf("session layer: %llu runs with several elections in a "
+               "process, %llu with observers; %llu command links closed "
+               "for all by one timeout, %llu notification links opened, "
+               "%llu PINGs on them, %llu sends on a link not ready, %llu "
+               "CHANGED reports, %llu elections freed and made again\n",
+               (unsigned long long) sum.n.grouped,
+               (unsigned long long) sum.n.observed,
+               (unsigned long long) sum.n.fanouts,
+               (unsigned long long) sum.n.sub_opens,
+               (unsigned long long) sum.n.pings,
+               (unsigned long long) sum.n.stale_sends,
+               (unsigned long long) sum.n.changed,
+               (unsigned long long) sum.n.recreated);
     if (expect > 0) {
         if (!caught)
             printf("NOT caught: no violation in %lld seeds\n", expect);

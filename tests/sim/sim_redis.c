@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* sim_redis.c - the simulated Redis: the holder key with a TTL on Redis'
- * own clock, the term counter, and the three scripts of
- * src/io/lio_scripts.h, each applied atomically when its command arrives.
+ * own clock, the term counter, and the scripts of src/io/lio_proto.c
+ * (acquire, renew, release, read), each applied atomically when its
+ * command arrives. sim_world.c parses each command's argument vector and
+ * calls the script it names here.
  * Acquire computes terms as the script does: exactly, up to
  * LEADER_TERM_MAX, refusing a floor or a counter out of range before it
  * writes anything, and starting a missing counter from the server's clock.
@@ -120,6 +122,15 @@ void sim_redis_release(struct sim_redis *r, int64_t now_ms, int id,
         out->pub = SIM_PUB_RELEASED;
         out->pub_term = term;
     }
+}
+
+void sim_redis_read(struct sim_redis *r, int64_t now_ms, struct sim_script *out)
+{
+    out->kind = SIM_SR_READ;
+    out->pub = SIM_PUB_NONE;
+    out->holder = sim_redis_holder(r, now_ms);
+    out->pttl = sim_redis_pttl(r, now_ms);
+    out->term = r->counter;
 }
 
 void sim_redis_restart(struct sim_redis *r, int lose_data)

@@ -1,15 +1,23 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* sim_world.c - one seeded run of the simulator: processes, network,
- * faults, the driver that feeds the core, and the invariants.
+/* sim_world.c - one seeded run of the simulator: processes, each with the
+ * real session layer (src/io/lio_session.c) over a simulated transport,
+ * the network, Redis, faults, and the invariants.
  *
  * True time is in microseconds and only moves forward through a priority
- * queue of events. Each candidate process has its own clock (an offset and
- * a rate off by up to 1 %), and the core only ever sees that clock, in
- * milliseconds, exactly as the real driver (src/io/lio_engine.c) would read
- * CLOCK_BOOTTIME. The driver part below mirrors lio_engine.c: it carries
- * out DISCONNECT, CONNECT and commands in that order, resends a command as
- * EVAL on NOSCRIPT, and keeps the notification connection up while the
- * core is campaigning.
+ * queue of events. Each process has its own clock (an offset and a rate
+ * off by up to 1 %), and its session only ever sees that clock, in
+ * milliseconds, exactly as lio_mux.c reads CLOCK_BOOTTIME. A process hosts
+ * one to three candidates (and, in some runs, observers) in one session:
+ * one command link and one notification link, which are connections of
+ * the simulated network. The session drives the links only through
+ * struct lio_transport, implemented here; what the network brings back is
+ * reported to it later, from the event loop, never from inside one of its
+ * own calls (as lio_mux.c does).
+ *
+ * Redis sees the argument vectors the session built (lio_proto.c): it
+ * parses each one, names its script by digest or body with
+ * lio_script_named(), answers NOSCRIPT to an EVALSHA while its script
+ * cache is empty, and answers with the values the library decodes.
  *
  * Network rules: each connection is FIFO per direction. A lost message
  * breaks its connection (all in flight is lost, as with TCP), and the
@@ -29,7 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/lc_core_int.h" /* reads core fields until it runs the session layer */
+#include "core/lc_core.h"
+#include "io/lio_proto.h"
+#include "io/lio_session.h"
 #include "leader.h"
 #include "sim.h"
 
@@ -37,13 +47,19 @@
 #define RATE_ONE    1000000 /* rate of a perfect clock, in ppm units */
 #define TRACE_LINES 60
 #define TRACE_WIDTH 400  /* fits the longest line: body, ids, numbers */
-#define MAX_SPINS   1000 /* steps at one instant before it is a busy loop */
+#define MAX_SPINS   1000 /* wake-ups at one instant before it is a busy loop */
+#define MAX_ELECT   (SIM_MAX_CAND + SIM_MAX_OBS)
+#define MAX_TAGS    8 /* subscriptions on one notification link */
+#define ID_MAX      48
+/* lio_session.c's cap on the wait before it opens the notification link
+ * again (the policy the simulator holds it to). */
+#define SUB_BACKOFF_CAP 1000
 
 /* ---- events ---- */
 
 enum ev_type {
     EV_TO_REDIS = 1, /* a message arrives at Redis */
-    EV_TO_CLIENT,    /* a message arrives at a candidate */
+    EV_TO_CLIENT,    /* a message arrives at a process */
     EV_REDIS_STEP,   /* second half of a non-atomic renew */
     EV_BREAK,        /* a connection breaks in the network */
     EV_FAULT
@@ -54,14 +70,15 @@ enum msg_kind {
     M_ACK,       /* connection accepted */
     M_REFUSED,   /* connection refused */
     M_RESET,     /* the connection was reset */
-    M_CMD,       /* a script call */
+    M_CMD,       /* a command (script, PTTL, PING) */
     M_REPLY,     /* its reply */
     M_SUBSCRIBE, /* SUBSCRIBE to the channel */
+    M_UNSUBSCRIBE,
     M_SUBSCRIBED,
     M_MESSAGE /* a notification */
 };
 
-enum reply_kind { R_SCRIPT = 1, R_NOSCRIPT, R_ERROR };
+enum reply_kind { R_SCRIPT = 1, R_NOSCRIPT, R_ERROR, R_PONG };
 
 enum fault {
     F_CRASH = 0,
@@ -82,18 +99,35 @@ enum fault {
     F_FLUSH,     /* FLUSHALL */
     F_LATE_JOIN, /* a follower restarts (joins late), then ... */
     F_LOSE,      /* ... Redis loses its data */
-    F_HOSTILE    /* a forged notification */
+    F_HOSTILE,   /* a forged notification */
+    F_RECREATE   /* an election is freed and made again, with a new id */
 };
 
+/* A command as Redis parsed it from its argument vector. */
+enum cmd_type { C_SCRIPT = 1, C_PTTL, C_PING };
+
+struct cmd {
+    enum cmd_type type;
+    enum lc_cmd_kind kind; /* C_SCRIPT: the script; C_PTTL: PROBE */
+    int eval;              /* EVAL (the body), not EVALSHA */
+    int ident;             /* the id in ARGV, numbered; -1 for none */
+    uint64_t term;         /* acquire's floor, renew's or release's term */
+    int64_t ttl;
+};
+
+/* Small: the event queue moves these around by value. */
 struct msg {
     enum msg_kind kind;
-    struct lc_cmd cmd;
-    int eval;
-    int forged; /* M_MESSAGE: 0 genuine, else 1 + the form of a forgery
-                 * (its term in res.pub_term, its id in res.holder) */
     enum reply_kind rkind;
-    struct sim_script res;
-    unsigned epoch; /* Redis' epoch when the script ran */
+    int forged;     /* M_MESSAGE: 0 genuine, else 1 + the form of a
+                     * forgery (its term in res.pub_term, its id in
+                     * res.holder) */
+    unsigned epoch; /* M_REPLY: Redis' epoch when the command ran */
+    uint64_t tag;   /* the session's, carried back with the reply */
+    union {
+        struct cmd cmd;        /* M_CMD */
+        struct sim_script res; /* M_REPLY, M_MESSAGE */
+    };
 };
 
 struct event {
@@ -101,65 +135,128 @@ struct event {
     uint64_t seq;
     enum ev_type type;
     int conn;
-    int cand;
+    int who; /* a process, or an election (F_START, F_RECREATE) */
     enum fault fault;
     unsigned serial;
     int flag;
     struct msg m;
 };
 
+/* An event's place in the queue. */
+struct key {
+    int64_t t;
+    uint64_t seq;
+    uint32_t ev; /* in the pool */
+};
+
 struct conn {
-    int cand;
+    int proc;
     int sub;
     int accepted;      /* Redis took it */
     int ready;         /* the client saw it open */
     int client_closed; /* the client closed it: replies go unread */
     int broken;        /* broken in the network or by Redis */
-    int subscribed;
+    int subscribed;    /* Redis: the channel is subscribed on it */
+    int ntags;         /* client: the subscriptions confirmed on it */
+    uint64_t tags[MAX_TAGS];
     int64_t last_to_redis, last_to_client; /* FIFO per direction */
 };
 
-struct cand {
-    char id[32];
-    int alive, paused, started;
-    unsigned crash_serial, pause_serial, part_serial, stop_serial;
+struct world;
+
+/* A process: a clock, a session and its two links. */
+struct proc {
+    struct world *w;
+    int index;
+    int alive, paused;
+    unsigned crash_serial, pause_serial, part_serial;
     int64_t offset_ms;
-    int64_t rate; /* RATE_ONE +- up to 1 % */
-    struct lc_core core;
-    int cmd_conn, sub_conn;
-    struct lc_cmd last_cmd;
-    int64_t tick_at; /* true time of the next wake-up */
+    int64_t rate;     /* RATE_ONE +- up to 1 % */
+    int64_t clock_at; /* true time of the clock's cached reading, or -1 */
+    lc_time clock;
+    struct lio_session s;
+    int has_session;
+    int link[2];              /* connection of each lio_link, -1: down */
+    lc_time open_deadline[2]; /* the transport's opening timeout */
+    int64_t tick_at;          /* true time of the next wake-up */
+    lc_time tick_for;         /* the deadline it is for */
     int64_t spin_at;
     int spins;
-    lc_time sub_retry_at;
-    unsigned sub_failures;
     struct event *deferred; /* arrived while paused */
     size_t ndeferred, capdeferred;
     int partitioned, part_hold;
     int64_t heal_at;
+    int members[MAX_ELECT];
+    int nmembers;
+    lc_time sub_heard;        /* the notification link opened or answered */
+    lc_time sub_down_at;      /* it is down while elections listen, or -1 */
+    int64_t started_at;       /* true time this incarnation started */
+    uint64_t cmds_after_live; /* commands Redis ran once settled */
+};
+
+/* An election: a candidate, or an observer. */
+struct elect {
+    struct world *w;
+    int index;
+    int proc;
+    int observer;
+    int ident;       /* its id's number (Redis names holders by it) */
+    char id[ID_MAX]; /* the text of that id, which its core borrows */
+    struct lio_slot *slot;
+    int started;
+    unsigned stop_serial;
+    uint64_t seed; /* for its next core */
     /* invariant bookkeeping */
     int app_leader; /* between ELECTED and REVOKED */
     uint64_t app_term;
     uint64_t last_term; /* of this incarnation's last ELECTED */
     unsigned lease_epoch;
-    int64_t started_at;       /* true time this incarnation started */
-    uint64_t cmds_after_live; /* commands Redis ran once settled */
+    lc_time seen_lease_end;
+    int revoked_now; /* REVOKED in this step (a new term follows) */
+    int up_conn;     /* the command link it went UP on, -1 */
+    /* what it last reported of who leads (CHANGED) */
+    int rep_ident; /* -1 nobody, -2 not an id of this run */
+    uint64_t rep_term;
+    uint64_t rep_max; /* highest genuine term reported in rep_epoch */
+    unsigned rep_epoch;
+    int64_t wrong_since; /* after the liveness check: reports someone
+                          * else than the stable leader since then */
+};
+
+struct ident {
+    char id[ID_MAX];
+};
+
+struct grant {
+    uint64_t term;
+    int ident;
 };
 
 struct world {
     const struct sim_options *opt;
-    struct lc_output step_out; /* every core's step writes here */
     uint64_t seed, rng;
     int64_t now, t_end, t_quiet, t_live, t_noslow;
-    int k;
+    int k, nobs, nelect, nproc;
     lc_time ttl, wait, bound;
     struct sim_redis redis;
     unsigned redis_serial;
-    struct cand cand[SIM_MAX_CAND];
+    struct lio_names names;
+    char channel[LIO_KEY_MAX], term_key[LIO_KEY_MAX];
+    const struct lio_shas *shas; /* Redis' script cache knows these */
+    struct elect el[MAX_ELECT];
+    struct proc proc[MAX_ELECT];
+    int64_t ticks[MAX_ELECT]; /* each process' tick_at, if it can run */
+    struct ident *idents;
+    size_t nidents, capidents;
+    struct grant *grants; /* this epoch's, in order */
+    size_t ngrants, capgrants;
     struct conn *conns;
     size_t nconns, capconns;
-    struct event *heap;
+    struct key *heap;
     size_t nheap, capheap;
+    struct event *pool; /* the events in the queue, and free ones */
+    uint32_t *free_ix;
+    size_t cappool, nfree;
     uint64_t seq;
     /* network and fault parameters of this run */
     int64_t dmin_us, dmax_us, slow_max_us, quiet_max_us, jitter_us;
@@ -174,15 +271,22 @@ struct world {
      * its own too. */
     uint64_t loss_rng, hostile_rng;
     int64_t flush_mean_us, hostile_mean_us; /* 0: none in this run */
-    int64_t redis_wall;   /* the server's TIME at true time 0, in ms */
-    int late_joins;       /* such losses still to come */
-    uint64_t max_granted; /* (2b) highest term granted, in any epoch */
+    /* The shape of the processes (several elections in one, observers,
+     * elections made again) and the sessions' seeds: a stream of its own. */
+    uint64_t shape_rng;
+    int64_t recreate_mean_us;     /* 0: none in this run */
+    struct lio_timing sub_timing; /* the notification link's, by ttl */
+    int64_t redis_wall;           /* the server's TIME at true time 0, in ms */
+    int late_joins;               /* such losses still to come */
+    uint64_t max_granted;         /* (2b) highest term granted, in any epoch */
     int64_t last_elected_at;
     uint64_t hostile_after_live;
     int quiet;
     int live_leader;
     int64_t stable_since; /* last ELECTED */
     uint64_t last_term;   /* of the last ELECTED in the current epoch */
+    unsigned cur_epoch;   /* the epoch of what the session is handling */
+    int in_reply;         /* a command reply is being handed over */
     /* outcome */
     struct sim_result *res;
     uint64_t steps;
@@ -193,7 +297,7 @@ struct world {
     unsigned ring_next, ring_count;
 };
 
-/* ---- randomness: splitmix64 streams (the run's, and new terms') ---- */
+/* ---- randomness: splitmix64 streams ---- */
 
 static uint64_t splitmix(uint64_t *state)
 {
@@ -229,21 +333,38 @@ static int chance(struct world *w, double p)
     return p > 0 && rnd_unit(w) < p;
 }
 
-/* ---- clocks ---- */
-
-static lc_time local_at(const struct cand *c, int64_t t_us)
+/* From the shape stream: uniform in [0, n). */
+static uint64_t shape_rnd(struct world *w, uint64_t n)
 {
-    return c->offset_ms + (t_us * c->rate) / ((int64_t) RATE_ONE * US_PER_MS);
+    return n == 0 ? 0 : splitmix(&w->shape_rng) % n;
 }
 
-/* The first true instant at which the candidate's clock reads local. */
-static int64_t true_at(const struct cand *c, lc_time local)
+/* ---- clocks ---- */
+
+static lc_time local_at(const struct proc *p, int64_t t_us)
 {
-    int64_t x = local - c->offset_ms;
+    return p->offset_ms + (t_us * p->rate) / ((int64_t) RATE_ONE * US_PER_MS);
+}
+
+/* The process' clock now; cached, since every call into a session and
+ * every check reads it. */
+static lc_time local_now(struct proc *p)
+{
+    if (p->clock_at != p->w->now || p->clock_at < 0) {
+        p->clock_at = p->w->now;
+        p->clock = local_at(p, p->w->now);
+    }
+    return p->clock;
+}
+
+/* The first true instant at which the process' clock reads local. */
+static int64_t true_at(const struct proc *p, lc_time local)
+{
+    int64_t x = local - p->offset_ms;
 
     if (x <= 0)
         return 0;
-    return (x * RATE_ONE * US_PER_MS + c->rate - 1) / c->rate;
+    return (x * RATE_ONE * US_PER_MS + p->rate - 1) / p->rate;
 }
 
 static int64_t redis_ms(const struct world *w)
@@ -251,14 +372,73 @@ static int64_t redis_ms(const struct world *w)
     return w->now / US_PER_MS;
 }
 
+/* ---- ids ---- */
+
+static const char *ident_id(const struct world *w, int ident)
+{
+    return ident >= 0 && (size_t) ident < w->nidents ? w->idents[ident].id
+           : ident == -1                             ? "-"
+                                                     : "?";
+}
+
+/* A new id for election ei: "<name>-<hex>~<number>", the number being the
+ * one Redis and the invariants name it by. */
+static int new_ident(struct world *w, int ei, const char *name, uint64_t r)
+{
+    struct ident *id;
+
+    if (w->nidents == w->capidents) {
+        size_t n = w->capidents ? w->capidents * 2 : 16;
+        struct ident *q = realloc(w->idents, n * sizeof *q);
+        if (q == NULL) {
+            fprintf(stderr, "sim: out of memory\n");
+            exit(2);
+        }
+        w->idents = q;
+        w->capidents = n;
+    }
+    id = &w->idents[w->nidents];
+    snprintf(id->id, sizeof id->id, "%s-%08llx~%zu", name,
+             (unsigned long long) (r & 0xffffffff), w->nidents);
+    memcpy(w->el[ei].id, id->id, sizeof id->id);
+    return (int) w->nidents++;
+}
+
+/* The number of the id text[0..len), -2 if it is none of this run's. */
+static int ident_of(const struct world *w, const char *text, size_t len)
+{
+    size_t i = len, n = 0;
+
+    while (i > 0 && text[i - 1] != '~')
+        i--;
+    if (i == 0 || i == len || len - i > 9)
+        return -2;
+    for (size_t j = i; j < len; j++) {
+        if (text[j] < '0' || text[j] > '9')
+            return -2;
+        n = n * 10 + (size_t) (text[j] - '0');
+    }
+    if (n >= w->nidents || strlen(w->idents[n].id) != len ||
+        memcmp(w->idents[n].id, text, len) != 0)
+        return -2;
+    return (int) n;
+}
+
 /* ---- trace ---- */
 
-static void tracef(struct world *w, int ci, const char *fmt, ...)
+static void tracef(struct world *w, int pi, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void tracef(struct world *w, int ci, const char *fmt, ...)
+/* Tracing is off in most runs: skip even the arguments then. */
+#define TRACE(w, ...)                                                          \
+    do {                                                                       \
+        if ((w)->trace)                                                        \
+            tracef((w), __VA_ARGS__);                                          \
+    } while (0)
+
+static void tracef(struct world *w, int pi, const char *fmt, ...)
 {
-    char body[160], who[8], *line;
+    char body[200], who[8], *line;
     struct sim_redis redis;
     va_list ap;
     int h;
@@ -271,13 +451,13 @@ static void tracef(struct world *w, int ci, const char *fmt, ...)
     line = w->ring[w->ring_next];
     redis = w->redis; /* a copy: tracing must not touch the run */
     h = sim_redis_holder(&redis, redis_ms(w));
-    snprintf(who, sizeof who, ci >= 0 ? "c%d" : "--", ci);
+    snprintf(who, sizeof who, pi >= 0 ? "p%d" : "--", pi);
     snprintf(line, TRACE_WIDTH,
-             "%10.3f %-3s %13lld | %-72s | redis %s key=%s pttl=%lld "
+             "%10.3f %-3s %13lld | %-80s | redis %s key=%s pttl=%lld "
              "term=%llu ep=%u",
              (double) w->now / 1e6, who,
-             ci >= 0 ? (long long) local_at(&w->cand[ci], w->now) : 0LL, body,
-             w->redis.up ? "up" : "DOWN", h >= 0 ? w->cand[h].id : "-",
+             pi >= 0 ? (long long) local_now(&w->proc[pi]) : 0LL, body,
+             w->redis.up ? "up" : "DOWN", h >= 0 ? ident_id(w, h) : "-",
              (long long) sim_redis_pttl(&redis, redis_ms(w)),
              (unsigned long long) w->redis.counter, w->redis.epoch);
     if (w->trace == 2)
@@ -294,7 +474,7 @@ static void dump_trace(struct world *w)
     if (w->trace != 1)
         return;
     fprintf(w->out,
-            "  last %u steps (true s, candidate, its clock ms | what | "
+            "  last %u steps (true s, process, its clock ms | what | "
             "Redis after):\n",
             w->ring_count);
     for (unsigned i = 0; i < w->ring_count; i++)
@@ -315,12 +495,20 @@ static void fail(struct world *w, const char *kind, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(w->res->what, sizeof w->res->what, fmt, ap);
     va_end(ap);
-    tracef(w, -1, "VIOLATION (%s): %s", kind, w->res->what);
+    TRACE(w, -1, "VIOLATION (%s): %s", kind, w->res->what);
 }
 
-/* ---- the event queue: a binary heap on (time, insertion order) ---- */
+static const char *elect_id(const struct elect *e)
+{
+    return e->id;
+}
 
-static int ev_before(const struct event *a, const struct event *b)
+/* ---- the event queue: a binary heap on (time, insertion order) ----
+ *
+ * The heap holds small keys; the events themselves stay in a pool, so that
+ * sifting moves 24 bytes, not a whole event. */
+
+static int key_before(const struct key *a, const struct key *b)
 {
     return a->t < b->t || (a->t == b->t && a->seq < b->seq);
 }
@@ -340,14 +528,13 @@ static void *grow(void *p, size_t *cap, size_t size)
 
 static void sift_down(struct world *w, size_t i)
 {
-    struct event *h = w->heap;
+    struct key *h = w->heap, tmp;
 
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
-        struct event tmp;
-        if (l < w->nheap && ev_before(&h[l], &h[m]))
+        if (l < w->nheap && key_before(&h[l], &h[m]))
             m = l;
-        if (r < w->nheap && ev_before(&h[r], &h[m]))
+        if (r < w->nheap && key_before(&h[r], &h[m]))
             m = r;
         if (m == i)
             return;
@@ -358,19 +545,50 @@ static void sift_down(struct world *w, size_t i)
     }
 }
 
-/* Inserts ev, keeping its seq (its place among events of equal time). */
-static void push_seq(struct world *w, const struct event *ev)
+/* A free event of the pool, for ev_queue(); valid until the next one. */
+static struct event *ev_alloc(struct world *w)
 {
+    if (w->nfree == 0) {
+        size_t old = w->cappool;
+        w->pool = grow(w->pool, &w->cappool, sizeof *w->pool);
+        w->free_ix = realloc(w->free_ix, w->cappool * sizeof *w->free_ix);
+        if (w->free_ix == NULL) {
+            fprintf(stderr, "sim: out of memory\n");
+            exit(2);
+        }
+        for (size_t n = w->cappool; n > old; n--)
+            w->free_ix[w->nfree++] = (uint32_t) (n - 1);
+    }
+    return &w->pool[w->free_ix[w->nfree - 1]];
+}
+
+/* Queues the event ev_alloc() gave, keeping its seq (its place among
+ * events of equal time). */
+static void ev_queue(struct world *w, const struct event *ev)
+{
+    struct key k;
     size_t i;
 
+    k.t = ev->t;
+    k.seq = ev->seq;
+    k.ev = w->free_ix[--w->nfree];
     if (w->nheap == w->capheap)
         w->heap = grow(w->heap, &w->capheap, sizeof *w->heap);
     i = w->nheap++;
-    while (i > 0 && ev_before(ev, &w->heap[(i - 1) / 2])) {
+    while (i > 0 && key_before(&k, &w->heap[(i - 1) / 2])) {
         w->heap[i] = w->heap[(i - 1) / 2];
         i = (i - 1) / 2;
     }
-    w->heap[i] = *ev;
+    w->heap[i] = k;
+}
+
+/* Inserts a copy of ev, keeping its seq. */
+static void push_seq(struct world *w, const struct event *ev)
+{
+    struct event *e = ev_alloc(w);
+
+    *e = *ev;
+    ev_queue(w, e);
 }
 
 static void push(struct world *w, struct event *ev)
@@ -381,7 +599,10 @@ static void push(struct world *w, struct event *ev)
 
 static void pop(struct world *w, struct event *ev)
 {
-    *ev = w->heap[0];
+    uint32_t x = w->heap[0].ev;
+
+    *ev = w->pool[x];
+    w->free_ix[w->nfree++] = x;
     w->heap[0] = w->heap[--w->nheap];
     sift_down(w, 0);
 }
@@ -392,7 +613,7 @@ static void heapify(struct world *w)
         sift_down(w, i);
 }
 
-static void push_fault(struct world *w, int64_t t, enum fault f, int ci,
+static void push_fault(struct world *w, int64_t t, enum fault f, int who,
                        unsigned serial)
 {
     struct event ev;
@@ -401,7 +622,7 @@ static void push_fault(struct world *w, int64_t t, enum fault f, int ci,
     ev.t = t;
     ev.type = EV_FAULT;
     ev.fault = f;
-    ev.cand = ci;
+    ev.who = who;
     ev.serial = serial;
     ev.conn = -1;
     push(w, &ev);
@@ -409,7 +630,7 @@ static void push_fault(struct world *w, int64_t t, enum fault f, int ci,
 
 /* ---- the network ---- */
 
-static int new_conn(struct world *w, int ci, int sub)
+static int new_conn(struct world *w, int pi, int sub)
 {
     struct conn *cn;
 
@@ -417,7 +638,7 @@ static int new_conn(struct world *w, int ci, int sub)
         w->conns = grow(w->conns, &w->capconns, sizeof *w->conns);
     cn = &w->conns[w->nconns];
     memset(cn, 0, sizeof *cn);
-    cn->cand = ci;
+    cn->proc = pi;
     cn->sub = sub;
     return (int) w->nconns++;
 }
@@ -444,43 +665,49 @@ static int64_t net_delay(struct world *w)
 static void net_send(struct world *w, int ci, int to_redis, const struct msg *m)
 {
     struct conn *cn = &w->conns[ci];
-    struct cand *c = &w->cand[cn->cand];
+    struct proc *p = &w->proc[cn->proc];
     int64_t *last = to_redis ? &cn->last_to_redis : &cn->last_to_client;
-    int64_t base = w->now;
-    struct event ev;
+    int64_t base = w->now, t;
+    struct event *ev;
 
-    if (c->partitioned && c->part_hold && c->heal_at > base)
-        base = c->heal_at;
-    memset(&ev, 0, sizeof ev);
-    ev.t = base + net_delay(w);
-    if (ev.t < *last)
-        ev.t = *last;
-    *last = ev.t;
-    ev.type = to_redis ? EV_TO_REDIS : EV_TO_CLIENT;
-    ev.conn = ci;
-    ev.cand = cn->cand;
-    ev.m = *m;
-    push(w, &ev);
+    if (p->partitioned && p->part_hold && p->heal_at > base)
+        base = p->heal_at;
+    t = base + net_delay(w);
+    if (t < *last)
+        t = *last;
+    *last = t;
+    ev = ev_alloc(w); /* filled in place: this is the hottest path */
+    ev->t = t;
+    ev->seq = w->seq++;
+    ev->type = to_redis ? EV_TO_REDIS : EV_TO_CLIENT;
+    ev->conn = ci;
+    ev->who = cn->proc;
+    ev->fault = 0;
+    ev->serial = 0;
+    ev->flag = 0;
+    ev->m = *m;
+    ev_queue(w, ev);
     if (!w->quiet && m->kind != M_RESET && chance(w, w->p_break)) {
         /* The message is lost: the connection breaks on its way. */
         struct event b;
         memset(&b, 0, sizeof b);
-        b.t = w->now + rnd_upto(w, ev.t - w->now);
+        b.t = w->now + rnd_upto(w, t - w->now);
         b.type = EV_BREAK;
         b.conn = ci;
-        b.cand = cn->cand;
+        b.who = cn->proc;
         b.flag = chance(w, 0.6); /* the client is told (a reset) */
         push(w, &b);
     }
 }
 
 static void send_simple(struct world *w, int ci, int to_redis,
-                        enum msg_kind kind)
+                        enum msg_kind kind, uint64_t tag)
 {
     struct msg m;
 
     memset(&m, 0, sizeof m);
     m.kind = kind;
+    m.tag = tag;
     net_send(w, ci, to_redis, &m);
 }
 
@@ -493,62 +720,277 @@ static void break_conn(struct world *w, int ci, int notify)
         return;
     cn->broken = 1;
     w->res->n.breaks++;
-    tracef(w, cn->cand, "net: %s conn #%d breaks%s", cn->sub ? "sub" : "cmd",
-           ci, notify ? " (reset)" : " (silently)");
+    TRACE(w, cn->proc, "net: %s conn #%d breaks%s", cn->sub ? "sub" : "cmd", ci,
+          notify ? " (reset)" : " (silently)");
     if (notify) {
-        send_simple(w, ci, 0, M_RESET);
+        send_simple(w, ci, 0, M_RESET, 0);
     } else if (cn->sub) {
-        /* Nothing to send on it, so only TCP keepalive finds out. */
+        /* TCP keepalive finds out, unless the PING health check of the
+         * session gives the link up first. */
         struct event ev;
         memset(&ev, 0, sizeof ev);
         ev.t = w->now + rnd_range(w, 1000, 20000) * US_PER_MS;
         ev.type = EV_TO_CLIENT;
         ev.conn = ci;
-        ev.cand = cn->cand;
+        ev.who = cn->proc;
         ev.flag = 1; /* found out locally: no partition stops it */
         ev.m.kind = M_RESET;
         push(w, &ev);
     }
 }
 
-static void close_conn(struct world *w, int *ci)
+/* ---- Redis' parser: the argument vectors of lio_proto.c ---- */
+
+static int arg_is(const char *a, size_t len, const char *s)
 {
-    if (*ci >= 0)
-        w->conns[*ci].client_closed = 1;
-    *ci = -1;
+    return strlen(s) == len && memcmp(a, s, len) == 0;
 }
+
+/* A decimal number of at most 19 digits, as the scripts accept. */
+static int arg_num(const char *a, size_t len, uint64_t *v)
+{
+    *v = 0;
+    if (len == 0 || len > 19)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (a[i] < '0' || a[i] > '9')
+            return -1;
+        *v = *v * 10 + (uint64_t) (a[i] - '0');
+    }
+    return 0;
+}
+
+/* Parses a command as Redis would, into c; on failure, why says what is
+ * wrong with it (the session sent something the protocol does not know).
+ * The bytes of a command cannot change on the way, so the world parses
+ * them as they are written, and the event carries the parsed form. */
+static const char *parse_cmd(struct world *w, int argc, const char **argv,
+                             const size_t *lens, struct cmd *c)
+{
+    static const int nargv[] = {0, 3, 3, 2, 0}; /* ARGV count by kind */
+    uint64_t v;
+
+    memset(c, 0, sizeof *c);
+    c->ident = -1;
+    if (argc == 1 && arg_is(argv[0], lens[0], "PING")) {
+        c->type = C_PING;
+        return NULL;
+    }
+    if (argc == 2 && arg_is(argv[0], lens[0], "PTTL")) {
+        if (!arg_is(argv[1], lens[1], w->names.holder_key))
+            return "PTTL of another key";
+        c->type = C_PTTL;
+        c->kind = LC_CMD_PROBE;
+        return NULL;
+    }
+    if (argc < 5 || !(arg_is(argv[0], lens[0], "EVALSHA") ||
+                      (c->eval = arg_is(argv[0], lens[0], "EVAL"))))
+        return "not a command of the protocol";
+    c->type = C_SCRIPT;
+    c->kind = lio_script_named(w->shas, argv[1], lens[1], !c->eval);
+    if (c->kind == 0)
+        return "a script Redis does not know";
+    if (!arg_is(argv[2], lens[2], "2") ||
+        !arg_is(argv[3], lens[3], w->names.holder_key) ||
+        !arg_is(argv[4], lens[4], w->term_key))
+        return "wrong keys";
+    if (argc != 5 + nargv[c->kind])
+        return "wrong number of arguments";
+    if (c->kind == LC_CMD_READ)
+        return NULL;
+    c->ident = ident_of(w, argv[5], lens[5]);
+    if (c->ident < 0)
+        return "an id that is no election's";
+    if (c->kind == LC_CMD_ACQUIRE) {
+        if (arg_num(argv[6], lens[6], &v) ||
+            arg_num(argv[7], lens[7], &c->term))
+            return "acquire: bad ttl or floor";
+        c->ttl = (int64_t) v;
+    } else if (c->kind == LC_CMD_RENEW) {
+        if (arg_num(argv[6], lens[6], &c->term) ||
+            arg_num(argv[7], lens[7], &v))
+            return "renew: bad term or ttl";
+        c->ttl = (int64_t) v;
+    } else if (arg_num(argv[6], lens[6], &c->term)) {
+        return "release: bad term";
+    }
+    if (c->kind != LC_CMD_RELEASE && c->ttl != w->ttl)
+        return "a ttl that is not the election's";
+    return NULL;
+}
+
+static const char *cmd_name(enum lc_cmd_kind k)
+{
+    return k == LC_CMD_ACQUIRE   ? "ACQUIRE"
+           : k == LC_CMD_RENEW   ? "RENEW"
+           : k == LC_CMD_PROBE   ? "PROBE"
+           : k == LC_CMD_RELEASE ? "RELEASE"
+                                 : "READ";
+}
+
+/* ---- the transport: what the session asks of the network ---- */
+
+static struct conn *link_conn(struct proc *p, enum lio_link link)
+{
+    return p->link[link] >= 0 ? &p->w->conns[p->link[link]] : NULL;
+}
+
+static void t_open(void *ctx, enum lio_link link,
+                   const struct lio_link_params *lp, lc_time now)
+{
+    struct proc *p = ctx;
+    struct world *w = p->w;
+    int ci;
+
+    if (p->link[link] >= 0)
+        w->conns[p->link[link]].client_closed = 1;
+    ci = new_conn(w, p->index, link == LIO_LINK_SUB);
+    p->link[link] = ci;
+    p->open_deadline[link] = now + (lp->timeout_ms > 0 ? lp->timeout_ms : 0);
+    if (link == LIO_LINK_SUB)
+        w->res->n.sub_opens++;
+    TRACE(w, p->index, "transport: open %s link, conn #%d, timeout %ld ms",
+          link == LIO_LINK_SUB ? "sub" : "cmd", ci, lp->timeout_ms);
+    send_simple(w, ci, 1, M_SYN, 0);
+}
+
+static void t_close(void *ctx, enum lio_link link)
+{
+    struct proc *p = ctx;
+    struct world *w = p->w;
+    int n = 0;
+
+    if (p->link[link] < 0)
+        return;
+    if (link == LIO_LINK_CMD && w->conns[p->link[link]].ready) {
+        /* One election's timeout closes the link of all: count the
+         * closings that leave others attached (the fan-out). */
+        for (int i = 0; i < p->nmembers; i++) {
+            struct elect *e = &w->el[p->members[i]];
+            if (e->slot != NULL &&
+                lc_conn_state(lio_slot_core(e->slot)) == LC_UP)
+                n++;
+        }
+        if (n >= 2)
+            w->res->n.fanouts++;
+    }
+    TRACE(w, p->index, "transport: close %s link, conn #%d",
+          link == LIO_LINK_SUB ? "sub" : "cmd", p->link[link]);
+    w->conns[p->link[link]].client_closed = 1;
+    p->link[link] = -1;
+    p->open_deadline[link] = LC_NEVER;
+}
+
+static enum lio_link_state t_state(void *ctx, enum lio_link link)
+{
+    struct conn *cn = link_conn(ctx, link);
+
+    return cn == NULL  ? LIO_LINK_DOWN
+           : cn->ready ? LIO_LINK_READY
+                       : LIO_LINK_OPENING;
+}
+
+static int t_send(void *ctx, enum lio_link link, uint64_t tag, int argc,
+                  const char **argv, const size_t *lens)
+{
+    struct proc *p = ctx;
+    struct world *w = p->w;
+    struct conn *cn = link_conn(p, link);
+    const char *why;
+    struct msg m;
+
+    memset(&m, 0, sizeof m);
+    why = parse_cmd(w, argc, argv, lens, &m.cmd);
+    if (why != NULL) {
+        fail(w, "protocol", "p%d sent %.*s ...: %s", p->index,
+             argc > 0 ? (int) (lens[0] < 20 ? lens[0] : 20) : 0,
+             argc > 0 ? argv[0] : "", why);
+        return -1;
+    }
+    if (cn == NULL || !cn->ready) {
+        /* The send fails; a timeout or the link's failure resolves it. */
+        w->res->n.stale_sends++;
+        TRACE(w, p->index, "transport: %s on a %s link fails",
+              m.cmd.type == C_PING ? "PING" : cmd_name(m.cmd.kind),
+              cn == NULL ? "closed" : "opening");
+        return -1;
+    }
+    if (m.cmd.type == C_PING)
+        w->res->n.pings++;
+    m.kind = M_CMD;
+    m.tag = tag;
+    net_send(w, p->link[link], 1, &m);
+    return 0;
+}
+
+static int t_subscribe(void *ctx, uint64_t tag, const char *channel, int on)
+{
+    struct proc *p = ctx;
+    struct world *w = p->w;
+    struct conn *cn = link_conn(p, LIO_LINK_SUB);
+
+    if (strcmp(channel, w->channel) != 0) {
+        fail(w, "protocol", "p%d subscribes to %s, not to %s", p->index,
+             channel, w->channel);
+        return -1;
+    }
+    if (cn == NULL || !cn->ready)
+        return -1;
+    if (on) {
+        send_simple(w, p->link[LIO_LINK_SUB], 1, M_SUBSCRIBE, tag);
+        return 0;
+    }
+    for (int i = 0; i < cn->ntags; i++) {
+        if (cn->tags[i] == tag) {
+            cn->tags[i] = cn->tags[--cn->ntags];
+            break;
+        }
+    }
+    /* The channel is left when no election of the process listens on it
+     * any more: one subscription of a channel per connection in Redis. */
+    if (cn->ntags == 0)
+        send_simple(w, p->link[LIO_LINK_SUB], 1, M_UNSUBSCRIBE, tag);
+    return 0;
+}
+
+static const struct lio_transport transport = {t_open, t_close,     t_state,
+                                               t_send, t_subscribe, NULL};
 
 /* ---- invariants ---- */
 
 static int holds_lease(struct world *w, int i)
 {
-    struct cand *c = &w->cand[i];
+    struct elect *e = &w->el[i];
+    struct proc *p = &w->proc[e->proc];
 
-    return c->alive && lc_has_lease(&c->core, local_at(c, w->now));
+    return p->alive && e->slot != NULL &&
+           lc_has_lease(lio_slot_core(e->slot), local_now(p));
 }
 
 /* (1) At most one candidate holds a valid local lease, each judged by its
  * own clock, paused or not. Leases only begin at steps, so checking after
- * every step covers every instant. Leases granted before Redis lost its
- * data are outside the guarantee and only compared among themselves. */
-static void check_mutex(struct world *w)
+ * every step covers every instant: after a step of election i, whether i
+ * holds a lease beside another. Leases granted before Redis lost its data
+ * are outside the guarantee and only compared among themselves. */
+static void check_mutex(struct world *w, int i)
 {
-    for (int i = 0; i < w->k; i++) {
-        if (!holds_lease(w, i))
+    const struct lc_core *a, *b;
+
+    if (i >= w->k || !holds_lease(w, i))
+        return;
+    for (int j = 0; j < w->k; j++) {
+        if (j == i || !holds_lease(w, j) ||
+            w->el[i].lease_epoch != w->el[j].lease_epoch)
             continue;
-        for (int j = i + 1; j < w->k; j++) {
-            if (holds_lease(w, j) &&
-                w->cand[i].lease_epoch == w->cand[j].lease_epoch) {
-                fail(w, "safety",
-                     "two leaders: %s (term %llu, lease to %lld) and %s "
-                     "(term %llu, lease to %lld) both hold a lease",
-                     w->cand[i].id, (unsigned long long) w->cand[i].core.term,
-                     (long long) w->cand[i].core.lease_end, w->cand[j].id,
-                     (unsigned long long) w->cand[j].core.term,
-                     (long long) w->cand[j].core.lease_end);
-                return;
-            }
-        }
+        a = lio_slot_core(w->el[i].slot);
+        b = lio_slot_core(w->el[j].slot);
+        fail(w, "safety",
+             "two leaders: %s (term %llu, lease to %lld) and %s (term %llu, "
+             "lease to %lld) both hold a lease",
+             elect_id(&w->el[i]), (unsigned long long) lc_term(a),
+             (long long) lc_lease_end(a), elect_id(&w->el[j]),
+             (unsigned long long) lc_term(b), (long long) lc_lease_end(b));
+        return;
     }
 }
 
@@ -560,7 +1002,7 @@ static void check_mutex(struct world *w)
  * (docs/protocol.md, Safety). The sim's clock never goes back; should a
  * run grant terms faster than one per ms on average and so break that
  * proviso, the history before is forgiven and counted. */
-static void check_grant(struct world *w, int ci, int missing, uint64_t floor,
+static void check_grant(struct world *w, int ident, int missing, uint64_t floor,
                         int64_t wall, uint64_t term)
 {
     if (missing) {
@@ -573,352 +1015,58 @@ static void check_grant(struct world *w, int ci, int missing, uint64_t floor,
     if (term <= w->max_granted)
         fail(w, "safety",
              "%s: Redis granted term %llu after it had granted %llu%s",
-             w->cand[ci].id, (unsigned long long) term,
+             ident_id(w, ident), (unsigned long long) term,
              (unsigned long long) w->max_granted,
              missing ? " (a new counter)" : "");
     else
         w->max_granted = term;
+    if (w->ngrants == w->capgrants)
+        w->grants = grow(w->grants, &w->capgrants, sizeof *w->grants);
+    w->grants[w->ngrants].term = term;
+    w->grants[w->ngrants].ident = ident;
+    w->ngrants++;
 }
 
-static void on_elected(struct world *w, int ci, const struct lc_event *ev,
-                       unsigned epoch)
+/* Whether Redis granted term to ident since it last lost its data. Terms
+ * only grow within an epoch, so the log is sorted. */
+static int granted(const struct world *w, uint64_t term, int ident)
 {
-    struct cand *c = &w->cand[ci];
-    int h = sim_redis_holder(&w->redis, redis_ms(w));
+    size_t lo = 0, hi = w->ngrants;
 
-    if (c->app_leader) /* (3) */
-        fail(w, "events", "%s: ELECTED (term %llu) twice without REVOKED",
-             c->id, (unsigned long long) ev->term);
-    if (ev->term <= c->last_term) /* (2), per incarnation */
-        fail(w, "safety", "%s: ELECTED with term %llu after its term %llu",
-             c->id, (unsigned long long) ev->term,
-             (unsigned long long) c->last_term);
-    if (epoch == w->redis.epoch) {
-        if (ev->term <= w->last_term) /* (2), globally */
-            fail(w, "safety",
-                 "%s: ELECTED with term %llu after term %llu was elected",
-                 c->id, (unsigned long long) ev->term,
-                 (unsigned long long) w->last_term);
-        if (h != ci) /* (5) */
-            fail(w, "safety", "%s: ELECTED while the key holds %s", c->id,
-                 h >= 0 ? w->cand[h].id : "nothing");
-        w->last_term = ev->term;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (w->grants[mid].term < term)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    if (w->live_leader >= 0)
-        fail(w, "liveness", "%s: ELECTED after faults stopped and %s led",
-             c->id, w->live_leader >= 0 ? w->cand[w->live_leader].id : "?");
-    w->res->n.elected++;
-    w->stable_since = w->now;
-    w->last_elected_at = w->now;
-    c->app_leader = 1;
-    c->app_term = ev->term;
-    c->last_term = ev->term;
-    c->lease_epoch = epoch;
-}
-
-static void on_revoked(struct world *w, int ci, const struct lc_event *ev)
-{
-    struct cand *c = &w->cand[ci];
-
-    if (!c->app_leader) /* (3) */
-        fail(w, "events", "%s: REVOKED (term %llu) without ELECTED", c->id,
-             (unsigned long long) ev->term);
-    else if (ev->term != c->app_term)
-        fail(w, "events", "%s: REVOKED term %llu, but ELECTED was term %llu",
-             c->id, (unsigned long long) ev->term,
-             (unsigned long long) c->app_term);
-    if (w->live_leader >= 0)
-        fail(w, "liveness", "%s: REVOKED (%s) after faults stopped", c->id,
-             ev->message);
-    if (ev->error == LEADER_ELEASE || ev->error == LEADER_ECONN)
-        w->res->n.lease_expired++;
-    else if (ev->error == LEADER_ELOST)
-        w->res->n.lost++;
-    c->app_leader = 0;
-}
-
-/* ---- the driver: what lio_engine.c does with the core's outputs ---- */
-
-static const char *cmd_name(enum lc_cmd_kind k)
-{
-    return k == LC_CMD_ACQUIRE   ? "ACQUIRE"
-           : k == LC_CMD_RENEW   ? "RENEW"
-           : k == LC_CMD_PROBE   ? "PROBE"
-           : k == LC_CMD_RELEASE ? "RELEASE"
-                                 : "READ";
-}
-
-static void send_cmd(struct world *w, int ci, const struct lc_cmd *cmd,
-                     int eval)
-{
-    struct cand *c = &w->cand[ci];
-    struct msg m;
-
-    if (c->cmd_conn < 0 || !w->conns[c->cmd_conn].ready) {
-        /* lio_conn_send fails; the core's reply timeout resolves it. */
-        tracef(w, ci, "driver: %s seq %llu sent with no open connection",
-               cmd_name(cmd->kind), (unsigned long long) cmd->seq);
-        return;
-    }
-    memset(&m, 0, sizeof m);
-    m.kind = M_CMD;
-    m.cmd = *cmd;
-    m.eval = eval;
-    net_send(w, c->cmd_conn, 1, &m);
-}
-
-static int wants_sub(const struct cand *c)
-{
-    return c->core.state == LC_FOLLOWER || c->core.state == LC_LEADER;
-}
-
-static lc_time sub_backoff(struct world *w, struct cand *c)
-{
-    lc_time cap = c->core.backoff_cap, d = 20;
-
-    for (unsigned i = 1; i < c->sub_failures && d < cap; i++)
-        d *= 2;
-    if (d > cap)
-        d = cap;
-    return d / 2 + rnd_upto(w, d / 2);
-}
-
-static void manage_sub(struct world *w, int ci)
-{
-    struct cand *c = &w->cand[ci];
-
-    if (!wants_sub(c)) {
-        close_conn(w, &c->sub_conn);
-        c->sub_failures = 0;
-        c->sub_retry_at = 0;
-    } else if (c->sub_conn < 0 && local_at(c, w->now) >= c->sub_retry_at) {
-        c->sub_conn = new_conn(w, ci, 1);
-        send_simple(w, c->sub_conn, 1, M_SYN);
-    }
-}
-
-static void set_tick(struct world *w, int ci)
-{
-    struct cand *c = &w->cand[ci];
-    lc_time d = lc_deadline(&c->core);
-
-    if (wants_sub(c) && c->sub_conn < 0 && c->sub_retry_at < d)
-        d = c->sub_retry_at;
-    if (d == LC_NEVER) {
-        c->tick_at = SIM_NEVER;
-        return;
-    }
-    c->tick_at = true_at(c, d);
-    /* poll() wakes up a little late, now and then by milliseconds. */
-    c->tick_at += chance(w, 0.02) ? rnd_upto(w, w->jitter_us)
-                                  : rnd_upto(w, w->jitter_us / 25);
-    if (c->tick_at < w->now)
-        c->tick_at = w->now;
-}
-
-static const char *in_name(enum lc_input_kind k)
-{
-    static const char *names[] = {"?",          "START",     "STOP",
-                                  "TICK",       "CONNECTED", "CONN_FAILED",
-                                  "CONN_LOST",  "REPLY",     "NOTIFY",
-                                  "SUBSCRIBED", "OBSERVE",   "NEW_TERM"};
-    return (unsigned) k < sizeof names / sizeof names[0] ? names[k] : "?";
-}
-
-static void trace_input(struct world *w, int ci, const struct lc_input *in)
-{
-    const struct lc_value *v = in->value;
-
-    if (!w->trace)
-        return;
-    if (in->kind == LC_IN_REPLY && v->type == LC_VAL_ARRAY && v->n == 2)
-        tracef(w, ci, "in  REPLY seq %llu: won term %lld",
-               (unsigned long long) in->seq, v->elem[1].integer);
-    else if (in->kind == LC_IN_REPLY && v->type == LC_VAL_ARRAY)
-        tracef(w, ci, "in  REPLY seq %llu: lost, holder %.*s pttl %lld",
-               (unsigned long long) in->seq, (int) v->elem[1].len,
-               v->elem[1].str, v->elem[2].integer);
-    else if (in->kind == LC_IN_REPLY && v->type == LC_VAL_INT)
-        tracef(w, ci, "in  REPLY seq %llu: %lld", (unsigned long long) in->seq,
-               v->integer);
-    else if (in->kind == LC_IN_REPLY)
-        tracef(w, ci, "in  REPLY seq %llu: error %.*s",
-               (unsigned long long) in->seq, (int) v->len, v->str);
-    else if (in->kind == LC_IN_NOTIFY)
-        tracef(w, ci, "in  NOTIFY \"%.*s\"", (int) in->len, in->text);
-    else
-        tracef(w, ci, "in  %s", in_name(in->kind));
-}
-
-static void trace_output(struct world *w, int ci, const struct lc_output *o)
-{
-    struct cand *c = &w->cand[ci];
-
-    if (!w->trace)
-        return;
-    if (o->actions & LC_ACT_DISCONNECT)
-        tracef(w, ci, "out DISCONNECT");
-    if (o->actions & LC_ACT_CONNECT)
-        tracef(w, ci, "out CONNECT");
-    for (int i = 0; i < o->ncmds; i++)
-        tracef(w, ci, "out %s seq %llu term %llu", cmd_name(o->cmds[i].kind),
-               (unsigned long long) o->cmds[i].seq,
-               (unsigned long long) o->cmds[i].term);
-    for (int i = 0; i < o->nevents; i++)
-        tracef(w, ci, "out %s term %llu: %s",
-               o->events[i].kind == LC_EV_ELECTED   ? "ELECTED"
-               : o->events[i].kind == LC_EV_REVOKED ? "REVOKED"
-               : o->events[i].kind == LC_EV_CHANGED ? "CHANGED"
-                                                    : "ERROR",
-               (unsigned long long) o->events[i].term, o->events[i].message);
-    if (o->nevents > 0 && c->core.state == LC_LEADER)
-        tracef(w, ci, "    (lease to %lld, renew at %lld)",
-               (long long) c->core.lease_end, (long long) c->core.renew_at);
-}
-
-/* Feeds one input and carries out the output; then the invariants. */
-static void feed(struct world *w, int ci, struct lc_input *in, unsigned epoch)
-{
-    struct cand *c = &w->cand[ci];
-    const struct lc_output *o;
-    lc_time old_end = c->core.lease_end;
-    int elected = 0;
-
-    in->now = local_at(c, w->now);
-    trace_input(w, ci, in);
-    o = lc_step(&c->core, in, &w->step_out);
-    w->steps++;
-    trace_output(w, ci, o);
-    if (o->actions & LC_ACT_DISCONNECT)
-        close_conn(w, &c->cmd_conn);
-    if (o->actions & LC_ACT_CONNECT) {
-        close_conn(w, &c->cmd_conn);
-        c->cmd_conn = new_conn(w, ci, 0);
-        send_simple(w, c->cmd_conn, 1, M_SYN);
-    }
-    for (int i = 0; i < o->ncmds; i++) {
-        c->last_cmd = o->cmds[i];
-        send_cmd(w, ci, &o->cmds[i], 0);
-    }
-    for (int i = 0; i < o->nevents; i++) {
-        if (o->events[i].kind == LC_EV_ELECTED) {
-            on_elected(w, ci, &o->events[i], epoch);
-            if (i > 0 && o->events[i - 1].kind == LC_EV_REVOKED)
-                w->res->n.new_terms++; /* a leader's new term */
-            elected = 1;
-        } else if (o->events[i].kind == LC_EV_REVOKED) {
-            on_revoked(w, ci, &o->events[i]);
-        }
-    }
-    if (!elected && in->kind == LC_IN_REPLY && c->core.state == LC_LEADER &&
-        c->core.lease_end > old_end)
-        c->lease_epoch = epoch; /* the renewal now backs the lease */
-    /* (1b) The application is told of the loss by the deadline: a leader
-     * in its own eyes must hold the lease at every step it takes. */
-    if (c->app_leader && !lc_has_lease(&c->core, in->now))
-        fail(w, "safety",
-             "%s still leads (term %llu) at %lld, past its lease deadline "
-             "%lld",
-             c->id, (unsigned long long) c->app_term, (long long) in->now,
-             (long long) c->core.lease_end);
-    manage_sub(w, ci);
-    set_tick(w, ci);
-    check_mutex(w);
-}
-
-static void feed_simple(struct world *w, int ci, enum lc_input_kind kind,
-                        int error)
-{
-    struct lc_input in;
-
-    memset(&in, 0, sizeof in);
-    in.kind = kind;
-    in.error = error;
-    if (error != 0) {
-        in.text = leader_strerror(error);
-        in.len = strlen(in.text);
-    }
-    feed(w, ci, &in, w->redis.epoch);
-}
-
-/* ---- processes ---- */
-
-static void proc_start(struct world *w, int ci)
-{
-    struct cand *c = &w->cand[ci];
-    struct lc_config cfg;
-
-    cfg.id = c->id;
-    cfg.ttl = w->ttl;
-    cfg.wait = w->wait;
-    cfg.seed = rnd(w) | 1;
-    c->alive = 1;
-    c->paused = 0;
-    c->started = 1;
-    c->ndeferred = 0;
-    c->cmd_conn = c->sub_conn = -1;
-    c->sub_retry_at = 0;
-    c->sub_failures = 0;
-    c->app_leader = 0;
-    c->last_term = 0;
-    c->spins = 0;
-    c->started_at = w->now;
-    if (lc_init(&c->core, &cfg) != 0) {
-        fail(w, "setup", "lc_init refused ttl %lld wait %lld",
-             (long long) w->ttl, (long long) w->wait);
-        return;
-    }
-    tracef(w, ci, "process starts (fresh core)");
-    feed_simple(w, ci, LC_IN_START, 0);
-}
-
-static void proc_crash(struct world *w, int ci)
-{
-    struct cand *c = &w->cand[ci];
-
-    tracef(w, ci, "process crashes%s", c->app_leader ? " while leader" : "");
-    w->res->n.crashes++;
-    c->alive = 0;
-    c->paused = 0;
-    c->crash_serial++;
-    c->ndeferred = 0;
-    c->tick_at = SIM_NEVER;
-    /* The kernel closes its sockets: what was written still arrives. */
-    close_conn(w, &c->cmd_conn);
-    close_conn(w, &c->sub_conn);
-    c->app_leader = 0; /* a dead process expects no REVOKED */
-}
-
-static void proc_resume(struct world *w, int ci)
-{
-    struct cand *c = &w->cand[ci];
-
-    c->paused = 0;
-    tracef(w, ci, "process resumes (%zu inputs waiting)", c->ndeferred);
-    /* What arrived during the pause is read now, in arrival order. */
-    for (size_t i = 0; i < c->ndeferred; i++) {
-        c->deferred[i].t = w->now;
-        push_seq(w, &c->deferred[i]); /* ahead of later arrivals */
-    }
-    c->ndeferred = 0;
+    for (; lo < w->ngrants && w->grants[lo].term == term; lo++)
+        if (w->grants[lo].ident == ident)
+            return 1;
+    return 0;
 }
 
 /* ---- Redis ---- */
 
-static void publish(struct world *w, const struct sim_script *s, int id)
+static void publish_msg(struct world *w, const struct msg *m)
+{
+    for (int j = 0; j < w->nproc; j++) {
+        int sc = w->proc[j].link[LIO_LINK_SUB];
+        if (sc >= 0 && w->conns[sc].subscribed && !w->conns[sc].broken &&
+            !w->conns[sc].client_closed)
+            net_send(w, sc, 0, m);
+    }
+}
+
+static void publish(struct world *w, const struct sim_script *s, int ident)
 {
     struct msg m;
 
     memset(&m, 0, sizeof m);
     m.kind = M_MESSAGE;
     m.res = *s;
-    m.res.holder = id;
-    for (int j = 0; j < w->k; j++) {
-        int sc = w->cand[j].sub_conn;
-        if (sc >= 0 && w->conns[sc].subscribed && !w->conns[sc].broken &&
-            !w->conns[sc].client_closed)
-            net_send(w, sc, 0, &m);
-    }
+    m.res.holder = ident;
+    publish_msg(w, &m);
 }
 
 static void reply(struct world *w, int ci, const struct msg *cmd,
@@ -928,7 +1076,7 @@ static void reply(struct world *w, int ci, const struct msg *cmd,
 
     memset(&m, 0, sizeof m);
     m.kind = M_REPLY;
-    m.cmd = cmd->cmd;
+    m.tag = cmd->tag;
     m.rkind = rk;
     if (s != NULL)
         m.res = *s;
@@ -940,26 +1088,33 @@ static void reply(struct world *w, int ci, const struct msg *cmd,
 static void redis_cmd(struct world *w, int ci, const struct msg *m)
 {
     struct conn *cn = &w->conns[ci];
-    int id = cn->cand;
+    int pi = cn->proc;
     int64_t now = redis_ms(w);
     struct sim_script s;
-    const struct lc_cmd *cmd = &m->cmd;
+    const struct cmd *cmd = &m->cmd;
 
-    if (!w->redis.scripts_loaded && !m->eval && cmd->kind != LC_CMD_PROBE) {
-        tracef(w, id, "redis: %s seq %llu -> NOSCRIPT", cmd_name(cmd->kind),
-               (unsigned long long) cmd->seq);
+    if (cmd->type == C_PING) {
+        memset(&s, 0, sizeof s);
+        s.flag = cn->subscribed; /* subscribed: ["pong", ""] */
+        reply(w, ci, m, R_PONG, &s);
+        return;
+    }
+    if (cmd->type == C_SCRIPT && !w->redis.scripts_loaded && !cmd->eval) {
+        w->res->n.noscript++;
+        TRACE(w, pi, "redis: EVALSHA %s from %s -> NOSCRIPT",
+              cmd_name(cmd->kind), ident_id(w, cmd->ident));
         reply(w, ci, m, R_NOSCRIPT, NULL);
         return;
     }
-    if (cmd->kind != LC_CMD_PROBE)
-        w->redis.scripts_loaded = 1;
+    if (cmd->type == C_SCRIPT)
+        w->redis.scripts_loaded = 1; /* EVAL caches the body */
     if (cn->client_closed)
         w->res->n.late_cmds++;
     if (w->now >= w->t_live)
-        w->cand[id].cmds_after_live++;
+        w->proc[pi].cmds_after_live++;
     if (!w->quiet && chance(w, w->p_err)) {
-        tracef(w, id, "redis: %s seq %llu -> error", cmd_name(cmd->kind),
-               (unsigned long long) cmd->seq);
+        TRACE(w, pi, "redis: %s from %s -> error", cmd_name(cmd->kind),
+              ident_id(w, cmd->ident));
         reply(w, ci, m, R_ERROR, NULL);
         return;
     }
@@ -968,17 +1123,19 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
         s.kind = SIM_SR_FLAG;
         s.pub = SIM_PUB_NONE;
         s.flag = (int) sim_redis_pttl(&w->redis, now);
+    } else if (cmd->kind == LC_CMD_READ) {
+        sim_redis_read(&w->redis, now, &s);
     } else if (cmd->kind == LC_CMD_ACQUIRE) {
         int missing = w->redis.counter == 0;
-        sim_redis_acquire(&w->redis, now, id, w->ttl, cmd->term, &s);
+        sim_redis_acquire(&w->redis, now, cmd->ident, cmd->ttl, cmd->term, &s);
         if (s.kind == SIM_SR_WON)
-            check_grant(w, id, missing, cmd->term,
+            check_grant(w, cmd->ident, missing, cmd->term,
                         now + w->redis.wall_offset_ms, s.term);
     } else if (cmd->kind == LC_CMD_RENEW &&
                w->redis.brk == SIM_RB_RENEW_NONATOMIC) {
         s.kind = SIM_SR_FLAG;
         s.pub = SIM_PUB_NONE;
-        s.flag = sim_redis_renew_check(&w->redis, now, id, cmd->term);
+        s.flag = sim_redis_renew_check(&w->redis, now, cmd->ident, cmd->term);
         if (s.flag) {
             /* Broken: the client saw its id in a GET and counts the
              * renewal as done; its PEXPIRE lands a round trip later, or
@@ -988,45 +1145,47 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
             ev.t = w->now + net_delay(w) + net_delay(w);
             ev.type = EV_REDIS_STEP;
             ev.conn = ci;
-            ev.cand = id;
+            ev.who = pi;
             ev.m = *m;
             push(w, &ev);
         }
     } else if (cmd->kind == LC_CMD_RENEW) {
-        sim_redis_renew(&w->redis, now, id, cmd->term, w->ttl, &s);
+        sim_redis_renew(&w->redis, now, cmd->ident, cmd->term, cmd->ttl, &s);
     } else {
-        sim_redis_release(&w->redis, now, id, cmd->term, &s);
+        sim_redis_release(&w->redis, now, cmd->ident, cmd->term, &s);
     }
-    tracef(w, id, "redis: %s seq %llu term %llu%s -> %s %llu",
-           cmd_name(cmd->kind), (unsigned long long) cmd->seq,
-           (unsigned long long) cmd->term,
-           cn->client_closed ? " (closed conn)" : "",
-           s.kind == SIM_SR_WON          ? "won"
-           : s.kind == SIM_SR_LOST       ? "lost"
-           : s.kind == SIM_SR_TERM_ERROR ? "LEADERTERM"
-                                         : "flag",
-           (unsigned long long) (s.kind == SIM_SR_WON    ? s.term
-                                 : s.kind == SIM_SR_LOST ? (uint64_t) s.pttl
-                                                         : (uint64_t) s.flag));
+    TRACE(w, pi, "redis: %s%s from %s term %llu%s -> %s %llu",
+          cmd->eval ? "EVAL " : "", cmd_name(cmd->kind),
+          ident_id(w, cmd->ident), (unsigned long long) cmd->term,
+          cn->client_closed ? " (closed conn)" : "",
+          s.kind == SIM_SR_WON          ? "won"
+          : s.kind == SIM_SR_LOST       ? "lost"
+          : s.kind == SIM_SR_TERM_ERROR ? "LEADERTERM"
+          : s.kind == SIM_SR_READ       ? "read"
+                                        : "flag",
+          (unsigned long long) (s.kind == SIM_SR_WON    ? s.term
+                                : s.kind == SIM_SR_LOST ? (uint64_t) s.pttl
+                                : s.kind == SIM_SR_READ ? s.term
+                                                        : (uint64_t) s.flag));
     reply(w, ci, m, R_SCRIPT, &s);
     if (s.pub != SIM_PUB_NONE)
-        publish(w, &s, id);
+        publish(w, &s, cmd->ident);
 }
 
 static void on_redis(struct world *w, struct event *ev)
 {
     struct conn *cn = &w->conns[ev->conn];
-    struct cand *c = &w->cand[cn->cand];
+    struct proc *p = &w->proc[cn->proc];
 
     if (cn->broken)
         return;
-    if (c->partitioned && !c->part_hold) {
+    if (p->partitioned && !p->part_hold) {
         cn->broken = 1; /* dropped on the way: the connection is gone */
         return;
     }
     if (!w->redis.up) {
         if (ev->m.kind == M_SYN)
-            send_simple(w, ev->conn, 0, M_REFUSED);
+            send_simple(w, ev->conn, 0, M_REFUSED, 0);
         return;
     }
     switch (ev->m.kind) {
@@ -1036,18 +1195,22 @@ static void on_redis(struct world *w, struct event *ev)
         if (!w->quiet && chance(w, w->p_chang))
             break; /* the attempt hangs: the client times out */
         if (!w->quiet && chance(w, w->p_cfail)) {
-            send_simple(w, ev->conn, 0, M_REFUSED);
+            send_simple(w, ev->conn, 0, M_REFUSED, 0);
             break;
         }
         cn->accepted = 1;
-        send_simple(w, ev->conn, 0, M_ACK);
+        send_simple(w, ev->conn, 0, M_ACK, 0);
         break;
     case M_CMD:
         redis_cmd(w, ev->conn, &ev->m);
         break;
     case M_SUBSCRIBE:
+        /* Subscribing again to a channel is confirmed again. */
         cn->subscribed = 1;
-        send_simple(w, ev->conn, 0, M_SUBSCRIBED);
+        send_simple(w, ev->conn, 0, M_SUBSCRIBED, ev->m.tag);
+        break;
+    case M_UNSUBSCRIBE:
+        cn->subscribed = 0;
         break;
     default:
         break;
@@ -1059,74 +1222,418 @@ static void on_redis_step(struct world *w, struct event *ev)
     if (!w->redis.up || w->conns[ev->conn].broken ||
         w->conns[ev->conn].client_closed)
         return; /* the client never sent its PEXPIRE */
-    sim_redis_pexpire(&w->redis, redis_ms(w), w->ttl);
-    tracef(w, ev->cand,
-           "redis: late PEXPIRE of RENEW seq %llu (whoever "
-           "holds the key)",
-           (unsigned long long) ev->m.cmd.seq);
+    sim_redis_pexpire(&w->redis, redis_ms(w), ev->m.cmd.ttl);
+    TRACE(w, ev->who,
+          "redis: late PEXPIRE of a RENEW from %s (whoever "
+          "holds the key)",
+          ident_id(w, ev->m.cmd.ident));
+}
+
+/* ---- what the elections report (their emit callbacks) ---- */
+
+static void on_elected(struct world *w, struct elect *e,
+                       const struct lc_event *ev, unsigned epoch)
+{
+    int h = sim_redis_holder(&w->redis, redis_ms(w));
+
+    if (e->app_leader) /* (3) */
+        fail(w, "events", "%s: ELECTED (term %llu) twice without REVOKED",
+             elect_id(e), (unsigned long long) ev->term);
+    if (ev->term <= e->last_term) /* (2), per incarnation */
+        fail(w, "safety", "%s: ELECTED with term %llu after its term %llu",
+             elect_id(e), (unsigned long long) ev->term,
+             (unsigned long long) e->last_term);
+    if (epoch == w->redis.epoch) {
+        if (ev->term <= w->last_term) /* (2), globally */
+            fail(w, "safety",
+                 "%s: ELECTED with term %llu after term %llu was elected",
+                 elect_id(e), (unsigned long long) ev->term,
+                 (unsigned long long) w->last_term);
+        if (h != e->ident) /* (5) */
+            fail(w, "safety", "%s: ELECTED while the key holds %s", elect_id(e),
+                 h >= 0 ? ident_id(w, h) : "nothing");
+        w->last_term = ev->term;
+    }
+    if (w->live_leader >= 0)
+        fail(w, "liveness", "%s: ELECTED after faults stopped and %s led",
+             elect_id(e), elect_id(&w->el[w->live_leader]));
+    w->res->n.elected++;
+    if (e->revoked_now)
+        w->res->n.new_terms++; /* a leader's new term */
+    w->stable_since = w->now;
+    w->last_elected_at = w->now;
+    e->app_leader = 1;
+    e->app_term = ev->term;
+    e->last_term = ev->term;
+    e->lease_epoch = epoch;
+}
+
+static void on_revoked(struct world *w, struct elect *e,
+                       const struct lc_event *ev)
+{
+    if (!e->app_leader) /* (3) */
+        fail(w, "events", "%s: REVOKED (term %llu) without ELECTED",
+             elect_id(e), (unsigned long long) ev->term);
+    else if (ev->term != e->app_term)
+        fail(w, "events", "%s: REVOKED term %llu, but ELECTED was term %llu",
+             elect_id(e), (unsigned long long) ev->term,
+             (unsigned long long) e->app_term);
+    if (w->live_leader >= 0)
+        fail(w, "liveness", "%s: REVOKED (%s) after faults stopped",
+             elect_id(e), ev->message);
+    if (ev->error == LEADER_ELEASE || ev->error == LEADER_ECONN)
+        w->res->n.lease_expired++;
+    else if (ev->error == LEADER_ELOST)
+        w->res->n.lost++;
+    e->app_leader = 0;
+    e->revoked_now = 1;
+}
+
+/* Whether an observer's report names the stable leader of the tail. */
+static int reports_leader(const struct world *w, const struct elect *e)
+{
+    const struct elect *l = &w->el[w->live_leader];
+
+    return e->rep_ident == l->ident && e->rep_term == l->app_term;
+}
+
+/* (9) After the liveness check, an observer that reports anyone else than
+ * the stable leader must report it again within the liveness bound: a
+ * forged notification may mislead it, but only until its next read. */
+static void check_observer_live(struct world *w, struct elect *e)
+{
+    if (w->live_leader < 0 || e->wrong_since == SIM_NEVER)
+        return;
+    if (w->now - e->wrong_since > w->bound * US_PER_MS)
+        fail(w, "observer",
+             "%s has not reported the leader %s (term %llu) for %.3f s; "
+             "it reports %s term %llu",
+             elect_id(e), elect_id(&w->el[w->live_leader]),
+             (unsigned long long) w->el[w->live_leader].app_term,
+             (double) (w->now - e->wrong_since) / 1e6,
+             ident_id(w, e->rep_ident), (unsigned long long) e->rep_term);
+}
+
+/* (8) Who leads, as an observer reports it. A report that Redis stands
+ * behind (it granted that term to that id since it last lost its data)
+ * never names a lower term than an earlier such report: forged
+ * notifications aside, an observer's view only moves forward. */
+static void on_changed(struct world *w, struct elect *e,
+                       const struct lc_event *ev)
+{
+    w->res->n.changed++;
+    if (!e->observer)
+        return;
+    e->rep_ident =
+        ev->holder != NULL ? ident_of(w, ev->holder, strlen(ev->holder)) : -1;
+    e->rep_term = ev->term;
+    if (e->rep_epoch != w->redis.epoch) {
+        e->rep_epoch = w->redis.epoch;
+        e->rep_max = 0;
+    }
+    if (e->rep_ident >= 0 && granted(w, ev->term, e->rep_ident)) {
+        if (ev->term < e->rep_max)
+            fail(w, "observer", "%s reports %s with term %llu after term %llu",
+                 elect_id(e), ident_id(w, e->rep_ident),
+                 (unsigned long long) ev->term,
+                 (unsigned long long) e->rep_max);
+        else
+            e->rep_max = ev->term;
+    }
+    if (w->live_leader >= 0) {
+        if (reports_leader(w, e))
+            e->wrong_since = SIM_NEVER;
+        else if (e->wrong_since == SIM_NEVER)
+            e->wrong_since = w->now;
+        check_observer_live(w, e);
+    }
+}
+
+static const char *ev_name(enum lc_event_kind k)
+{
+    return k == LC_EV_ELECTED   ? "ELECTED"
+           : k == LC_EV_REVOKED ? "REVOKED"
+           : k == LC_EV_CHANGED ? "CHANGED"
+                                : "ERROR";
+}
+
+/* After every step of an election's core. */
+static void after_step(struct world *w, struct elect *e)
+{
+    struct proc *p = &w->proc[e->proc];
+    const struct lc_core *c = lio_slot_core(e->slot);
+    lc_time now = local_now(p);
+    lc_time end = lc_lease_end(c);
+
+    w->steps++;
+    e->revoked_now = 0;
+    if (w->in_reply && lc_state(c) == LC_LEADER && end > e->seen_lease_end)
+        e->lease_epoch = w->cur_epoch; /* the renewal now backs the lease */
+    e->seen_lease_end = end;
+    if (lc_conn_state(c) != LC_UP)
+        e->up_conn = -1;
+    else if (e->up_conn < 0)
+        e->up_conn = p->link[LIO_LINK_CMD];
+    /* (1b) The application is told of the loss by the deadline: a leader
+     * in its own eyes must hold the lease at every step it takes. */
+    if (e->app_leader && !lc_has_lease(c, now))
+        fail(w, "safety",
+             "%s still leads (term %llu) at %lld, past its lease deadline "
+             "%lld",
+             elect_id(e), (unsigned long long) e->app_term, (long long) now,
+             (long long) end);
+    check_mutex(w, e->index);
+}
+
+static void on_emit(void *owner, const struct lc_event *ev)
+{
+    struct elect *e = owner;
+    struct world *w = e->w;
+
+    if (ev == NULL) {
+        after_step(w, e);
+        return;
+    }
+    TRACE(w, e->proc, "%s: %s term %llu%s%s: %s", elect_id(e),
+          ev_name(ev->kind), (unsigned long long) ev->term,
+          ev->holder ? " holder " : "", ev->holder ? ev->holder : "",
+          ev->message);
+    if (ev->kind == LC_EV_ELECTED)
+        on_elected(w, e, ev, w->cur_epoch);
+    else if (ev->kind == LC_EV_REVOKED)
+        on_revoked(w, e, ev);
+    else if (ev->kind == LC_EV_CHANGED)
+        on_changed(w, e, ev);
+}
+
+/* (7) The session's links, after each of its entry points has returned:
+ * every election whose core believes its command link is up is on the
+ * process' current, ready command link, the one it went up on. When one
+ * election's command times out and the link is closed, each of the others
+ * must have been told. */
+static void check_links(struct world *w, struct proc *p)
+{
+    for (int i = 0; i < p->nmembers; i++) {
+        struct elect *e = &w->el[p->members[i]];
+        int cur = p->link[LIO_LINK_CMD];
+        if (e->slot == NULL || lc_conn_state(lio_slot_core(e->slot)) != LC_UP)
+            continue;
+        if (cur < 0 || !w->conns[cur].ready || e->up_conn != cur)
+            fail(w, "session",
+                 "%s believes its command link is up, but the link it went "
+                 "up on (conn #%d) is %s",
+                 elect_id(e), e->up_conn,
+                 cur < 0 ? "closed" : "replaced or not ready");
+    }
+}
+
+/* ---- driving a process' session ---- */
+
+/* The next wake-up: the session's deadline or an opening's timeout, on the
+ * process' clock, converted to true time as poll() would sleep. */
+/* The main loop reads the wake-ups of the processes that can run from one
+ * small array, not from the processes themselves. */
+static void sync_tick(struct world *w, const struct proc *p)
+{
+    w->ticks[p->index] = p->alive && !p->paused ? p->tick_at : SIM_NEVER;
+}
+
+static void set_tick_at(struct world *w, struct proc *p)
+{
+    lc_time d = lio_session_deadline(&p->s);
+
+    for (int l = 0; l < 2; l++)
+        if (p->link[l] >= 0 && !w->conns[p->link[l]].ready &&
+            p->open_deadline[l] < d)
+            d = p->open_deadline[l];
+    if (d == p->tick_for && p->tick_at != SIM_NEVER && p->tick_at >= w->now)
+        return; /* the same wake-up, still ahead */
+    p->tick_for = d;
+    if (d == LC_NEVER) {
+        p->tick_at = SIM_NEVER;
+        return;
+    }
+    p->tick_at = true_at(p, d);
+    /* poll() wakes up a little late, now and then by milliseconds. */
+    p->tick_at += chance(w, 0.02) ? rnd_upto(w, w->jitter_us)
+                                  : rnd_upto(w, w->jitter_us / 25);
+    if (p->tick_at < w->now)
+        p->tick_at = w->now;
+}
+
+static void set_tick(struct world *w, struct proc *p)
+{
+    set_tick_at(w, p);
+    sync_tick(w, p);
+}
+
+/* After any call into a session. */
+/* (11) The notification link, held by the session's policy: while an
+ * election of the process listens (a follower, the leader, an observer),
+ * a link that is down is opened again within the session's backoff cap;
+ * and a ready link that has not answered its health check (nothing since
+ * it opened or since the last PONG) for ping_every + sub_timeout is given
+ * up. A pause is not the session's fault: both clocks restart when the
+ * process resumes. */
+static void check_sub_link(struct world *w, struct proc *p)
+{
+    lc_time now = local_now(p), slack = 2 * w->jitter_us / US_PER_MS + 10;
+    int ci = p->link[LIO_LINK_SUB], listening = 0;
+
+    if (ci >= 0) {
+        p->sub_down_at = -1;
+        if (w->conns[ci].ready &&
+            now - p->sub_heard >
+                w->sub_timing.ping_every + w->sub_timing.sub_timeout + slack)
+            fail(w, "session",
+                 "p%d: its notification link has not answered for %lld ms, "
+                 "and is still held",
+                 p->index, (long long) (now - p->sub_heard));
+        return;
+    }
+    for (int i = 0; i < p->nmembers; i++) {
+        const struct elect *e = &w->el[p->members[i]];
+        enum lc_state st =
+            e->slot != NULL ? lc_state(lio_slot_core(e->slot)) : LC_IDLE;
+        listening += st == LC_FOLLOWER || st == LC_LEADER || st == LC_OBSERVER;
+    }
+    if (listening == 0)
+        p->sub_down_at = -1;
+    else if (p->sub_down_at < 0)
+        p->sub_down_at = now;
+    else if (now - p->sub_down_at > SUB_BACKOFF_CAP + slack)
+        fail(w, "session",
+             "p%d: %d election(s) listen, but its notification link has "
+             "been down for %lld ms",
+             p->index, listening, (long long) (now - p->sub_down_at));
+}
+
+static void settled(struct world *w, struct proc *p)
+{
+    check_links(w, p);
+    check_sub_link(w, p);
+    set_tick(w, p);
+}
+
+static void input(struct world *w, struct elect *e, enum lc_input_kind kind)
+{
+    struct proc *p = &w->proc[e->proc];
+
+    w->cur_epoch = w->redis.epoch;
+    lio_session_input(&p->s, e->slot, kind, local_now(p));
+    settled(w, p);
+}
+
+static void add_slot(struct world *w, struct elect *e)
+{
+    struct proc *p = &w->proc[e->proc];
+    struct lio_slot_config cfg;
+    int rc;
+
+    cfg.id = e->id;
+    cfg.names = &w->names;
+    cfg.ttl_ms = (long) w->ttl;
+    cfg.wait_ms = (long) w->wait;
+    cfg.seed = e->seed;
+    e->slot = lio_session_add(&p->s, &cfg, on_emit, e, &rc);
+    if (e->slot == NULL) {
+        fail(w, "setup", "lio_session_add: %d", rc);
+        return;
+    }
+    e->app_leader = 0;
+    e->last_term = 0;
+    e->seen_lease_end = 0;
+    e->up_conn = -1;
+    e->revoked_now = 0;
 }
 
 /* ---- the client side of the network ---- */
 
-static void feed_reply(struct world *w, int ci, const struct msg *m)
+/* n in decimal at buf (at least 21 bytes); its length. snprintf costs
+ * more than the rest of a reply. */
+static size_t decimal(char *buf, uint64_t n)
 {
-    struct cand *c = &w->cand[ci];
-    struct lc_value v, el[4];
-    struct lc_input in;
-    char counter[24];
-    static const char noscript[] = "NOSCRIPT No matching script.";
+    char t[20];
+    size_t len = 0;
+
+    do {
+        t[len++] = (char) ('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    for (size_t i = 0; i < len; i++)
+        buf[i] = t[len - 1 - i];
+    buf[len] = '\0';
+    return len;
+}
+
+static struct lc_value val_int(long long n)
+{
+    struct lc_value v = {.type = LC_VAL_INT, .integer = n};
+    return v;
+}
+
+static struct lc_value val_str(enum lc_value_type type, const char *str,
+                               size_t len)
+{
+    struct lc_value v = {.type = type, .str = str, .len = len};
+    return v;
+}
+
+static struct lc_value val_array(const struct lc_value *elem, size_t n)
+{
+    struct lc_value v = {.type = LC_VAL_ARRAY, .elem = elem, .n = n};
+    return v;
+}
+
+/* The reply as the library decodes it. Only what is used is written: this
+ * runs for every reply. */
+static void reply_value(struct world *w, const struct msg *m,
+                        struct lc_value *v, struct lc_value el[4],
+                        char counter[24])
+{
+    static const char noscript[] = "NOSCRIPT No matching script. Please use "
+                                   "EVAL.";
     static const char err[] = "ERR simulated failure";
     static const char term_err[] = "LEADERTERM the term counter is at "
                                    "9000000000000000 or holds no term";
+    const struct sim_script *s = &m->res;
+    const char *text;
 
-    if (m->rkind == R_NOSCRIPT && m->cmd.seq == c->last_cmd.seq &&
-        c->core.inflight && c->core.seq == m->cmd.seq) {
-        w->res->n.noscript++;
-        tracef(w, ci, "driver: NOSCRIPT, %s seq %llu resent as EVAL",
-               cmd_name(m->cmd.kind), (unsigned long long) m->cmd.seq);
-        send_cmd(w, ci, &c->last_cmd, 1);
-        return;
-    }
-    memset(&v, 0, sizeof v);
-    memset(el, 0, sizeof el);
-    if (m->rkind != R_SCRIPT || m->res.kind == SIM_SR_TERM_ERROR) {
-        v.type = LC_VAL_ERR;
-        v.str = m->rkind == R_NOSCRIPT ? noscript
-                : m->rkind == R_ERROR  ? err
-                                       : term_err;
-        v.len = strlen(v.str);
-    } else if (m->res.kind == SIM_SR_WON) {
-        v.type = LC_VAL_ARRAY;
-        v.elem = el;
-        v.n = 2;
-        el[0].type = el[1].type = LC_VAL_INT;
-        el[0].integer = 1;
-        el[1].integer = (long long) m->res.term;
-    } else if (m->res.kind == SIM_SR_LOST) {
-        v.type = LC_VAL_ARRAY;
-        v.elem = el;
-        v.n = 4;
-        el[0].type = el[2].type = LC_VAL_INT;
-        el[1].type = LC_VAL_STR;
-        el[1].str = w->cand[m->res.holder].id;
-        el[1].len = strlen(el[1].str);
-        el[2].integer = m->res.pttl;
-        el[3].type = LC_VAL_NIL; /* GET of the counter: a bulk string */
-        if (m->res.term > 0) {
-            el[3].type = LC_VAL_STR;
-            el[3].str = counter;
-            el[3].len = (size_t) snprintf(counter, sizeof counter, "%llu",
-                                          (unsigned long long) m->res.term);
+    if (m->rkind == R_PONG) {
+        if (s->flag) {
+            el[0] = val_str(LC_VAL_STR, "pong", 4);
+            el[1] = val_str(LC_VAL_STR, "", 0);
+            *v = val_array(el, 2);
+        } else {
+            *v = val_str(LC_VAL_STR, "PONG", 4);
         }
+    } else if (m->rkind != R_SCRIPT || s->kind == SIM_SR_TERM_ERROR) {
+        text = m->rkind == R_NOSCRIPT ? noscript
+               : m->rkind == R_ERROR  ? err
+                                      : term_err;
+        *v = val_str(LC_VAL_ERR, text, strlen(text));
+    } else if (s->kind == SIM_SR_WON) {
+        el[0] = val_int(1);
+        el[1] = val_int((long long) s->term);
+        *v = val_array(el, 2);
+    } else if (s->kind == SIM_SR_LOST || s->kind == SIM_SR_READ) {
+        /* {0, holder, pttl, counter} or {holder, pttl, counter}. */
+        struct lc_value *x = el;
+        *v = val_array(el, s->kind == SIM_SR_LOST ? 4 : 3);
+        if (s->kind == SIM_SR_LOST)
+            *x++ = val_int(0);
+        x[0] = val_str(LC_VAL_NIL, NULL, 0);
+        if (s->holder >= 0) {
+            text = ident_id(w, s->holder);
+            x[0] = val_str(LC_VAL_STR, text, strlen(text));
+        }
+        x[1] = val_int(s->pttl);
+        x[2] = val_str(LC_VAL_NIL, NULL, 0); /* GET of the counter */
+        if (s->term > 0)
+            x[2] = val_str(LC_VAL_STR, counter, decimal(counter, s->term));
     } else {
-        v.type = LC_VAL_INT;
-        v.integer = m->res.flag;
+        *v = val_int(s->flag);
     }
-    memset(&in, 0, sizeof in);
-    in.kind = LC_IN_REPLY;
-    in.seq = m->cmd.seq;
-    in.value = &v;
-    feed(w, ci, &in, m->epoch);
 }
 
 /* The text of a forged notification: well formed (an election or a
@@ -1135,7 +1642,8 @@ static int forged_text(struct world *w, const struct msg *m, char *text,
                        size_t size)
 {
     unsigned long long t = (unsigned long long) m->res.pub_term;
-    const char *id = m->res.holder >= 0 ? w->cand[m->res.holder].id : "mallory";
+    const char *id =
+        m->res.holder >= 0 ? ident_id(w, m->res.holder) : "mallory";
     char longid[300];
     int n;
 
@@ -1175,101 +1683,222 @@ static int forged_text(struct world *w, const struct msg *m, char *text,
     return n < 0 ? 0 : (size_t) n >= size ? (int) size - 1 : n;
 }
 
-static void feed_notify(struct world *w, int ci, const struct msg *m)
+/* The text Redis published: "elected|released <term> <id>". */
+static int genuine_text(struct world *w, const struct msg *m, char *text)
+{
+    const char *verb = m->res.pub == SIM_PUB_ELECTED ? "elected " : "released ";
+    const char *id = ident_id(w, m->res.holder);
+    size_t n = strlen(verb), idlen = strlen(id);
+
+    memcpy(text, verb, n);
+    n += decimal(text + n, m->res.pub_term);
+    text[n++] = ' ';
+    memcpy(text + n, id, idlen + 1);
+    return (int) (n + idlen);
+}
+
+/* A message on the channel: to every subscription of it on the link. */
+static void deliver_message(struct world *w, struct proc *p, int ci,
+                            const struct msg *m)
 {
     char text[400];
-    struct lc_input in;
-    int n;
+    uint64_t tags[MAX_TAGS];
+    int n, ntags = w->conns[ci].ntags;
 
     if (m->forged)
         n = forged_text(w, m, text, sizeof text);
     else
-        n = snprintf(text, sizeof text, "%s %llu %s",
-                     m->res.pub == SIM_PUB_ELECTED ? "elected" : "released",
-                     (unsigned long long) m->res.pub_term,
-                     w->cand[m->res.holder].id);
-    memset(&in, 0, sizeof in);
-    in.kind = LC_IN_NOTIFY;
-    in.text = text;
-    in.len = (size_t) n;
-    feed(w, ci, &in, w->redis.epoch);
+        n = genuine_text(w, m, text);
+    memcpy(tags, w->conns[ci].tags, (size_t) ntags * sizeof *tags);
+    TRACE(w, p->index, "transport: message \"%.*s\" to %d subscription(s)",
+          n > 60 ? 60 : n, text, ntags);
+    for (int i = 0; i < ntags && p->link[LIO_LINK_SUB] == ci; i++) {
+        lio_session_message(&p->s, tags[i], text, (size_t) n, local_now(p));
+        settled(w, p);
+    }
 }
 
-static void sub_failed(struct world *w, int ci)
+/* The opening of a link took too long: the transport gives it up. */
+static void open_timeouts(struct world *w, struct proc *p)
 {
-    struct cand *c = &w->cand[ci];
+    lc_time now = local_now(p);
 
-    c->sub_conn = -1;
-    c->sub_failures++;
-    c->sub_retry_at = local_at(c, w->now) + sub_backoff(w, c);
-    tracef(w, ci, "driver: notification connection failed, retry at %lld",
-           (long long) c->sub_retry_at);
-    set_tick(w, ci);
+    for (int l = 0; l < 2; l++) {
+        int ci = p->link[l];
+        if (ci < 0 || w->conns[ci].ready || now < p->open_deadline[l])
+            continue;
+        TRACE(w, p->index, "transport: opening of the %s link times out",
+              l == LIO_LINK_SUB ? "sub" : "cmd");
+        w->conns[ci].client_closed = 1;
+        p->link[l] = -1;
+        p->open_deadline[l] = LC_NEVER;
+        lio_session_failed(&p->s, (enum lio_link) l, LEADER_ETIMEDOUT,
+                           "timed out connecting", now);
+        settled(w, p);
+    }
 }
 
 static void on_client(struct world *w, struct event *ev)
 {
-    struct conn *cn = &w->conns[ev->conn];
-    int ci = cn->cand;
-    struct cand *c = &w->cand[ci];
-    int is_cmd = ev->conn == c->cmd_conn, is_sub = ev->conn == c->sub_conn;
+    int ci = ev->conn;
+    struct conn *cn = &w->conns[ci];
+    struct proc *p = &w->proc[cn->proc];
+    enum lio_link link = cn->sub ? LIO_LINK_SUB : LIO_LINK_CMD;
+    struct lc_value v, el[4];
+    char counter[24];
 
-    if (!c->alive || cn->client_closed)
+    if (!p->alive || cn->client_closed)
         return;
     if (cn->broken && ev->m.kind != M_RESET)
         return;
-    if (c->partitioned && !c->part_hold && !ev->flag) {
+    if (p->partitioned && !p->part_hold && !ev->flag) {
         cn->broken = 1;
         return;
     }
-    if (c->paused) {
-        if (c->ndeferred == c->capdeferred)
-            c->deferred =
-                grow(c->deferred, &c->capdeferred, sizeof *c->deferred);
-        c->deferred[c->ndeferred++] = *ev;
+    if (p->paused) {
+        if (p->ndeferred == p->capdeferred)
+            p->deferred =
+                grow(p->deferred, &p->capdeferred, sizeof *p->deferred);
+        p->deferred[p->ndeferred++] = *ev;
         return;
     }
-    if (!is_cmd && !is_sub)
+    if (p->link[link] != ci)
         return;
+    /* Nothing below may keep cn: a session call can open a connection. */
     switch (ev->m.kind) {
     case M_ACK:
         cn->ready = 1;
-        if (is_cmd) {
-            feed_simple(w, ci, LC_IN_CONNECTED, 0);
-        } else {
-            struct msg m;
-            memset(&m, 0, sizeof m);
-            m.kind = M_SUBSCRIBE;
-            net_send(w, ev->conn, 1, &m);
-        }
+        p->sub_heard = local_now(p);
+        p->open_deadline[link] = LC_NEVER;
+        TRACE(w, p->index, "transport: %s link ready (conn #%d)",
+              cn->sub ? "sub" : "cmd", ci);
+        lio_session_ready(&p->s, link, local_now(p));
         break;
     case M_REFUSED:
     case M_RESET:
-        if (is_cmd) {
-            c->cmd_conn = -1;
-            feed_simple(w, ci, cn->ready ? LC_IN_CONN_LOST : LC_IN_CONN_FAILED,
-                        LEADER_ECONN);
-        } else {
-            sub_failed(w, ci);
-        }
+        cn->client_closed = 1; /* down: nothing more is read from it */
+        p->link[link] = -1;
+        p->open_deadline[link] = LC_NEVER;
+        TRACE(w, p->index, "transport: %s link fails (conn #%d, %s)",
+              cn->sub ? "sub" : "cmd", ci,
+              ev->m.kind == M_RESET ? "reset" : "refused");
+        lio_session_failed(&p->s, link, LEADER_ECONN,
+                           leader_strerror(LEADER_ECONN), local_now(p));
         break;
     case M_REPLY:
-        if (is_cmd)
-            feed_reply(w, ci, &ev->m);
+        if (link == LIO_LINK_SUB)
+            p->sub_heard = local_now(p); /* the health check's PONG */
+        reply_value(w, &ev->m, &v, el, counter);
+        if (link == LIO_LINK_CMD) {
+            w->cur_epoch = ev->m.epoch;
+            w->in_reply = 1;
+        }
+        lio_session_reply(&p->s, link, ev->m.tag, &v, local_now(p));
+        w->in_reply = 0;
+        w->cur_epoch = w->redis.epoch;
         break;
     case M_SUBSCRIBED:
-        if (is_sub) {
-            c->sub_failures = 0;
-            feed_simple(w, ci, LC_IN_SUBSCRIBED, 0);
+        if (cn->ntags < MAX_TAGS) {
+            int i = 0;
+            while (i < cn->ntags && cn->tags[i] != ev->m.tag)
+                i++;
+            if (i == cn->ntags)
+                cn->tags[cn->ntags++] = ev->m.tag;
         }
+        lio_session_subscribed(&p->s, ev->m.tag, local_now(p));
         break;
     case M_MESSAGE:
-        if (is_sub)
-            feed_notify(w, ci, &ev->m);
-        break;
+        deliver_message(w, p, ci, &ev->m);
+        return;
     default:
-        break;
+        return;
     }
+    settled(w, p);
+}
+
+/* ---- processes ---- */
+
+static void proc_start(struct world *w, int pi)
+{
+    struct proc *p = &w->proc[pi];
+    struct lio_transport t = transport;
+
+    t.ctx = p;
+    p->alive = 1;
+    p->paused = 0;
+    p->ndeferred = 0;
+    p->link[0] = p->link[1] = -1;
+    p->open_deadline[0] = p->open_deadline[1] = LC_NEVER;
+    p->spins = 0;
+    p->sub_down_at = -1;
+    p->started_at = w->now;
+    if (lio_session_init(&p->s, &t, splitmix(&w->shape_rng) | 1) != 0) {
+        fail(w, "setup", "lio_session_init failed");
+        return;
+    }
+    p->has_session = 1;
+    TRACE(w, pi, "process starts (fresh session, %d election(s))", p->nmembers);
+    for (int i = 0; i < p->nmembers && !w->res->failed; i++) {
+        struct elect *e = &w->el[p->members[i]];
+        /* The first election's core draws from the run's stream, as the
+         * one core of a process always did. */
+        e->seed = (i == 0 ? rnd(w) : splitmix(&w->shape_rng)) | 1;
+        add_slot(w, e);
+        if (e->slot == NULL)
+            return;
+        e->started = 1;
+        input(w, e, e->observer ? LC_IN_OBSERVE : LC_IN_START);
+    }
+}
+
+static void proc_crash(struct world *w, int pi)
+{
+    struct proc *p = &w->proc[pi];
+    int leading = 0;
+
+    for (int i = 0; i < p->nmembers; i++)
+        leading |= w->el[p->members[i]].app_leader;
+    TRACE(w, pi, "process crashes%s", leading ? " while leader" : "");
+    w->res->n.crashes++;
+    p->alive = 0;
+    p->paused = 0;
+    p->crash_serial++;
+    p->ndeferred = 0;
+    p->tick_at = SIM_NEVER;
+    sync_tick(w, p);
+    /* The kernel closes its sockets: what was written still arrives. */
+    for (int l = 0; l < 2; l++) {
+        if (p->link[l] >= 0)
+            w->conns[p->link[l]].client_closed = 1;
+        p->link[l] = -1;
+    }
+    if (p->has_session)
+        lio_session_free(&p->s);
+    p->has_session = 0;
+    for (int i = 0; i < p->nmembers; i++) {
+        struct elect *e = &w->el[p->members[i]];
+        e->slot = NULL;
+        e->app_leader = 0; /* a dead process expects no REVOKED */
+        e->rep_ident = -2;
+        e->rep_term = 0;
+    }
+}
+
+static void proc_resume(struct world *w, int pi)
+{
+    struct proc *p = &w->proc[pi];
+
+    p->paused = 0;
+    p->sub_heard = local_now(p);
+    p->sub_down_at = -1;
+    sync_tick(w, p);
+    TRACE(w, pi, "process resumes (%zu inputs waiting)", p->ndeferred);
+    /* What arrived during the pause is read now, in arrival order. */
+    for (size_t i = 0; i < p->ndeferred; i++) {
+        p->deferred[i].t = w->now;
+        push_seq(w, &p->deferred[i]); /* ahead of later arrivals */
+    }
+    p->ndeferred = 0;
 }
 
 /* ---- faults ---- */
@@ -1293,47 +1922,50 @@ static int64_t until(struct world *w, int64_t dur_ms)
     return t < w->t_quiet ? t : w->t_quiet;
 }
 
+/* A candidate (its process, for process faults). */
 static int pick(struct world *w, int need_alive)
 {
     int ci = (int) rnd_upto(w, w->k - 1);
+    struct proc *p = &w->proc[w->el[ci].proc];
 
-    if (need_alive && (!w->cand[ci].alive || w->cand[ci].paused))
+    if (need_alive && (!p->alive || p->paused))
         return -1;
     return ci;
 }
 
-static void partition(struct world *w, int ci)
+static void partition(struct world *w, int pi)
 {
-    struct cand *c = &w->cand[ci];
+    struct proc *p = &w->proc[pi];
     int64_t d;
 
-    for (int i = 0; i < w->k; i++)
-        if (w->cand[i].partitioned)
+    for (int i = 0; i < w->nproc; i++)
+        if (w->proc[i].partitioned)
             return; /* one at a time */
-    c->partitioned = 1;
+    p->partitioned = 1;
     w->res->n.partitions++;
-    c->part_hold = chance(w, 0.5);
-    c->heal_at = until(w, rnd_range(w, w->ttl / 4, 3 * w->ttl));
-    c->part_serial++;
-    push_fault(w, c->heal_at, F_HEAL, ci, c->part_serial);
-    tracef(w, ci, "net: partitioned until %.3f, %s", (double) c->heal_at / 1e6,
-           c->part_hold ? "traffic held" : "traffic dropped");
-    if (!c->part_hold) {
+    p->part_hold = chance(w, 0.5);
+    p->heal_at = until(w, rnd_range(w, w->ttl / 4, 3 * w->ttl));
+    p->part_serial++;
+    push_fault(w, p->heal_at, F_HEAL, pi, p->part_serial);
+    TRACE(w, pi, "net: partitioned until %.3f, %s", (double) p->heal_at / 1e6,
+          p->part_hold ? "traffic held" : "traffic dropped");
+    if (!p->part_hold) {
         for (size_t i = 0; i < w->nconns; i++)
-            if (w->conns[i].cand == ci)
+            if (w->conns[i].proc == pi)
                 break_conn(w, (int) i, 0);
         return;
     }
     /* Everything in flight waits out the partition; shifting it all by
      * the same amount keeps the order on each connection. */
-    d = c->heal_at - w->now;
+    d = p->heal_at - w->now;
     for (size_t i = 0; i < w->nheap; i++) {
-        struct event *ev = &w->heap[i];
+        struct event *ev = &w->pool[w->heap[i].ev];
         struct conn *cn;
         if ((ev->type != EV_TO_REDIS && ev->type != EV_TO_CLIENT) ||
-            ev->cand != ci)
+            ev->who != pi)
             continue;
         ev->t += d;
+        w->heap[i].t = ev->t;
         cn = &w->conns[ev->conn];
         if (ev->type == EV_TO_REDIS && ev->t > cn->last_to_redis)
             cn->last_to_redis = ev->t;
@@ -1348,8 +1980,9 @@ static void data_lost(struct world *w)
 {
     w->res->n.data_losses++;
     w->last_term = 0;
-    for (int i = 0; i < w->k; i++) {
-        if (w->cand[i].alive && w->cand[i].started_at > w->last_elected_at) {
+    w->ngrants = 0;
+    for (int i = 0; i < w->nproc; i++) {
+        if (w->proc[i].alive && w->proc[i].started_at > w->last_elected_at) {
             w->res->n.late_joiner_losses++; /* it never saw that term */
             break;
         }
@@ -1367,7 +2000,7 @@ static void redis_down(struct world *w, int lose)
     w->res->n.redis_restarts++;
     if (lose)
         data_lost(w);
-    tracef(w, -1, "redis: restarts%s", lose ? ", LOSING ITS DATA" : "");
+    TRACE(w, -1, "redis: restarts%s", lose ? ", LOSING ITS DATA" : "");
     for (size_t i = 0; i < w->nconns; i++)
         if (w->conns[i].accepted)
             break_conn(w, (int) i, 1);
@@ -1376,45 +2009,52 @@ static void redis_down(struct world *w, int lose)
                w->redis_serial);
 }
 
-static void drop_conn(struct world *w, int ci)
+static void drop_conn(struct world *w, int pi)
 {
-    struct cand *c = &w->cand[ci];
-    int conn = chance(w, 0.7) ? c->cmd_conn : c->sub_conn;
+    struct proc *p = &w->proc[pi];
+    int conn = chance(w, 0.7) ? p->link[LIO_LINK_CMD] : p->link[LIO_LINK_SUB];
 
     if (conn >= 0)
         break_conn(w, conn, chance(w, 0.6));
 }
 
-static void app_stop(struct world *w, int ci)
+static void app_stop(struct world *w, int ei)
 {
-    struct cand *c = &w->cand[ci];
+    struct elect *e = &w->el[ei];
 
-    if (!c->started)
+    if (!e->started || e->slot == NULL)
         return;
-    tracef(w, ci, "app: stop");
+    TRACE(w, e->proc, "app: stop %s", elect_id(e));
     w->res->n.stops++;
-    c->started = 0;
-    c->stop_serial++;
-    feed_simple(w, ci, LC_IN_STOP, 0);
+    e->started = 0;
+    e->stop_serial++;
+    input(w, e, LC_IN_STOP);
     /* Often back at once, while its release may still be on its way. */
     push_fault(
         w, until(w, rnd_range(w, 0, chance(w, 0.5) ? w->ttl / 3 : 2 * w->ttl)),
-        F_START, ci, c->stop_serial);
+        F_START, ei, e->stop_serial);
 }
 
-static void app_start(struct world *w, int ci)
+static void app_start(struct world *w, int ei)
 {
-    struct cand *c = &w->cand[ci];
+    struct elect *e = &w->el[ei];
+    struct proc *p = &w->proc[e->proc];
 
-    if (!c->alive || c->started)
+    if (!p->alive || e->started)
         return;
-    if (c->paused) { /* the application is frozen too: a bit later */
-        push_fault(w, w->now + US_PER_MS, F_START, ci, c->stop_serial);
+    if (p->paused) { /* the application is frozen too: a bit later */
+        push_fault(w, w->now + US_PER_MS, F_START, ei, e->stop_serial);
         return;
     }
-    tracef(w, ci, "app: start");
-    c->started = 1;
-    feed_simple(w, ci, LC_IN_START, 0);
+    if (e->slot == NULL) { /* freed: a new handle, with a new core */
+        e->seed = splitmix(&w->shape_rng) | 1;
+        add_slot(w, e);
+        if (e->slot == NULL)
+            return;
+    }
+    TRACE(w, e->proc, "app: start %s", elect_id(e));
+    e->started = 1;
+    input(w, e, e->observer ? LC_IN_OBSERVE : LC_IN_START);
 }
 
 /* The next new-term request, before the quiet tail like every fault. */
@@ -1434,16 +2074,75 @@ static void schedule_new_term(struct world *w)
 static void app_new_term(struct world *w)
 {
     int ci = (int) (splitmix(&w->term_rng) % (uint64_t) w->k);
+    struct proc *p;
 
     for (int i = 0; i < w->k; i++)
-        if (w->cand[i].app_leader && splitmix(&w->term_rng) % 10 < 9)
+        if (w->el[i].app_leader && splitmix(&w->term_rng) % 10 < 9)
             ci = i;
-    if (w->cand[ci].alive && !w->cand[ci].paused) {
-        tracef(w, ci, "app: new term");
-        w->res->n.new_terms_asked += (uint64_t) w->cand[ci].app_leader;
-        feed_simple(w, ci, LC_IN_NEW_TERM, 0);
+    p = &w->proc[w->el[ci].proc];
+    if (p->alive && !p->paused && w->el[ci].slot != NULL) {
+        TRACE(w, p->index, "app: new term for %s", elect_id(&w->el[ci]));
+        w->res->n.new_terms_asked += (uint64_t) w->el[ci].app_leader;
+        input(w, &w->el[ci], LC_IN_NEW_TERM);
     }
     schedule_new_term(w);
+}
+
+/* ---- elections freed and made again (the shape stream) ---- */
+
+static void schedule_recreate(struct world *w)
+{
+    int64_t t = w->now + 1 +
+                (int64_t) shape_rnd(w, (uint64_t) (2 * w->recreate_mean_us));
+
+    if (t < w->t_quiet)
+        push_fault(w, t, F_RECREATE, -1, 0);
+}
+
+/* The application stops an election, frees its handle and makes a new one
+ * (a new id, as leader_new() draws one): at once, or a little later. The
+ * session reuses the freed slot for it, so a reply still on its way to the
+ * old one must not reach the new one. */
+static void recreate(struct world *w)
+{
+    int shared[SIM_MAX_CAND], n = 0, ei, later;
+    struct lio_slot *slot;
+    struct elect *e;
+    struct proc *p;
+
+    /* Mostly one that shares its process: the command link outlives it,
+     * and its replies still come back on it. */
+    for (int i = 0; i < w->k; i++)
+        if (w->proc[w->el[i].proc].nmembers > 1)
+            shared[n++] = i;
+    ei = n > 0 && shape_rnd(w, 4) > 0 ? shared[shape_rnd(w, (uint64_t) n)]
+                                      : (int) shape_rnd(w, (uint64_t) w->k);
+    e = &w->el[ei];
+    p = &w->proc[e->proc];
+    later = shape_rnd(w, 3) == 0;
+
+    schedule_recreate(w);
+    if (!p->alive || p->paused || e->slot == NULL)
+        return;
+    if (e->started) {
+        TRACE(w, p->index, "app: stop %s, to free it", elect_id(e));
+        e->started = 0;
+        input(w, e, LC_IN_STOP);
+    }
+    e->stop_serial++;
+    TRACE(w, p->index, "app: free %s", elect_id(e));
+    slot = e->slot;
+    e->slot = NULL; /* freed by the call: the transport must not see it */
+    lio_session_remove(&p->s, slot, local_now(p));
+    e->app_leader = 0;
+    settled(w, p);
+    w->res->n.recreated++;
+    e->ident = new_ident(w, ei, "cand", splitmix(&w->shape_rng));
+    if (later)
+        push_fault(w, until(w, (int64_t) shape_rnd(w, (uint64_t) w->ttl)),
+                   F_START, ei, e->stop_serial);
+    else
+        app_start(w, ei);
 }
 
 /* ---- data loss and hostile notifications (streams of their own) ---- */
@@ -1469,7 +2168,7 @@ static void redis_flush(struct world *w)
     sim_redis_flush(&w->redis);
     w->res->n.flushes++;
     data_lost(w);
-    tracef(w, -1, "redis: FLUSHALL, LOSING ITS DATA");
+    TRACE(w, -1, "redis: FLUSHALL, LOSING ITS DATA");
 }
 
 static void schedule_late_join(struct world *w)
@@ -1483,23 +2182,32 @@ static void schedule_late_join(struct world *w)
                F_LATE_JOIN, -1, 0);
 }
 
+static int proc_leads(const struct world *w, const struct proc *p)
+{
+    for (int i = 0; i < p->nmembers; i++)
+        if (w->el[p->members[i]].app_leader)
+            return 1;
+    return 0;
+}
+
 /* A follower restarts, so it never saw the last election (and sometimes
  * the leader dies too); a little later Redis loses its data. */
 static void late_join(struct world *w)
 {
     int ci = (int) loss_rnd(w, (uint64_t) w->k);
-    struct cand *c = &w->cand[ci];
+    int pi = w->el[ci].proc;
+    struct proc *p = &w->proc[pi];
     int64_t d;
 
-    if (c->alive && !c->paused && !c->app_leader) {
-        tracef(w, ci,
-               "scenario: a follower joins late, then Redis loses "
-               "its data");
-        proc_crash(w, ci);
-        proc_start(w, ci);
-        for (int i = 0; i < w->k; i++) {
-            struct cand *l = &w->cand[i];
-            if (l->app_leader && !l->paused && loss_rnd(w, 2) == 0) {
+    if (p->alive && !p->paused && !proc_leads(w, p)) {
+        TRACE(w, pi,
+              "scenario: a follower joins late, then Redis loses "
+              "its data");
+        proc_crash(w, pi);
+        proc_start(w, pi);
+        for (int i = 0; i < w->nproc; i++) {
+            struct proc *l = &w->proc[i];
+            if (proc_leads(w, l) && !l->paused && loss_rnd(w, 2) == 0) {
                 proc_crash(w, i); /* kill -9 */
                 push_fault(
                     w, until(w, (int64_t) loss_rnd(w, (uint64_t) (3 * w->ttl))),
@@ -1566,42 +2274,40 @@ static void hostile_publish(struct world *w)
 {
     uint64_t r = splitmix(&w->hostile_rng);
     struct msg m;
+    int who;
 
     memset(&m, 0, sizeof m);
     m.kind = M_MESSAGE;
     m.forged = 1 + (int) (r % 16 < 10 ? r % 4 : 4 + r % 7);
     m.res.pub_term = forged_term(w);
-    m.res.holder = (int) ((r >> 16) % (uint64_t) (w->k + 2)) - 2;
-    if (m.res.holder < -1)
-        m.res.holder = -1;
+    who = (int) ((r >> 16) % (uint64_t) (w->k + 2)) - 2;
+    m.res.holder = who >= 0 ? w->el[who].ident : -1;
     w->res->n.forged++;
     if (w->now >= w->t_live)
         w->hostile_after_live++;
-    for (int j = 0; j < w->k; j++) {
-        int sc = w->cand[j].sub_conn;
-        if (sc >= 0 && w->conns[sc].subscribed && !w->conns[sc].broken &&
-            !w->conns[sc].client_closed)
-            net_send(w, sc, 0, &m);
-    }
+    publish_msg(w, &m);
     schedule_hostile(w);
 }
 
 static void quiet(struct world *w)
 {
-    tracef(w, -1, "faults stop; leader expected by %.3f",
-           (double) w->t_live / 1e6);
+    TRACE(w, -1, "faults stop; leader expected by %.3f",
+          (double) w->t_live / 1e6);
     w->quiet = 1;
     if (!w->redis.up)
         w->redis.up = 1;
-    for (int i = 0; i < w->k; i++) {
-        struct cand *c = &w->cand[i];
-        c->partitioned = 0;
-        if (c->paused)
+    for (int i = 0; i < w->nproc; i++) {
+        struct proc *p = &w->proc[i];
+        p->partitioned = 0;
+        if (p->paused)
             proc_resume(w, i);
-        if (!c->alive)
+        if (!p->alive) {
             proc_start(w, i);
-        else if (!c->started)
-            app_start(w, i);
+            continue;
+        }
+        for (int j = 0; j < p->nmembers; j++)
+            if (!w->el[p->members[j]].started)
+                app_start(w, p->members[j]);
     }
 }
 
@@ -1610,7 +2316,7 @@ static void check_live(struct world *w)
     int n = 0, who = -1;
 
     for (int i = 0; i < w->k; i++) {
-        if (w->cand[i].app_leader && holds_lease(w, i)) {
+        if (w->el[i].app_leader && holds_lease(w, i)) {
             n++;
             who = i;
         }
@@ -1629,78 +2335,85 @@ static void check_live(struct world *w)
                              ? (double) (w->stable_since - w->t_quiet) /
                                    US_PER_MS / (double) w->bound
                              : 0;
-    tracef(w, who, "liveness: leads, and must until the end");
+    for (int i = w->k; i < w->nelect; i++)
+        w->el[i].wrong_since =
+            reports_leader(w, &w->el[i]) ? SIM_NEVER : w->now;
+    TRACE(w, w->el[who].proc, "liveness: %s leads, and must until the end",
+          elect_id(&w->el[who]));
 }
 
 static void on_fault(struct world *w, const struct event *ev)
 {
-    int ci = ev->cand;
-    struct cand *c = ci >= 0 ? &w->cand[ci] : NULL;
+    int ci, pi = ev->who;
+    struct proc *p = pi >= 0 ? &w->proc[pi] : NULL;
 
     switch (ev->fault) {
     case F_CRASH:
-        ci = pick(w, 0);
-        if (w->cand[ci].alive) {
-            proc_crash(w, ci);
+        pi = w->el[pick(w, 0)].proc;
+        if (w->proc[pi].alive) {
+            proc_crash(w, pi);
             push_fault(w, until(w, rnd_range(w, 0, 3 * w->ttl + 1000)),
-                       F_RESTART, ci, w->cand[ci].crash_serial);
+                       F_RESTART, pi, w->proc[pi].crash_serial);
         }
         break;
     case F_PAUSE:
         ci = pick(w, 1);
         if (ci >= 0) {
             int64_t r = rnd_upto(w, 9), d;
+            pi = w->el[ci].proc;
             d = r < 5   ? rnd_range(w, 0, w->ttl / 2)
                 : r < 9 ? rnd_range(w, w->ttl / 2, 2 * w->ttl)
                         : rnd_range(w, 2 * w->ttl, 5 * w->ttl);
-            w->cand[ci].paused = 1;
+            w->proc[pi].paused = 1;
+            sync_tick(w, &w->proc[pi]);
             w->res->n.pauses++;
-            w->cand[ci].pause_serial++;
-            push_fault(w, until(w, d), F_RESUME, ci, w->cand[ci].pause_serial);
-            tracef(w, ci, "process paused for %lld ms", (long long) d);
+            w->proc[pi].pause_serial++;
+            push_fault(w, until(w, d), F_RESUME, pi, w->proc[pi].pause_serial);
+            TRACE(w, pi, "process paused for %lld ms", (long long) d);
         }
         break;
     case F_PARTITION:
-        partition(w, pick(w, 0));
+        partition(w, w->el[pick(w, 0)].proc);
         break;
     case F_REDIS:
         redis_down(w, 0);
         break;
     case F_DROP:
-        drop_conn(w, pick(w, 0));
+        drop_conn(w, w->el[pick(w, 0)].proc);
         break;
     case F_STOP:
         /* Mostly the leader: stopping it exercises the release paths. */
         ci = pick(w, 1);
         for (int i = 0; i < w->k; i++)
-            if (w->cand[i].app_leader && !w->cand[i].paused && chance(w, 0.7))
+            if (w->el[i].app_leader && !w->proc[w->el[i].proc].paused &&
+                chance(w, 0.7))
                 ci = i;
         if (ci >= 0)
             app_stop(w, ci);
         break;
     case F_RESTART:
-        if (!c->alive && ev->serial == c->crash_serial)
-            proc_start(w, ci);
+        if (!p->alive && ev->serial == p->crash_serial)
+            proc_start(w, pi);
         break;
     case F_RESUME:
-        if (c->paused && ev->serial == c->pause_serial)
-            proc_resume(w, ci);
+        if (p->paused && ev->serial == p->pause_serial)
+            proc_resume(w, pi);
         break;
     case F_HEAL:
-        if (c->partitioned && ev->serial == c->part_serial) {
-            c->partitioned = 0;
-            tracef(w, ci, "net: partition heals");
+        if (p->partitioned && ev->serial == p->part_serial) {
+            p->partitioned = 0;
+            TRACE(w, pi, "net: partition heals");
         }
         break;
     case F_REDIS_UP:
         if (!w->redis.up && ev->serial == w->redis_serial) {
             w->redis.up = 1;
-            tracef(w, -1, "redis: up again");
+            TRACE(w, -1, "redis: up again");
         }
         break;
     case F_START:
-        if (ev->serial == c->stop_serial)
-            app_start(w, ci);
+        if (ev->serial == w->el[ev->who].stop_serial)
+            app_start(w, ev->who);
         break;
     case F_QUIET:
         quiet(w);
@@ -1724,6 +2437,9 @@ static void on_fault(struct world *w, const struct event *ev)
     case F_HOSTILE:
         hostile_publish(w);
         break;
+    case F_RECREATE:
+        recreate(w);
+        break;
     case F_NTYPES:
         break;
     }
@@ -1733,10 +2449,47 @@ static void on_fault(struct world *w, const struct event *ev)
 
 /* ---- one run ---- */
 
+/* The core's command timeout and backoff cap for this run's ttl and wait,
+ * read from a core of a throwaway session. */
+static enum lio_link_state nothing_open(void *ctx, enum lio_link link)
+{
+    (void) ctx;
+    (void) link;
+    return LIO_LINK_DOWN;
+}
+
+static void core_timing(struct world *w, lc_time *cmd_timeout,
+                        lc_time *backoff_cap)
+{
+    static const struct lio_transport none = {NULL, NULL, nothing_open,
+                                              NULL, NULL, NULL};
+    static struct lio_session s;
+    static int ready;
+    struct lio_slot *e;
+    struct lio_slot_config cfg = {"probe", &w->names, (long) w->ttl,
+                                  (long) w->wait, 1};
+    int rc;
+
+    if (!ready && lio_session_init(&s, &none, 1) != 0) {
+        fprintf(stderr, "sim: cannot make a session\n");
+        exit(2);
+    }
+    ready = 1;
+    e = lio_session_add(&s, &cfg, on_emit, NULL, &rc);
+    if (e == NULL) {
+        fprintf(stderr, "sim: lio_session_add: %d\n", rc);
+        exit(2);
+    }
+    *cmd_timeout = lc_cmd_timeout(lio_slot_core(e));
+    *backoff_cap = lc_backoff_cap(lio_slot_core(e));
+    lio_session_remove(&s, e, 0);
+}
+
 static void choose_params(struct world *w, uint64_t seed)
 {
     static const int ks[] = {2, 3, 5};
     const struct sim_options *o = w->opt;
+    lc_time cmd_timeout, backoff_cap;
     int64_t r;
 
     w->seed = seed;
@@ -1776,15 +2529,12 @@ static void choose_params(struct world *w, uint64_t seed)
     /* Liveness: a leader by ttl + wait + a small bound after the faults
      * stop (the old key's expiry, a follower's wait, a hung connect or
      * command, a reconnect backoff, and clock-rate slack). */
-    {
-        struct lc_core probe;
-        struct lc_config cfg = {"probe", w->ttl, w->wait, 1};
-        lc_init(&probe, &cfg);
-        w->bound = w->ttl + w->wait + 2 * probe.cmd_timeout +
-                   2 * probe.backoff_cap + (w->ttl + w->wait) / 50 + 100;
-        w->quiet_max_us = probe.cmd_timeout * US_PER_MS / 6;
-        w->jitter_us = w->quiet_max_us < 5000 ? w->quiet_max_us : 5000;
-    }
+    core_timing(w, &cmd_timeout, &backoff_cap);
+    w->bound = w->ttl + w->wait + 2 * cmd_timeout + 2 * backoff_cap +
+               (w->ttl + w->wait) / 50 + 100;
+    lio_timing_for(w->ttl, &w->sub_timing);
+    w->quiet_max_us = cmd_timeout * US_PER_MS / 6;
+    w->jitter_us = w->quiet_max_us < 5000 ? w->quiet_max_us : 5000;
     w->t_end = (int64_t) o->minutes * 60 * 1000000;
     r = 2 * w->bound * US_PER_MS + 5000000;
     if (r < w->t_end / 5)
@@ -1825,24 +2575,118 @@ static void choose_params(struct world *w, uint64_t seed)
     }
 }
 
+static struct proc *new_proc(struct world *w, int64_t rate, int64_t offset)
+{
+    struct proc *p = &w->proc[w->nproc];
+
+    p->w = w;
+    p->index = w->nproc++;
+    p->rate = rate;
+    p->offset_ms = offset;
+    p->clock_at = -1;
+    p->tick_at = SIM_NEVER;
+    w->ticks[p->index] = SIM_NEVER;
+    p->link[0] = p->link[1] = -1;
+    p->open_deadline[0] = p->open_deadline[1] = LC_NEVER;
+    return p;
+}
+
+static void join(struct world *w, struct proc *p, int ei)
+{
+    w->el[ei].proc = p->index;
+    p->members[p->nmembers++] = ei;
+}
+
+/* The processes: one per candidate, or, in some runs, one to three
+ * candidates per process; observers in some runs, alone or beside
+ * candidates; and in some runs with shared processes, elections freed and
+ * made again. All from the shape stream, so the run's own stream draws
+ * what it always did. */
+static void make_processes(struct world *w, uint64_t seed)
+{
+    int grouped, size = 0;
+    struct proc *p = NULL;
+
+    w->shape_rng = seed ^ 0x7368617065730a21ULL;
+    grouped = w->k > 1 && shape_rnd(w, 100) < 35;
+    w->nobs = shape_rnd(w, 100) < 20 ? 1 + (shape_rnd(w, 4) == 0) : 0;
+    w->nelect = w->k + w->nobs;
+    if (grouped && shape_rnd(w, 100) < 60)
+        w->recreate_mean_us =
+            (w->ttl / 2 + (int64_t) shape_rnd(w, (uint64_t) (5 * w->ttl / 2))) *
+            US_PER_MS;
+    for (int i = 0; i < w->k; i++) {
+        struct elect *e = &w->el[i];
+        int64_t rate, offset, start;
+        e->w = w;
+        e->index = i;
+        e->ident = new_ident(w, i, "cand", rnd(w));
+        rate = RATE_ONE + rnd_range(w, -10000, 10000);
+        offset = rnd_range(w, 1000, 1000000000);
+        /* Processes come up at different times in the first second. */
+        start = rnd_upto(w, 1000000);
+        if (size == 0) {
+            size = grouped ? 1 + (int) shape_rnd(w, 3) : 1;
+            p = new_proc(w, rate, offset);
+            push_fault(w, start, F_RESTART, p->index, 0);
+        }
+        join(w, p, i);
+        size--;
+    }
+    if (grouped)
+        w->res->n.grouped++;
+    for (int i = w->k; i < w->nelect; i++) {
+        struct elect *e = &w->el[i];
+        e->w = w;
+        e->index = i;
+        e->observer = 1;
+        e->ident = new_ident(w, i, "obs", splitmix(&w->shape_rng));
+        if (shape_rnd(w, 2) == 0) {
+            p = &w->proc[shape_rnd(w, (uint64_t) w->nproc)];
+        } else {
+            p = new_proc(w, RATE_ONE - 10000 + (int64_t) shape_rnd(w, 20001),
+                         1000 + (int64_t) shape_rnd(w, 1000000000));
+            push_fault(w, (int64_t) shape_rnd(w, 1000001), F_RESTART, p->index,
+                       0);
+        }
+        join(w, p, i);
+    }
+    if (w->nobs > 0)
+        w->res->n.observed++;
+    for (int i = 0; i < w->nelect; i++) {
+        w->el[i].rep_ident = -2;
+        w->el[i].wrong_since = SIM_NEVER;
+        w->el[i].up_conn = -1;
+    }
+}
+
+/* The digests of the scripts, as Redis computes them on EVAL: the same
+ * for every run, so computed once. */
+static const struct lio_shas *redis_shas(void)
+{
+    static struct lio_shas shas;
+    static int done;
+
+    if (!done && lio_shas_init(&shas) != 0) {
+        fprintf(stderr, "sim: out of memory\n");
+        exit(2);
+    }
+    done = 1;
+    return &shas;
+}
+
 static void world_init(struct world *w, const struct sim_options *o,
                        uint64_t seed)
 {
+    lio_names_make(&w->names, "5e6b9d1c0c7a4f3e8a2b1d0c9e8f7a6b5c4d3e2f");
+    lio_term_key(&w->names, w->term_key);
+    lio_channel(&w->names, w->channel);
+    w->shas = redis_shas();
     choose_params(w, seed);
     sim_redis_init(&w->redis, o->redis_break);
     w->redis.wall_offset_ms = w->redis_wall;
     w->live_leader = -1;
-    for (int i = 0; i < w->k; i++) {
-        struct cand *c = &w->cand[i];
-        snprintf(c->id, sizeof c->id, "cand%d-%08llx", i,
-                 (unsigned long long) (rnd(w) & 0xffffffff));
-        c->rate = RATE_ONE + rnd_range(w, -10000, 10000);
-        c->offset_ms = rnd_range(w, 1000, 1000000000);
-        c->tick_at = SIM_NEVER;
-        c->cmd_conn = c->sub_conn = -1;
-        /* Processes come up at different times in the first second. */
-        push_fault(w, rnd_upto(w, 1000000), F_RESTART, i, 0);
-    }
+    make_processes(w, seed);
     for (int f = 0; f < F_NTYPES; f++)
         schedule_fault(w, (enum fault) f);
     push_fault(w, w->t_quiet, F_QUIET, -1, 0);
@@ -1854,43 +2698,51 @@ static void world_init(struct world *w, const struct sim_options *o,
     schedule_late_join(w);
     if (w->hostile_mean_us > 0)
         schedule_hostile(w);
+    if (w->recreate_mean_us > 0)
+        schedule_recreate(w);
 }
 
 static void world_free(struct world *w)
 {
+    for (int i = 0; i < w->nproc; i++) {
+        if (w->proc[i].has_session)
+            lio_session_free(&w->proc[i].s);
+        free(w->proc[i].deferred);
+    }
     free(w->conns);
     free(w->heap);
-    for (int i = 0; i < SIM_MAX_CAND; i++)
-        free(w->cand[i].deferred);
+    free(w->pool);
+    free(w->free_ix);
+    free(w->idents);
+    free(w->grants);
 }
 
-static void tick(struct world *w, int ci)
+static void tick(struct world *w, struct proc *p)
 {
-    struct cand *c = &w->cand[ci];
-
-    if (c->spin_at == w->now) {
-        if (++c->spins > MAX_SPINS) {
-            fail(w, "liveness", "%s: busy loop, deadline %lld never passes",
-                 c->id, (long long) lc_deadline(&c->core));
+    if (p->spin_at == w->now) {
+        if (++p->spins > MAX_SPINS) {
+            fail(w, "liveness", "p%d: busy loop, deadline %lld never passes",
+                 p->index, (long long) lio_session_deadline(&p->s));
             return;
         }
     } else {
-        c->spin_at = w->now;
-        c->spins = 0;
+        p->spin_at = w->now;
+        p->spins = 0;
     }
-    c->tick_at = SIM_NEVER;
-    if (local_at(c, w->now) >= lc_deadline(&c->core)) {
-        feed_simple(w, ci, LC_IN_TICK, 0);
-    } else {
-        manage_sub(w, ci);
-        set_tick(w, ci);
-    }
+    p->tick_at = SIM_NEVER;
+    p->tick_for = LC_NEVER;
+    sync_tick(w, p);
+    open_timeouts(w, p);
+    w->cur_epoch = w->redis.epoch;
+    lio_session_process(&p->s, local_now(p));
+    settled(w, p);
 }
 
-/* (6) No busy loop: once a leader is settled, each candidate sends about
+/* (6) No busy loop: once a leader is settled, each election sends about
  * one command per renewal (ttl/3) or per try (min(wait, ttl/2), no faster
- * than a round trip), plus at most one per forged notification. A core
- * that retries at once on every failure, or on every hint, exceeds it. */
+ * than a round trip), plus at most one per forged notification; a process
+ * sends that for each of its elections. A core that retries at once on
+ * every failure, or on every hint, exceeds it. */
 static void check_load(struct world *w)
 {
     double span_ms = (double) (w->t_end - w->t_live) / US_PER_MS;
@@ -1907,17 +2759,51 @@ static void check_load(struct world *w)
         period = 0.05;
     allowed = 1.25 * (span_ms / period + 3 * span_ms / (double) w->ttl) +
               2.0 * (double) w->hostile_after_live + 20;
-    for (int i = 0; i < w->k; i++)
-        if ((double) w->cand[i].cmds_after_live / allowed > w->res->load_ratio)
-            w->res->load_ratio = (double) w->cand[i].cmds_after_live / allowed;
-    for (int i = 0; i < w->k; i++)
-        if ((double) w->cand[i].cmds_after_live > allowed)
+    for (int i = 0; i < w->nproc; i++) {
+        struct proc *p = &w->proc[i];
+        double mine = allowed * p->nmembers;
+        if ((double) p->cmds_after_live / mine > w->res->load_ratio)
+            w->res->load_ratio = (double) p->cmds_after_live / mine;
+        if ((double) p->cmds_after_live > mine)
             fail(w, "load",
-                 "%s sent %llu commands in the last %.1f s (ttl %lld, wait "
-                 "%lld, %llu forged notifications): at most %.0f expected",
-                 w->cand[i].id, (unsigned long long) w->cand[i].cmds_after_live,
+                 "p%d (%d election(s)) sent %llu commands in the last %.1f s "
+                 "(ttl %lld, wait %lld, %llu forged notifications): at most "
+                 "%.0f expected",
+                 i, p->nmembers, (unsigned long long) p->cmds_after_live,
                  span_ms / 1000, (long long) w->ttl, (long long) w->wait,
-                 (unsigned long long) w->hostile_after_live, allowed);
+                 (unsigned long long) w->hostile_after_live, mine);
+    }
+}
+
+/* (10) At the end, every process with an election that listens (a
+ * follower, the leader, an observer) holds a notification link on which
+ * Redis has the channel subscribed, with a subscription for each. */
+static void check_subscribed(struct world *w)
+{
+    for (int i = 0; i < w->nproc; i++) {
+        struct proc *p = &w->proc[i];
+        struct conn *cn = link_conn(p, LIO_LINK_SUB);
+        int listening = 0;
+        if (!p->alive)
+            continue;
+        for (int j = 0; j < p->nmembers; j++) {
+            struct elect *e = &w->el[p->members[j]];
+            enum lc_state st =
+                e->slot != NULL ? lc_state(lio_slot_core(e->slot)) : LC_IDLE;
+            listening +=
+                st == LC_FOLLOWER || st == LC_LEADER || st == LC_OBSERVER;
+        }
+        if (listening > 0 && (cn == NULL || !cn->ready || !cn->subscribed ||
+                              cn->ntags < listening))
+            fail(w, "session",
+                 "p%d: %d election(s) listen, but its notification link is "
+                 "%s",
+                 i, listening,
+                 cn == NULL        ? "down"
+                 : !cn->ready      ? "still opening"
+                 : !cn->subscribed ? "not subscribed"
+                                   : "missing subscriptions");
+    }
 }
 
 int sim_run(const struct sim_options *opt, uint64_t seed,
@@ -1936,29 +2822,28 @@ int sim_run(const struct sim_options *opt, uint64_t seed,
     w->trace = opt->trace;
     w->out = out;
     world_init(w, opt, seed);
-    tracef(w, -1,
-           "seed %llu: %d candidates, ttl %lld, wait %lld, delay "
-           "%lld..%lld us, slow %.3f, break %.4f",
-           (unsigned long long) seed, w->k, (long long) w->ttl,
-           (long long) w->wait, (long long) w->dmin_us, (long long) w->dmax_us,
-           w->p_slow, w->p_break);
+    TRACE(w, -1,
+          "seed %llu: %d candidates, %d observers, %d processes, ttl %lld, "
+          "wait %lld, delay %lld..%lld us, slow %.3f, break %.4f",
+          (unsigned long long) seed, w->k, w->nobs, w->nproc,
+          (long long) w->ttl, (long long) w->wait, (long long) w->dmin_us,
+          (long long) w->dmax_us, w->p_slow, w->p_break);
     while (!res->failed) {
-        int ci = -1;
+        struct proc *next = NULL;
         int64_t t = w->nheap > 0 ? w->heap[0].t : SIM_NEVER;
 
-        for (int i = 0; i < w->k; i++) {
-            struct cand *c = &w->cand[i];
-            if (c->alive && !c->paused && c->tick_at < t) {
-                t = c->tick_at;
-                ci = i;
+        for (int i = 0; i < w->nproc; i++) {
+            if (w->ticks[i] < t) {
+                t = w->ticks[i];
+                next = &w->proc[i];
             }
         }
         if (t > w->t_end)
             break;
         if (t > w->now) /* a paused process' overdue tick runs now */
             w->now = t;
-        if (ci >= 0) {
-            tick(w, ci);
+        if (next != NULL) {
+            tick(w, next);
             continue;
         }
         pop(w, &ev);
@@ -1980,12 +2865,19 @@ int sim_run(const struct sim_options *opt, uint64_t seed,
             break;
         }
     }
+    if (!res->failed && w->t_end > w->now)
+        w->now = w->t_end;
     if (!res->failed && w->live_leader >= 0 &&
-        !w->cand[w->live_leader].app_leader)
+        !w->el[w->live_leader].app_leader)
         fail(w, "liveness", "%s no longer leads at the end",
-             w->cand[w->live_leader].id);
-    if (!res->failed && w->live_leader >= 0)
+             elect_id(&w->el[w->live_leader]));
+    for (int i = w->k; i < w->nelect && !res->failed; i++)
+        if (w->proc[w->el[i].proc].alive)
+            check_observer_live(w, &w->el[i]);
+    if (!res->failed && w->live_leader >= 0) {
         check_load(w);
+        check_subscribed(w);
+    }
     res->virtual_s = (double) (res->failed ? w->now : w->t_end) / 1e6;
     res->steps = w->steps;
     if (res->failed)

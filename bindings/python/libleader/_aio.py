@@ -88,6 +88,9 @@ class _Driver:
 
     def attach(self):
         loop = asyncio.get_running_loop()
+        if self.loop is not None and self.loop.is_closed():
+            # The loop it ran on is gone (asyncio.run() returned): move on.
+            self.loop, self.timer = None, None
         if self.loop is None:
             loop.add_reader(self.fd, self.pump)
             self.loop = loop
@@ -229,8 +232,12 @@ class AsyncLeader(_Base):
 
     def stop(self):
         """Stops campaigning or observing. The lease ends at once for
-        has_lease(); REVOKED and the release follow on the loop. Does
-        nothing when neither campaigning nor observing."""
+        has_lease(); REVOKED and the release follow on the loop. Returns a
+        future that is done once they have (``await l.stop()`` waits for
+        the release; ``l.stop()`` alone does not), at most about ttl/3
+        later, never more than 5 s. Does nothing when neither campaigning
+        nor observing (the future is then done at once)."""
+        was = self._mode
         try:
             self._h.call("stop")
         except LeaderError as e:
@@ -238,20 +245,31 @@ class AsyncLeader(_Base):
                 raise
         self._mode = None
         self._driver.kick()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        task = loop.create_task(self._settle() if was else asyncio.sleep(0))
+        self._state.tasks.add(task)
+        task.add_done_callback(self._state.tasks.discard)
+        return task
+
+    async def _settle(self):
+        # Turns of the loop until the library has nothing left to do for
+        # the stop: REVOKED delivered and the release answered.
+        bound = min(self._options["ttl"] / 3 + 0.1, 5.0)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + bound
+        while not self._driver.idle() and loop.time() < end:
+            await asyncio.sleep(0.001)
 
     async def aclose(self):
-        """Stops, lets the loop release the key (at most about ttl/3, never
-        more than 5 s), then frees the handle. Idempotent."""
+        """Stops, lets the loop release the key (as ``await stop()``), then
+        frees the handle. Idempotent."""
         if self._h.closed:
             return
         if self._mode is not None:
-            self.stop()
-            ttl = self._options["ttl"]
-            bound = min(ttl / 3 + 0.1, 5.0)
-            loop = asyncio.get_running_loop()
-            end = loop.time() + bound
-            while not self._driver.idle() and loop.time() < end:
-                await asyncio.sleep(0.001)
+            await self.stop()
         self._finalizer()
 
     async def __aenter__(self):

@@ -239,6 +239,22 @@ def test_queries_are_refused_inside_listeners(redis_url, name):
         assert got.get(timeout=1) is True
 
 
+def test_waiting_inside_a_listener_is_refused(redis_url, name):
+    l = Leader(redis_url, name, ttl=2)
+    got = queue.Queue()
+
+    def wait_inside(ev):
+        try:
+            l.wait_revoked(1)
+        except LeaderError as e:
+            got.put(e)
+
+    l.on("elected", wait_inside)
+    with l:
+        err = got.get(timeout=5 * SLACK)
+    assert err.code == libleader.errors.ESTATE and "listener" in str(err)
+
+
 def test_observe_follows_the_leader(redis_url, name):
     with Leader(redis_url, name, ttl=5, wait=0.2).observe() as w:
         rec = Recorder(w)
@@ -249,11 +265,12 @@ def test_observe_follows_the_leader(redis_url, name):
         with Leader(redis_url, name, ttl=5) as a:
             assert a.wait_elected(5 * SLACK)
             assert w.wait_holder(lambda h: h == a.id, 5 * SLACK) == a.id
-            ev = rec.next(CHANGED)
-            assert ev.leader_id == a.id and ev.term == a.term
+            ev = [e for e in rec.events if e.leader_id == a.id][0]
+            assert ev.type == CHANGED and ev.term == a.term
+            assert ev.holder == a.id and ev.message == "elected"
             a.stop()
             w.wait_holder(lambda h: h is None, 5 * SLACK)
-            assert rec.next(CHANGED).message in ("released", "no leader")
+            assert rec.events[-1].message in ("released", "no leader")
 
 
 def test_current_names_the_holder(redis_url, name):

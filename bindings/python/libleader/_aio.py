@@ -178,6 +178,21 @@ class _EventStream:
         return ev
 
 
+class _Stopping:
+    """What AsyncLeader.stop() returns: awaiting it waits for the stop to
+    go through; nothing runs unless it is awaited."""
+
+    __slots__ = ("leader",)
+
+    def __init__(self, leader):
+        self.leader = leader
+
+    def __await__(self):
+        if self.leader is None:
+            return (yield from asyncio.sleep(0).__await__())
+        return (yield from self.leader._settle().__await__())
+
+
 class AsyncLeader(_Base):
     """A candidate in an election on Redis, driven by asyncio.
 
@@ -216,6 +231,7 @@ class AsyncLeader(_Base):
         comes through the listeners and events(). Raises RuntimeError
         without a running loop, LeaderError (LEADER_ESTATE) if already
         campaigning or observing."""
+        self._check_open()
         self._driver.attach()
         self._request("elect", "campaign")
         self._driver.kick()
@@ -225,6 +241,7 @@ class AsyncLeader(_Base):
         """Starts watching who leads, without campaigning, on the running
         loop, and returns self: every change comes as a CHANGED event and
         in the holder property."""
+        self._check_open()
         self._driver.attach()
         self._request("observe", "observe")
         self._driver.kick()
@@ -232,11 +249,10 @@ class AsyncLeader(_Base):
 
     def stop(self):
         """Stops campaigning or observing. The lease ends at once for
-        has_lease(); REVOKED and the release follow on the loop. Returns a
-        future that is done once they have (``await l.stop()`` waits for
-        the release; ``l.stop()`` alone does not), at most about ttl/3
-        later, never more than 5 s. Does nothing when neither campaigning
-        nor observing (the future is then done at once)."""
+        has_lease(); REVOKED and the release follow on the loop. Returns an
+        awaitable: ``await l.stop()`` waits until they have (at most about
+        ttl/3, never more than 5 s); ``l.stop()`` alone does not wait. Does
+        nothing when neither campaigning nor observing."""
         was = self._mode
         try:
             self._h.call("stop")
@@ -245,14 +261,7 @@ class AsyncLeader(_Base):
                 raise
         self._mode = None
         self._driver.kick()
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return None
-        task = loop.create_task(self._settle() if was else asyncio.sleep(0))
-        self._state.tasks.add(task)
-        task.add_done_callback(self._state.tasks.discard)
-        return task
+        return _Stopping(self if was else None)
 
     async def _settle(self):
         # Turns of the loop until the library has nothing left to do for

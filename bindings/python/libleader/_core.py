@@ -66,6 +66,11 @@ class Event:
     message: str
 
     @property
+    def holder(self):
+        """Who leads now, when known (the same as leader_id)."""
+        return self.leader_id
+
+    @property
     def error_name(self):
         """The symbolic name of error, or None when it is 0."""
         if not self.error:
@@ -548,6 +553,17 @@ class _Base:
     def _mode_text(self):
         return {"campaign": "campaigning",
                 "observe": "observing"}.get(self._mode, "busy")
+
+    def _check_open(self):
+        if self._h.closed:
+            raise LeaderError(_lib.LEADER_ESTATE, "the handle is closed")
+
+    def _check_not_in_listener(self, what):
+        if self._h.in_callback():
+            raise LeaderError(
+                _lib.LEADER_ESTATE, f"{what} cannot be called from an event "
+                "listener: the events it waits for come from the thread "
+                "running that listener")
 
     def new_term(self):
         """Asks for a new term for the current leadership without letting

@@ -101,6 +101,7 @@ class Leader(_Base):
         (None: no limit). True if it was elected meanwhile (or already
         leads), False on timeout or close. Leadership may be lost again at
         any time: check has_lease() before acting."""
+        self._check_not_in_listener("wait_elected()")
         st = self._state
         with st.cond:
             start = st.elections
@@ -112,6 +113,7 @@ class Leader(_Base):
     def wait_revoked(self, timeout=None):
         """Waits until this candidate does not lead (as delivered events
         tell), at most timeout seconds. True if it does not lead."""
+        self._check_not_in_listener("wait_revoked()")
         st = self._state
         with st.cond:
             return st.cond.wait_for(lambda: not st.elected or st.closed,
@@ -121,6 +123,7 @@ class Leader(_Base):
         """Waits until predicate(holder) is true for the holder that CHANGED
         events report (an id, or None for nobody); for observers. Returns
         the holder, or raises TimeoutError."""
+        self._check_not_in_listener("wait_holder()")
         st = self._state
         with st.cond:
             if not st.cond.wait_for(lambda: predicate(st.holder) or st.closed,

@@ -35,20 +35,25 @@ def name(request):
 
 
 @pytest.fixture
-def no_leftover_threads():
-    """Fails the test if it leaves threads behind (Python's or the
-    library's: every thread of the process counts)."""
-    before = _os_threads()
+def no_leftovers():
+    """Fails the test if it leaves threads (Python's or the library's: every
+    thread of the process counts) or descriptors behind."""
+    before = (_os_threads(), _fds())
     yield
-    deadline = 50
-    while _os_threads() > before and deadline:
+    for _ in range(50):
+        if (_os_threads(), _fds()) <= before:
+            break
         threading.Event().wait(0.1)
-        deadline -= 1
-    assert _os_threads() <= before, "threads left behind"
+    assert _os_threads() <= before[0], "threads left behind"
+    assert _fds() <= before[1], "descriptors left behind"
 
 
 def _os_threads():
     return len(os.listdir("/proc/self/task"))
+
+
+def _fds():
+    return len(os.listdir("/proc/self/fd"))
 
 
 def child_env(**extra):
@@ -61,11 +66,19 @@ def child_env(**extra):
 
 
 def spawn(code, *args, **popen):
-    """Starts `python -c code args...` with the binding importable."""
+    """Starts `python -c code args...` with the binding importable. Its
+    pipes are unbuffered bytes: a readline() takes no more than the line,
+    and communicate() sees the rest."""
     popen.setdefault("env", child_env())
     return subprocess.Popen([sys.executable, "-c", code, *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, **popen)
+                            bufsize=0, **popen)
+
+
+def finish(p, timeout=None):
+    """communicate() of a spawn()ed process, as text."""
+    out, err = p.communicate(timeout=timeout)
+    return out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
 @pytest.fixture

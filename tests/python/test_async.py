@@ -206,3 +206,15 @@ def test_one_live_loop_per_leader(redis_url, name):
         await campaign()
         await l.aclose()
     asyncio.run(again())
+
+
+def test_no_thread_or_descriptor_left_after_aclose(redis_url, name,
+                                                  no_leftovers):
+    async def main():
+        for _ in range(3):
+            async with AsyncLeader(redis_url, name, ttl=2) as a:
+                assert await a.wait_elected(5 * SLACK)
+                assert await a.is_leader()  # makes the query handle
+    # asyncio.run() leaves its executor's threads joined and its selector
+    # closed, so anything still open would be the binding's.
+    asyncio.run(main())

@@ -321,13 +321,17 @@ def test_unreachable_redis(name, free_port):
         assert not l.wait_elected(0.2)
 
 
-def test_no_thread_left_after_close(redis_url, name, no_leftover_threads):
+def test_no_thread_or_descriptor_left_after_close(redis_url, name,
+                                                  no_leftovers):
     for _ in range(3):
         a = Leader(redis_url, name, ttl=2).elect()
         w = Leader(redis_url, name, ttl=2).observe()
         assert a.wait_elected(5 * SLACK)
+        assert a.is_leader()  # opens the query connection too
         w.close()
         a.close()
+    # Collected without close(): the finalizer frees it.
+    Leader(redis_url, name, ttl=2).elect()
 
 
 def test_errors_namespace():

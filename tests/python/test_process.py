@@ -11,7 +11,7 @@ import pytest
 
 from libleader import Leader
 
-from conftest import SLACK, spawn
+from conftest import SLACK, finish, spawn
 
 CHILD = """
 import asyncio, sys, time, libleader
@@ -44,10 +44,10 @@ else:
 
 def start_child(redis_url, name, how, *extra):
     p = spawn(CHILD, redis_url, name, how, *extra)
-    line = p.stdout.readline().split()
+    line = p.stdout.readline().decode().split()
     if not line or line[0] != "elected":
         p.kill()
-        out, err = p.communicate()
+        out, err = finish(p)
         pytest.fail(f"child not elected: {line} {err}")
     return p, int(line[1])
 
@@ -75,7 +75,7 @@ def test_kill_9_failover(redis_url, name):
         print(f"failover after kill -9: {took * 1000:.0f} ms (ttl {ttl} s)")
     finally:
         child.kill()
-        child.communicate()
+        finish(child)
         b.close()
         watcher.close()
 
@@ -84,10 +84,10 @@ def test_kill_9_failover(redis_url, name):
 def test_a_process_exits_by_itself_and_releases(redis_url, name, how):
     child, _ = start_child(redis_url, name, how)
     try:
-        out, err = child.communicate(timeout=15 * SLACK)
+        out, err = finish(child, timeout=15 * SLACK)
     except subprocess.TimeoutExpired:
         child.kill()
-        out, err = child.communicate()
+        out, err = finish(child)
         pytest.fail(f"the child ({how}) did not exit by itself: {err}")
     assert child.returncode == 0, err
     assert "Traceback" not in err and "Exception ignored" not in err, err

@@ -35,4 +35,8 @@ PYTHONDONTWRITEBYTECODE=1
 LEADER_PYTEST_SKIP_CODE=77
 export LIBLEADER_PATH PYTHONPATH PYTHONDONTWRITEBYTECODE LEADER_PYTEST_SKIP_CODE
 cd "$src/tests/python" || exit 1
-exec "$fixture" -- "$py" -m pytest -p no:cacheprovider -q -rs "$@"
+# An exception that escaped to sys.unraisablehook, or a coroutine never
+# awaited, fails the test.
+exec "$fixture" -- "$py" -m pytest -p no:cacheprovider -q -rs \
+    -W error::pytest.PytestUnraisableExceptionWarning \
+    -W error::RuntimeWarning "$@"

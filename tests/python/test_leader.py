@@ -170,6 +170,13 @@ def test_listeners_on_off_and_decorator(redis_url, name):
         l.on("crowned", other)
     with pytest.raises(TypeError):
         l.on("elected", 42)
+
+    async def coroutine_listener(ev):
+        pass
+
+    with pytest.raises(TypeError) as e:
+        l.on("elected", coroutine_listener)
+    assert "AsyncLeader" in str(e.value)
     with l:
         assert l.wait_elected(5 * SLACK)
     assert seen == [("decorated", ELECTED)]

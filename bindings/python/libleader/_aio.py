@@ -39,7 +39,15 @@ class _AsyncState(_State):
     def call(self, fn, ev):
         result = fn(ev)
         if inspect.isawaitable(result):
-            task = asyncio.ensure_future(result)
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                # No loop any more (a close at interpreter exit): the
+                # coroutine cannot run.
+                if inspect.iscoroutine(result):
+                    result.close()
+                return
+            task = asyncio.ensure_future(result, loop=loop)
             self.tasks.add(task)
             task.add_done_callback(self._task_done)
 

@@ -6,6 +6,7 @@
 
 import ctypes
 import enum
+import inspect
 import logging
 import math
 import threading
@@ -489,6 +490,10 @@ class _Base:
             if not callable(f):
                 raise TypeError(f"a listener must be callable, not "
                                 f"{type(f).__name__}")
+            if not self._event_loop and inspect.iscoroutinefunction(f):
+                raise TypeError("a coroutine function cannot listen to a "
+                                "Leader (its listeners run on the library's "
+                                "thread): use AsyncLeader")
             self._state.add(kind, f)
             return f
 
@@ -502,9 +507,9 @@ class _Base:
     # -- state without I/O --
 
     def has_lease(self):
-        """True while this candidate's local lease is valid. No I/O and no
-        lock: use it right before any action that must only happen while
-        leading."""
+        """True while this candidate's local lease is valid. No I/O (it
+        compares the lease deadline with the clock): use it right before
+        any action that must only happen while leading."""
         return bool(self._h.get("has_lease"))
 
     @property

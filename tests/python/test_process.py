@@ -1,17 +1,18 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # tests/python/test_process.py - candidates in processes of their own: a
-# kill -9 failover, and processes that exit by themselves, releasing what
-# they hold, however they end their leaders.
+# kill -9 failover, processes that exit by themselves, releasing what they
+# hold however they end their leaders, and the seed example end to end.
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
 
 from libleader import Leader
 
-from conftest import SLACK, finish, spawn
+from conftest import BINDING, SLACK, child_env, finish, spawn
 
 CHILD = """
 import asyncio, sys, time, libleader
@@ -99,3 +100,16 @@ def test_a_process_exits_by_itself_and_releases(redis_url, name, how):
         assert probe.current() is None
     finally:
         probe.close()
+
+
+def test_the_seed_example_runs(redis_url):
+    example = os.path.join(BINDING, "examples", "seed.py")
+    p = subprocess.run([sys.executable, example, redis_url],
+                       capture_output=True, text=True, env=child_env(),
+                       timeout=30 * SLACK)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith("id: ") and lines[1].startswith("lock key: ")
+    assert "candidate got elected! (term" in p.stdout
+    assert "candidate is the leader!" in p.stdout
+    assert lines[-1] == "candidate got revoked!"

@@ -853,7 +853,10 @@ static void on_notify(struct lc_core *c, const char *text, size_t len)
     }
     /* The terms of notifications feed CHANGED reports only. Our own
      * elections are known from their replies; the notification of one may
-     * come first (it travels on the other connection). */
+     * come first (it travels on the other connection), and reporting it
+     * would put CHANGED before the ELECTED it follows. */
+    if (ours && n.kind == LC_NOTIFY_ELECTED && c->state == LC_FOLLOWER)
+        return;
     if (n.kind == LC_NOTIFY_RELEASED) {
         if (same_id(c->seen_id, n.id, n.id_len) || n.term >= c->seen_term)
             report_leader(c, "", 0, n.term, "released", 0);

@@ -431,6 +431,21 @@ TEST(stop_as_leader_revokes_then_releases_its_term)
     ASSERT_EQ(out->deadline, LC_NEVER);
 }
 
+TEST(own_election_notified_before_its_reply_reports_changed_after_elected)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1005);
+    expect_cmd(LC_CMD_ACQUIRE, 1, 0);
+    notify(1006, "elected 7 me"); /* the other connection was faster */
+    ASSERT_EQ(out->nevents, 0);
+    reply_won(1008, 1, 7);
+    ASSERT_EQ(out->nevents, 2);
+    expect_event(0, LC_EV_ELECTED, 7, 0);
+    expect_event(1, LC_EV_CHANGED, 7, 0);
+    ASSERT_STR_EQ(out->events[1].holder, "me");
+}
+
 /* ---- health ---- */
 
 TEST(unhealthy_leader_revokes_releases_and_stays_a_listening_follower)

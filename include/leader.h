@@ -264,6 +264,22 @@ LEADER_API uint64_t leader_term(const leader *l);
  * term Redis holds. */
 LEADER_API int leader_new_term(leader *l);
 
+/* Tells the handle whether the application is fit to lead: health-gated
+ * leadership. Handles start healthy. While unhealthy:
+ * - a leader gives the leadership up at once: REVOKED with
+ *   LEADER_EUNHEALTHY, then the key is released, so that a healthy
+ *   candidate takes over within a round trip;
+ * - a candidate does not campaign: it stays elected-for (leader_elect()
+ *   holds), listens and reports CHANGED, and sends no acquire.
+ * Healthy again, a candidate campaigns at once. The health outlives
+ * leader_stop() and leader_elect(); an observer is not affected.
+ * Callable from any thread, callbacks included: it records the value and
+ * wakes the loop, which acts on it in its next turn (leader_has_lease()
+ * turns false when the REVOKED is delivered). Calling it with the value
+ * it already has does nothing. Returns 0, LEADER_EINVAL (l is NULL) or
+ * LEADER_ESTATE (l is being freed). */
+LEADER_API int leader_set_healthy(leader *l, int healthy);
+
 /* Releases the election key if it still holds leadership (id, term) of
  * this handle's id, in one round trip on the query connection (as
  * leader_is_leader(), bounded by its timeout): the release script that

@@ -235,6 +235,7 @@ static int refuse(const leader *l, unsigned request)
     case REQ_TERM:
         return l->phase == LP_ACTIVE && leader_has_lease(l) ? 0 : LEADER_ESTATE;
     case REQ_FREE:
+    case REQ_HEALTH:
         return l->phase < LP_FREEING ? 0 : LEADER_ESTATE;
     default:
         assert(!"a request of one kind");
@@ -280,6 +281,21 @@ int lp_request(leader *l, unsigned request)
     if (rc == 0)
         lio_mux_wake(&c->io);
     return rc;
+}
+
+int lp_set_health(leader *l, int healthy)
+{
+    leader_client *c = l->client;
+    int changed;
+
+    assert(!lp_lock_held(c));
+    lp_lock(c);
+    changed = l->unhealthy != !healthy;
+    l->unhealthy = !healthy;
+    lp_unlock(c);
+    /* The loop reads the latest value when it takes the request, so a
+     * change made between here and there is not lost. */
+    return changed ? lp_request(l, REQ_HEALTH) : 0;
 }
 
 long lp_stop_wait_ms(const leader *l)

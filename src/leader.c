@@ -374,6 +374,11 @@ int leader_new_term(leader *l)
     return l != NULL ? lp_request(l, REQ_TERM) : LEADER_EINVAL;
 }
 
+int leader_set_healthy(leader *l, int healthy)
+{
+    return l != NULL ? lp_set_health(l, healthy != 0) : LEADER_EINVAL;
+}
+
 void leader_free(leader *l)
 {
     if (l == NULL)

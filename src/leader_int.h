@@ -109,6 +109,7 @@ enum lp_client_phase {
 #define REQ_FREE    4u
 #define REQ_OBSERVE 8u
 #define REQ_TERM    16u /* a new term for the current leadership */
+#define REQ_HEALTH  32u /* the application's health changed */
 
 /* A handle's requests to its loop. Every stop and the free bump the
  * generation; the loop notes which generation it took, and settles a
@@ -199,6 +200,7 @@ struct leader {
     void *userdata;
     enum lp_phase phase;
     struct lp_mailbox mail; /* and its loop marks */
+    int unhealthy;          /* as leader_set_healthy() last said */
 
     /* loop */
     struct lio_slot *election;
@@ -227,6 +229,10 @@ int lp_wait(leader_client *c, const struct timespec *deadline);
 /* Moves l to phase to, which the table above must allow. With lock. */
 void lp_set_phase(leader *l, enum lp_phase to);
 void lp_set_client_phase(leader_client *c, enum lp_client_phase to);
+
+/* Records the application's health and posts it to the loop when it
+ * changed. 0 or LEADER_ESTATE (the handle is being freed). */
+int lp_set_health(leader *l, int healthy);
 
 /* l's phase, read under lock. */
 enum lp_phase lp_phase_of(leader *l);

@@ -254,8 +254,10 @@ static void take_requests(leader_client *c, lc_time now)
     lp_unlock(c);
     while ((l = list) != NULL) {
         unsigned req;
+        int unhealthy;
         lp_lock(c);
         list = l->mail.next;
+        unhealthy = l->unhealthy;
         req = l->mail.requests;
         l->mail.requests = 0;
         l->mail.taken = l->mail.gen;
@@ -269,6 +271,11 @@ static void take_requests(leader_client *c, lc_time now)
             l->next_closing = c->closing;
             c->closing = l;
         }
+        /* Health first: an unhealthy candidate starts without campaigning,
+         * and a leader that is both unhealthy and stopped says why. */
+        if (req & REQ_HEALTH)
+            lio_mux_input(&c->io, l->election,
+                          unhealthy ? LC_IN_UNHEALTHY : LC_IN_HEALTHY, now);
         if (req & (REQ_STOP | REQ_FREE))
             lio_mux_input(&c->io, l->election, LC_IN_STOP, now);
         if (req & REQ_START)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/lio_tls.h"
 #include "leader_int.h"
 #include "util/lu_clock.h"
 #include "util/lu_ids.h"
@@ -134,6 +135,59 @@ static const char *effective_url(const leader_options *o)
     return env != NULL && *env ? env : "redis://127.0.0.1:6379";
 }
 
+/* ---- TLS ---- */
+
+/* The tls_ fields of leader_options or leader_client_options. */
+#define TLS_OPTIONS_OF(t, o)                                                   \
+    do {                                                                       \
+        (t)->ca_cert = (o)->tls_ca_cert;                                       \
+        (t)->ca_dir = (o)->tls_ca_dir;                                         \
+        (t)->cert = (o)->tls_cert;                                             \
+        (t)->key = (o)->tls_key;                                               \
+        (t)->server_name = (o)->tls_server_name;                               \
+        (t)->insecure = (o)->tls_insecure;                                     \
+    } while (0)
+
+static int tls_set(const struct lio_tls_options *t)
+{
+    return t->ca_cert != NULL || t->ca_dir != NULL || t->cert != NULL ||
+           t->key != NULL || t->server_name != NULL || t->insecure;
+}
+
+/* Loads the TLS options of a rediss:// URL into url->tls_ctx (owned by
+ * the client made next). A file that cannot be used fails here, at
+ * construction, not as a loop of failed connections. 0, or -1 with err. */
+static int make_tls(struct lu_url *url, const struct lio_tls_options *t,
+                    char *err, size_t errlen)
+{
+    int code = 0;
+
+    url->tls_ctx = NULL;
+    if (!url->tls) {
+        if (tls_set(t))
+            return fail(err, errlen,
+                        "the tls_ options need a rediss:// URL (never "
+                        "ignored)");
+        return 0;
+    }
+    url->tls_ctx = lio_tls_new(t, &code, err, errlen);
+    return url->tls_ctx != NULL ? 0 : -1;
+}
+
+static leader_client *create_client(struct lu_url *url,
+                                    const struct lio_tls_options *t,
+                                    int event_loop, char *err, size_t errlen)
+{
+    leader_client *c;
+
+    if (make_tls(url, t, err, errlen) != 0)
+        return NULL;
+    c = lp_client_create(url, event_loop, err, errlen);
+    if (c == NULL)
+        lio_tls_free(url->tls_ctx);
+    return c;
+}
+
 /* ---- construction ---- */
 
 static int fill_identity(leader *l, const leader_options *opts, char *key_hex,
@@ -204,6 +258,7 @@ leader *leader_new(const leader_options *caller, char *err, size_t errlen)
 {
     const leader_options *opts;
     leader_options o;
+    struct lio_tls_options t;
     struct lu_url url;
     leader_client *c;
     leader *l;
@@ -211,10 +266,11 @@ leader *leader_new(const leader_options *caller, char *err, size_t errlen)
     if (take_options(caller, &o, err, errlen) != 0)
         return NULL;
     opts = &o;
+    TLS_OPTIONS_OF(&t, opts);
     if (check_options(opts, err, errlen) != 0 ||
         lu_url_parse(effective_url(opts), &url, err, errlen) != 0)
         return NULL;
-    c = lp_client_create(&url, opts->event_loop != 0, err, errlen);
+    c = create_client(&url, &t, opts->event_loop != 0, err, errlen);
     if (c == NULL)
         return NULL;
     l = make_handle(c, opts, err, errlen);
@@ -232,6 +288,7 @@ leader_client *leader_client_new(const leader_client_options *caller, char *err,
     const leader_client_options *opts;
     leader_client_options co;
     leader_options o;
+    struct lio_tls_options t;
     struct lu_url url;
 
     if (err != NULL && errlen > 0)
@@ -249,7 +306,8 @@ leader_client *leader_client_new(const leader_client_options *caller, char *err,
     o.url = opts->url;
     if (lu_url_parse(effective_url(&o), &url, err, errlen) != 0)
         return NULL;
-    return lp_client_create(&url, opts->event_loop != 0, err, errlen);
+    TLS_OPTIONS_OF(&t, opts);
+    return create_client(&url, &t, opts->event_loop != 0, err, errlen);
 }
 
 leader *leader_client_add(leader_client *c, const leader_options *caller,
@@ -257,6 +315,7 @@ leader *leader_client_add(leader_client *c, const leader_options *caller,
 {
     const leader_options *opts;
     leader_options o;
+    struct lio_tls_options t;
 
     if (take_options(caller, &o, err, errlen) != 0)
         return NULL;
@@ -271,6 +330,12 @@ leader *leader_client_add(leader_client *c, const leader_options *caller,
         fail(err, errlen,
              "url and event_loop are the client's: leave them "
              "NULL and 0");
+        return NULL;
+    }
+    TLS_OPTIONS_OF(&t, opts);
+    if (tls_set(&t)) {
+        fail(err, errlen,
+             "the tls_ options are the client's: leave them NULL and 0");
         return NULL;
     }
     return make_handle(c, opts, err, errlen);
@@ -418,6 +483,11 @@ int leader_release_term(leader *l, uint64_t term)
     if (active)
         return LEADER_ESTATE; /* its own leadership ends with leader_stop */
     return lp_release_term(l, term);
+}
+
+const char *leader_errmsg(const leader *l)
+{
+    return l != NULL ? l->client->query_err : "";
 }
 
 void leader_url_redact(const char *url, char *out, size_t len)

@@ -38,6 +38,8 @@ const char *leader_strerror(int code)
         return "lease expired without a confirmed renewal";
     case LEADER_ETERM:
         return "the term counter is at its maximum or holds no valid term";
+    case LEADER_ETLS:
+        return "TLS failed (certificate, host name or handshake)";
     default:
         return "unknown error";
     }

@@ -219,11 +219,13 @@ int lu_url_parse(const char *url, struct lu_url *u, char *err, size_t errlen)
         u->kind = LU_URL_UNIX;
         return parse_unix(url + 7, u, err, errlen);
     }
-    if (strncmp(url, "rediss://", 9) == 0)
-        return fail(err, errlen, LEADER_ENOTSUP,
-                    "TLS (rediss://) is not supported yet");
+    if (strncmp(url, "rediss://", 9) == 0) {
+        u->kind = LU_URL_TCP;
+        u->tls = 1;
+        return parse_tcp(url + 9, u, err, errlen);
+    }
     return fail(err, errlen, LEADER_EURL,
-                "unknown scheme: use redis:// or unix://");
+                "unknown scheme: use redis://, rediss:// or unix://");
 }
 
 void lu_url_redact(const char *url, char *out, size_t outlen)

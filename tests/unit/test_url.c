@@ -68,10 +68,27 @@ TEST(unix_socket_with_db)
     ASSERT_EQ(u.db, 0);
 }
 
-TEST(tls_is_refused_not_downgraded)
+TEST(rediss_is_tcp_with_tls)
 {
-    ASSERT_EQ(parse("rediss://localhost:6380"), LEADER_ENOTSUP);
-    ASSERT_NOT_NULL(strstr(err, "TLS"));
+    ASSERT_OK(parse("rediss://u:p%40ss@cache.example:6380/2"));
+    ASSERT_EQ(u.kind, LU_URL_TCP);
+    ASSERT_EQ(u.tls, 1);
+    ASSERT_STR_EQ(u.host, "cache.example");
+    ASSERT_EQ(u.port, 6380);
+    ASSERT_STR_EQ(u.password, "p@ss");
+    ASSERT_EQ(u.db, 2);
+    ASSERT_OK(parse("redis://cache.example:6380"));
+    ASSERT_EQ(u.tls, 0);
+    ASSERT_EQ(parse("rediss://"), LEADER_EURL);
+    ASSERT_EQ(parse("rediss:///tmp/x.sock"), LEADER_EURL);
+}
+
+TEST(rediss_password_is_redacted)
+{
+    char out[128];
+
+    lu_url_redact("rediss://app:s3cret@h:6380/1", out, sizeof out);
+    ASSERT_STR_EQ(out, "rediss://app:***@h:6380/1");
 }
 
 TEST(malformed_urls_are_refused_with_a_reason)

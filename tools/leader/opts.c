@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <leader.h>
+
 #include "cli.h"
 
 enum opt_kind { OPT_STRING, OPT_DURATION, OPT_FLAG };
@@ -40,6 +42,18 @@ static const struct opt_spec specs[] = {
     {"--quiet", "-q", OPT_FLAG, CMD_RUN, AT(quiet), 0, 0, NULL},
     {"--verbose", "-v", OPT_FLAG, CMD_RUN, AT(verbose), 0, 0, NULL},
     {"--json", NULL, OPT_FLAG, CMD_STATUS | CMD_WATCH, AT(json), 0, 0, NULL},
+    {"--tls-ca-cert", NULL, OPT_STRING, ALL_CMDS, AT(tls_ca_cert), 0, 0,
+     "LEADER_TLS_CA_CERT"},
+    {"--tls-ca-dir", NULL, OPT_STRING, ALL_CMDS, AT(tls_ca_dir), 0, 0,
+     "LEADER_TLS_CA_DIR"},
+    {"--tls-cert", NULL, OPT_STRING, ALL_CMDS, AT(tls_cert), 0, 0,
+     "LEADER_TLS_CERT"},
+    {"--tls-key", NULL, OPT_STRING, ALL_CMDS, AT(tls_key), 0, 0,
+     "LEADER_TLS_KEY"},
+    {"--tls-server-name", NULL, OPT_STRING, ALL_CMDS, AT(tls_server_name), 0, 0,
+     "LEADER_TLS_SERVER_NAME"},
+    {"--tls-insecure", NULL, OPT_FLAG, ALL_CMDS, AT(tls_insecure), 0, 0,
+     "LEADER_TLS_INSECURE"},
 };
 #define NSPECS (sizeof specs / sizeof specs[0])
 
@@ -85,6 +99,22 @@ static int take_value(unsigned cmd, const struct opt_spec *s, const char *where,
 
     if (s->kind == OPT_STRING) {
         *(const char **) (void *) field = text;
+        return 0;
+    }
+    if (s->kind == OPT_FLAG) { /* only from the environment */
+        if (strcmp(text, "1") == 0 || strcmp(text, "yes") == 0 ||
+            strcmp(text, "true") == 0)
+            *(int *) (void *) field = 1;
+        else if (strcmp(text, "0") == 0 || strcmp(text, "no") == 0 ||
+                 strcmp(text, "false") == 0)
+            *(int *) (void *) field = 0;
+        else {
+            usage_error(cmd_name(cmd),
+                        "%s: '%s' is not a switch (1, yes, true, 0, no or "
+                        "false)",
+                        where, text);
+            return -1;
+        }
         return 0;
     }
     if (parse_duration(text, &ms) != 0) {
@@ -191,6 +221,17 @@ static int take_rest(unsigned cmd, int argc, char **argv, int i,
     }
     o->cmd = argv + i;
     return 0;
+}
+
+void cli_connection_options(const struct cli_opts *o, leader_options *lo)
+{
+    lo->url = o->url;
+    lo->tls_ca_cert = o->tls_ca_cert;
+    lo->tls_ca_dir = o->tls_ca_dir;
+    lo->tls_cert = o->tls_cert;
+    lo->tls_key = o->tls_key;
+    lo->tls_server_name = o->tls_server_name;
+    lo->tls_insecure = o->tls_insecure;
 }
 
 int cli_parse(unsigned cmd, int argc, char **argv, struct cli_opts *o)

@@ -2,8 +2,9 @@
 /* opts.h - the options of the leader command: one table serves run,
  * status and watch. Durations take units (500ms, 10s, 2m, 1h; a bare
  * number is milliseconds), some options have environment defaults
- * (LEADER_KEY, LEADER_TTL, LEADER_WAIT; a flag wins), and every value is
- * checked in full: a mistake is one line on stderr and exit 2. */
+ * (LEADER_KEY, LEADER_TTL, LEADER_WAIT, LEADER_TLS_...; a flag wins), and
+ * every value is checked in full: a mistake is one line on stderr and
+ * exit 2. */
 #ifndef LEADER_CLI_OPTS_H
 #define LEADER_CLI_OPTS_H
 
@@ -21,6 +22,10 @@ struct cli_opts {
     long timeout_ms; /* run: give up unless elected within it; -1 none */
     int grace_set;
     int once, no_wait, quiet, verbose, json;
+    /* TLS, for rediss:// URLs (leader_options' tls_ fields) */
+    const char *tls_ca_cert, *tls_ca_dir, *tls_cert, *tls_key;
+    const char *tls_server_name;
+    int tls_insecure;
     char **cmd; /* run: CMD and its arguments, NULL-terminated */
 };
 
@@ -28,6 +33,12 @@ struct cli_opts {
  * CMD_STATUS, CMD_WATCH, after filling in the defaults. Returns 0, 1 after
  * --help (printed), or -1 after a usage error (printed). */
 int cli_parse(unsigned cmd, int argc, char **argv, struct cli_opts *o);
+
+struct leader_options;
+
+/* Copies the connection options (URL and TLS) into lo. */
+void cli_connection_options(const struct cli_opts *o,
+                            struct leader_options *lo);
 
 /* Parses a duration: digits, then nothing (milliseconds) or one of ms, s,
  * m, h. Returns 0 and the milliseconds in *ms (LONG_MAX when too large to

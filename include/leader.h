@@ -165,6 +165,10 @@ typedef struct leader_options {
     const char *tls_server_name; /* SNI, and the name the certificate must
                                   * have; NULL: the URL's host */
     int tls_insecure;            /* 1: accept any certificate (testing) */
+    const char *password;        /* NULL: the URL's, if any; else the
+                                  * password to log in with (with the URL's
+                                  * user, if it names one), so that it need
+                                  * not be written into a URL */
 } leader_options;
 
 /* Fills the size bytes of opts with the defaults and records size in
@@ -381,6 +385,7 @@ typedef struct leader_client_options {
     const char *tls_key;
     const char *tls_server_name;
     int tls_insecure;
+    const char *password; /* as leader_options.password */
 } leader_client_options;
 
 /* As leader_options_init_size(), for leader_client_options. */
@@ -395,8 +400,8 @@ LEADER_API leader_client *leader_client_new(const leader_client_options *opts,
                                             char *err, size_t errlen);
 
 /* Adds a handle to the client, as leader_new() does (opts->url,
- * opts->event_loop and the tls_ options are the client's: they must be
- * NULL and 0). The handle
+ * opts->event_loop, the tls_ options and the password are the client's:
+ * they must be NULL and 0). The handle
  * is freed with leader_free(), before the client. */
 LEADER_API leader *leader_client_add(leader_client *c,
                                      const leader_options *opts, char *err,

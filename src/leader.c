@@ -174,13 +174,38 @@ static int make_tls(struct lu_url *url, const struct lio_tls_options *t,
     return url->tls_ctx != NULL ? 0 : -1;
 }
 
+/* A password given apart from the URL replaces the URL's. */
+static int take_password(struct lu_url *url, const char *password, char *err,
+                         size_t errlen)
+{
+    size_t n;
+
+    if (password == NULL) {
+        if (url->has_user && !url->has_password)
+            return fail(err, errlen,
+                        "the URL names user %s but no password: give it in "
+                        "the URL or in the password option",
+                        url->user);
+        return 0;
+    }
+    n = strlen(password);
+    if (n == 0 || n >= sizeof url->password)
+        return fail(err, errlen, "password must be 1 to %zu bytes",
+                    sizeof url->password - 1);
+    memcpy(url->password, password, n + 1);
+    url->has_password = 1;
+    return 0;
+}
+
 static leader_client *create_client(struct lu_url *url,
                                     const struct lio_tls_options *t,
-                                    int event_loop, char *err, size_t errlen)
+                                    const char *password, int event_loop,
+                                    char *err, size_t errlen)
 {
     leader_client *c;
 
-    if (make_tls(url, t, err, errlen) != 0)
+    if (take_password(url, password, err, errlen) != 0 ||
+        make_tls(url, t, err, errlen) != 0)
         return NULL;
     c = lp_client_create(url, event_loop, err, errlen);
     if (c == NULL)
@@ -270,7 +295,8 @@ leader *leader_new(const leader_options *caller, char *err, size_t errlen)
     if (check_options(opts, err, errlen) != 0 ||
         lu_url_parse(effective_url(opts), &url, err, errlen) != 0)
         return NULL;
-    c = create_client(&url, &t, opts->event_loop != 0, err, errlen);
+    c = create_client(&url, &t, opts->password, opts->event_loop != 0, err,
+                      errlen);
     if (c == NULL)
         return NULL;
     l = make_handle(c, opts, err, errlen);
@@ -307,7 +333,8 @@ leader_client *leader_client_new(const leader_client_options *caller, char *err,
     if (lu_url_parse(effective_url(&o), &url, err, errlen) != 0)
         return NULL;
     TLS_OPTIONS_OF(&t, opts);
-    return create_client(&url, &t, opts->event_loop != 0, err, errlen);
+    return create_client(&url, &t, opts->password, opts->event_loop != 0, err,
+                         errlen);
 }
 
 leader *leader_client_add(leader_client *c, const leader_options *caller,
@@ -333,9 +360,10 @@ leader *leader_client_add(leader_client *c, const leader_options *caller,
         return NULL;
     }
     TLS_OPTIONS_OF(&t, opts);
-    if (tls_set(&t)) {
+    if (tls_set(&t) || opts->password != NULL) {
         fail(err, errlen,
-             "the tls_ options are the client's: leave them NULL and 0");
+             "the tls_ options and the password are the client's: leave "
+             "them NULL and 0");
         return NULL;
     }
     return make_handle(c, opts, err, errlen);

@@ -26,17 +26,30 @@ static void note(leader_client *cl, const char *text)
     snprintf(cl->query_err, sizeof cl->query_err, "%s", text);
 }
 
-static int reply_error(leader_client *cl, redisContext *c, redisReply *r)
+/* what names the script run, for an ACL refusal's message (NULL for a
+ * plain command: Redis names it). */
+static int reply_error_of(leader_client *cl, redisContext *c, redisReply *r,
+                          const char *what)
 {
+    int rc;
+
     if (r == NULL) {
         note(cl, c->errstr[0] ? c->errstr : "connection lost");
         return lio_error_of_context(c->err);
     }
-    if (r->type == REDIS_REPLY_ERROR) {
+    if (r->type != REDIS_REPLY_ERROR)
+        return 0;
+    rc = lc_classify_error(r->str, r->len);
+    if (rc != LEADER_EAUTH ||
+        !lc_describe_acl(what, r->str, r->len, cl->query_err,
+                         sizeof cl->query_err))
         note(cl, r->str);
-        return lc_classify_error(r->str, r->len);
-    }
-    return 0;
+    return rc;
+}
+
+static int reply_error(leader_client *cl, redisContext *c, redisReply *r)
+{
+    return reply_error_of(cl, c, r, NULL);
 }
 
 struct setup {
@@ -256,7 +269,7 @@ static int read_current(leader *l, void *arg)
     for (int i = 0; i < 5; i++)
         lens[i] = strlen(argv[i]);
     r = redisCommandArgv(l->client->query, 5, argv, lens);
-    rc = reply_error(l->client, l->client->query, r);
+    rc = reply_error_of(l->client, l->client->query, r, "read");
     if (r == NULL) {
         redisFree(l->client->query);
         l->client->query = NULL;
@@ -296,7 +309,7 @@ static int release_term(leader *l, void *arg)
     for (int i = 0; i < 7; i++)
         lens[i] = strlen(argv[i]);
     r = redisCommandArgv(l->client->query, 7, argv, lens);
-    rc = reply_error(l->client, l->client->query, r);
+    rc = reply_error_of(l->client, l->client->query, r, "release");
     if (r == NULL) {
         redisFree(l->client->query);
         l->client->query = NULL;

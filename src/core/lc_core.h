@@ -92,7 +92,10 @@ enum lc_input_kind {
     LC_IN_NOTIFY,      /* a message on the election channel: text, len */
     LC_IN_SUBSCRIBED,  /* (re)subscribed to the channel: catch up */
     LC_IN_OBSERVE,     /* watch who leads without campaigning */
-    LC_IN_NEW_TERM     /* leader: take a new term, keeping the key */
+    LC_IN_NEW_TERM,    /* leader: take a new term, keeping the key */
+    LC_IN_SUB_REFUSED  /* the server refused to subscribe to the channel
+                        * (error, text): the election goes on without
+                        * notifications; only reported */
 };
 
 /* One input. Everything it points to is borrowed for the step only. */
@@ -154,6 +157,8 @@ struct lc_core {
                            * renew now to hear it from Redis */
     uint64_t confirm_seq; /* only a command sent after this seq confirms */
     int last_error;       /* last ERROR emitted, to report a streak once */
+    int sub_error;        /* the same for refusals to subscribe, until a
+                           * subscription succeeds */
 
     /* Who leads, as last reported in a CHANGED event. */
     int seen_known;              /* something was reported */

@@ -123,10 +123,18 @@ static void on_connect(const redisAsyncContext *ac, int status)
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
     struct lio_conn *c = current(ac);
+    int error;
 
-    if (c != NULL)
-        report_failure(c, lio_error_of_context(ac->err),
-                       ac->errstr[0] ? ac->errstr : "connection closed");
+    if (c == NULL)
+        return;
+    error = lio_error_of_context(ac->err);
+    /* An error reply hiredis had no callback for (one to SUBSCRIBE, or a
+     * refusal the server sends unasked) ends the connection with the
+     * server's text: classify it as a reply. */
+    if (ac->err == REDIS_ERR_OTHER && ac->errstr[0] != '\0' &&
+        lc_classify_error(ac->errstr, strlen(ac->errstr)) != LEADER_EREDIS)
+        error = lc_classify_error(ac->errstr, strlen(ac->errstr));
+    report_failure(c, error, ac->errstr[0] ? ac->errstr : "connection closed");
 }
 
 static void on_reply(redisAsyncContext *ac, void *r, void *privdata)

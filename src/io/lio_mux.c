@@ -518,6 +518,21 @@ static void on_sub_message(struct lio_mux *c, const struct lio_record *r)
     step(e, &in);
 }
 
+/* The notification connection was refused for lack of a permission: the
+ * elections go on without notifications, and each says why (once). */
+static void sub_refused(struct lio_mux *c, const struct lio_record *r)
+{
+    struct lc_input in = {0};
+
+    in.kind = LC_IN_SUB_REFUSED;
+    in.error = r->error;
+    in.text = r->text;
+    in.len = strlen(r->text);
+    for (size_t i = 0; i < c->nslots; i++)
+        if (c->slots[i] != NULL && c->slots[i]->active)
+            step(c->slots[i], &in);
+}
+
 static void on_sub_record(struct lio_mux *c, const struct lio_record *r)
 {
     if (r->kind == REC_READY) {
@@ -527,6 +542,8 @@ static void on_sub_record(struct lio_mux *c, const struct lio_record *r)
             if (c->slots[i] != NULL && c->slots[i]->active)
                 subscribe(c->slots[i]);
     } else if (r->kind == REC_FAILED) {
+        if (r->error == LEADER_EAUTH) /* an ACL refused SUBSCRIBE */
+            sub_refused(c, r);
         sub_failed(c);
     } else if (r->tag == PING_TAG) {
         /* Answered ("pong" while subscribed, PONG otherwise). */

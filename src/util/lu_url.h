@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* lu_url.h - Redis URLs:
  *   redis://[[user]:password@]host[:port][/db]    (host may be [IPv6])
+ *   redis://user@host[:port][/db]   (the password given apart)
  *   rediss://...                                 (the same, over TLS)
  *   unix:///path/to/redis.sock[?db=N]
  * A rediss:// URL is TCP with tls set; it is never downgraded to plain

@@ -68,6 +68,15 @@ TEST(unix_socket_with_db)
     ASSERT_EQ(u.db, 0);
 }
 
+TEST(a_user_alone_waits_for_a_password_given_apart)
+{
+    ASSERT_OK(parse("redis://app@cache.example:6380/1"));
+    ASSERT_EQ(u.has_user, 1);
+    ASSERT_EQ(u.has_password, 0);
+    ASSERT_STR_EQ(u.user, "app");
+    ASSERT_EQ(parse("redis://@host"), LEADER_EURL);
+}
+
 TEST(rediss_is_tcp_with_tls)
 {
     ASSERT_OK(parse("rediss://u:p%40ss@cache.example:6380/2"));
@@ -110,7 +119,6 @@ TEST(malformed_urls_are_refused_with_a_reason)
         "redis://host/1/2",
         "redis://host?db=1",
         "redis://host#frag",
-        "redis://user@host",
         "redis://:bad%zz@host",
         "redis://:bad%4@host",
         "redis://[::1",

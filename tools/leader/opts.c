@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* opts.c - see opts.h. */
+#define _GNU_SOURCE
 #include "opts.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <leader.h>
 
@@ -54,6 +59,8 @@ static const struct opt_spec specs[] = {
      "LEADER_TLS_SERVER_NAME"},
     {"--tls-insecure", NULL, OPT_FLAG, ALL_CMDS, AT(tls_insecure), 0, 0,
      "LEADER_TLS_INSECURE"},
+    {"--redis-password-file", NULL, OPT_STRING, ALL_CMDS, AT(password_file), 0,
+     0, NULL},
 };
 #define NSPECS (sizeof specs / sizeof specs[0])
 
@@ -223,9 +230,85 @@ static int take_rest(unsigned cmd, int argc, char **argv, int i,
     return 0;
 }
 
+int read_password_file(const char *path, char *out, size_t len, char *err,
+                       size_t errlen)
+{
+    char buf[1024];
+    struct stat st;
+    ssize_t n;
+    size_t line;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+    if (fd == -1) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    if ((st.st_mode & 077) != 0) {
+        snprintf(err, errlen,
+                 "%s: permissions %04o are too open: a password file must "
+                 "not be accessible by group or others (chmod 600 %s)",
+                 path, (unsigned) (st.st_mode & 07777), path);
+        close(fd);
+        return -1;
+    }
+    if (st.st_uid != geteuid() && st.st_uid != 0) {
+        snprintf(err, errlen, "%s: owned by uid %u, neither you nor root", path,
+                 (unsigned) st.st_uid);
+        close(fd);
+        return -1;
+    }
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    buf[n] = '\0';
+    line = strcspn(buf, "\n");
+    if (line > 0 && buf[line - 1] == '\r')
+        line--;
+    if (line == 0 || line >= len || memchr(buf, '\0', line) != NULL) {
+        snprintf(err, errlen,
+                 "%s: the first line must hold the password (1 to %zu "
+                 "bytes)",
+                 path, len - 1);
+        memset(buf, 0, sizeof buf);
+        return -1;
+    }
+    memcpy(out, buf, line);
+    out[line] = '\0';
+    memset(buf, 0, sizeof buf);
+    return 0;
+}
+
+/* The password apart from the URL: the file wins over the environment. */
+static int take_password(unsigned cmd, struct cli_opts *o)
+{
+    const char *env = getenv("LEADER_REDIS_PASSWORD");
+    char err[PATH_MAX + 256];
+
+    if (o->password_file != NULL) {
+        if (read_password_file(o->password_file, o->password_buf,
+                               sizeof o->password_buf, err, sizeof err) != 0) {
+            usage_error(cmd_name(cmd), "--redis-password-file %s", err);
+            return -1;
+        }
+        o->password = o->password_buf;
+    } else if (env != NULL && *env != '\0') {
+        o->password = env;
+    }
+    return 0;
+}
+
 void cli_connection_options(const struct cli_opts *o, leader_options *lo)
 {
     lo->url = o->url;
+    lo->password = o->password;
     lo->tls_ca_cert = o->tls_ca_cert;
     lo->tls_ca_dir = o->tls_ca_dir;
     lo->tls_cert = o->tls_cert;
@@ -261,5 +344,7 @@ int cli_parse(unsigned cmd, int argc, char **argv, struct cli_opts *o)
         }
         break; /* run: CMD starts here */
     }
-    return take_rest(cmd, argc, argv, i, o);
+    if (take_rest(cmd, argc, argv, i, o) != 0)
+        return -1;
+    return take_password(cmd, o);
 }

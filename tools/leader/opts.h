@@ -12,6 +12,8 @@
 #define CMD_STATUS 2u
 #define CMD_WATCH  4u
 
+#include <stddef.h>
+
 #define MS_MAX 86400000L /* one day, the library's limit */
 
 struct cli_opts {
@@ -26,8 +28,19 @@ struct cli_opts {
     const char *tls_ca_cert, *tls_ca_dir, *tls_cert, *tls_key;
     const char *tls_server_name;
     int tls_insecure;
+    /* The password, apart from the URL: --redis-password-file's first
+     * line, else $LEADER_REDIS_PASSWORD; NULL: the URL's, if any. */
+    const char *password_file;
+    const char *password;
+    char password_buf[512];
     char **cmd; /* run: CMD and its arguments, NULL-terminated */
 };
+
+/* Reads a password file as ssh reads a private key: a regular file of
+ * ours (or root's) that group and others cannot access; its first line,
+ * without the line end, into out. 0, or -1 with the reason in err. */
+int read_password_file(const char *path, char *out, size_t len, char *err,
+                       size_t errlen);
 
 /* Parses argv (argv[0] is the subcommand's name) for one of CMD_RUN,
  * CMD_STATUS, CMD_WATCH, after filling in the defaults. Returns 0, 1 after

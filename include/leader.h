@@ -60,7 +60,8 @@ enum leader_error {
     LEADER_ENOTSUP = -4,    /* a feature this build does not support */
     LEADER_ECONN = -5,      /* cannot connect, or the connection was lost */
     LEADER_ETIMEDOUT = -6,  /* Redis did not answer in time */
-    LEADER_EAUTH = -7,      /* authentication failed (NOAUTH, WRONGPASS) */
+    LEADER_EAUTH = -7,      /* authentication failed (NOAUTH, WRONGPASS), or
+                             * the ACL user lacks a permission (NOPERM) */
     LEADER_EWRONGTYPE = -8, /* the election key holds a non-string value */
     LEADER_EREADONLY = -9,  /* the server is a read-only replica */
     LEADER_EPROTO = -10,    /* Redis sent a reply the library cannot use */

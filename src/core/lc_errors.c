@@ -21,7 +21,7 @@ const char *leader_strerror(int code)
     case LEADER_ETIMEDOUT:
         return "Redis did not answer in time";
     case LEADER_EAUTH:
-        return "Redis refused the credentials";
+        return "Redis refused the credentials or a permission (ACL)";
     case LEADER_EWRONGTYPE:
         return "the election key holds a value of the wrong type";
     case LEADER_EREADONLY:

@@ -11,6 +11,7 @@
 
 #include "cli_util.h"
 #include "harness.h"
+#include "hblog.h"
 #include "redis_fixture.h"
 
 static rfx_server *start_tls(int mode)
@@ -238,5 +239,41 @@ TEST(watch_over_tls)
     ASSERT_EQ(cli_stop(w), 0);
     cli_tmp_free(&t);
     free(ca);
+    rfx_free(s);
+}
+
+/* kill -9 of a leader over TLS: its watchdog releases over TLS too (the
+ * same options), so the next candidate takes over at once, not at the
+ * key's expiry. */
+TEST(kill9_failover_over_tls_is_immediate)
+{
+    rfx_server *s = start_tls(RFX_TLS_CLIENT_CERT);
+    char *ca = file_of(s, "ca.crt"), *cert = file_of(s, "client.crt");
+    char *key = file_of(s, "client.key");
+    char opts[2048];
+    long long killed, b_start;
+    cli_tmp t;
+    pid_t a, b;
+
+    cli_counter_from_zero(s);
+    cli_tmp_init(&t);
+    snprintf(opts, sizeof opts,
+             "--ttl 10000 --tls-ca-cert %s --tls-cert %s --tls-key %s", ca,
+             cert, key);
+    a = cli_candidate(&t, rfx_url(s), "tls-a", opts, "");
+    ASSERT_GT(cli_wait_child(&t, "tls-a", 0, 5000, NULL), 0);
+    b = cli_candidate(&t, rfx_url(s), "tls-b", opts, "");
+    cli_sleep_ms(200);
+    killed = hb_now_us();
+    kill(a, SIGKILL);
+    ASSERT_EQ(cli_wait(a, 2000), 137);
+    ASSERT_GT(cli_wait_child(&t, "tls-b", killed, 5000, &b_start), 0);
+    ASSERT_LT(b_start - killed, 1000 * 1000); /* ttl is 10 s */
+    ASSERT_EQ(cli_stop(b), 0);
+    ASSERT_EQ(cli_check_log(&t), 2);
+    cli_tmp_free(&t);
+    free(ca);
+    free(cert);
+    free(key);
     rfx_free(s);
 }

@@ -19,6 +19,8 @@
 #include "util/lu_signals.h"
 #include "util/lu_socket.h"
 
+#define QUERY_KEEPALIVE_S 15 /* idle seconds before the first probe */
+
 /* The detail of a failure, for leader_errmsg(): the client's, under
  * query_lock. */
 static void note(leader_client *cl, const char *text)
@@ -140,6 +142,11 @@ static int query_connect(leader *l)
     if (c->fd != REDIS_INVALID_FD)
         (void) lu_set_cloexec(c->fd);
     lio_limit_reader(c->reader);
+    /* Kept between queries: keepalive finds a peer that vanished (or a
+     * flow a load balancer dropped) while it idles, as on the loop's
+     * connections; each query is bounded by its timeout anyway. */
+    if (cl->url.kind == LU_URL_TCP && c->fd != REDIS_INVALID_FD)
+        (void) lu_set_keepalive(c->fd, QUERY_KEEPALIVE_S);
     setup.c = c;
     if (c->err) {
         note(cl, c->errstr);

@@ -5,6 +5,10 @@
  *   failover: kill -9 of the leader's process -> the follower's ELECTED,
  *             and how far that is beyond the moment the key expired;
  * and for both, when an observer (leader_observe) learns of the change.
+ * Each on plain TCP and again over TLS (rediss://, verified against the
+ * fixture's throwaway CA); then the memory a candidate takes (its
+ * connections, buffers and thread), on TCP and on TLS, as the growth of
+ * the resident set over 20 candidates of one process.
  * Prints median, p95 and max over the runs. Not a test: figures only.
  *
  * Usage: bench-failover [RUNS [TTL_MS [WAIT_MS]]]  (default 25 2000 200) */
@@ -37,6 +41,8 @@ struct mark {
 static struct mark elected = MARK_INIT;    /* a candidate's ELECTED */
 static struct mark new_leader = MARK_INIT; /* observer: CHANGED, a leader */
 static struct mark any_change = MARK_INIT; /* observer: any CHANGED */
+static const char *tls_ca;                 /* the TLS server's CA, for
+                                            * rediss:// URLs */
 
 static double now_ms(void)
 {
@@ -114,6 +120,8 @@ static leader *candidate(const char *url, const char *key, long ttl, long wait)
     o.key = key;
     o.ttl_ms = ttl;
     o.wait_ms = wait;
+    if (strncmp(url, "rediss://", 9) == 0)
+        o.tls_ca_cert = tls_ca;
     l = leader_new(&o, NULL, 0);
     if (l == NULL) {
         fprintf(stderr, "leader_new failed\n");
@@ -234,28 +242,86 @@ static void report(const char *what, double *v, int n)
            what, v[n / 2], v[(n * 95 + 99) / 100 - 1], v[n - 1], n);
 }
 
-int main(int argc, char **argv)
+/* Resident set size of this process, in KiB. */
+static long rss_kib(void)
 {
-    int runs = argc > 1 ? atoi(argv[1]) : 25;
-    long ttl = argc > 2 ? atol(argv[2]) : 2000;
-    long wait = argc > 3 ? atol(argv[3]) : 200;
-    rfx_server *s;
+    char line[256];
+    long kib = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kib = atol(line + 6);
+    if (f != NULL)
+        fclose(f);
+    return kib;
+}
+
+#define MEM_CANDIDATES 20
+
+/* KiB per leading candidate (each a handle with a client of its own: a
+ * thread, a command and a notification connection), measured in a child
+ * so that nothing of earlier runs counts. */
+static double memory_per_candidate(const char *url, long ttl)
+{
+    int fds[2];
+    double kib = -1;
+    pid_t pid;
+
+    if (pipe(fds) != 0)
+        exit(1);
+    pid = fork();
+    if (pid == 0) {
+        leader *l[MEM_CANDIDATES];
+        char key[32];
+        long before, after;
+        int held;
+
+        /* Once first, so that what every candidate shares (OpenSSL's
+         * tables, the first thread's arena) is not counted per one. */
+        l[0] = candidate(url, "mem-warm", ttl, 200);
+        leader_elect(l[0]);
+        while (!leader_has_lease(l[0]))
+            sleep_ms(1);
+        leader_free(l[0]);
+        before = rss_kib();
+        for (int i = 0; i < MEM_CANDIDATES; i++) {
+            snprintf(key, sizeof key, "mem-%d", i);
+            l[i] = candidate(url, key, ttl, 200);
+            leader_elect(l[i]);
+        }
+        do {
+            sleep_ms(5);
+            held = 0;
+            for (int i = 0; i < MEM_CANDIDATES; i++)
+                held += leader_has_lease(l[i]);
+        } while (held < MEM_CANDIDATES);
+        sleep_ms(2 * ttl); /* a few renewals */
+        after = rss_kib();
+        kib = (double) (after - before) / MEM_CANDIDATES;
+        if (write(fds[1], &kib, sizeof kib) != (ssize_t) sizeof kib)
+            _exit(1);
+        _exit(0); /* the keys expire */
+    }
+    close(fds[1]);
+    if (read(fds[0], &kib, sizeof kib) != (ssize_t) sizeof kib)
+        kib = -1;
+    close(fds[0]);
+    waitpid(pid, NULL, 0);
+    return kib;
+}
+
+/* Handover and failover on s, reported under title. */
+static void measure(rfx_server *s, const char *title, int runs, long ttl,
+                    long wait)
+{
     double *v[5];
     char key[32];
 
-    if (runs < 1 || ttl < 10 || wait < 0 || rfx_server_path() == NULL) {
-        fprintf(stderr, "usage: bench-failover [RUNS [TTL [WAIT]]] "
-                        "(needs redis-server)\n");
-        return 2;
-    }
-    s = rfx_start(NULL);
     for (int k = 0; k < 5; k++)
         if ((v[k] = calloc((size_t) runs, sizeof(double))) == NULL)
-            return 1;
-    if (s == NULL)
-        return 1;
-    printf("libleader %s, ttl %ld ms, wait %ld ms, %d runs each\n",
-           leader_version(), ttl, wait, runs);
+            exit(1);
+    printf("%s\n", title);
     for (int i = 0; i < runs; i++) {
         snprintf(key, sizeof key, "handover-%d", i);
         handover_once(rfx_url(s), key, ttl, wait, &v[0][i], &v[1][i]);
@@ -271,6 +337,39 @@ int main(int argc, char **argv)
     report("  observer sees it, beyond expiry", v[4], runs);
     for (int k = 0; k < 5; k++)
         free(v[k]);
+}
+
+int main(int argc, char **argv)
+{
+    int runs = argc > 1 ? atoi(argv[1]) : 25;
+    long ttl = argc > 2 ? atol(argv[2]) : 2000;
+    long wait = argc > 3 ? atol(argv[3]) : 200;
+    rfx_options tls_opts = {.tls = RFX_TLS};
+    rfx_server *s, *t;
+    double tcp_kib, tls_kib;
+
+    if (runs < 1 || ttl < 10 || wait < 0 || rfx_server_path() == NULL) {
+        fprintf(stderr, "usage: bench-failover [RUNS [TTL [WAIT]]] "
+                        "(needs redis-server)\n");
+        return 2;
+    }
+    s = rfx_start(NULL);
+    t = rfx_start(&tls_opts);
+    if (s == NULL || t == NULL)
+        return 1;
+    tls_ca = rfx_tls_file(t, "ca.crt");
+    printf("libleader %s, ttl %ld ms, wait %ld ms, %d runs each\n",
+           leader_version(), ttl, wait, runs);
+    measure(s, "plain TCP (redis://):", runs, ttl, wait);
+    measure(t, "TLS (rediss://, certificate verified):", runs, ttl, wait);
+    tcp_kib = memory_per_candidate(rfx_url(s), ttl);
+    tls_kib = memory_per_candidate(rfx_url(t), ttl);
+    printf("memory per leading candidate (its own client: thread, command "
+           "and notification connections)\n");
+    printf("%-34s %8.1f KiB\n", "  plain TCP", tcp_kib);
+    printf("%-34s %8.1f KiB  (TLS adds %.1f KiB)\n", "  TLS", tls_kib,
+           tls_kib - tcp_kib);
+    rfx_free(t);
     rfx_free(s);
     return 0;
 }

@@ -19,23 +19,26 @@
 #   auto    (the default) embed if the hiredis found is the one in this
 #           tree's .deps/prefix, else system.
 #
-# In embed mode the imported target PkgConfig::HIREDIS is pointed at the
-# static archive, so every target of the build (library, CLI, tests) links
+# hiredis_ssl (PkgConfig::HIREDIS_SSL, found beside it) goes the same way.
+# In embed mode the imported targets PkgConfig::HIREDIS and
+# PkgConfig::HIREDIS_SSL are pointed at the static archives, so every target of the build (library, CLI, tests) links
 # the same code and nothing built here has a RUNPATH into .deps/.
 #
 # Sets:
 #   LEADER_HIREDIS_EMBEDDED       ON or OFF
 #   LEADER_EMBEDDED_ARCHIVES      the archives libleader.a must absorb
-#   LEADER_PKG_REQUIRES_PRIVATE   appends hiredis' pkg-config module (system
-#                                 mode), for libleader.pc and the package
+#   LEADER_PKG_REQUIRES_PRIVATE   appends hiredis' pkg-config modules
+#                                 (system mode), for libleader.pc and the
+#                                 package
 
 set(LEADER_HIREDIS auto CACHE STRING
   "hiredis: system (link the installed one), embed (link its static archive into libleader, symbols hidden) or auto (embed only the one scripts/bootstrap builds in .deps/)")
 set_property(CACHE LEADER_HIREDIS PROPERTY STRINGS auto system embed)
 
-if(NOT TARGET PkgConfig::HIREDIS)
+if(NOT TARGET PkgConfig::HIREDIS OR NOT TARGET PkgConfig::HIREDIS_SSL)
   message(FATAL_ERROR "LeaderHiredis.cmake: include it after "
-    "pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis>=1.0)")
+    "pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis>=1.0) and "
+    "the same for HIREDIS_SSL (hiredis_ssl)")
 endif()
 
 set(leader_hiredis_mode ${LEADER_HIREDIS})
@@ -67,14 +70,28 @@ if(leader_hiredis_mode STREQUAL "embed")
       "${HIREDIS_LIBRARY_DIRS} (hiredis ${HIREDIS_VERSION} at "
       "${HIREDIS_PREFIX})")
   endif()
+  set(LEADER_HIREDIS_SSL_ARCHIVE)
+  foreach(dir IN LISTS HIREDIS_SSL_LIBRARY_DIRS HIREDIS_LIBRARY_DIRS)
+    if(NOT LEADER_HIREDIS_SSL_ARCHIVE AND EXISTS "${dir}/libhiredis_ssl.a")
+      file(REAL_PATH "${dir}/libhiredis_ssl.a" LEADER_HIREDIS_SSL_ARCHIVE)
+    endif()
+  endforeach()
+  if(NOT LEADER_HIREDIS_SSL_ARCHIVE)
+    message(FATAL_ERROR "LEADER_HIREDIS=embed: no libhiredis_ssl.a in "
+      "${HIREDIS_SSL_LIBRARY_DIRS}")
+  endif()
   set_property(TARGET PkgConfig::HIREDIS
     PROPERTY INTERFACE_LINK_LIBRARIES "${LEADER_HIREDIS_ARCHIVE}")
-  set(LEADER_EMBEDDED_ARCHIVES "${LEADER_HIREDIS_ARCHIVE}")
+  # hiredis_ssl calls into hiredis: its archive first.
+  set_property(TARGET PkgConfig::HIREDIS_SSL
+    PROPERTY INTERFACE_LINK_LIBRARIES "${LEADER_HIREDIS_SSL_ARCHIVE}")
+  set(LEADER_EMBEDDED_ARCHIVES "${LEADER_HIREDIS_SSL_ARCHIVE}"
+    "${LEADER_HIREDIS_ARCHIVE}")
   set(LEADER_HIREDIS_EMBEDDED ON)
   message(STATUS "hiredis ${HIREDIS_VERSION}: embedded from "
     "${LEADER_HIREDIS_ARCHIVE}")
 else()
-  list(APPEND LEADER_PKG_REQUIRES_PRIVATE "hiredis>=1.0")
+  list(APPEND LEADER_PKG_REQUIRES_PRIVATE "hiredis>=1.0" "hiredis_ssl>=1.0")
   set(LEADER_HIREDIS_EMBEDDED OFF)
   message(STATUS "hiredis ${HIREDIS_VERSION}: linked from ${HIREDIS_PREFIX}")
 endif()

@@ -60,7 +60,8 @@ enum leader_error {
     LEADER_ENOTSUP = -4,    /* a feature this build does not support */
     LEADER_ECONN = -5,      /* cannot connect, or the connection was lost */
     LEADER_ETIMEDOUT = -6,  /* Redis did not answer in time */
-    LEADER_EAUTH = -7,      /* authentication failed (NOAUTH, WRONGPASS) */
+    LEADER_EAUTH = -7,      /* authentication failed (NOAUTH, WRONGPASS), or
+                             * the ACL user lacks a permission (NOPERM) */
     LEADER_EWRONGTYPE = -8, /* the election key holds a non-string value */
     LEADER_EREADONLY = -9,  /* the server is a read-only replica */
     LEADER_EPROTO = -10,    /* Redis sent a reply the library cannot use */
@@ -71,7 +72,11 @@ enum leader_error {
     LEADER_ETERM = -15,     /* the term counter in Redis is at LEADER_TERM_MAX
                              * or holds no valid term: no new term can be
                              * granted (see LEADER_TERM_MAX) */
-    LEADER_EUNHEALTHY = -16 /* the application reported itself unhealthy:
+    LEADER_ETLS = -16,      /* TLS failed: the server's certificate was
+                             * refused (unknown CA, expired, another host's),
+                             * the handshake failed or timed out, or the
+                             * server does not speak TLS */
+    LEADER_EUNHEALTHY = -17 /* the application reported itself unhealthy:
                              * leadership given up, no campaigning */
 };
 
@@ -134,7 +139,8 @@ typedef void (*leader_callback)(leader *l, const leader_event *ev,
  * more fields may follow in later versions. */
 typedef struct leader_options {
     size_t struct_size; /* set by leader_options_init() */
-    const char *url;    /* redis://[[user]:password@]host[:port][/db] or
+    const char *url;    /* redis://[[user]:password@]host[:port][/db],
+                         * rediss://... (TLS, see the tls_ fields) or
                          * unix:///path/to/redis.sock[?db=N]; NULL means
                          * $LEADER_REDIS_URL, else redis://127.0.0.1:6379 */
     const char *key;    /* election name, default "default" */
@@ -146,6 +152,26 @@ typedef struct leader_options {
     int event_loop;     /* 0: the handle runs on a thread of its own; 1: no
                          * thread: the caller drives it with leader_fd(),
                          * leader_timeout_ms() and leader_process() */
+
+    /* TLS, for rediss:// URLs (set with another scheme: refused). The
+     * server's certificate is verified unless tls_insecure is set: it must
+     * chain to a CA of tls_ca_cert or tls_ca_dir (neither: the system's CA
+     * store) and name the URL's host (an IP address: an IP entry), or
+     * tls_server_name when set. Files are PEM and are read by
+     * leader_new(): one missing or unreadable fails it (a key with a
+     * passphrase is not supported). Never a fallback to plain TCP. As
+     * redis-cli's --cacert, --cacertdir, --cert, --key, --sni, --insecure. */
+    const char *tls_ca_cert;     /* trusted CA certificates (a file) */
+    const char *tls_ca_dir;      /* trusted CAs, a c_rehash'ed directory */
+    const char *tls_cert;        /* client certificate (chain) */
+    const char *tls_key;         /* its private key; NULL: in tls_cert */
+    const char *tls_server_name; /* SNI, and the name the certificate must
+                                  * have; NULL: the URL's host */
+    int tls_insecure;            /* 1: accept any certificate (testing) */
+    const char *password;        /* NULL: the URL's, if any; else the
+                                  * password to log in with (with the URL's
+                                  * user, if it names one), so that it need
+                                  * not be written into a URL */
 } leader_options;
 
 /* Fills the size bytes of opts with the defaults and records size in
@@ -371,6 +397,14 @@ typedef struct leader_client_options {
     size_t struct_size; /* set by leader_client_options_init() */
     const char *url;    /* as leader_options.url */
     int event_loop;     /* as leader_options.event_loop */
+    /* as leader_options' tls_ fields */
+    const char *tls_ca_cert;
+    const char *tls_ca_dir;
+    const char *tls_cert;
+    const char *tls_key;
+    const char *tls_server_name;
+    int tls_insecure;
+    const char *password; /* as leader_options.password */
 } leader_client_options;
 
 /* As leader_options_init_size(), for leader_client_options. */
@@ -384,8 +418,9 @@ LEADER_API void leader_client_options_init_size(leader_client_options *opts,
 LEADER_API leader_client *leader_client_new(const leader_client_options *opts,
                                             char *err, size_t errlen);
 
-/* Adds a handle to the client, as leader_new() does (opts->url and
- * opts->event_loop are the client's: they must be NULL and 0). The handle
+/* Adds a handle to the client, as leader_new() does (opts->url,
+ * opts->event_loop, the tls_ options and the password are the client's:
+ * they must be NULL and 0). The handle
  * is freed with leader_free(), before the client. */
 LEADER_API leader *leader_client_add(leader_client *c,
                                      const leader_options *opts, char *err,
@@ -403,6 +438,14 @@ LEADER_API int leader_client_process(leader_client *c);
  * the URL a handle would use: $LEADER_REDIS_URL, else
  * redis://127.0.0.1:6379. */
 LEADER_API void leader_url_redact(const char *url, char *out, size_t len);
+
+/* The detail of the last failure of a query that waits for Redis
+ * (leader_is_leader, leader_current, leader_release_term) on l's client,
+ * such as the TLS check that failed or the server's error text; "" when
+ * the last one succeeded. Owned by the client; valid until its next query
+ * (from any thread), so read it on the thread that made the query, right
+ * after it. Never shows a password. "" for NULL. */
+LEADER_API const char *leader_errmsg(const leader *l);
 
 /* A static description of a LEADER_E... code. */
 LEADER_API const char *leader_strerror(int code);

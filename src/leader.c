@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/lio_tls.h"
 #include "leader_int.h"
 #include "util/lu_clock.h"
 #include "util/lu_ids.h"
@@ -137,6 +138,88 @@ static const char *effective_url(const leader_options *o)
     return env != NULL && *env ? env : "redis://127.0.0.1:6379";
 }
 
+/* ---- TLS ---- */
+
+/* The tls_ fields of leader_options or leader_client_options. */
+#define TLS_OPTIONS_OF(t, o)                                                   \
+    do {                                                                       \
+        (t)->ca_cert = (o)->tls_ca_cert;                                       \
+        (t)->ca_dir = (o)->tls_ca_dir;                                         \
+        (t)->cert = (o)->tls_cert;                                             \
+        (t)->key = (o)->tls_key;                                               \
+        (t)->server_name = (o)->tls_server_name;                               \
+        (t)->insecure = (o)->tls_insecure;                                     \
+    } while (0)
+
+static int tls_set(const struct lio_tls_options *t)
+{
+    return t->ca_cert != NULL || t->ca_dir != NULL || t->cert != NULL ||
+           t->key != NULL || t->server_name != NULL || t->insecure;
+}
+
+/* Loads the TLS options of a rediss:// URL into url->tls_ctx (owned by
+ * the client made next). A file that cannot be used fails here, at
+ * construction, not as a loop of failed connections. 0, or a LEADER_E...
+ * code with err. */
+static int make_tls(struct lu_url *url, const struct lio_tls_options *t,
+                    char *err, size_t errlen)
+{
+    int code = 0;
+
+    url->tls_ctx = NULL;
+    if (!url->tls) {
+        if (tls_set(t))
+            return fail(LEADER_EINVAL, err, errlen,
+                        "the tls_ options need a rediss:// URL (never "
+                        "ignored)");
+        return 0;
+    }
+    url->tls_ctx = lio_tls_new(t, &code, err, errlen);
+    if (url->tls_ctx != NULL)
+        return 0;
+    return code < 0 ? code : LEADER_ETLS;
+}
+
+/* A password given apart from the URL replaces the URL's. */
+static int take_password(struct lu_url *url, const char *password, char *err,
+                         size_t errlen)
+{
+    size_t n;
+
+    if (password == NULL) {
+        if (url->has_user && !url->has_password)
+            return fail(LEADER_EINVAL, err, errlen,
+                        "the URL names user %s but no password: give it in "
+                        "the URL or in the password option",
+                        url->user);
+        return 0;
+    }
+    n = strlen(password);
+    if (n == 0 || n >= sizeof url->password)
+        return fail(LEADER_EINVAL, err, errlen,
+                    "password must be 1 to %zu bytes",
+                    sizeof url->password - 1);
+    memcpy(url->password, password, n + 1);
+    url->has_password = 1;
+    return 0;
+}
+
+static leader_client *create_client(struct lu_url *url,
+                                    const struct lio_tls_options *t,
+                                    const char *password, int event_loop,
+                                    char *err, size_t errlen)
+{
+    leader_client *c;
+
+    if (take_password(url, password, err, errlen) != 0 ||
+        make_tls(url, t, err, errlen) != 0)
+        return NULL;
+    c = lp_client_create(url, event_loop, err, errlen);
+    if (c == NULL)
+        lio_tls_free(url->tls_ctx);
+    return c;
+}
+
 /* ---- construction ---- */
 
 static int fill_identity(leader *l, const leader_options *opts, char *key_hex,
@@ -208,6 +291,7 @@ leader *leader_new(const leader_options *caller, char *err, size_t errlen)
 {
     const leader_options *opts;
     leader_options o;
+    struct lio_tls_options t;
     struct lu_url url;
     leader_client *c;
     leader *l;
@@ -215,10 +299,12 @@ leader *leader_new(const leader_options *caller, char *err, size_t errlen)
     if (take_options(caller, &o, err, errlen) != 0)
         return NULL;
     opts = &o;
+    TLS_OPTIONS_OF(&t, opts);
     if (check_options(opts, err, errlen) != 0 ||
         lu_url_parse(effective_url(opts), &url, err, errlen) != 0)
         return NULL;
-    c = lp_client_create(&url, opts->event_loop != 0, err, errlen);
+    c = create_client(&url, &t, opts->password, opts->event_loop != 0, err,
+                      errlen);
     if (c == NULL)
         return NULL;
     l = make_handle(c, opts, err, errlen);
@@ -236,6 +322,7 @@ leader_client *leader_client_new(const leader_client_options *caller, char *err,
     const leader_client_options *opts;
     leader_client_options co;
     leader_options o;
+    struct lio_tls_options t;
     struct lu_url url;
 
     if (err != NULL && errlen > 0)
@@ -253,7 +340,9 @@ leader_client *leader_client_new(const leader_client_options *caller, char *err,
     o.url = opts->url;
     if (lu_url_parse(effective_url(&o), &url, err, errlen) != 0)
         return NULL;
-    return lp_client_create(&url, opts->event_loop != 0, err, errlen);
+    TLS_OPTIONS_OF(&t, opts);
+    return create_client(&url, &t, opts->password, opts->event_loop != 0, err,
+                         errlen);
 }
 
 leader *leader_client_add(leader_client *c, const leader_options *caller,
@@ -261,6 +350,7 @@ leader *leader_client_add(leader_client *c, const leader_options *caller,
 {
     const leader_options *opts;
     leader_options o;
+    struct lio_tls_options t;
 
     if (take_options(caller, &o, err, errlen) != 0)
         return NULL;
@@ -275,6 +365,13 @@ leader *leader_client_add(leader_client *c, const leader_options *caller,
         fail(LEADER_EINVAL, err, errlen,
              "url and event_loop are the client's: leave them "
              "NULL and 0");
+        return NULL;
+    }
+    TLS_OPTIONS_OF(&t, opts);
+    if (tls_set(&t) || opts->password != NULL) {
+        fail(LEADER_EINVAL, err, errlen,
+             "the tls_ options and the password are the client's: leave "
+             "them NULL and 0");
         return NULL;
     }
     return make_handle(c, opts, err, errlen);
@@ -425,6 +522,11 @@ int leader_release_term(leader *l, uint64_t term)
     if (phase == LP_ACTIVE || phase >= LP_FREEING)
         return LEADER_ESTATE; /* its own leadership ends with leader_stop */
     return lp_release_term(l, term);
+}
+
+const char *leader_errmsg(const leader *l)
+{
+    return l != NULL ? l->client->query_err : "";
 }
 
 void leader_url_redact(const char *url, char *out, size_t len)

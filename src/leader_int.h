@@ -184,6 +184,7 @@ struct leader_client {
 
     pthread_mutex_t query_lock; /* the blocking query connection */
     redisContext *query;
+    char query_err[256];   /* the last query's failure, for leader_errmsg */
     long query_timeout_ms; /* lock: the shortest asked for by its handles */
 };
 
@@ -314,6 +315,8 @@ int lp_on_loop(const leader_client *c);
 int lp_is_leader(leader *l);
 int lp_current(leader *l, leader_info *info);
 int lp_release_term(leader *l, uint64_t term);
+/* Closes the query connection and frees the client's TLS context (the
+ * last thing of the client to use it). */
 void lp_query_close(leader_client *c);
 
 #endif

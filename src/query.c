@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+
 #include "core/lc_reply.h"
 #include "io/lio_conn.h"
 #include "io/lio_resolve.h"
@@ -17,28 +19,93 @@
 #include "util/lu_signals.h"
 #include "util/lu_socket.h"
 
-static int reply_error(redisContext *c, redisReply *r)
+#define QUERY_KEEPALIVE_S 15 /* idle seconds before the first probe */
+
+/* The detail of a failure, for leader_errmsg(): the client's, under
+ * query_lock. */
+static void note(leader_client *cl, const char *text)
 {
-    if (r == NULL)
-        return lio_error_of_context(c->err);
-    if (r->type == REDIS_REPLY_ERROR)
-        return lc_classify_error(r->str, r->len);
-    return 0;
+    snprintf(cl->query_err, sizeof cl->query_err, "%s", text);
 }
+
+/* what names the script run, for an ACL refusal's message (NULL for a
+ * plain command: Redis names it). */
+static int reply_error_of(leader_client *cl, redisContext *c, redisReply *r,
+                          const char *what)
+{
+    int rc;
+
+    if (r == NULL) {
+        note(cl, c->errstr[0] ? c->errstr : "connection lost");
+        return lio_error_of_context(c->err);
+    }
+    if (r->type != REDIS_REPLY_ERROR)
+        return 0;
+    rc = lc_classify_error(r->str, r->len);
+    if (rc != LEADER_EAUTH ||
+        !lc_describe_acl(what, r->str, r->len, cl->query_err,
+                         sizeof cl->query_err))
+        note(cl, r->str);
+    return rc;
+}
+
+static int reply_error(leader_client *cl, redisContext *c, redisReply *r)
+{
+    return reply_error_of(cl, c, r, NULL);
+}
+
+struct setup {
+    leader_client *cl;
+    redisContext *c;
+};
 
 static int run_setup(void *arg, int argc, const char **argv, const size_t *lens)
 {
-    redisContext *c = arg;
-    redisReply *r = redisCommandArgv(c, argc, argv, lens);
-    int rc = reply_error(c, r);
+    struct setup *s = arg;
+    redisReply *r = redisCommandArgv(s->c, argc, argv, lens);
+    int rc = reply_error(s->cl, s->c, r);
 
     if (r != NULL)
         freeReplyObject(r);
     return rc;
 }
 
+/* TLS on the connected socket, then a PING: with TLS 1.3 a server that
+ * refuses our certificate says so only at the first read, and that must
+ * be worded as TLS's failure, not as the query's. */
+static int start_tls(leader_client *cl, redisContext *c, long ms)
+{
+    static const char *ping = "PING";
+    static const size_t ping_len = 4;
+    char text[256];
+    int code = LEADER_ETLS;
+    SSL *ssl;
+    redisReply *r;
+
+    ssl = lio_tls_start(cl->url.tls_ctx, c, cl->url.host, ms, &code, text,
+                        sizeof text);
+    if (ssl == NULL) {
+        note(cl, text);
+        return code;
+    }
+    ERR_clear_error();
+    r = redisCommandArgv(c, 1, &ping, &ping_len);
+    if (r != NULL) {
+        code = reply_error(cl, c, r);
+        freeReplyObject(r);
+        return code;
+    }
+    code = lio_tls_explain(ssl, c->errstr, text, sizeof text);
+    if (code == 0)
+        return reply_error(cl, c, NULL);
+    note(cl, text);
+    return code;
+}
+
 static int query_connect(leader *l)
 {
+    leader_client *cl = l->client;
+    struct setup setup = {cl, NULL};
     long ms;
     struct timeval tv;
     redisOptions o;
@@ -64,8 +131,10 @@ static int query_connect(leader *l)
     o.options |= REDIS_OPT_SET_SOCK_CLOEXEC;
 #endif
     c = redisConnectWithOptions(&o);
-    if (c == NULL)
+    if (c == NULL) {
+        note(cl, "out of memory");
         return LEADER_ENOMEM;
+    }
     /* As for the loop's connections (lio_conn.c): hiredis 1.2 cannot make
      * the socket close-on-exec itself, so it becomes so once connected (an
      * exec in another thread during this blocking connect can still
@@ -73,10 +142,26 @@ static int query_connect(leader *l)
     if (c->fd != REDIS_INVALID_FD)
         (void) lu_set_cloexec(c->fd);
     lio_limit_reader(c->reader);
-    rc = c->err ? lio_error_of_context(c->err)
-         : lu_is_self_connected(c->fd)
-             ? LEADER_ECONN
-             : lio_for_each_setup(&l->client->url, run_setup, c);
+    /* Kept between queries: keepalive finds a peer that vanished (or a
+     * flow a load balancer dropped) while it idles, as on the loop's
+     * connections; each query is bounded by its timeout anyway. */
+    if (cl->url.kind == LU_URL_TCP && c->fd != REDIS_INVALID_FD)
+        (void) lu_set_keepalive(c->fd, QUERY_KEEPALIVE_S);
+    setup.c = c;
+    if (c->err) {
+        note(cl, c->errstr);
+        rc = lio_error_of_context(c->err);
+    } else if (lu_is_self_connected(c->fd)) {
+        note(cl, "nobody listens on that port");
+        rc = LEADER_ECONN;
+    } else if (cl->url.tls && cl->url.tls_ctx == NULL) {
+        note(cl, "TLS: no TLS context for rediss://");
+        rc = LEADER_ETLS;
+    } else {
+        rc = cl->url.tls ? start_tls(cl, c, ms) : 0;
+        if (rc == 0)
+            rc = lio_for_each_setup(&cl->url, run_setup, &setup);
+    }
     if (rc != 0) {
         redisFree(c);
         return rc;
@@ -92,7 +177,7 @@ static int query_holder(leader *l)
     const char *argv[2] = {"GET", l->names.holder_key};
     size_t lens[2] = {3, strlen(l->names.holder_key)};
     redisReply *r = redisCommandArgv(l->client->query, 2, argv, lens);
-    int rc = reply_error(l->client->query, r);
+    int rc = reply_error(l->client, l->client->query, r);
 
     if (r == NULL) {
         redisFree(l->client->query);
@@ -103,8 +188,10 @@ static int query_holder(leader *l)
         rc = 0;
     else if (rc == 0 && r->type == REDIS_REPLY_STRING)
         rc = r->len == strlen(l->id) && memcmp(r->str, l->id, r->len) == 0;
-    else if (rc == 0)
+    else if (rc == 0) {
+        note(l->client, "unexpected reply to GET");
         rc = LEADER_EPROTO;
+    }
     freeReplyObject(r);
     return rc;
 }
@@ -116,6 +203,7 @@ static int run_query(leader *l, int (*fn)(leader *, void *), void *arg)
     int rc, reused;
 
     pthread_mutex_lock(&l->client->query_lock);
+    l->client->query_err[0] = '\0';
     lu_sigpipe_block(&sp);
     reused = l->client->query != NULL;
     rc = reused ? 0 : query_connect(l);
@@ -124,10 +212,15 @@ static int run_query(leader *l, int (*fn)(leader *, void *), void *arg)
     if (rc < 0 && reused && l->client->query == NULL) {
         /* The kept connection had gone stale (a server restart): one
          * fresh try before reporting. */
+        l->client->query_err[0] = '\0';
         rc = query_connect(l);
         if (rc == 0)
             rc = fn(l, arg);
     }
+    if (rc < 0 && l->client->query_err[0] == '\0')
+        note(l->client, leader_strerror(rc));
+    else if (rc >= 0)
+        l->client->query_err[0] = '\0';
     lu_sigpipe_restore(&sp);
     pthread_mutex_unlock(&l->client->query_lock);
     return rc;
@@ -166,13 +259,15 @@ static int decode_current(const redisReply *r, leader_info *info)
     return 1;
 }
 
-/* Sends a; the reply, or NULL after closing a connection that failed. */
-static redisReply *query_argv(leader *l, struct lio_argv *a, int *rc)
+/* Sends a; the reply, or NULL after closing a connection that failed.
+ * what names the script for a refusal's message (NULL: none). */
+static redisReply *query_argv(leader *l, struct lio_argv *a, const char *what,
+                              int *rc)
 {
     redisReply *r =
         redisCommandArgv(l->client->query, a->argc, a->argv, a->lens);
 
-    *rc = reply_error(l->client->query, r);
+    *rc = reply_error_of(l->client, l->client->query, r, what);
     if (r == NULL) {
         redisFree(l->client->query);
         l->client->query = NULL;
@@ -187,7 +282,7 @@ static int read_current(leader *l, void *arg)
     int rc;
 
     lio_argv_script(&a, LC_CMD_READ, 0, &l->names, NULL, NULL, NULL);
-    r = query_argv(l, &a, &rc);
+    r = query_argv(l, &a, "read", &rc);
     if (r == NULL)
         return rc;
     if (rc == 0)
@@ -214,7 +309,7 @@ static int release_term(leader *l, void *arg)
 
     lio_argv_script(&a, LC_CMD_RELEASE, *(const uint64_t *) arg, &l->names,
                     l->id, NULL, NULL);
-    r = query_argv(l, &a, &rc);
+    r = query_argv(l, &a, "release", &rc);
     if (r == NULL)
         return rc;
     lio_reply_to_value(r, &v, elems);
@@ -234,4 +329,8 @@ void lp_query_close(leader_client *c)
     if (c->query != NULL)
         redisFree(c->query);
     c->query = NULL;
+    /* The last user of the client's TLS context: the loop's connections
+     * are gone by now. */
+    lio_tls_free(c->url.tls_ctx);
+    c->url.tls_ctx = NULL;
 }

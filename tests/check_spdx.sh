@@ -10,7 +10,7 @@ command -v git >/dev/null 2>&1 && git -C "$root" rev-parse >/dev/null 2>&1 || {
     exit 77
 }
 missing=$(git -C "$root" ls-files | grep -Ev \
-    '^(tests/fuzz/corpus/|abi/|docs/bench/)|\.md$|\.png$|package(-lock)?\.json$|^LICENSE$|\.clang-format$|\.gitignore$|^debian/(control|changelog|copyright|source/|.*\.install$|.*lintian-overrides$|.*\.symbols$)' |
+    '^(tests/fuzz/corpus/|abi/|docs/bench/|docs/redis-acl\.rules$)|\.md$|\.png$|package(-lock)?\.json$|^LICENSE$|\.clang-format$|\.gitignore$|^debian/(control|changelog|copyright|source/|.*\.install$|.*lintian-overrides$|.*\.symbols$)' |
     while read -r f; do
         [ -L "$root/$f" ] && continue
         head -n 3 "$root/$f" | grep -q 'SPDX-License-Identifier: BSD-3-Clause' ||

@@ -153,9 +153,18 @@ push_event(struct lc_core *c, enum lc_event_kind kind, uint64_t term, int error,
 static void report_error(struct lc_core *c, int error, const char *what,
                          const char *detail, size_t len)
 {
+    char acl[LC_MSG_MAX];
+
     if (error == c->last_error)
         return;
     c->last_error = error;
+    /* A permission missing from an ACL user: say which. */
+    if (error == LEADER_EAUTH &&
+        lc_describe_acl(what, detail, detail != NULL ? len : 0, acl,
+                        sizeof acl)) {
+        detail = acl;
+        len = strlen(acl);
+    }
     if (detail == NULL || len == 0) {
         detail = leader_strerror(error);
         len = strlen(detail);
@@ -1022,6 +1031,7 @@ const struct lc_output *lc_step(struct lc_core *c, const struct lc_input *in,
         on_notify(c, in->text, in->len);
         break;
     case LC_IN_SUBSCRIBED:
+        c->sub_error = 0;
         if (c->state == LC_FOLLOWER) {
             c->retry_at = c->now;
             c->probe_next = 0;
@@ -1037,6 +1047,15 @@ const struct lc_output *lc_step(struct lc_core *c, const struct lc_input *in,
     case LC_IN_UNHEALTHY:
     case LC_IN_HEALTHY:
         on_health(c, in->kind == LC_IN_HEALTHY);
+        break;
+    case LC_IN_SUB_REFUSED:
+        /* Once until a subscription succeeds: replies to commands in
+         * between do not make the next refusal news. (Said once with the
+         * commands' streak when they fail the same way.) */
+        if (in->error != c->sub_error) {
+            c->sub_error = in->error;
+            report_error(c, in->error, "subscribe", in->text, in->len);
+        }
         break;
     case LC_IN_TICK:
         break;

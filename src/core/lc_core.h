@@ -117,6 +117,9 @@ enum lc_input_kind {
     LC_IN_SUBSCRIBED,  /* (re)subscribed to the channel: catch up */
     LC_IN_OBSERVE,     /* watch who leads without campaigning */
     LC_IN_NEW_TERM,    /* leader: take a new term, keeping the key */
+    LC_IN_SUB_REFUSED, /* the server refused to subscribe to the channel
+                        * (error, text): the election goes on without
+                        * notifications; only reported */
     LC_IN_UNHEALTHY,   /* the application is not fit to lead: a leader
                         * gives the leadership up (REVOKED, released), and
                         * no candidate campaigns until HEALTHY */

@@ -41,6 +41,8 @@ struct lc_core {
                            * renew now to hear it from Redis */
     uint64_t confirm_seq; /* only a command sent after this seq confirms */
     int last_error;       /* last ERROR emitted, to report a streak once */
+    int sub_error;        /* the same for refusals to subscribe, until a
+                           * subscription succeeds */
     int benched;          /* the application is unhealthy: do not campaign
                            * (kept across STOP and START) */
 

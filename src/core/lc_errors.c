@@ -21,7 +21,7 @@ const char *leader_strerror(int code)
     case LEADER_ETIMEDOUT:
         return "Redis did not answer in time";
     case LEADER_EAUTH:
-        return "Redis refused the credentials";
+        return "Redis refused the credentials or a permission (ACL)";
     case LEADER_EWRONGTYPE:
         return "the election key holds a value of the wrong type";
     case LEADER_EREADONLY:
@@ -38,6 +38,8 @@ const char *leader_strerror(int code)
         return "lease expired without a confirmed renewal";
     case LEADER_ETERM:
         return "the term counter is at its maximum or holds no valid term";
+    case LEADER_ETLS:
+        return "TLS failed (certificate, host name or handshake)";
     case LEADER_EUNHEALTHY:
         return "the application reported itself unhealthy";
     default:

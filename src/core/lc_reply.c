@@ -4,6 +4,7 @@
  * Nothing here trusts its input: every length is checked, numbers are
  * parsed without strtoull's leniency (no sign, no spaces, no overflow).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/lc_reply.h"
@@ -51,9 +52,15 @@ int lc_classify_error(const char *text, size_t len)
         const char *code;
         int error;
     } codes[] = {
-        {"NOAUTH", LEADER_EAUTH},       {"WRONGPASS", LEADER_EAUTH},
-        {"NOPERM", LEADER_EAUTH},       {"WRONGTYPE", LEADER_EWRONGTYPE},
-        {"READONLY", LEADER_EREADONLY}, {"LEADERTERM", LEADER_ETERM},
+        {"NOAUTH", LEADER_EAUTH},
+        {"WRONGPASS", LEADER_EAUTH},
+        {"NOPERM", LEADER_EAUTH},
+        {"WRONGTYPE", LEADER_EWRONGTYPE},
+        {"READONLY", LEADER_EREADONLY},
+        {"LEADERTERM", LEADER_ETERM},
+        /* Redis 7 refusing a command run by a script, for lack of an ACL
+         * permission: the code is ERR, only the words tell. */
+        {"The user executing the script can't", LEADER_EAUTH},
     };
 
     if (text == NULL)
@@ -63,6 +70,78 @@ int lc_classify_error(const char *text, size_t len)
             contains(text, len, codes[i].code))
             return codes[i].error;
     return LEADER_EREDIS;
+}
+
+/* The rules of the commands each script runs (src/io/lio_scripts.h). */
+static const char *script_rules(const char *what)
+{
+    static const struct {
+        const char *what;
+        const char *rules;
+    } scripts[] = {
+        {"acquire", "+get +set +pexpire +pttl +incr +time +publish"},
+        {"new term", "+get +set +pexpire +pttl +incr +time +publish"},
+        {"renew", "+get +pexpire"},
+        {"release", "+get +del +publish"},
+        {"read", "+get +pttl"},
+    };
+
+    for (size_t i = 0; what != NULL && i < sizeof scripts / sizeof *scripts;
+         i++)
+        if (strcmp(what, scripts[i].what) == 0)
+            return scripts[i].rules;
+    return "+get +set +pexpire +pttl +incr +time +publish +del";
+}
+
+int lc_describe_acl(const char *what, const char *text, size_t len, char *out,
+                    size_t cap)
+{
+    static const char run[] = "no permissions to run the '";
+    static const char *const keys[] = {"permissions to access one of the keys",
+                                       "can't access at least one of the keys"};
+    static const char *const channels[] = {
+        "permissions to access one of the channels",
+        "can't publish to the channel"};
+    const char *p;
+
+    if (text == NULL || cap == 0)
+        return 0;
+    for (size_t i = 0; i < 2; i++) {
+        if (contains(text, len, keys[i])) {
+            snprintf(out, cap,
+                     "the Redis user lacks the key patterns ~leader:* "
+                     "~{leader:*}:term (docs/redis-acl.rules)");
+            return 1;
+        }
+        if (contains(text, len, channels[i])) {
+            snprintf(out, cap,
+                     "the Redis user lacks the channel pattern &leader:* "
+                     "(docs/redis-acl.rules)");
+            return 1;
+        }
+    }
+    for (size_t i = 0; i + sizeof run - 1 <= len; i++) {
+        size_t n = 0;
+
+        if (memcmp(text + i, run, sizeof run - 1) != 0)
+            continue;
+        p = text + i + sizeof run - 1;
+        while (p + n < text + len && p[n] != '\'' && n < 32)
+            n++;
+        snprintf(out, cap,
+                 "the Redis user lacks +%.*s: Redis refused the '%.*s' "
+                 "command (docs/redis-acl.rules)",
+                 (int) n, p, (int) n, p);
+        return 1;
+    }
+    if (contains(text, len, "The user executing the script can't")) {
+        snprintf(out, cap,
+                 "the Redis user lacks one of %s, which the %s script runs "
+                 "(docs/redis-acl.rules)",
+                 script_rules(what), what != NULL ? what : "election's");
+        return 1;
+    }
+    return 0;
 }
 
 static int error_of(const struct lc_value *v)

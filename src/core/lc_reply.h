@@ -61,6 +61,15 @@ int lc_decode_read(const struct lc_value *v, struct lc_read_result *r);
 /* LEADER_E... code for the text of an error reply. */
 int lc_classify_error(const char *text, size_t len);
 
+/* An ACL refusal (NOPERM, or a script's "The user executing the script
+ * can't ...") reworded to name what the Redis user lacks, in the terms of
+ * docs/redis-acl.rules: the command's rule, the key or channel pattern, or
+ * for a script (what: "acquire", "new term", "renew", "release", "read")
+ * the rules of the commands it runs. Returns 1 with the message in out
+ * (NUL-terminated, at most cap bytes), or 0 if text is no such refusal. */
+int lc_describe_acl(const char *what, const char *text, size_t len, char *out,
+                    size_t cap);
+
 enum lc_notify_kind { LC_NOTIFY_ELECTED = 1, LC_NOTIFY_RELEASED };
 
 struct lc_notify {

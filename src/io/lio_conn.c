@@ -2,6 +2,7 @@
 /* lio_conn.c - see lio_conn.h. */
 #include "util/fmacros.h"
 
+#include <openssl/err.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -64,11 +65,41 @@ int lio_error_of_context(int redis_err)
 static void report_failure(struct lio_conn *c, int error, const char *text)
 {
     int was_ready = c->ready;
+    char tls_text[256];
 
+    /* While hiredis tears the context down its session is still there:
+     * ask it what went wrong in TLS, if anything. */
+    if (c->ssl != NULL && !was_ready &&
+        lio_tls_explain(c->ssl, text, tls_text, sizeof tls_text) != 0) {
+        error = LEADER_ETLS;
+        text = tls_text;
+    }
+    c->ssl = NULL;
     c->ac = NULL; /* hiredis frees the context itself */
     c->ready = 0;
     c->want = 0;
     c->handler->failed(c->owner, c, was_ready, error, text);
+}
+
+/* Starts TLS on a connected socket: from here hiredis reads and writes
+ * through the session, which completes the handshake on the way. 0, or
+ * -1 after reporting the failure. */
+static int start_tls(struct lio_conn *c, redisAsyncContext *ac)
+{
+    char text[256];
+    int code = LEADER_ETLS;
+
+    if (c->url->tls_ctx == NULL) {
+        report_failure(c, LEADER_ETLS, "TLS: no TLS context for rediss://");
+        return -1;
+    }
+    c->ssl = lio_tls_start(c->url->tls_ctx, &ac->c, c->url->host, c->timeout_ms,
+                           &code, text, sizeof text);
+    if (c->ssl == NULL) {
+        report_failure(c, code, text);
+        return -1;
+    }
+    return 0;
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -84,16 +115,26 @@ static void on_connect(const redisAsyncContext *ac, int status)
         report_failure(c, LEADER_ECONN, "nobody listens on that port");
         /* hiredis frees it once this callback returns */
         redisAsyncFree((redisAsyncContext *) ac);
+    } else if (c->url->tls && start_tls(c, (redisAsyncContext *) ac) != 0) {
+        redisAsyncFree((redisAsyncContext *) ac);
     }
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
     struct lio_conn *c = current(ac);
+    int error;
 
-    if (c != NULL)
-        report_failure(c, lio_error_of_context(ac->err),
-                       ac->errstr[0] ? ac->errstr : "connection closed");
+    if (c == NULL)
+        return;
+    error = lio_error_of_context(ac->err);
+    /* An error reply hiredis had no callback for (one to SUBSCRIBE, or a
+     * refusal the server sends unasked) ends the connection with the
+     * server's text: classify it as a reply. */
+    if (ac->err == REDIS_ERR_OTHER && ac->errstr[0] != '\0' &&
+        lc_classify_error(ac->errstr, strlen(ac->errstr)) != LEADER_EREDIS)
+        error = lc_classify_error(ac->errstr, strlen(ac->errstr));
+    report_failure(c, error, ac->errstr[0] ? ac->errstr : "connection closed");
 }
 
 static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
@@ -125,6 +166,7 @@ static void on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
             char text[160];
             snprintf(text, sizeof text, "%s", reply->str);
             c->ac = NULL;
+            c->ssl = NULL;
             c->ready = 0;
             c->handler->failed(c->owner, c, 0,
                                lc_classify_error(reply->str, reply->len), text);
@@ -358,6 +400,7 @@ int lio_conn_open(struct lio_conn *c, const struct lu_url *url,
     c->gen++;
     c->url = url;
     c->keepalive_s = p->keepalive_s;
+    c->timeout_ms = p->timeout_ms;
     c->deadline = now + (p->timeout_ms > 0 ? p->timeout_ms : 0);
     c->addr[0] = '\0';
     direct = url->kind == LU_URL_TCP ? lio_direct_address(url->host) : "";
@@ -391,6 +434,7 @@ void lio_conn_close(struct lio_conn *c)
     redisAsyncContext *ac = c->ac;
 
     c->ac = NULL;
+    c->ssl = NULL;
     c->ready = 0;
     if (ac != NULL)
         redisAsyncFree(ac); /* its callbacks now find it stale */
@@ -418,6 +462,9 @@ void lio_conn_handle(struct lio_conn *c, short revents, lc_time now)
     }
     if (ac == NULL)
         return;
+    /* What OpenSSL queues from here on is this connection's news. */
+    if (c->url->tls)
+        ERR_clear_error();
     if (revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) {
         if (c->want & LIO_WANT_WRITE && !(ac->c.flags & REDIS_CONNECTED))
             redisAsyncHandleWrite(ac); /* completes or fails the connect */
@@ -445,7 +492,10 @@ void lio_conn_tick(struct lio_conn *c, lc_time now)
         return;
     if (c->lookup != NULL)
         snprintf(text, sizeof text, "timed out looking up %s", c->url->host);
-    else
+    else if (lio_tls_timed_out(c->ssl, c->timeout_ms, text, sizeof text)) {
+        fail_open(c, LEADER_ETLS, text);
+        return;
+    } else
         snprintf(text, sizeof text, "timed out connecting");
     fail_open(c, LEADER_ETIMEDOUT, text);
 }

@@ -14,6 +14,12 @@
  * lio_conn_tick() by lio_conn_deadline(), and past it the opening fails
  * with LEADER_ETIMEDOUT. TCP sockets get keepalive probes.
  *
+ * A rediss:// URL starts TLS (lio_tls.h) once the socket is connected,
+ * before the setup commands: hiredis advances the handshake within its
+ * non-blocking reads and writes, and the same deadline bounds it (past it,
+ * LEADER_ETLS, "handshake timeout"). A failure before "ready" on such a
+ * connection is worded by what TLS found (LEADER_ETLS).
+ *
  * The handler's functions run inside hiredis callbacks: they must only
  * record what happened (the engine queues it and acts afterwards), never
  * open, close or send on a connection.
@@ -29,6 +35,7 @@
 
 #include "core/lc_core.h"
 #include "io/lio_resolve.h"
+#include "io/lio_tls.h"
 #include "util/lu_url.h"
 
 struct lio_conn;
@@ -54,6 +61,8 @@ struct lio_conn {
     unsigned want;             /* LIO_WANT_... bits */
     int ready;
     int keepalive_s;
+    long timeout_ms;    /* the opening's, for messages */
+    SSL *ssl;           /* rediss://: the session, owned by ac */
     lc_time deadline;   /* opening: give up at this time */
     lc_time lookup_due; /* the resolver's next timer */
     uint64_t gen;       /* counts opens and descriptor changes: tells old

@@ -604,14 +604,32 @@ void lio_session_ready(struct lio_session *s, enum lio_link link, lc_time now)
     settle(s);
 }
 
+/* The notification link was refused for lack of a permission (an ACL
+ * without the channel or SUBSCRIBE): the elections go on without
+ * notifications, and each says why, once. */
+static void sub_refused(struct lio_session *s, int error, const char *text)
+{
+    struct lc_input in = {.kind = LC_IN_SUB_REFUSED,
+                          .error = error,
+                          .text = text,
+                          .len = text != NULL ? strlen(text) : 0};
+
+    for (size_t i = 0; i < s->nslots; i++)
+        if (s->slots[i] != NULL && s->slots[i]->listening)
+            step(s->slots[i], &in);
+}
+
 void lio_session_failed(struct lio_session *s, enum lio_link link, int error,
                         const char *text, lc_time now)
 {
     advance(s, now);
-    if (link == LIO_LINK_CMD)
+    if (link == LIO_LINK_CMD) {
         fail_all(s, NULL, error, text);
-    else
+    } else {
+        if (error == LEADER_EAUTH)
+            sub_refused(s, error, text);
         sub_failed(s);
+    }
     settle(s);
 }
 

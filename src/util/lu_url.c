@@ -92,9 +92,15 @@ static int parse_userinfo(const char *s, size_t len, struct lu_url *u,
 {
     const char *colon = memchr(s, ':', len);
 
-    if (colon == NULL)
-        return fail(err, errlen, LEADER_EURL,
-                    "credentials must be written [user]:password@");
+    if (colon == NULL) {
+        /* A user alone: its password must come apart from the URL (the
+         * public layer checks that one does). */
+        if (len == 0 || decode_cred(s, len, u->user, sizeof u->user) != 0)
+            return fail(err, errlen, LEADER_EURL,
+                        "bad user encoding (or too long)");
+        u->has_user = 1;
+        return 0;
+    }
     if (decode_cred(s, (size_t) (colon - s), u->user, sizeof u->user) != 0 ||
         decode_cred(colon + 1, len - (size_t) (colon - s) - 1, u->password,
                     sizeof u->password) != 0)
@@ -219,11 +225,13 @@ int lu_url_parse(const char *url, struct lu_url *u, char *err, size_t errlen)
         u->kind = LU_URL_UNIX;
         return parse_unix(url + 7, u, err, errlen);
     }
-    if (strncmp(url, "rediss://", 9) == 0)
-        return fail(err, errlen, LEADER_ENOTSUP,
-                    "TLS (rediss://) is not supported yet");
+    if (strncmp(url, "rediss://", 9) == 0) {
+        u->kind = LU_URL_TCP;
+        u->tls = 1;
+        return parse_tcp(url + 9, u, err, errlen);
+    }
     return fail(err, errlen, LEADER_EURL,
-                "unknown scheme: use redis:// or unix://");
+                "unknown scheme: use redis://, rediss:// or unix://");
 }
 
 void lu_url_redact(const char *url, char *out, size_t outlen)

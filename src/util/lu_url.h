@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* lu_url.h - Redis URLs:
  *   redis://[[user]:password@]host[:port][/db]    (host may be [IPv6])
+ *   redis://user@host[:port][/db]   (the password given apart)
+ *   rediss://...                                 (the same, over TLS)
  *   unix:///path/to/redis.sock[?db=N]
- * rediss:// (TLS) is recognised and refused as not supported yet, never
- * downgraded to plain text. */
+ * A rediss:// URL is TCP with tls set; it is never downgraded to plain
+ * text. */
 #ifndef LU_URL_H
 #define LU_URL_H
 
@@ -15,8 +17,16 @@
 
 enum lu_url_kind { LU_URL_TCP = 1, LU_URL_UNIX };
 
+struct lio_tls;
+
 struct lu_url {
     enum lu_url_kind kind;
+    int tls; /* rediss:// */
+    /* Not parsed: the client's TLS context for a rediss:// URL, set by
+     * the public layer after parsing. The client's own copy of the URL
+     * owns it (query.c frees it with the client); every other copy (the
+     * loop's) borrows it. */
+    struct lio_tls *tls_ctx;
     char host[LU_URL_HOST_MAX + 1];
     int port;
     char path[LU_URL_PATH_MAX + 1];
@@ -26,8 +36,8 @@ struct lu_url {
     int db;
 };
 
-/* Parses url into u. Returns 0, LEADER_EURL (malformed) or LEADER_ENOTSUP
- * (rediss://), with a reason in err (which never shows the password). */
+/* Parses url into u. Returns 0 or LEADER_EURL (malformed), with a reason
+ * in err (which never shows the password). */
 int lu_url_parse(const char *url, struct lu_url *u, char *err, size_t errlen);
 
 /* Copies url to out with the password replaced by "***", for messages. */

@@ -5,7 +5,7 @@
  *
  *   leader-chaos [--seed N] [--seconds S] [--candidates N] [--ttl MS]
  *                [--beat MS] [--faults KIND,...] [--tree | --single]
- *                [--naive] [--expect-violation] [--keep]
+ *                [--naive] [--expect-violation] [--keep] [--tls]
  *
  * It starts a redis-server with appendfsync always (the Redis fixture), one
  * leader-proxy per candidate in front of it, and N candidates, each through
@@ -32,6 +32,12 @@
  *   redis-pause    SIGSTOP Redis for ttl/2 to 4 ttl/5, then SIGCONT: the
  *                  leader's renewal comes late (past the renew-late point)
  *                  but succeeds
+ *
+ * --tls runs Redis on TLS only (the fixture's throwaway CA and
+ * certificates) and the candidates over rediss:// with the CA in
+ * LEADER_TLS_CA_CERT: the proxies forward the TLS bytes, so every fault
+ * hits TLS sessions (a blackhole in the middle of a handshake, resets
+ * mid-record).
  *
  * --naive runs naive_candidate.sh instead of `leader run` (a SET NX +
  * GET-then-PEXPIRE script with no lease deadline); with
@@ -101,7 +107,11 @@ static struct {
     long seconds, ttl, beat;
     int n, naive, expect_violation, keep, single;
     unsigned kinds; /* bit per enum chaos_kind */
-} opt = {0, 60, 1000, 5, 3, 0, 0, 0, 0, (1u << CK_NKINDS) - 1};
+    int tls;
+} opt = {0, 60, 1000, 5, 3, 0, 0, 0, 0, (1u << CK_NKINDS) - 1, 0};
+
+/* --tls: "LEADER_TLS_CA_CERT=<the server's CA>" for the candidates. */
+static char tls_ca_env[4200];
 
 /* Every candidate process started, and when the harness reaped it (0:
  * not yet), to judge its descendants after its death. */
@@ -449,7 +459,8 @@ static void spawn(int i)
     const char *shape = shapes[(i + c->spawns++) % 3];
     pid_t parent = getpid(), pid;
 
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d", c->proxy.port);
+    snprintf(url, sizeof url, "%s://127.0.0.1:%d", opt.tls ? "rediss" : "redis",
+             c->proxy.port);
     snprintf(port, sizeof port, "%d", c->proxy.port);
     snprintf(ttl, sizeof ttl, "%ld", opt.ttl);
     snprintf(beat, sizeof beat, "%ld", opt.beat);
@@ -498,6 +509,8 @@ static void spawn(int i)
         snprintf(mark, sizeof mark, "CHAOS_CANDIDATE=%s:%d", run_tag,
                  (int) getpid());
         putenv(mark);
+        if (opt.tls)
+            putenv(tls_ca_env);
         execv(argv[0], (char *const *) argv);
         _exit(127);
     }
@@ -959,7 +972,8 @@ static void usage(void)
             "[--ttl MS]\n"
             "                    [--beat MS] [--faults KIND,...] "
             "[--tree | --single]\n"
-            "                    [--naive] [--expect-violation] [--keep]\n"
+            "                    [--naive] [--expect-violation] [--keep] "
+            "[--tls]\n"
             "kinds: kill9 sigterm blackhole reset sigstop sigstop-group\n"
             "       redis-restart redis-kill9 redis-pause\n");
     exit(2);
@@ -978,6 +992,8 @@ static void parse_args(int argc, char **argv)
             opt.expect_violation = 1;
         else if (strcmp(a, "--keep") == 0)
             opt.keep = 1;
+        else if (strcmp(a, "--tls") == 0)
+            opt.tls = 1;
         else if (strcmp(a, "--tree") == 0)
             opt.single = 0;
         else if (strcmp(a, "--single") == 0)
@@ -997,6 +1013,8 @@ static void parse_args(int argc, char **argv)
         else if (strcmp(a, "--faults") != 0 || parse_kinds(v) != 0)
             usage();
     }
+    if (opt.naive && opt.tls) /* the naive script speaks plain TCP */
+        usage();
     if (opt.n < 2 || opt.n > MAX_CANDIDATES || opt.ttl < 100 ||
         opt.seconds < 1 || opt.seconds > 86400 || opt.beat < 1 ||
         opt.beat > opt.ttl / 4)
@@ -1011,7 +1029,7 @@ static void parse_args(int argc, char **argv)
  * failure. */
 static int setup(void)
 {
-    rfx_options ro = {.persist = 1};
+    rfx_options ro = {.persist = 1, .tls = opt.tls ? RFX_TLS : 0};
     const char *tmp = getenv("TMPDIR");
     char proxy_log[300];
     int rc;
@@ -1038,6 +1056,9 @@ static int setup(void)
     redis = rfx_start(&ro);
     if (fault_log == NULL || redis == NULL)
         return 2;
+    if (opt.tls)
+        snprintf(tls_ca_env, sizeof tls_ca_env, "LEADER_TLS_CA_CERT=%s",
+                 rfx_tls_file(redis, "ca.crt"));
     for (int i = 0; i < opt.n; i++) {
         snprintf(cands[i].id, sizeof cands[i].id, "c%d", i);
         /* The proxies log every mode change on stderr: into a file. */
@@ -1074,11 +1095,12 @@ static void teardown(void)
 static void print_replay(void)
 {
     printf("replay: leader-chaos --seed %llu --seconds %ld --candidates %d "
-           "--ttl %ld --beat %ld%s%s%s",
+           "--ttl %ld --beat %ld%s%s%s%s",
            opt.seed, opt.seconds, opt.n, opt.ttl, opt.beat,
            opt.single && !opt.naive ? " --single" : "",
            opt.naive ? " --naive" : "",
-           opt.expect_violation ? " --expect-violation" : "");
+           opt.expect_violation ? " --expect-violation" : "",
+           opt.tls ? " --tls" : "");
     if (opt.kinds != (1u << CK_NKINDS) - 1) {
         const char *sep = " --faults ";
         for (int k = 0; k < CK_NKINDS; k++)

@@ -330,7 +330,7 @@ int cli_children_of(pid_t pid, pid_t *out, int max)
 
 rfx_server *cli_start_redis(int persist, const char *password)
 {
-    rfx_options o = {persist, password, NULL, 0};
+    rfx_options o = {.persist = persist, .password = password};
     rfx_server *s = NULL;
 
     RFX_SKIP_IF_UNAVAILABLE();

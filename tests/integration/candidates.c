@@ -113,27 +113,33 @@ void world_free(struct world *w)
     pthread_mutex_destroy(&w->lock);
 }
 
-struct cand *world_add(struct world *w, const char *url, const char *key,
-                       long ttl_ms, long wait_ms)
+struct cand *world_add_opts(struct world *w, const leader_options *o)
 {
-    leader_options o;
     char err[256];
     struct cand *c;
 
     ASSERT_LT(w->ncand, CAND_MAX);
     c = &w->c[w->ncand];
-    leader_options_init(&o);
-    o.url = url;
-    o.key = key;
-    o.ttl_ms = ttl_ms;
-    o.wait_ms = wait_ms;
-    c->l = leader_new(&o, err, sizeof err);
+    c->l = leader_new(o, err, sizeof err);
     if (c->l == NULL)
         FAIL("leader_new: %s", err);
     c->w = w;
     c->index = w->ncand++;
     leader_on(c->l, on_event, c);
     return c;
+}
+
+struct cand *world_add(struct world *w, const char *url, const char *key,
+                       long ttl_ms, long wait_ms)
+{
+    leader_options o;
+
+    leader_options_init(&o);
+    o.url = url;
+    o.key = key;
+    o.ttl_ms = ttl_ms;
+    o.wait_ms = wait_ms;
+    return world_add_opts(w, &o);
 }
 
 static int count_locked(struct world *w, int cand, leader_event_type type)

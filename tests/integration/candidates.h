@@ -73,6 +73,9 @@ void world_free(struct world *w);
 struct cand *world_add(struct world *w, const char *url, const char *key,
                        long ttl_ms, long wait_ms);
 
+/* The same with every option given (TLS, ...). */
+struct cand *world_add_opts(struct world *w, const leader_options *o);
+
 /* Waits up to ms for the count of events of type (for cand, or any cand
  * if -1) to reach want. Returns the count reached. */
 int world_wait(struct world *w, int cand, leader_event_type type, int want,

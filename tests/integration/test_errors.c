@@ -78,8 +78,8 @@ TEST(bad_urls_are_refused_with_a_reason)
     expect_refused(&o, "scheme");
     o.url = "redis//localhost";
     expect_refused(&o, "scheme");
-    o.url = "rediss://localhost";
-    expect_refused(&o, "not supported yet");
+    o.url = "rediss://localhost:abc";
+    expect_refused(&o, "port");
     o.url = "";
     expect_refused(&o, "empty");
 }

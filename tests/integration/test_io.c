@@ -343,3 +343,28 @@ TEST(both_connections_have_tcp_keepalive)
     lio_mux_free(&o.client);
     rfx_free(s);
 }
+
+/* The query connection, kept between queries, has keepalive too. Found
+ * by its peer: a handle that never campaigns has no other connection. */
+TEST(query_connection_has_tcp_keepalive)
+{
+    rfx_server *s = start_redis(NULL);
+    leader *l = new_handle(rfx_url(s), "keepalive", NULL, 3000, 100, 0);
+    leader_info info;
+    int found = 0;
+
+    ASSERT_EQ(leader_current(l, &info), 0);
+    for (int fd = 3; fd < 1024; fd++) {
+        struct sockaddr_in peer;
+        socklen_t len = sizeof peer;
+
+        if (getpeername(fd, (struct sockaddr *) &peer, &len) != 0 ||
+            peer.sin_family != AF_INET || ntohs(peer.sin_port) != rfx_port(s))
+            continue;
+        expect_keepalive(fd, 15);
+        found++;
+    }
+    ASSERT_EQ(found, 1);
+    leader_free(l);
+    rfx_free(s);
+}

@@ -30,7 +30,8 @@ URL = "redis://127.0.0.1:6379"
     (dict(url=""), libleader.errors.EURL, "empty URL"),
     (dict(url="redis://127.0.0.1:notaport"), libleader.errors.EURL,
      "bad Redis URL"),
-    (dict(url="rediss://127.0.0.1"), libleader.errors.ENOTSUP, "TLS"),
+    (dict(url="rediss://127.0.0.1:notaport"), libleader.errors.EURL,
+     "bad Redis URL"),
     (dict(url="redis://\0"), EINVAL, "url must not contain NUL"),
 ])
 @pytest.mark.parametrize("cls", [Leader, AsyncLeader])

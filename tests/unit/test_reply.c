@@ -158,6 +158,9 @@ TEST(error_replies_are_classified)
         {"LEADERTERM the term counter {leader:x}:term is at "
          "9000000000000000 or holds no term",
          LEADER_ETERM},
+        {"ERR The user executing the script can't run this command or "
+         "subcommand script: 61636018f4e6, on @user_script:1.",
+         LEADER_EAUTH},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -169,6 +172,62 @@ TEST(error_replies_are_classified)
         ASSERT_EQ(lc_decode_acquire(&v, &r), cases[i].code);
         ASSERT_EQ(lc_decode_flag(&v, &flag), cases[i].code);
     }
+}
+
+TEST(acl_refusals_name_what_is_missing)
+{
+    struct {
+        const char *what, *text, *words;
+    } cases[] = {
+        {"acquire",
+         "NOPERM this user has no permissions to run the "
+         "'evalsha' command",
+         "lacks +evalsha"},
+        {"connection lost",
+         "NOPERM this user has no permissions to run "
+         "the 'select' command or its subcommand",
+         "lacks +select"},
+        {"renew",
+         "ERR The user executing the script can't run this "
+         "command or subcommand script: abc, on @user_script:1.",
+         "one of +get +pexpire, which the renew script runs"},
+        {"acquire",
+         "NOPERM this user has no permissions to access one of "
+         "the keys used as arguments",
+         "~{leader:*}:term"},
+        {"acquire",
+         "ERR The user executing the script can't access at "
+         "least one of the keys mentioned in the command",
+         "~leader:*"},
+        {"subscribe",
+         "NOPERM this user has no permissions to access one "
+         "of the channels used as arguments",
+         "&leader:*"},
+        {"acquire",
+         "ERR The user executing the script can't publish to "
+         "the channel mentioned in the command",
+         "&leader:*"},
+    };
+    char out[160];
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ASSERT_EQ(lc_describe_acl(cases[i].what, cases[i].text,
+                                  strlen(cases[i].text), out, sizeof out),
+                  1);
+        if (strstr(out, cases[i].words) == NULL)
+            FAIL("case %zu: \"%s\" lacks \"%s\"", i, out, cases[i].words);
+    }
+    ASSERT_EQ(
+        lc_describe_acl("acquire", "WRONGPASS invalid", 17, out, sizeof out),
+        0);
+    ASSERT_EQ(lc_describe_acl("acquire", NULL, 0, out, sizeof out), 0);
+    /* A command name is taken up to its quote, never past the text. */
+    {
+        static const char cut[] = "NOPERM no permissions to run the 'get";
+        ASSERT_EQ(lc_describe_acl("x", cut, sizeof cut - 1, out, sizeof out),
+                  1);
+    }
+    ASSERT_NOT_NULL(strstr(out, "+get"));
 }
 
 TEST(flag_replies)

@@ -68,10 +68,36 @@ TEST(unix_socket_with_db)
     ASSERT_EQ(u.db, 0);
 }
 
-TEST(tls_is_refused_not_downgraded)
+TEST(a_user_alone_waits_for_a_password_given_apart)
 {
-    ASSERT_EQ(parse("rediss://localhost:6380"), LEADER_ENOTSUP);
-    ASSERT_NOT_NULL(strstr(err, "TLS"));
+    ASSERT_OK(parse("redis://app@cache.example:6380/1"));
+    ASSERT_EQ(u.has_user, 1);
+    ASSERT_EQ(u.has_password, 0);
+    ASSERT_STR_EQ(u.user, "app");
+    ASSERT_EQ(parse("redis://@host"), LEADER_EURL);
+}
+
+TEST(rediss_is_tcp_with_tls)
+{
+    ASSERT_OK(parse("rediss://u:p%40ss@cache.example:6380/2"));
+    ASSERT_EQ(u.kind, LU_URL_TCP);
+    ASSERT_EQ(u.tls, 1);
+    ASSERT_STR_EQ(u.host, "cache.example");
+    ASSERT_EQ(u.port, 6380);
+    ASSERT_STR_EQ(u.password, "p@ss");
+    ASSERT_EQ(u.db, 2);
+    ASSERT_OK(parse("redis://cache.example:6380"));
+    ASSERT_EQ(u.tls, 0);
+    ASSERT_EQ(parse("rediss://"), LEADER_EURL);
+    ASSERT_EQ(parse("rediss:///tmp/x.sock"), LEADER_EURL);
+}
+
+TEST(rediss_password_is_redacted)
+{
+    char out[128];
+
+    lu_url_redact("rediss://app:s3cret@h:6380/1", out, sizeof out);
+    ASSERT_STR_EQ(out, "rediss://app:***@h:6380/1");
 }
 
 TEST(malformed_urls_are_refused_with_a_reason)
@@ -93,7 +119,6 @@ TEST(malformed_urls_are_refused_with_a_reason)
         "redis://host/1/2",
         "redis://host?db=1",
         "redis://host#frag",
-        "redis://user@host",
         "redis://:bad%zz@host",
         "redis://:bad%4@host",
         "redis://[::1",

@@ -1,12 +1,19 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* opts.c - see opts.h. */
+#define _GNU_SOURCE
 #include "opts.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <leader.h>
 
 #include "cli.h"
 
@@ -43,6 +50,20 @@ static const struct opt_spec specs[] = {
     {"--verbose", "-v", OPT_FLAG, CMD_RUN, AT(verbose), 0, 0, NULL},
     {"--json", NULL, OPT_FLAG, CMD_STATUS | CMD_WATCH, AT(json), 0, 0, NULL},
     {"--log-format", NULL, OPT_STRING, CMD_RUN, AT(log_format), 0, 0, NULL},
+    {"--tls-ca-cert", NULL, OPT_STRING, ALL_CMDS, AT(tls_ca_cert), 0, 0,
+     "LEADER_TLS_CA_CERT"},
+    {"--tls-ca-dir", NULL, OPT_STRING, ALL_CMDS, AT(tls_ca_dir), 0, 0,
+     "LEADER_TLS_CA_DIR"},
+    {"--tls-cert", NULL, OPT_STRING, ALL_CMDS, AT(tls_cert), 0, 0,
+     "LEADER_TLS_CERT"},
+    {"--tls-key", NULL, OPT_STRING, ALL_CMDS, AT(tls_key), 0, 0,
+     "LEADER_TLS_KEY"},
+    {"--tls-server-name", NULL, OPT_STRING, ALL_CMDS, AT(tls_server_name), 0, 0,
+     "LEADER_TLS_SERVER_NAME"},
+    {"--tls-insecure", NULL, OPT_FLAG, ALL_CMDS, AT(tls_insecure), 0, 0,
+     "LEADER_TLS_INSECURE"},
+    {"--redis-password-file", NULL, OPT_STRING, ALL_CMDS, AT(password_file), 0,
+     0, NULL},
 };
 #define NSPECS (sizeof specs / sizeof specs[0])
 
@@ -88,6 +109,22 @@ static int take_value(unsigned cmd, const struct opt_spec *s, const char *where,
 
     if (s->kind == OPT_STRING) {
         *(const char **) (void *) field = text;
+        return 0;
+    }
+    if (s->kind == OPT_FLAG) { /* only from the environment */
+        if (strcmp(text, "1") == 0 || strcmp(text, "yes") == 0 ||
+            strcmp(text, "true") == 0)
+            *(int *) (void *) field = 1;
+        else if (strcmp(text, "0") == 0 || strcmp(text, "no") == 0 ||
+                 strcmp(text, "false") == 0)
+            *(int *) (void *) field = 0;
+        else {
+            usage_error(cmd_name(cmd),
+                        "%s: '%s' is not a switch (1, yes, true, 0, no or "
+                        "false)",
+                        where, text);
+            return -1;
+        }
         return 0;
     }
     if (parse_duration(text, &ms) != 0) {
@@ -197,6 +234,93 @@ static int take_rest(unsigned cmd, int argc, char **argv, int i,
     return 0;
 }
 
+int read_password_file(const char *path, char *out, size_t len, char *err,
+                       size_t errlen)
+{
+    char buf[1024];
+    struct stat st;
+    ssize_t n;
+    size_t line;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+    if (fd == -1) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    if ((st.st_mode & 077) != 0) {
+        snprintf(err, errlen,
+                 "%s: permissions %04o are too open: a password file must "
+                 "not be accessible by group or others (chmod 600 %s)",
+                 path, (unsigned) (st.st_mode & 07777), path);
+        close(fd);
+        return -1;
+    }
+    if (st.st_uid != geteuid() && st.st_uid != 0) {
+        snprintf(err, errlen, "%s: owned by uid %u, neither you nor root", path,
+                 (unsigned) st.st_uid);
+        close(fd);
+        return -1;
+    }
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    buf[n] = '\0';
+    line = strcspn(buf, "\n");
+    if (line > 0 && buf[line - 1] == '\r')
+        line--;
+    if (line == 0 || line >= len || memchr(buf, '\0', line) != NULL) {
+        snprintf(err, errlen,
+                 "%s: the first line must hold the password (1 to %zu "
+                 "bytes)",
+                 path, len - 1);
+        memset(buf, 0, sizeof buf);
+        return -1;
+    }
+    memcpy(out, buf, line);
+    out[line] = '\0';
+    memset(buf, 0, sizeof buf);
+    return 0;
+}
+
+/* The password apart from the URL: the file wins over the environment. */
+static int take_password(unsigned cmd, struct cli_opts *o)
+{
+    const char *env = getenv("LEADER_REDIS_PASSWORD");
+    char err[PATH_MAX + 256];
+
+    if (o->password_file != NULL) {
+        if (read_password_file(o->password_file, o->password_buf,
+                               sizeof o->password_buf, err, sizeof err) != 0) {
+            usage_error(cmd_name(cmd), "--redis-password-file %s", err);
+            return -1;
+        }
+        o->password = o->password_buf;
+    } else if (env != NULL && *env != '\0') {
+        o->password = env;
+    }
+    return 0;
+}
+
+void cli_connection_options(const struct cli_opts *o, leader_options *lo)
+{
+    lo->url = o->url;
+    lo->password = o->password;
+    lo->tls_ca_cert = o->tls_ca_cert;
+    lo->tls_ca_dir = o->tls_ca_dir;
+    lo->tls_cert = o->tls_cert;
+    lo->tls_key = o->tls_key;
+    lo->tls_server_name = o->tls_server_name;
+    lo->tls_insecure = o->tls_insecure;
+}
+
 int cli_parse(unsigned cmd, int argc, char **argv, struct cli_opts *o)
 {
     int i, m;
@@ -224,5 +348,7 @@ int cli_parse(unsigned cmd, int argc, char **argv, struct cli_opts *o)
         }
         break; /* run: CMD starts here */
     }
-    return take_rest(cmd, argc, argv, i, o);
+    if (take_rest(cmd, argc, argv, i, o) != 0)
+        return -1;
+    return take_password(cmd, o);
 }

@@ -2,14 +2,17 @@
 /* opts.h - the options of the leader command: one table serves run,
  * status and watch. Durations take units (500ms, 10s, 2m, 1h; a bare
  * number is milliseconds), some options have environment defaults
- * (LEADER_KEY, LEADER_TTL, LEADER_WAIT; a flag wins), and every value is
- * checked in full: a mistake is one line on stderr and exit 2. */
+ * (LEADER_KEY, LEADER_TTL, LEADER_WAIT, LEADER_TLS_...; a flag wins), and
+ * every value is checked in full: a mistake is one line on stderr and
+ * exit 2. */
 #ifndef LEADER_CLI_OPTS_H
 #define LEADER_CLI_OPTS_H
 
 #define CMD_RUN    1u
 #define CMD_STATUS 2u
 #define CMD_WATCH  4u
+
+#include <stddef.h>
 
 #define MS_MAX 86400000L /* one day, the library's limit */
 
@@ -24,13 +27,34 @@ struct cli_opts {
     int once, no_wait, quiet, verbose, json;
     const char *log_format; /* run: "text" (NULL) or "json" */
     int log_json;           /* log_format is "json" */
-    char **cmd;             /* run: CMD and its arguments, NULL-terminated */
+    /* TLS, for rediss:// URLs (leader_options' tls_ fields) */
+    const char *tls_ca_cert, *tls_ca_dir, *tls_cert, *tls_key;
+    const char *tls_server_name;
+    int tls_insecure;
+    /* The password, apart from the URL: --redis-password-file's first
+     * line, else $LEADER_REDIS_PASSWORD; NULL: the URL's, if any. */
+    const char *password_file;
+    const char *password;
+    char password_buf[512];
+    char **cmd; /* run: CMD and its arguments, NULL-terminated */
 };
+
+/* Reads a password file as ssh reads a private key: a regular file of
+ * ours (or root's) that group and others cannot access; its first line,
+ * without the line end, into out. 0, or -1 with the reason in err. */
+int read_password_file(const char *path, char *out, size_t len, char *err,
+                       size_t errlen);
 
 /* Parses argv (argv[0] is the subcommand's name) for one of CMD_RUN,
  * CMD_STATUS, CMD_WATCH, after filling in the defaults. Returns 0, 1 after
  * --help (printed), or -1 after a usage error (printed). */
 int cli_parse(unsigned cmd, int argc, char **argv, struct cli_opts *o);
+
+struct leader_options;
+
+/* Copies the connection options (URL and TLS) into lo. */
+void cli_connection_options(const struct cli_opts *o,
+                            struct leader_options *lo);
 
 /* Parses a duration: digits, then nothing (milliseconds) or one of ms, s,
  * m, h. Returns 0 and the milliseconds in *ms (LONG_MAX when too large to

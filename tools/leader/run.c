@@ -107,7 +107,7 @@ static int make_leader(struct run *r)
     char err[256];
 
     leader_options_init(&lo);
-    lo.url = r->o.url;
+    cli_connection_options(&r->o, &lo);
     lo.key = r->o.key;
     lo.id = r->o.id;
     lo.ttl_ms = r->o.ttl_ms;
@@ -148,7 +148,7 @@ static void fill_spec(struct run *r)
     s->redis_key = leader_key(r->l);
     s->margin_ms = r->o.grace_ms;
     leader_options_init(&s->release);
-    s->release.url = r->o.url;
+    cli_connection_options(&r->o, &s->release);
     s->release.key = r->o.key;
     s->release.id = leader_id(r->l);
     s->release.ttl_ms = r->o.ttl_ms;

@@ -49,19 +49,27 @@ static int query(const struct cli_opts *o)
     int rc;
 
     leader_options_init(&lo);
-    lo.url = o->url;
+    cli_connection_options(o, &lo);
     lo.key = o->key;
     l = leader_new(&lo, err, sizeof err);
     if (l == NULL)
         return usage_error("status", "%s", err);
     memset(&info, 0, sizeof info);
     rc = leader_current(l, &info);
-    leader_free(l);
     if (rc < 0) {
+        const char *detail = leader_errmsg(l);
+
         display_url(o->url, url, sizeof url);
-        fprintf(stderr, "leader status: %s: %s\n", url, leader_strerror(rc));
+        if (*detail != '\0' && strcmp(detail, leader_strerror(rc)) != 0)
+            fprintf(stderr, "leader status: %s: %s: %s\n", url,
+                    leader_strerror(rc), detail);
+        else
+            fprintf(stderr, "leader status: %s: %s\n", url,
+                    leader_strerror(rc));
+        leader_free(l);
         return EXIT_REDIS;
     }
+    leader_free(l);
     if (o->json)
         print_json(o, &info, rc == 1);
     else

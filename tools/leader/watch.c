@@ -64,7 +64,7 @@ int cmd_watch(int argc, char **argv)
         return rc > 0 ? 0 : EXIT_USAGE;
     log_setup(LOG_NORMAL, "leader watch");
     leader_options_init(&lo);
-    lo.url = o.url;
+    cli_connection_options(&o, &lo);
     lo.key = o.key;
     lo.wait_ms = o.wait_ms;
     sigemptyset(&set);

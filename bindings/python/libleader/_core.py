@@ -197,8 +197,6 @@ def _construction_error(url, message):
     # of memory or randomness).
     if message.startswith("out of memory"):
         code = _lib.LEADER_ENOMEM
-    elif url is not None and url.lower().startswith("rediss://"):
-        code = _lib.LEADER_ENOTSUP
     elif message.startswith("no randomness"):
         code = _lib.LEADER_EINVAL
     else:

@@ -10,6 +10,7 @@
 #   make bench         build, then print handover and failover figures
 #   make fuzz          run each libFuzzer target FUZZ_SECONDS (default 60)
 #   make chaos         a chaos soak of SECONDS (default 600), random seed
+#   make model         the Promela model of the protocol, checked with spin
 #   make abi-check     libleader.so's ABI against abi/libleader.abi
 #   make check-bare    the README's quick start in a throwaway bare Debian 12
 #                      root (debootstrap; root and network needed)
@@ -64,7 +65,8 @@ TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 FORMAT_DIRS := include src tools examples tests bench
 
 .PHONY: all bootstrap build test asan tsan demo bench fuzz format format-check clean \
-	distclean chaos check-bare abi-check abi-baseline install uninstall dist deb
+	distclean chaos check-bare abi-check abi-baseline install uninstall dist deb \
+	model
 
 all: build
 
@@ -123,6 +125,12 @@ bench: build
 chaos: build
 	@$(CLEAN_ENV) cmake --build $(ROOT)/build --target leader-chaos -j$(JOBS)
 	@$(ROOT)/build/tests/chaos/leader-chaos --seconds $(or $(SECONDS),600)
+
+# The Promela model of the protocol, checked with spin (model/README.md);
+# SECONDS per search (default 120).
+model:
+	@command -v spin >/dev/null || $(ROOT)/scripts/bootstrap model
+	@$(ROOT)/model/check.sh $(or $(SECONDS),120)
 
 # Not part of `make test`: it downloads a base system.
 check-bare:

@@ -23,7 +23,7 @@ rfx_server *start_redis(const rfx_options *o)
     return s;
 }
 
-pid_t spawn_leader(const char *url, const char *key, long ttl, const char *id)
+pid_t spawn_leader_opts(const leader_options *o)
 {
     int fds[2];
     pid_t pid;
@@ -33,14 +33,7 @@ pid_t spawn_leader(const char *url, const char *key, long ttl, const char *id)
     pid = fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-        leader_options o;
-        leader *l;
-        leader_options_init(&o);
-        o.url = url;
-        o.key = key;
-        o.ttl_ms = ttl;
-        o.id = id;
-        l = leader_new(&o, NULL, 0);
+        leader *l = leader_new(o, NULL, 0);
         if (l == NULL || leader_elect(l) != 0)
             _exit(2);
         for (int i = 0; i < 500 && !leader_has_lease(l); i++)
@@ -54,6 +47,18 @@ pid_t spawn_leader(const char *url, const char *key, long ttl, const char *id)
     ASSERT_EQ(read(fds[0], &b, 1), 1);
     close(fds[0]);
     return pid;
+}
+
+pid_t spawn_leader(const char *url, const char *key, long ttl, const char *id)
+{
+    leader_options o;
+
+    leader_options_init(&o);
+    o.url = url;
+    o.key = key;
+    o.ttl_ms = ttl;
+    o.id = id;
+    return spawn_leader_opts(&o);
 }
 
 int64_t now_ms(void)

@@ -52,6 +52,9 @@ struct rfx_server *start_redis(const struct rfx_options *o);
  * test; returns once it holds a lease. */
 pid_t spawn_leader(const char *url, const char *key, long ttl, const char *id);
 
+/* The same with every option given. */
+pid_t spawn_leader_opts(const leader_options *o);
+
 int64_t now_ms(void);
 void sleep_ms(long ms);
 

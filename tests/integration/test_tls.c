@@ -131,28 +131,10 @@ TEST(failover_over_tls_after_kill)
     rfx_server *s = start_tls(RFX_TLS, 0);
     struct world w;
     leader_options o;
-    int fds[2];
     pid_t pid;
-    char x;
 
-    ASSERT_OK(pipe(fds));
     tls_options(&o, s, "tls-failover");
-    pid = fork();
-    ASSERT(pid >= 0);
-    if (pid == 0) {
-        leader *l = leader_new(&o, NULL, 0);
-        if (l == NULL || leader_elect(l) != 0)
-            _exit(2);
-        for (int i = 0; i < 500 && !leader_has_lease(l); i++)
-            sleep_ms(10);
-        if (write(fds[1], "x", 1) != 1)
-            _exit(3);
-        for (;;)
-            pause();
-    }
-    close(fds[1]);
-    ASSERT_EQ(read(fds[0], &x, 1), 1);
-    close(fds[0]);
+    pid = spawn_leader_opts(&o); /* returns once it leads */
     world_init(&w);
     tls_options(&o, s, "tls-failover");
     world_add_opts(&w, &o);

@@ -82,6 +82,17 @@ TEST(bad_usage_exits_2_with_one_line)
     bad("'1 h' is not a duration", "run", "--max-hold", "1 h", "--", "true",
         NULL);
     bad("unknown option '--max-hold'", "watch", "--max-hold", "1s", NULL);
+    bad("out of range (1..1000)", "run", "--health-failures", "0", "--", "true",
+        NULL);
+    bad("'2x' is not a whole number", "run", "--health-failures", "2x", "--",
+        "true", NULL);
+    bad("'-1' is not a whole number", "run", "--health-failures=-1", "--",
+        "true", NULL);
+    bad("out of range", "run", "--health-interval", "5", "--", "true", NULL);
+    bad("must be at most --health-interval", "run", "--health-cmd", "true",
+        "--health-interval", "1s", "--health-timeout", "2s", "--", "true",
+        NULL);
+    bad("--health-cmd is empty", "run", "--health-cmd", "", "--", "true", NULL);
     bad("unknown option '--log-format'", "status", "--log-format", "json",
         NULL);
     bad("unknown option '--frob'", "run", "--frob", "--", "true", NULL);

@@ -17,7 +17,7 @@
 
 #include "cli.h"
 
-enum opt_kind { OPT_STRING, OPT_DURATION, OPT_FLAG };
+enum opt_kind { OPT_STRING, OPT_DURATION, OPT_COUNT, OPT_FLAG };
 
 struct opt_spec {
     const char *name;  /* --long */
@@ -44,6 +44,13 @@ static const struct opt_spec specs[] = {
     {"--timeout", NULL, OPT_DURATION, CMD_RUN, AT(timeout_ms), 1, MS_MAX, NULL},
     {"--max-hold", NULL, OPT_DURATION, CMD_RUN, AT(max_hold_ms), 1, MS_MAX,
      NULL},
+    {"--health-cmd", NULL, OPT_STRING, CMD_RUN, AT(health_cmd), 0, 0, NULL},
+    {"--health-interval", NULL, OPT_DURATION, CMD_RUN, AT(health_interval_ms),
+     10, MS_MAX, NULL},
+    {"--health-timeout", NULL, OPT_DURATION, CMD_RUN, AT(health_timeout_ms), 1,
+     MS_MAX, NULL},
+    {"--health-failures", NULL, OPT_COUNT, CMD_RUN, AT(health_failures), 1,
+     1000, NULL},
     {"--once", NULL, OPT_FLAG, CMD_RUN, AT(once), 0, 0, NULL},
     {"--no-wait", "-n", OPT_FLAG, CMD_RUN, AT(no_wait), 0, 0, NULL},
     {"--quiet", "-q", OPT_FLAG, CMD_RUN, AT(quiet), 0, 0, NULL},
@@ -111,6 +118,24 @@ static int take_value(unsigned cmd, const struct opt_spec *s, const char *where,
         *(const char **) (void *) field = text;
         return 0;
     }
+    if (s->kind == OPT_COUNT) {
+        /* Digits only: no sign, no blank, no unit. */
+        if (text[0] < '0' || text[0] > '9' ||
+            strspn(text, "0123456789") != strlen(text)) {
+            usage_error(cmd_name(cmd), "%s: '%s' is not a whole number", where,
+                        text);
+            return -1;
+        }
+        errno = 0;
+        ms = strtol(text, NULL, 10);
+        if (errno == ERANGE || ms < s->min || ms > s->max) {
+            usage_error(cmd_name(cmd), "%s: %s is out of range (%ld..%ld)",
+                        where, text, s->min, s->max);
+            return -1;
+        }
+        *(long *) (void *) field = ms;
+        return 0;
+    }
     if (s->kind == OPT_FLAG) { /* only from the environment */
         if (strcmp(text, "1") == 0 || strcmp(text, "yes") == 0 ||
             strcmp(text, "true") == 0)
@@ -153,6 +178,9 @@ static void set_defaults(struct cli_opts *o)
     o->wait_ms = 1000;
     o->timeout_ms = -1;
     o->max_hold_ms = -1;
+    o->health_interval_ms = 10000;
+    o->health_timeout_ms = -1; /* the interval */
+    o->health_failures = 3;
 }
 
 static int take_environment(unsigned cmd, struct cli_opts *o)

@@ -21,8 +21,11 @@ struct cli_opts {
     const char *key;
     const char *id;
     long ttl_ms, wait_ms, grace_ms;
-    long timeout_ms;  /* run: give up unless elected within it; -1 none */
-    long max_hold_ms; /* run: hand the leadership on after it; -1 none */
+    long timeout_ms;        /* run: give up unless elected within it; -1 none */
+    long max_hold_ms;       /* run: hand the leadership on after it; -1 none */
+    const char *health_cmd; /* run: sh -c CMD says whether fit to lead */
+    long health_interval_ms, health_timeout_ms; /* timeout -1: interval */
+    long health_failures;                       /* in a row: unhealthy */
     int grace_set;
     int once, no_wait, quiet, verbose, json;
     const char *log_format; /* run: "text" (NULL) or "json" */

@@ -48,6 +48,19 @@ static int check_run(struct cli_opts *o)
         return -1;
     }
     o->log_json = o->log_format != NULL && strcmp(o->log_format, "json") == 0;
+    if (o->health_cmd != NULL && o->health_cmd[0] == '\0') {
+        usage_error("run", "--health-cmd is empty");
+        return -1;
+    }
+    if (o->health_timeout_ms < 0)
+        o->health_timeout_ms = o->health_interval_ms;
+    if (o->health_timeout_ms > o->health_interval_ms) {
+        usage_error("run",
+                    "--health-timeout (%ld) must be at most "
+                    "--health-interval (%ld): one check at a time",
+                    o->health_timeout_ms, o->health_interval_ms);
+        return -1;
+    }
     if (!o->grace_set)
         o->grace_ms = o->ttl_ms / 3;
     if (o->grace_ms >= o->ttl_ms) {
@@ -186,6 +199,9 @@ static int setup(struct run *r)
         log_error("cannot campaign: %s", leader_strerror(rc));
         return 1;
     }
+    health_init(&r->health, r->o.health_cmd, r->o.health_interval_ms,
+                r->o.health_timeout_ms, (int) r->o.health_failures,
+                r->started_ms);
     sdn_setup(r->started_ms);
     sdn_ready("campaigning for '%s' as %s", r->o.key, leader_id(r->l));
     return 0;

@@ -9,6 +9,7 @@
 
 #include <leader.h>
 
+#include "health.h"
 #include "opts.h"
 #include "watchdog.h"
 
@@ -50,6 +51,7 @@ struct run {
     int64_t started_ms;       /* when campaigning began */
     int64_t led_since_ms;     /* when the current term was won */
     int64_t rest_until_ms;    /* --max-hold: campaign again then; 0 none */
+    struct health health;     /* --health-cmd */
     int done;
     int exit_code;
 };

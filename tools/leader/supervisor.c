@@ -161,13 +161,32 @@ static void child_exited(struct run *r, int status, int by_deadline)
     /* else: campaign on; a new child starts with a new term */
 }
 
+/* The health check said the host is unfit to lead, or fit again. */
+static void on_health(struct run *r, enum health_change change)
+{
+    if (change == HEALTH_BAD) {
+        log_event(LOG_NORMAL, "unhealthy", r->term, "--health-cmd",
+                  "health: %d failed checks in a row: giving the leadership "
+                  "up, not campaigning",
+                  r->health.failures_max);
+        sdn_status("follower, unhealthy");
+        leader_set_healthy(r->l, 0);
+    } else if (change == HEALTH_GOOD) {
+        log_event(LOG_NORMAL, "healthy", 0, "--health-cmd",
+                  "health: the check passes again: campaigning");
+        sdn_status("campaigning");
+        leader_set_healthy(r->l, 1);
+    }
+}
+
 static void on_reaped(pid_t pid, int status, void *arg)
 {
     struct run *r = arg;
 
-    (void) status;
     if (pid == r->wd.pid)
         r->wd.pid = 0;
+    else
+        on_health(r, health_reaped(&r->health, pid, status, leader_clock_ms()));
 }
 
 /* SIGCHLD: our children are the watchdog and, once it is gone, the
@@ -437,6 +456,7 @@ static void tick(struct run *r)
     struct child_state *c = &r->child;
 
     sdn_watchdog(now);
+    health_tick(&r->health, now);
     if (now >= give_up_at(r)) {
         log_event(LOG_NORMAL, "gave_up", 0, "--timeout",
                   "not elected within --timeout (%ld ms): giving up",
@@ -495,6 +515,7 @@ static int next_timeout(const struct run *r)
     if (r->rest_until_ms != 0)
         next = min64(next, r->rest_until_ms);
     next = min64(next, sdn_next_ping());
+    next = min64(next, health_next(&r->health));
     if (has_child(c) && c->ending == END_NONE)
         next = min64(next, c->deadline_ms - r->o.grace_ms);
     if (has_child(c) && !c->killed)
@@ -534,6 +555,7 @@ static void finish(struct run *r, int code)
 
     r->done = 1;
     r->exit_code = code;
+    health_stop(&r->health);
     if (has_child(&r->child) && r->wd.pid > 0) {
         tell_watchdog(r, SIGKILL);
         await_child_end(r, 2000);

@@ -67,24 +67,27 @@ static pid_t spawn_check(const char *cmd)
     return pid;
 }
 
-void health_tick(struct health *h, int64_t now)
+static enum health_change failed(struct health *h);
+
+enum health_change health_tick(struct health *h, int64_t now)
 {
     if (h->cmd == NULL)
-        return;
+        return HEALTH_SAME;
     if (h->pid > 0 && now >= h->started_ms + h->timeout_ms) {
         /* Reaped as killed: a failure. */
         kill(-h->pid, SIGKILL);
         kill(h->pid, SIGKILL);
         h->started_ms = INT64_MAX / 2; /* once */
-        return;
+        return HEALTH_SAME;
     }
     if (h->pid == 0 && now >= h->next_ms) {
         h->pid = spawn_check(h->cmd);
         h->started_ms = now;
         h->next_ms = now + h->interval_ms;
-        if (h->pid == 0) /* counted as a failure, tried again later */
-            h->fails++;
+        if (h->pid == 0) /* tried again at the next interval */
+            return failed(h);
     }
+    return HEALTH_SAME;
 }
 
 void health_stop(struct health *h)

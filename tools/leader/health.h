@@ -34,8 +34,9 @@ enum health_change { HEALTH_SAME = 0, HEALTH_BAD, HEALTH_GOOD };
 void health_init(struct health *h, const char *cmd, long interval_ms,
                  long timeout_ms, int failures_max, int64_t now);
 
-/* Starts a check when one is due, kills one past its timeout. */
-void health_tick(struct health *h, int64_t now);
+/* Starts a check when one is due, kills one past its timeout. A check
+ * that cannot be started is a failure: returns what changed. */
+enum health_change health_tick(struct health *h, int64_t now);
 
 /* When health_tick() must run next (INT64_MAX: never). */
 int64_t health_next(const struct health *h);

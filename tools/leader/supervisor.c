@@ -456,7 +456,7 @@ static void tick(struct run *r)
     struct child_state *c = &r->child;
 
     sdn_watchdog(now);
-    health_tick(&r->health, now);
+    on_health(r, health_tick(&r->health, now));
     if (now >= give_up_at(r)) {
         log_event(LOG_NORMAL, "gave_up", 0, "--timeout",
                   "not elected within --timeout (%ld ms): giving up",

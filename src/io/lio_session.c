@@ -225,16 +225,18 @@ static void step(struct lio_slot *e, struct lc_input *in)
 
     in->now = s->now;
     o = lc_step(e->core, in, &s->out);
-    apply(e, o);
+    /* The books first: the owner's emit may not step, but the report is
+     * read before anything else runs. */
     if (o->changed & LC_CHG_CONN)
         s->attached += o->status.attached ? 1 : (size_t) -1;
     if (o->changed & LC_CHG_LISTEN) {
         e->listening = o->status.listening;
         s->listeners += e->listening ? 1 : (size_t) -1;
     }
+    e->deadline = o->deadline;
+    apply(e, o);
     if (e->listening)
         subscribe(e);
-    e->deadline = o->deadline;
     heap_fix(s, e->heap_pos);
     e->emit(e->owner, NULL); /* the state may have moved: tell the owner */
 }

@@ -27,7 +27,7 @@
  * what the core still holds is the stopped leadership. */
 static void publish_lease(leader *l)
 {
-    const struct lc_core *core = lio_mux_core(l->election);
+    const struct lc_core *core = lio_slot_core(l->election);
     int leading = lc_state(core) == LC_LEADER;
     uint64_t gen = LP_LEASE_GEN(LP_LEASE_WORD(l->mail.taken, 0));
     uint64_t cur = atomic_load(&l->lease), want;
@@ -211,7 +211,7 @@ static void on_election(void *owner, const struct lc_event *ev)
     if (ev != NULL) {
         queue_event(l, ev, 0);
     } else if (l->mail.settling != l->mail.taken &&
-               !lc_releasing(lio_mux_core(l->election))) {
+               !lc_releasing(lio_slot_core(l->election))) {
         l->mail.settling = l->mail.taken;
         queue_event(l, NULL, l->mail.taken);
     }
@@ -296,7 +296,7 @@ static void reap_closing(leader_client *c, int force)
     assert(lp_io_lock_held(c) && !lp_lock_held(c));
     while (*p != NULL) {
         leader *l = *p;
-        if (!force && lc_busy(lio_mux_core(l->election))) {
+        if (!force && lc_busy(lio_slot_core(l->election))) {
             p = &l->next_closing;
             continue;
         }

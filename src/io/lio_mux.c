@@ -359,11 +359,6 @@ struct lio_slot *lio_mux_add(struct lio_mux *c,
     return lio_session_add(&c->session, cfg, emit, owner, rc);
 }
 
-const struct lc_core *lio_mux_core(const struct lio_slot *e)
-{
-    return lio_slot_core(e);
-}
-
 void lio_mux_remove(struct lio_mux *c, struct lio_slot *e)
 {
     lio_session_remove(&c->session, e, c->now);

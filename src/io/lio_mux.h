@@ -67,9 +67,6 @@ struct lio_slot *lio_mux_add(struct lio_mux *c,
                              const struct lio_slot_config *cfg,
                              lio_emit_fn emit, void *owner, int *rc);
 
-/* The election's core, for its getters (lc_state(), lc_lease_end(), ...). */
-const struct lc_core *lio_mux_core(const struct lio_slot *e);
-
 /* Removes and frees an election (stop it first to release its key). */
 void lio_mux_remove(struct lio_mux *c, struct lio_slot *e);
 

@@ -73,16 +73,17 @@ enum health_change health_tick(struct health *h, int64_t now)
 {
     if (h->cmd == NULL)
         return HEALTH_SAME;
-    if (h->pid > 0 && now >= h->started_ms + h->timeout_ms) {
+    if (h->pid > 0 && !h->timed_out && now >= h->started_ms + h->timeout_ms) {
         /* Reaped as killed: a failure. */
         kill(-h->pid, SIGKILL);
         kill(h->pid, SIGKILL);
-        h->started_ms = INT64_MAX / 2; /* once */
+        h->timed_out = 1;
         return HEALTH_SAME;
     }
     if (h->pid == 0 && now >= h->next_ms) {
         h->pid = spawn_check(h->cmd);
         h->started_ms = now;
+        h->timed_out = 0;
         h->next_ms = now + h->interval_ms;
         if (h->pid == 0) /* tried again at the next interval */
             return failed(h);
@@ -104,7 +105,7 @@ int64_t health_next(const struct health *h)
     if (h->cmd == NULL)
         return INT64_MAX;
     if (h->pid > 0)
-        return h->started_ms + h->timeout_ms;
+        return h->timed_out ? INT64_MAX : h->started_ms + h->timeout_ms;
     return h->next_ms;
 }
 
@@ -158,8 +159,7 @@ enum health_change health_reaped(struct health *h, pid_t pid, int status,
     h->pid = 0;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return passed(h, now);
-    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL &&
-        h->started_ms == INT64_MAX / 2)
+    if (h->timed_out)
         log_event(LOG_NORMAL, "health_failed", 0, "timeout",
                   "health: the check did not end within --health-timeout "
                   "(%ld ms)",

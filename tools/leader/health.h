@@ -20,6 +20,7 @@ struct health {
 
     pid_t pid;          /* the check running, 0 for none */
     int64_t started_ms; /* ... since */
+    int timed_out;      /* ... and killed for running too long */
     int64_t next_ms;    /* the next check */
     int fails;          /* failures in a row */
     int unhealthy;

@@ -23,6 +23,23 @@ static void touch(const char *path)
     fclose(f);
 }
 
+/* Candidate "a" of cli-test with --health-cmd cmd and the options in
+ * opts (NULL-terminated; values may hold spaces), its output in log_path,
+ * its child a leader-heartbeat. */
+static pid_t health_candidate(const cli_tmp *t, const char *url,
+                              const char *log_path, const char *cmd,
+                              const char *const opts[])
+{
+    cli_args a = {{0}, 0};
+
+    args_add(&a, LEADER_BIN, "run", "--redis", url, "--key", "cli-test", "--id",
+             "a", "--ttl", "10s", "--health-cmd", cmd, (const char *) NULL);
+    for (int i = 0; opts[i] != NULL; i++)
+        args_add(&a, opts[i], (const char *) NULL);
+    args_add(&a, "--", HEARTBEAT_BIN, t->hb, (const char *) NULL);
+    return cli_spawn(a.v, log_path, NULL);
+}
+
 TEST(failing_check_hands_over_in_milliseconds)
 {
     rfx_server *s = cli_start_redis(0, NULL);
@@ -38,29 +55,10 @@ TEST(failing_check_hands_over_in_milliseconds)
     cli_path(&t, "a.log", log_a, sizeof log_a);
     snprintf(cmd, sizeof cmd, "test ! -e %s", bad);
     {
-        const char *argv[] = {LEADER_BIN,
-                              "run",
-                              "--redis",
-                              rfx_url(s),
-                              "--key",
-                              "cli-test",
-                              "--id",
-                              "a",
-                              "--ttl",
-                              "10s",
-                              "--wait",
-                              "5s",
-                              "--health-interval",
-                              "100ms",
-                              "--health-failures",
-                              "2",
-                              "--health-cmd",
-                              cmd,
-                              "--",
-                              HEARTBEAT_BIN,
-                              t.hb,
-                              NULL};
-        a = cli_spawn(argv, log_a, NULL);
+        const char *const opts[] = {
+            "--wait", "5s", "--health-interval", "100ms", "--health-failures",
+            "2",      NULL};
+        a = health_candidate(&t, rfx_url(s), log_a, cmd, opts);
     }
     ASSERT_GT(cli_wait_child(&t, "a", 0, 5000, NULL), 0);
     b = cli_candidate(&t, rfx_url(s), "b", "--ttl 10s --wait 5s", "");
@@ -97,29 +95,14 @@ TEST(hanging_check_fails_at_its_timeout)
     cli_path(&t, "a.log", log_a, sizeof log_a);
     snprintf(cmd, sizeof cmd, "if [ -e %s ]; then sleep 30; fi", hang);
     {
-        const char *argv[] = {LEADER_BIN,
-                              "run",
-                              "--redis",
-                              rfx_url(s),
-                              "--key",
-                              "cli-test",
-                              "--id",
-                              "a",
-                              "--ttl",
-                              "10s",
-                              "--health-interval",
-                              "200ms",
-                              "--health-timeout",
-                              "100ms",
-                              "--health-failures",
-                              "1",
-                              "--health-cmd",
-                              cmd,
-                              "--",
-                              HEARTBEAT_BIN,
-                              t.hb,
-                              NULL};
-        a = cli_spawn(argv, log_a, NULL);
+        const char *const opts[] = {"--health-interval",
+                                    "200ms",
+                                    "--health-timeout",
+                                    "100ms",
+                                    "--health-failures",
+                                    "1",
+                                    NULL};
+        a = health_candidate(&t, rfx_url(s), log_a, cmd, opts);
     }
     ASSERT_GT(cli_wait_child(&t, "a", 0, 5000, NULL), 0);
     touch(hang);
@@ -154,29 +137,10 @@ TEST(flapping_check_is_held_off)
              "echo $((n + 1)) > %s; [ $((n %% 2)) = 0 ]",
              stable, count, count);
     {
-        const char *argv[] = {LEADER_BIN,
-                              "run",
-                              "--redis",
-                              rfx_url(s),
-                              "--key",
-                              "cli-test",
-                              "--id",
-                              "a",
-                              "--ttl",
-                              "10s",
-                              "--wait",
-                              "50ms",
-                              "--health-interval",
-                              "50ms",
-                              "--health-failures",
-                              "1",
-                              "--health-cmd",
-                              cmd,
-                              "--",
-                              HEARTBEAT_BIN,
-                              t.hb,
-                              NULL};
-        a = cli_spawn(argv, log_a, NULL);
+        const char *const opts[] = {
+            "--wait", "50ms", "--health-interval", "50ms", "--health-failures",
+            "1",      NULL};
+        a = health_candidate(&t, rfx_url(s), log_a, cmd, opts);
     }
     cli_sleep_ms(2000); /* about 40 checks, 20 of them failing */
     ASSERT_OK(hb_read(t.hb, &log, err, sizeof err));

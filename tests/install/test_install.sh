@@ -147,7 +147,7 @@ consumer_pkgconfig() {
     # shellcheck disable=SC2046 # word splitting wanted
     LD_LIBRARY_PATH=$libdirs "$cc" "${cflags[@]}" -o "$work/consumer" \
         "$src/tests/install/consumer.c" $(pc "$pcdir" --cflags --libs libleader)
-    readelf -d "$work/consumer" | grep -q 'NEEDED.*\[libleader\.so\.0\]' ||
+    grep -q 'NEEDED.*\[libleader\.so\.0\]' <<<"$(readelf -d "$work/consumer")" ||
         fail "consumer does not need libleader.so.0"
     run "$work/consumer" "$libdirs"
 }
@@ -266,8 +266,8 @@ layout)
     for fn in $(api_functions); do
         [[ -e $root/share/man/man3/$fn.3 ]] || fail "no man page $fn(3)"
     done
-    readelf -d "$root/lib/libleader.so.$v" |
-        grep -q 'SONAME.*\[libleader\.so\.0\]' || fail "SONAME"
+    grep -q 'SONAME.*\[libleader\.so\.0\]' \
+        <<<"$(readelf -d "$root/lib/libleader.so.$v")" || fail "SONAME"
     no_runpath "$root/lib/libleader.so.$v" "$root/bin/leader"
     if [[ ${LEADER_HIREDIS_EMBEDDED:-} == ON ]]; then
         if readelf -d "$root/lib/libleader.so.$v" "$root/bin/leader" |
@@ -291,7 +291,7 @@ layout)
     nm -D --defined-only "$root/lib/libleader.so.$v" | awk '{print $3}' |
         sed 's/@.*//' | grep -v '^LEADER_' | sort -u >"$top/so.txt"
     # Every export carries a version node (src/libleader.map).
-    readelf -V "$root/lib/libleader.so.$v" | grep -q 'Name: LEADER_0\.1' ||
+    grep -q 'Name: LEADER_0\.1' <<<"$(readelf -V "$root/lib/libleader.so.$v")" ||
         fail "no LEADER_0.1 version node"
     if nm -D --defined-only "$root/lib/libleader.so.$v" |
         awk '$3 ~ /^leader_/ && $3 !~ /@@?LEADER_/' | grep .; then

@@ -81,7 +81,7 @@ for fn in $functions; do
             { fail "$page: links to $target: no such page"; continue; }
     fi
     # The NAME section of the page that documents it names it.
-    sed -n '/^\.SH NAME$/,/^\.SH /p' "$target" | grep -q "\b$fn\b" ||
+    grep -q "\b$fn\b" <<<"$(sed -n '/^\.SH NAME$/,/^\.SH /p' "$target")" ||
         fail "$fn: not in the NAME section of $target"
     grep -q "\b$fn\b" <(sed -n '/^\.SH SYNOPSIS$/,/^\.SH /p' "$target") ||
         fail "$fn: not in the SYNOPSIS of $target"

@@ -172,6 +172,17 @@ typedef struct leader_options {
                                   * password to log in with (with the URL's
                                   * user, if it names one), so that it need
                                   * not be written into a URL */
+
+    /* Timeouts, in ms; 0 takes the default, ttl_ms/3 between 5 ms and
+     * 2 s (for leader_is_leader() and the other queries: between 100 ms
+     * and 2 s). See docs/api.md, "Timeouts and keepalive". */
+    long connect_timeout_ms; /* opening a connection: lookup, connect, TLS
+                              * handshake, AUTH, SELECT (and a PING but on
+                              * the query connection), as one bound
+                              * (1 .. 60000) */
+    long command_timeout_ms; /* each command's reply (1 .. ttl_ms/3, so
+                              * that a leader can retry a lost renewal
+                              * before its lease ends) */
 } leader_options;
 
 /* Fills the size bytes of opts with the defaults and records size in

@@ -151,7 +151,7 @@ leader_client *lp_client_create(const struct lu_url *url, int event_loop,
     c->url = *url;
     c->event_loop = event_loop;
     c->phase = LP_CLIENT_IDLE;
-    c->query_timeout_ms = 2000;
+    c->query_connect_ms = c->query_command_ms = 2000;
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutexattr_init(&mattr);
     pthread_mutexattr_settype(&mattr, PTHREAD_MUTEX_RECURSIVE);

@@ -20,8 +20,9 @@
 #include "util/lu_ids.h"
 #include "util/lu_url.h"
 
-#define TTL_MAX  86400000L /* one day */
-#define WAIT_MAX 86400000L
+#define TTL_MAX             86400000L /* one day */
+#define WAIT_MAX            86400000L
+#define CONNECT_TIMEOUT_MAX 60000L /* a minute */
 
 /* ---- options ---- */
 
@@ -125,6 +126,17 @@ static int check_options(const leader_options *o, char *err, size_t errlen)
         return fail(LEADER_EINVAL, err, errlen,
                     "wait_ms must be from 0 to %ld, not %ld", WAIT_MAX,
                     o->wait_ms);
+    if (o->connect_timeout_ms < 0 ||
+        o->connect_timeout_ms > CONNECT_TIMEOUT_MAX)
+        return fail(LEADER_EINVAL, err, errlen,
+                    "connect_timeout_ms must be from 1 to %ld (0: the "
+                    "default), not %ld",
+                    CONNECT_TIMEOUT_MAX, o->connect_timeout_ms);
+    if (o->command_timeout_ms < 0 || o->command_timeout_ms > o->ttl_ms / 3)
+        return fail(LEADER_EINVAL, err, errlen,
+                    "command_timeout_ms must be from 1 to ttl_ms/3 = %ld (0: "
+                    "the default), not %ld",
+                    o->ttl_ms / 3, o->command_timeout_ms);
     return o->id != NULL ? check_id(o->id, err, errlen) : 0;
 }
 
@@ -238,6 +250,8 @@ static int fill_identity(leader *l, const leader_options *opts, char *key_hex,
         return fail(LEADER_ENOTSUP, err, errlen, "SHA-1 is unavailable");
     l->ttl_ms = opts->ttl_ms;
     l->wait_ms = opts->wait_ms;
+    l->connect_timeout_ms = opts->connect_timeout_ms;
+    l->command_timeout_ms = opts->command_timeout_ms;
     return 0;
 }
 

@@ -184,8 +184,9 @@ struct leader_client {
 
     pthread_mutex_t query_lock; /* the blocking query connection */
     redisContext *query;
-    char query_err[256];   /* the last query's failure, for leader_errmsg */
-    long query_timeout_ms; /* lock: the shortest asked for by its handles */
+    char query_err[256]; /* the last query's failure, for leader_errmsg */
+    /* lock: the shortest asked for by its handles */
+    long query_connect_ms, query_command_ms;
 };
 
 struct leader {
@@ -195,6 +196,7 @@ struct leader {
     char *id;               /* 1..LC_ID_MAX bytes */
     struct lio_names names; /* its Redis names */
     long ttl_ms, wait_ms;
+    long connect_timeout_ms, command_timeout_ms; /* 0: from ttl_ms */
 
     /* lock */
     leader_callback cb;

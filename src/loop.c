@@ -217,11 +217,24 @@ static void on_election(void *owner, const struct lc_event *ev)
     }
 }
 
+static long shorter(long a, long b)
+{
+    return a < b ? a : b;
+}
+
 int lp_client_attach(leader_client *c, leader *l, const char *key_hex,
                      uint64_t seed)
 {
-    struct lio_slot_config cfg = {l->id, &l->names, l->ttl_ms, l->wait_ms,
-                                  seed};
+    struct lio_slot_config cfg = {l->id,
+                                  &l->names,
+                                  l->ttl_ms,
+                                  l->wait_ms,
+                                  seed,
+                                  l->connect_timeout_ms,
+                                  l->command_timeout_ms};
+    long query_default = l->ttl_ms / 3 < 100    ? 100
+                         : l->ttl_ms / 3 > 2000 ? 2000
+                                                : l->ttl_ms / 3;
     int rc;
 
     assert(!lp_lock_held(c) && l->phase == LP_IDLE);
@@ -232,8 +245,12 @@ int lp_client_attach(leader_client *c, leader *l, const char *key_hex,
     if (rc != 0)
         return rc;
     lp_lock(c);
-    if (l->ttl_ms / 3 < c->query_timeout_ms)
-        c->query_timeout_ms = l->ttl_ms / 3 < 100 ? 100 : l->ttl_ms / 3;
+    c->query_connect_ms =
+        shorter(c->query_connect_ms,
+                l->connect_timeout_ms ? l->connect_timeout_ms : query_default);
+    c->query_command_ms =
+        shorter(c->query_command_ms,
+                l->command_timeout_ms ? l->command_timeout_ms : query_default);
     lp_unlock(c);
     return 0;
 }

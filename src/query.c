@@ -5,6 +5,7 @@
  * own that is opened on first use and kept. */
 #include "util/fmacros.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "io/lio_resolve.h"
 #include "io/lio_proto.h"
 #include "leader_int.h"
+#include "util/lu_clock.h"
 #include "util/lu_signals.h"
 #include "util/lu_socket.h"
 
@@ -33,9 +35,15 @@ static void note(leader_client *cl, const char *text)
 static int reply_error_of(leader_client *cl, redisContext *c, redisReply *r,
                           const char *what)
 {
-    int rc;
+    int rc, e = errno;
 
     if (r == NULL) {
+        /* On a blocking socket, hiredis reports a read or write that ran
+         * into SO_RCVTIMEO or SO_SNDTIMEO as an I/O error of EAGAIN. */
+        if (c->err == REDIS_ERR_IO && (e == EAGAIN || e == EWOULDBLOCK)) {
+            note(cl, "no reply within the command timeout");
+            return LEADER_ETIMEDOUT;
+        }
         note(cl, c->errstr[0] ? c->errstr : "connection lost");
         return lio_error_of_context(c->err);
     }
@@ -57,12 +65,31 @@ static int reply_error(leader_client *cl, redisContext *c, redisReply *r)
 struct setup {
     leader_client *cl;
     redisContext *c;
+    int64_t end; /* of the opening, on lu_now_ms()'s clock */
 };
+
+static struct timeval timeval_of(long ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    return tv;
+}
+
+/* What is left of the opening's time, at least 1 ms: the whole opening
+ * has one bound, not each of its steps. */
+static long left_of(const struct setup *s)
+{
+    int64_t left = s->end - lu_now_ms();
+    return left > 0 ? (long) left : 1;
+}
 
 static int run_setup(void *arg, int argc, const char **argv, const size_t *lens)
 {
     struct setup *s = arg;
-    redisReply *r = redisCommandArgv(s->c, argc, argv, lens);
+    redisReply *r;
+
+    if (redisSetTimeout(s->c, timeval_of(left_of(s))) != REDIS_OK)
+        return LEADER_ECONN;
+    r = redisCommandArgv(s->c, argc, argv, lens);
     int rc = reply_error(s->cl, s->c, r);
 
     if (r != NULL)
@@ -73,8 +100,10 @@ static int run_setup(void *arg, int argc, const char **argv, const size_t *lens)
 /* TLS on the connected socket, then a PING: with TLS 1.3 a server that
  * refuses our certificate says so only at the first read, and that must
  * be worded as TLS's failure, not as the query's. */
-static int start_tls(leader_client *cl, redisContext *c, long ms)
+static int start_tls(const struct setup *s)
 {
+    leader_client *cl = s->cl;
+    redisContext *c = s->c;
     static const char *ping = "PING";
     static const size_t ping_len = 4;
     char text[256];
@@ -82,13 +111,15 @@ static int start_tls(leader_client *cl, redisContext *c, long ms)
     SSL *ssl;
     redisReply *r;
 
-    ssl = lio_tls_start(cl->url.tls_ctx, c, cl->url.host, ms, &code, text,
-                        sizeof text);
+    ssl = lio_tls_start(cl->url.tls_ctx, c, cl->url.host, left_of(s), &code,
+                        text, sizeof text);
     if (ssl == NULL) {
         note(cl, text);
         return code;
     }
     ERR_clear_error();
+    if (redisSetTimeout(c, timeval_of(left_of(s))) != REDIS_OK)
+        return LEADER_ECONN;
     r = redisCommandArgv(c, 1, &ping, &ping_len);
     if (r != NULL) {
         code = reply_error(cl, c, r);
@@ -105,18 +136,19 @@ static int start_tls(leader_client *cl, redisContext *c, long ms)
 static int query_connect(leader *l)
 {
     leader_client *cl = l->client;
-    struct setup setup = {cl, NULL};
-    long ms;
+    struct setup setup = {cl, NULL, 0};
+    long ms, cmd_ms;
     struct timeval tv;
     redisOptions o;
     redisContext *c;
     int rc;
 
     pthread_mutex_lock(&l->client->lock);
-    ms = l->client->query_timeout_ms;
+    ms = l->client->query_connect_ms;
+    cmd_ms = l->client->query_command_ms;
     pthread_mutex_unlock(&l->client->lock);
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
+    setup.end = lu_now_ms() + ms;
+    tv = timeval_of(ms);
     memset(&o, 0, sizeof o);
     if (l->client->url.kind == LU_URL_UNIX) {
         REDIS_OPTIONS_SET_UNIX(&o, l->client->url.path);
@@ -158,9 +190,15 @@ static int query_connect(leader *l)
         note(cl, "TLS: no TLS context for rediss://");
         rc = LEADER_ETLS;
     } else {
-        rc = cl->url.tls ? start_tls(cl, c, ms) : 0;
+        rc = cl->url.tls ? start_tls(&setup) : 0;
         if (rc == 0)
             rc = lio_for_each_setup(&cl->url, run_setup, &setup);
+    }
+    if (rc == 0) {
+        /* The opening ran under the connect timeout; what follows are
+         * commands. */
+        if (redisSetTimeout(c, timeval_of(cmd_ms)) != REDIS_OK)
+            rc = LEADER_ECONN;
     }
     if (rc != 0) {
         redisFree(c);

@@ -75,7 +75,9 @@ int lc_init(struct lc_core *c, const struct lc_config *cfg)
 {
     size_t idlen = cfg->id != NULL ? strlen(cfg->id) : 0;
 
-    if (idlen == 0 || idlen > LC_ID_MAX || cfg->ttl < 10 || cfg->wait < 0)
+    if (idlen == 0 || idlen > LC_ID_MAX || cfg->ttl < 10 || cfg->wait < 0 ||
+        cfg->connect_timeout < 0 || cfg->cmd_timeout < 0 ||
+        cfg->cmd_timeout > cfg->ttl / 3)
         return -1;
     memset(c, 0, sizeof *c);
     c->id = cfg->id;
@@ -83,7 +85,11 @@ int lc_init(struct lc_core *c, const struct lc_config *cfg)
     c->wait = cfg->wait;
     c->drift = cfg->ttl - lc_lease_length(cfg->ttl);
     c->renew_every = cfg->ttl / 3;
-    c->cmd_timeout = clamp_time(cfg->ttl / 3, 5, 2000);
+    c->cmd_timeout =
+        cfg->cmd_timeout ? cfg->cmd_timeout : clamp_time(cfg->ttl / 3, 5, 2000);
+    c->connect_timeout = cfg->connect_timeout
+                             ? cfg->connect_timeout
+                             : clamp_time(cfg->ttl / 3, 5, 2000);
     c->backoff_cap = clamp_time(cfg->ttl / 6, 10, 1000);
     c->rng = cfg->seed ? cfg->seed : 0x9e3779b97f4a7c15ULL;
     c->state = LC_IDLE;
@@ -927,7 +933,7 @@ static void run_timers(struct lc_core *c)
     if (wants_connection(c) && c->conn == LC_DOWN && c->now >= c->connect_at) {
         c->out->actions |= LC_ACT_CONNECT;
         c->conn = LC_CONNECTING;
-        c->connect_end = c->now + c->cmd_timeout;
+        c->connect_end = c->now + c->connect_timeout;
     }
     if (c->conn != LC_UP || c->inflight)
         return;
@@ -1124,6 +1130,11 @@ lc_time lc_ttl(const struct lc_core *c)
 lc_time lc_cmd_timeout(const struct lc_core *c)
 {
     return c->cmd_timeout;
+}
+
+lc_time lc_connect_timeout(const struct lc_core *c)
+{
+    return c->connect_timeout;
 }
 
 lc_time lc_backoff_cap(const struct lc_core *c)

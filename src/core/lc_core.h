@@ -143,6 +143,10 @@ struct lc_config {
     lc_time ttl;    /* lease length in ms, > 0 */
     lc_time wait;   /* longest pause between tries, >= 0 */
     uint64_t seed;  /* for backoff jitter */
+    /* 0 for the default, ttl/3 between 5 ms and 2 s; else the bound on
+     * opening a connection (> 0), and on each command's reply (1 ..
+     * ttl/3, so that a lost renewal can be sent again in the lease) */
+    lc_time connect_timeout, cmd_timeout;
 };
 
 /* The core. Its fields are private (lc_core_int.h); a caller provides
@@ -194,6 +198,7 @@ enum lc_cmd_kind lc_awaiting(const struct lc_core *c);
 const char *lc_id(const struct lc_core *c);
 lc_time lc_ttl(const struct lc_core *c);
 lc_time lc_cmd_timeout(const struct lc_core *c);
+lc_time lc_connect_timeout(const struct lc_core *c);
 
 /* The longest wait before a reconnect or a retry after an error. */
 lc_time lc_backoff_cap(const struct lc_core *c);

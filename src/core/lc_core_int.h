@@ -8,7 +8,8 @@
 
 struct lc_core {
     const char *id; /* the config's, borrowed */
-    lc_time ttl, wait, drift, renew_every, cmd_timeout, backoff_cap;
+    lc_time ttl, wait, drift, renew_every, cmd_timeout, connect_timeout;
+    lc_time backoff_cap;
     uint64_t rng;
 
     lc_time now;

@@ -182,9 +182,9 @@ static void connect_for(struct lio_session *s, struct lio_slot *e)
     enum lio_link_state st = link_state(s, LIO_LINK_CMD);
 
     if (st == LIO_LINK_DOWN) {
-        /* The core gives up at its connect deadline, cmd_timeout from
-         * now: the opening, lookup included, has exactly that long. */
-        struct lio_link_params p = {(long) lc_cmd_timeout(e->core),
+        /* The core gives up at its connect deadline, connect_timeout
+         * from now: the opening, lookup included, has exactly that long. */
+        struct lio_link_params p = {(long) lc_connect_timeout(e->core),
                                     timing(s).keepalive_s};
         s->t.open(s->t.ctx, LIO_LINK_CMD, &p, s->now);
     } else if (st == LIO_LINK_READY && !e->ready_owed) {
@@ -475,7 +475,12 @@ struct lio_slot *lio_session_add(struct lio_session *s,
                                  const struct lio_slot_config *cfg,
                                  lio_emit_fn emit, void *owner, int *rc)
 {
-    struct lc_config cc = {cfg->id, cfg->ttl_ms, cfg->wait_ms, cfg->seed};
+    struct lc_config cc = {cfg->id,
+                           cfg->ttl_ms,
+                           cfg->wait_ms,
+                           cfg->seed,
+                           cfg->connect_timeout_ms,
+                           cfg->command_timeout_ms};
     /* The core follows the slot in one allocation, aligned for any type. */
     size_t core_at = (sizeof(struct lio_slot) + _Alignof(max_align_t) - 1) /
                      _Alignof(max_align_t) * _Alignof(max_align_t);

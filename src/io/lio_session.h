@@ -79,6 +79,7 @@ struct lio_slot_config {
     const struct lio_names *names; /* borrowed for the election's life */
     long ttl_ms, wait_ms;
     uint64_t seed;
+    long connect_timeout_ms, command_timeout_ms; /* 0: from ttl_ms */
 };
 
 /* One election in a session. */

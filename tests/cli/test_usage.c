@@ -117,6 +117,25 @@ TEST(bad_usage_exits_2_with_one_line)
     bad("'1x' is not a duration", "watch", "--wait", "1x", NULL);
 }
 
+TEST(timeouts_out_of_range_are_bad_usage)
+{
+    bad("out of range", "run", "--connect-timeout", "0", "--", "true", NULL);
+    bad("out of range", "run", "--connect-timeout=61s", "--", "true", NULL);
+    bad("'x' is not a duration", "status", "--command-timeout", "x", NULL);
+    bad("out of range", "watch", "--command-timeout", "2m", NULL);
+    bad("--command-timeout (1001) must be at most a third of --ttl (3000)",
+        "run", "--ttl", "3s", "--command-timeout", "1001ms", "--", "true",
+        NULL);
+    bad("--command-timeout (3334) must be at most a third of --ttl (10000)",
+        "run", "--command-timeout", "3334", "--", "true", NULL);
+    setenv("LEADER_COMMAND_TIMEOUT", "0", 1);
+    bad("LEADER_COMMAND_TIMEOUT: 0 is out of range", "status", NULL);
+    unsetenv("LEADER_COMMAND_TIMEOUT");
+    setenv("LEADER_CONNECT_TIMEOUT", "2h", 1);
+    bad("LEADER_CONNECT_TIMEOUT: 2h is out of range", "watch", NULL);
+    unsetenv("LEADER_CONNECT_TIMEOUT");
+}
+
 /* Environment defaults are checked like flags, and a flag wins. */
 TEST(environment_defaults)
 {
@@ -158,6 +177,10 @@ TEST(help_and_version_exit_0)
     good("--timeout DURATION", "run", "-h");
     good("-n, --no-wait", "run", "-h");
     good("LEADER_TTL", "run", "-h");
+    good("--connect-timeout DURATION", "run", "-h");
+    good("LEADER_COMMAND_TIMEOUT", "run", "-h");
+    good("--command-timeout", "status", "-h");
+    good("--connect-timeout", "watch", "-h");
     good("LEADER_KEY", "status", "-h");
     good("LEADER_WAIT", "watch", "-h");
     good("usage: leader status", "status", "--help");

@@ -45,7 +45,7 @@ static void check_events(const struct lc_output *o, int may_elect,
 /* A core with a command in flight: an acquire, or (leader) a renewal. */
 static uint64_t prepare(struct lc_core *c, int leading)
 {
-    struct lc_config cfg = {"me", 3000, 1000, 7};
+    struct lc_config cfg = {"me", 3000, 1000, 7, 0, 0};
     struct lc_value el[2] = {{.type = LC_VAL_INT, .integer = 1},
                              {.type = LC_VAL_INT, .integer = 5}};
     struct lc_value won = {.type = LC_VAL_ARRAY, .elem = el, .n = 2};

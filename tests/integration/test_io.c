@@ -231,7 +231,7 @@ struct one_election {
 static void start_election(struct one_election *o, const char *url)
 {
     struct lu_url u;
-    struct lio_slot_config cfg = {"io-test", &o->names, 3000, 1000, 7};
+    struct lio_slot_config cfg = {"io-test", &o->names, 3000, 1000, 7, 0, 0};
     int rc;
 
     parse(url, &u);

@@ -238,6 +238,7 @@ struct world {
     int64_t now, t_end, t_quiet, t_live, t_noslow;
     int k, nobs, nelect, nproc;
     lc_time ttl, wait, bound;
+    lc_time connect_opt, cmd_opt; /* the timeout options; 0: defaults */
     struct sim_redis redis;
     unsigned redis_serial;
     struct lio_names names;
@@ -1535,6 +1536,8 @@ static void add_slot(struct world *w, struct elect *e)
     cfg.ttl_ms = (long) w->ttl;
     cfg.wait_ms = (long) w->wait;
     cfg.seed = e->seed;
+    cfg.connect_timeout_ms = (long) w->connect_opt;
+    cfg.command_timeout_ms = (long) w->cmd_opt;
     e->slot = lio_session_add(&p->s, &cfg, on_emit, e, &rc);
     if (e->slot == NULL) {
         fail(w, "setup", "lio_session_add: %d", rc);
@@ -2459,15 +2462,17 @@ static enum lio_link_state nothing_open(void *ctx, enum lio_link link)
 }
 
 static void core_timing(struct world *w, lc_time *cmd_timeout,
-                        lc_time *backoff_cap)
+                        lc_time *connect_timeout, lc_time *backoff_cap)
 {
     static const struct lio_transport none = {NULL, NULL, nothing_open,
                                               NULL, NULL, NULL};
     static struct lio_session s;
     static int ready;
     struct lio_slot *e;
-    struct lio_slot_config cfg = {"probe", &w->names, (long) w->ttl,
-                                  (long) w->wait, 1};
+    struct lio_slot_config cfg = {
+        "probe",          &w->names, (long) w->ttl,
+        (long) w->wait,   1,         (long) w->connect_opt,
+        (long) w->cmd_opt};
     int rc;
 
     if (!ready && lio_session_init(&s, &none, 1) != 0) {
@@ -2481,15 +2486,33 @@ static void core_timing(struct world *w, lc_time *cmd_timeout,
         exit(2);
     }
     *cmd_timeout = lc_cmd_timeout(lio_slot_core(e));
+    *connect_timeout = lc_connect_timeout(lio_slot_core(e));
     *backoff_cap = lc_backoff_cap(lio_slot_core(e));
     lio_session_remove(&s, e, 0);
+}
+
+/* The timeout options, in a third of the runs each, from a generator of
+ * their own so that the other draws of a seed stay as they were. Never
+ * shorter than a round trip can take once the faults stop: a timeout
+ * below that is a network that cannot make progress, not a test of it. */
+static void choose_timeouts(struct world *w, uint64_t seed)
+{
+    uint64_t rng = seed ^ 0x74696d656f757473ULL;
+    lc_time least = 2 * (w->dmax_us / US_PER_MS) + 20;
+
+    w->connect_opt = w->cmd_opt = 0;
+    if (splitmix(&rng) % 3 == 0)
+        w->connect_opt = least + (lc_time) (splitmix(&rng) % (2 * w->ttl));
+    if (splitmix(&rng) % 3 == 0 && w->ttl / 3 > least)
+        w->cmd_opt =
+            least + (lc_time) (splitmix(&rng) % (w->ttl / 3 - least + 1));
 }
 
 static void choose_params(struct world *w, uint64_t seed)
 {
     static const int ks[] = {2, 3, 5};
     const struct sim_options *o = w->opt;
-    lc_time cmd_timeout, backoff_cap;
+    lc_time cmd_timeout, connect_timeout, backoff_cap;
     int64_t r;
 
     w->seed = seed;
@@ -2529,7 +2552,10 @@ static void choose_params(struct world *w, uint64_t seed)
     /* Liveness: a leader by ttl + wait + a small bound after the faults
      * stop (the old key's expiry, a follower's wait, a hung connect or
      * command, a reconnect backoff, and clock-rate slack). */
-    core_timing(w, &cmd_timeout, &backoff_cap);
+    choose_timeouts(w, seed);
+    core_timing(w, &cmd_timeout, &connect_timeout, &backoff_cap);
+    if (connect_timeout > cmd_timeout)
+        cmd_timeout = connect_timeout; /* the bound takes the longer */
     w->bound = w->ttl + w->wait + 2 * cmd_timeout + 2 * backoff_cap +
                (w->ttl + w->wait) / 50 + 100;
     lio_timing_for(w->ttl, &w->sub_timing);

@@ -22,7 +22,7 @@ static const struct lc_output *out;
 
 static void setup(lc_time ttl, lc_time wait)
 {
-    struct lc_config cfg = {"me", ttl, wait, 42};
+    struct lc_config cfg = {"me", ttl, wait, 42, 0, 0};
     ASSERT(lc_core_size() <= sizeof core_mem.bytes);
     ASSERT_OK(lc_init(&core, &cfg));
 }
@@ -120,18 +120,50 @@ static void elect(void)
 
 TEST(init_rejects_bad_config)
 {
-    struct lc_config empty = {"", 3000, 1000, 1};
-    struct lc_config short_ttl = {"me", 5, 1000, 1};
-    struct lc_config neg_wait = {"me", 3000, -1, 1};
+    struct lc_config empty = {"", 3000, 1000, 1, 0, 0};
+    struct lc_config short_ttl = {"me", 5, 1000, 1, 0, 0};
+    struct lc_config neg_wait = {"me", 3000, -1, 1, 0, 0};
     char id[300];
 
     memset(id, 'x', sizeof id - 1);
     id[sizeof id - 1] = '\0';
-    struct lc_config long_id = {id, 3000, 1000, 1};
+    struct lc_config long_id = {id, 3000, 1000, 1, 0, 0};
     ASSERT_EQ(lc_init(&core, &empty), -1);
     ASSERT_EQ(lc_init(&core, &short_ttl), -1);
     ASSERT_EQ(lc_init(&core, &neg_wait), -1);
     ASSERT_EQ(lc_init(&core, &long_id), -1);
+}
+
+TEST(init_rejects_timeouts_out_of_bounds)
+{
+    struct lc_config neg_connect = {"me", 3000, 1000, 1, -1, 0};
+    struct lc_config neg_cmd = {"me", 3000, 1000, 1, 0, -1};
+    struct lc_config long_cmd = {"me", 3000, 1000, 1, 0, 1001};
+    struct lc_config third = {"me", 3000, 1000, 1, 60000, 1000};
+
+    ASSERT_EQ(lc_init(&core, &neg_connect), -1);
+    ASSERT_EQ(lc_init(&core, &neg_cmd), -1);
+    /* Past ttl/3, a renewal that is lost could not be sent again in
+     * the lease. */
+    ASSERT_EQ(lc_init(&core, &long_cmd), -1);
+    ASSERT_OK(lc_init(&core, &third));
+}
+
+TEST(timeout_options_bound_the_connect_and_each_command)
+{
+    struct lc_config cfg = {"me", 30000, 1000, 1, 700, 100};
+
+    ASSERT_OK(lc_init(&core, &cfg));
+    ASSERT_EQ(lc_connect_timeout(&core), 700);
+    ASSERT_EQ(lc_cmd_timeout(&core), 100);
+    feed(LC_IN_START, 1000);
+    ASSERT_EQ(out->deadline, 1700); /* not the default's 2 s */
+    feed(LC_IN_CONNECTED, 1005);
+    expect_cmd(LC_CMD_ACQUIRE, 1, 0);
+    ASSERT_EQ(out->deadline, 1105);
+    feed(LC_IN_TICK, 1105);
+    ASSERT_EQ(out->events[0].kind, LC_EV_ERROR);
+    ASSERT_EQ(out->events[0].error, LEADER_ETIMEDOUT);
 }
 
 TEST(idle_core_wants_nothing)
@@ -958,7 +990,7 @@ TEST(renewals_after_a_burst_spread_then_keep_their_rhythm)
     int distinct = 0;
 
     for (int i = 0; i < 8; i++) {
-        struct lc_config cfg = {"me", 3000, 1000, (uint64_t) i + 1};
+        struct lc_config cfg = {"me", 3000, 1000, (uint64_t) i + 1, 0, 0};
         ASSERT_OK(lc_init(&core, &cfg));
         feed(LC_IN_START, 1000);
         feed(LC_IN_CONNECTED, 1000);

@@ -71,6 +71,10 @@ static const struct opt_spec specs[] = {
      "LEADER_TLS_INSECURE"},
     {"--redis-password-file", NULL, OPT_STRING, ALL_CMDS, AT(password_file), 0,
      0, NULL},
+    {"--connect-timeout", NULL, OPT_DURATION, ALL_CMDS, AT(connect_timeout_ms),
+     1, CONNECT_TIMEOUT_MAX, "LEADER_CONNECT_TIMEOUT"},
+    {"--command-timeout", NULL, OPT_DURATION, ALL_CMDS, AT(command_timeout_ms),
+     1, CONNECT_TIMEOUT_MAX, "LEADER_COMMAND_TIMEOUT"},
 };
 #define NSPECS (sizeof specs / sizeof specs[0])
 
@@ -347,6 +351,13 @@ void cli_connection_options(const struct cli_opts *o, leader_options *lo)
     lo->tls_key = o->tls_key;
     lo->tls_server_name = o->tls_server_name;
     lo->tls_insecure = o->tls_insecure;
+    lo->connect_timeout_ms = o->connect_timeout_ms;
+    lo->command_timeout_ms = o->command_timeout_ms;
+    /* status and watch hold no lease: their ttl only paces timeouts, and
+     * must leave room for the command timeout asked for (run sets its
+     * own ttl after this, and checks the two against each other). */
+    if (o->command_timeout_ms > lo->ttl_ms / 3)
+        lo->ttl_ms = 3 * o->command_timeout_ms;
 }
 
 int cli_parse(unsigned cmd, int argc, char **argv, struct cli_opts *o)

@@ -14,7 +14,8 @@
 
 #include <stddef.h>
 
-#define MS_MAX 86400000L /* one day, the library's limit */
+#define MS_MAX              86400000L /* one day, the library's limit */
+#define CONNECT_TIMEOUT_MAX 60000L    /* the library's limit */
 
 struct cli_opts {
     const char *url; /* NULL: $LEADER_REDIS_URL or the default */
@@ -39,6 +40,8 @@ struct cli_opts {
     const char *password_file;
     const char *password;
     char password_buf[512];
+    /* 0: the library's defaults, from the ttl */
+    long connect_timeout_ms, command_timeout_ms;
     char **cmd; /* run: CMD and its arguments, NULL-terminated */
 };
 

@@ -79,6 +79,14 @@ static int check_run(struct cli_opts *o)
                     o->grace_ms, o->ttl_ms);
         return -1;
     }
+    if (o->command_timeout_ms > o->ttl_ms / 3) {
+        usage_error("run",
+                    "--command-timeout (%ld) must be at most a third of "
+                    "--ttl (%ld): a renewal that is lost must be sent "
+                    "again while the lease lasts",
+                    o->command_timeout_ms, o->ttl_ms);
+        return -1;
+    }
     return 0;
 }
 

@@ -100,7 +100,7 @@ for kind in handover failover; do
     : >"$tmp/$kind"
     for i in $(seq "$runs"); do one_run "$i" "$kind" >>"$tmp/$kind"; done
     printf "%-9s child to child: median %s ms (min %s, max %s)\n" "$kind" \
-        "$(median <"$tmp/$kind")" "$(sort -n "$tmp/$kind" | head -1)" \
+        "$(median <"$tmp/$kind")" "$(sort -n "$tmp/$kind" | sed -n 1p)" \
         "$(sort -n "$tmp/$kind" | tail -1)"
 done
 

@@ -140,8 +140,11 @@ typedef void (*leader_callback)(leader *l, const leader_event *ev,
 typedef struct leader_options {
     size_t struct_size; /* set by leader_options_init() */
     const char *url;    /* redis://[[user]:password@]host[:port][/db],
-                         * rediss://... (TLS, see the tls_ fields) or
-                         * unix:///path/to/redis.sock[?db=N]; NULL means
+                         * rediss://... (TLS, see the tls_ fields),
+                         * unix:///path/to/redis.sock[?db=N], or
+                         * redis-sentinel://[[user]:password@]host[:port]
+                         * [,host[:port]...][/db]#master-name (also
+                         * rediss-sentinel://); NULL means
                          * $LEADER_REDIS_URL, else redis://127.0.0.1:6379 */
     const char *key;    /* election name, default "default" */
     const char *id;     /* this candidate's id (1-255 bytes, no spaces);

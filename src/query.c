@@ -65,7 +65,9 @@ static int reply_error(leader_client *cl, redisContext *c, redisReply *r)
 struct setup {
     leader_client *cl;
     redisContext *c;
-    int64_t end; /* of the opening, on lu_now_ms()'s clock */
+    const struct lu_url *url; /* what is opened: the client's, or the
+                               * sentinel asked, or the master found */
+    int64_t end;              /* of the opening, on lu_now_ms()'s clock */
 };
 
 static struct timeval timeval_of(long ms)
@@ -111,7 +113,7 @@ static int start_tls(const struct setup *s)
     SSL *ssl;
     redisReply *r;
 
-    ssl = lio_tls_start(cl->url.tls_ctx, c, cl->url.host, left_of(s), &code,
+    ssl = lio_tls_start(cl->url.tls_ctx, c, s->url->host, left_of(s), &code,
                         text, sizeof text);
     if (ssl == NULL) {
         note(cl, text);
@@ -133,36 +135,29 @@ static int start_tls(const struct setup *s)
     return code;
 }
 
-static int query_connect(leader *l)
+/* Connects to s->url within s->end, with TLS when the URL asks for it;
+ * the context in s->c (freed by the caller, also on failure). */
+static int open_blocking(struct setup *s)
 {
-    leader_client *cl = l->client;
-    struct setup setup = {cl, NULL, 0};
-    long ms, cmd_ms;
-    struct timeval tv;
+    leader_client *cl = s->cl;
+    struct timeval tv = timeval_of(left_of(s));
     redisOptions o;
     redisContext *c;
-    int rc;
 
-    pthread_mutex_lock(&l->client->lock);
-    ms = l->client->query_connect_ms;
-    cmd_ms = l->client->query_command_ms;
-    pthread_mutex_unlock(&l->client->lock);
-    setup.end = lu_now_ms() + ms;
-    tv = timeval_of(ms);
     memset(&o, 0, sizeof o);
-    if (l->client->url.kind == LU_URL_UNIX) {
-        REDIS_OPTIONS_SET_UNIX(&o, l->client->url.path);
+    if (s->url->kind == LU_URL_UNIX) {
+        REDIS_OPTIONS_SET_UNIX(&o, s->url->path);
     } else {
-        const char *direct = lio_direct_address(l->client->url.host);
-        REDIS_OPTIONS_SET_TCP(&o, direct != NULL ? direct : l->client->url.host,
-                              l->client->url.port);
+        const char *direct = lio_direct_address(s->url->host);
+        REDIS_OPTIONS_SET_TCP(&o, direct != NULL ? direct : s->url->host,
+                              s->url->port);
     }
     o.connect_timeout = &tv;
     o.command_timeout = &tv;
 #ifdef REDIS_OPT_SET_SOCK_CLOEXEC
     o.options |= REDIS_OPT_SET_SOCK_CLOEXEC;
 #endif
-    c = redisConnectWithOptions(&o);
+    s->c = c = redisConnectWithOptions(&o);
     if (c == NULL) {
         note(cl, "out of memory");
         return LEADER_ENOMEM;
@@ -177,34 +172,154 @@ static int query_connect(leader *l)
     /* Kept between queries: keepalive finds a peer that vanished (or a
      * flow a load balancer dropped) while it idles, as on the loop's
      * connections; each query is bounded by its timeout anyway. */
-    if (cl->url.kind == LU_URL_TCP && c->fd != REDIS_INVALID_FD)
+    if (s->url->kind == LU_URL_TCP && c->fd != REDIS_INVALID_FD)
         (void) lu_set_keepalive(c->fd, QUERY_KEEPALIVE_S);
-    setup.c = c;
     if (c->err) {
         note(cl, c->errstr);
-        rc = lio_error_of_context(c->err);
-    } else if (lu_is_self_connected(c->fd)) {
-        note(cl, "nobody listens on that port");
-        rc = LEADER_ECONN;
-    } else if (cl->url.tls && cl->url.tls_ctx == NULL) {
-        note(cl, "TLS: no TLS context for rediss://");
-        rc = LEADER_ETLS;
-    } else {
-        rc = cl->url.tls ? start_tls(&setup) : 0;
-        if (rc == 0)
-            rc = lio_for_each_setup(&cl->url, run_setup, &setup);
+        return lio_error_of_context(c->err);
     }
+    if (lu_is_self_connected(c->fd)) {
+        note(cl, "nobody listens on that port");
+        return LEADER_ECONN;
+    }
+    if (s->url->tls && cl->url.tls_ctx == NULL) {
+        note(cl, "TLS: no TLS context for rediss://");
+        return LEADER_ETLS;
+    }
+    return s->url->tls ? start_tls(s) : 0;
+}
+
+/* Asks one sentinel (s->url) for the master's address, into master. */
+static int ask_sentinel(struct setup *s, struct lu_url *master)
+{
+    const char *argv[3] = {"SENTINEL", "get-master-addr-by-name",
+                           s->cl->url.master_name};
+    size_t lens[3] = {8, 23, strlen(s->cl->url.master_name)};
+    redisReply *r;
+    int rc = open_blocking(s), port = 0;
+
+    if (rc != 0)
+        return rc;
+    r = redisCommandArgv(s->c, 3, argv, lens);
+    rc = reply_error(s->cl, s->c, r);
+    if (rc != 0 || r == NULL) {
+        if (r != NULL)
+            freeReplyObject(r);
+        return rc != 0 ? rc : LEADER_ECONN;
+    }
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING &&
+        r->element[1]->type == REDIS_REPLY_STRING && r->element[0]->len > 0 &&
+        r->element[0]->len <= LU_URL_HOST_MAX)
+        port = atoi(r->element[1]->str);
+    if (port > 0 && port <= 65535) {
+        *master = s->cl->url;
+        master->sentinel = 0;
+        memcpy(master->host, r->element[0]->str, r->element[0]->len + 1);
+        master->port = port;
+    } else {
+        note(s->cl,
+             r->type == REDIS_REPLY_NIL
+                 ? "knows no master of that name"
+                 : "unexpected reply to SENTINEL get-master-addr-by-name");
+        rc = LEADER_ECONN;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* The sentinels in turn, each within its share of the time left, until
+ * one gives the master's address. */
+static int find_master(struct setup *s, struct lu_url *master)
+{
+    const struct lu_url *u = &s->cl->url;
+    int64_t end = s->end;
+    char why[sizeof s->cl->query_err];
+    int rc = LEADER_ECONN;
+
+    for (int i = 0; i < u->nsentinels; i++) {
+        struct lu_url one = *u;
+        int64_t left = end - lu_now_ms();
+
+        if (left <= 0)
+            break;
+        one.sentinel = one.has_user = one.has_password = 0;
+        one.db = 0;
+        memcpy(one.host, u->sentinels[i].host, sizeof one.host);
+        one.port = u->sentinels[i].port;
+        s->url = &one;
+        s->end = lu_now_ms() + left / (u->nsentinels - i);
+        rc = ask_sentinel(s, master);
+        redisFree(s->c);
+        s->c = NULL;
+        if (rc == 0)
+            break;
+        snprintf(why, sizeof why, "%s", s->cl->query_err);
+        snprintf(s->cl->query_err, sizeof s->cl->query_err,
+                 "no sentinel gave the address of master \"%.40s\" (last: "
+                 "sentinel %.60s:%d: %.80s)",
+                 u->master_name, one.host, one.port, why);
+    }
+    s->end = end;
+    return rc;
+}
+
+/* ROLE of a master found through sentinels. */
+static int check_master(struct setup *s)
+{
+    static const char *role = "ROLE";
+    static const size_t role_len = 4;
+    redisReply *r = redisCommandArgv(s->c, 1, &role, &role_len);
+    int rc = reply_error(s->cl, s->c, r);
+
+    if (rc == 0 && !(r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                     r->element[0]->type == REDIS_REPLY_STRING &&
+                     strcmp(r->element[0]->str, "master") == 0)) {
+        snprintf(s->cl->query_err, sizeof s->cl->query_err,
+                 "%.120s:%d is not a master: the sentinels have not caught "
+                 "up with a failover yet",
+                 s->url->host, s->url->port);
+        rc = LEADER_ECONN;
+    }
+    if (r != NULL)
+        freeReplyObject(r);
+    return rc;
+}
+
+static int query_connect(leader *l)
+{
+    leader_client *cl = l->client;
+    struct setup setup = {cl, NULL, &cl->url, 0};
+    struct lu_url master;
+    long ms, cmd_ms;
+    int rc = 0;
+
+    pthread_mutex_lock(&l->client->lock);
+    ms = l->client->query_connect_ms;
+    cmd_ms = l->client->query_command_ms;
+    pthread_mutex_unlock(&l->client->lock);
+    setup.end = lu_now_ms() + ms;
+    if (cl->url.sentinel) {
+        rc = find_master(&setup, &master);
+        setup.url = &master;
+    }
+    if (rc == 0)
+        rc = open_blocking(&setup);
+    if (rc == 0)
+        rc = lio_for_each_setup(setup.url, run_setup, &setup);
+    if (rc == 0 && cl->url.sentinel)
+        rc = check_master(&setup);
     if (rc == 0) {
         /* The opening ran under the connect timeout; what follows are
          * commands. */
-        if (redisSetTimeout(c, timeval_of(cmd_ms)) != REDIS_OK)
+        if (redisSetTimeout(setup.c, timeval_of(cmd_ms)) != REDIS_OK)
             rc = LEADER_ECONN;
     }
     if (rc != 0) {
-        redisFree(c);
+        redisFree(setup.c);
         return rc;
     }
-    l->client->query = c;
+    l->client->query = setup.c;
     return 0;
 }
 

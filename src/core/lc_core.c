@@ -512,10 +512,18 @@ static void on_new_term(struct lc_core *c)
     c->retry_at = c->now;
 }
 
-static void on_connected(struct lc_core *c)
+static void on_connected(struct lc_core *c, int fresh)
 {
     if (c->conn != LC_CONNECTING)
         return;
+    if (fresh) {
+        if (c->state == LC_LEADER)
+            step_down(c, LEADER_ECONN,
+                      "the Redis master changed (a failover): stepping down "
+                      "at once",
+                      NULL);
+        c->fresh_until = c->now + c->ttl;
+    }
     c->conn = LC_UP;
     c->inflight = 0;
     c->spread_renewal = 1; /* every leader on the connection renews now */
@@ -937,7 +945,8 @@ static void run_timers(struct lc_core *c)
     }
     if (c->conn != LC_UP || c->inflight)
         return;
-    if (c->state == LC_FOLLOWER && !c->benched && c->now >= c->retry_at)
+    if (c->state == LC_FOLLOWER && !c->benched && c->now >= c->retry_at &&
+        c->now >= c->fresh_until)
         follower_try(c);
     else if (c->state == LC_LEADER && c->term_pending) {
         if (c->now >= c->retry_at)
@@ -967,7 +976,8 @@ lc_time lc_deadline(const struct lc_core *c)
     if (c->conn == LC_CONNECTING)
         return min_time(d, c->connect_end);
     if (c->state == LC_FOLLOWER && !c->benched)
-        d = min_time(d, c->retry_at);
+        d = min_time(d, c->retry_at > c->fresh_until ? c->retry_at
+                                                     : c->fresh_until);
     else if (c->state == LC_LEADER)
         d = min_time(d, c->term_pending ? c->retry_at : c->renew_at);
     else if (c->state == LC_OBSERVER)
@@ -1021,7 +1031,7 @@ const struct lc_output *lc_step(struct lc_core *c, const struct lc_input *in,
         on_stop(c);
         break;
     case LC_IN_CONNECTED:
-        on_connected(c);
+        on_connected(c, in->fresh);
         break;
     case LC_IN_CONN_FAILED:
         on_conn_failed(c, in->error, in->text, in->len);

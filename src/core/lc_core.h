@@ -136,6 +136,11 @@ struct lc_input {
     int error;
     const char *text;
     size_t len;
+    /* CONNECTED: to another server than this core used before (the
+     * sentinels named a new master). A leader steps down at once, and no
+     * one acquires there for one ttl: a lease of the old master that did
+     * not reach the new one runs out first (docs/protocol.md, Sentinel). */
+    int fresh;
 };
 
 struct lc_config {

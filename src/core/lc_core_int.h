@@ -10,6 +10,7 @@ struct lc_core {
     const char *id; /* the config's, borrowed */
     lc_time ttl, wait, drift, renew_every, cmd_timeout, connect_timeout;
     lc_time backoff_cap;
+    lc_time fresh_until; /* no acquire before this: a new server */
     uint64_t rng;
 
     lc_time now;

@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/lc_reply.h"
@@ -39,6 +40,17 @@ static void cleanup(void *p)
     ((struct lio_conn *) p)->want = 0;
 }
 
+/* Lets go of a context that hiredis frees later (after the callback that
+ * runs now, say): its hooks would otherwise clear the interest of the
+ * connection opened in its place. */
+static void detach(redisAsyncContext *ac)
+{
+    ac->ev.addRead = ac->ev.delRead = NULL;
+    ac->ev.addWrite = ac->ev.delWrite = NULL;
+    ac->ev.cleanup = NULL;
+    ac->ev.data = NULL;
+}
+
 /* ---- hiredis callbacks ---- */
 
 /* The connection ac belongs to, or NULL if it is no longer current. */
@@ -62,11 +74,22 @@ int lio_error_of_context(int redis_err)
     }
 }
 
+static void next_sentinel(struct lio_conn *c, const char *text);
+
 static void report_failure(struct lio_conn *c, int error, const char *text)
 {
     int was_ready = c->ready;
     char tls_text[256];
 
+    if (c->ac != NULL)
+        detach(c->ac);
+    if (c->stage == LIO_STAGE_SENTINEL) {
+        c->ssl = NULL;
+        c->ac = NULL; /* hiredis frees the context itself */
+        c->want = 0;
+        next_sentinel(c, text);
+        return;
+    }
     /* While hiredis tears the context down its session is still there:
      * ask it what went wrong in TLS, if anything. */
     if (c->ssl != NULL && !was_ready &&
@@ -137,6 +160,12 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     report_failure(c, error, ac->errstr[0] ? ac->errstr : "connection closed");
 }
 
+static int is_readonly(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_ERROR && r->len >= 8 &&
+           strncmp(r->str, "READONLY", 8) == 0;
+}
+
 static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct lio_conn *c = current(ac);
@@ -150,28 +179,71 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
             freeReplyObject(reply);
         return;
     }
+    if (c->origin->sentinel && is_readonly(reply)) {
+        /* The master became a replica (a failover): nothing written here
+         * counts any more. The connection ends, so that the next one asks
+         * the sentinels again. (On a plain URL it is the server the user
+         * named: its refusal is reported as it is.) */
+        freeReplyObject(reply);
+        detach(ac);
+        c->ac = NULL;
+        c->ssl = NULL;
+        c->ready = 0;
+        c->want = 0;
+        c->handler->failed(c->owner, c, 1, LEADER_EREADONLY,
+                           "the master became a replica (READONLY): asking "
+                           "the sentinels again");
+        redisAsyncFree(ac); /* deferred by hiredis until we return */
+        return;
+    }
     c->handler->reply(c->owner, c, tag, reply);
 }
 
+enum { SETUP_STEP, SETUP_LAST, SETUP_ROLE };
+
+/* ROLE's reply names a master: ["master", offset, replicas]. */
+static int is_master(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+           (r->element[0]->type == REDIS_REPLY_STRING ||
+            r->element[0]->type == REDIS_REPLY_STATUS) &&
+           strcmp(r->element[0]->str, "master") == 0;
+}
+
+/* The opening failed on a setup reply: the socket closes from the next
+ * loop turn. */
+static void setup_failed(struct lio_conn *c, redisAsyncContext *ac, int error,
+                         const char *text)
+{
+    detach(ac);
+    c->ac = NULL;
+    c->ssl = NULL;
+    c->ready = 0;
+    c->handler->failed(c->owner, c, 0, error, text);
+    redisAsyncFree(ac); /* deferred by hiredis until we return */
+}
+
 /* The last setup reply (to PING) makes the connection ready; an error in
- * any of them fails it, closing the socket from the next loop turn. */
+ * any of them fails it, and so does a ROLE that is not a master's. */
 static void on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct lio_conn *c = current(ac);
     redisReply *reply = r;
-    int last = privdata != NULL;
+    int step = (int) (uintptr_t) privdata;
+    char text[LU_URL_HOST_MAX + 160];
 
     if (c != NULL && reply != NULL) {
         if (reply->type == REDIS_REPLY_ERROR) {
-            char text[160];
             snprintf(text, sizeof text, "%s", reply->str);
-            c->ac = NULL;
-            c->ssl = NULL;
-            c->ready = 0;
-            c->handler->failed(c->owner, c, 0,
-                               lc_classify_error(reply->str, reply->len), text);
-            redisAsyncFree(ac); /* deferred by hiredis until we return */
-        } else if (last) {
+            setup_failed(c, ac, lc_classify_error(reply->str, reply->len),
+                         text);
+        } else if (step == SETUP_ROLE && !is_master(reply)) {
+            snprintf(text, sizeof text,
+                     "%s:%d is not a master: the sentinels have not caught "
+                     "up with a failover yet",
+                     c->url->host, c->url->port);
+            setup_failed(c, ac, LEADER_ECONN, text);
+        } else if (step == SETUP_LAST) {
             c->ready = 1;
             c->handler->ready(c->owner, c);
         }
@@ -283,9 +355,14 @@ void lio_conn_init(struct lio_conn *c, const struct lio_conn_handler *h,
     c->lookup_due = LC_NEVER;
 }
 
-/* Ends an opening that failed; the handler hears why. */
+/* Ends an opening that failed; the handler hears why (or, while asking a
+ * sentinel, the next one is asked). */
 static void fail_open(struct lio_conn *c, int error, const char *text)
 {
+    if (c->stage == LIO_STAGE_SENTINEL) {
+        next_sentinel(c, text);
+        return;
+    }
     lio_conn_close(c);
     c->handler->failed(c->owner, c, 0, error, text);
 }
@@ -310,12 +387,36 @@ static redisAsyncContext *connect_async(const struct lio_conn *c)
     return redisAsyncConnectWithOptions(&o);
 }
 
+static void on_sentinel_reply(redisAsyncContext *ac, void *r, void *privdata);
+
+/* Queues what opening asks: the master's address of a sentinel; else the
+ * setup commands (with ROLE for a master found through sentinels) and a
+ * PING. 0 or -1. */
+static int queue_opening(struct lio_conn *c, redisAsyncContext *ac)
+{
+    static const char *ping = "PING", *role = "ROLE";
+    static const size_t ping_len = 4, role_len = 4;
+    const char *ask[3] = {"SENTINEL", "get-master-addr-by-name",
+                          c->origin->master_name};
+    size_t ask_lens[3] = {8, 23, strlen(c->origin->master_name)};
+
+    if (c->stage == LIO_STAGE_SENTINEL)
+        return redisAsyncCommandArgv(ac, on_sentinel_reply, NULL, 3, ask,
+                                     ask_lens);
+    if (lio_for_each_setup(c->url, queue_setup, ac) != REDIS_OK)
+        return -1;
+    if (c->origin->sentinel &&
+        redisAsyncCommandArgv(ac, on_setup_reply, (void *) SETUP_ROLE, 1, &role,
+                              &role_len) != REDIS_OK)
+        return -1;
+    return redisAsyncCommandArgv(ac, on_setup_reply, (void *) SETUP_LAST, 1,
+                                 &ping, &ping_len);
+}
+
 /* Starts hiredis on the address (the URL's own, or the one looked up). */
 static void start_connect(struct lio_conn *c)
 {
     redisAsyncContext *ac;
-    static const char *ping = "PING";
-    static const size_t ping_len = 4;
 
     c->gen++; /* a new descriptor */
     ac = connect_async(c);
@@ -352,9 +453,7 @@ static void start_connect(struct lio_conn *c)
     c->want = LIO_WANT_WRITE;
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    if (lio_for_each_setup(c->url, queue_setup, ac) != REDIS_OK ||
-        redisAsyncCommandArgv(ac, on_setup_reply, (void *) 1, 1, &ping,
-                              &ping_len) != REDIS_OK)
+    if (queue_opening(c, ac) != 0)
         fail_open(c, LEADER_ENOMEM, "out of memory");
 }
 
@@ -389,19 +488,15 @@ static long try_ms(long timeout_ms)
     return ms < 50 ? 50 : ms;
 }
 
-int lio_conn_open(struct lio_conn *c, const struct lu_url *url,
-                  const struct lio_conn_params *p, lc_time now)
+/* Opens c->url: at once for a numeric host or a unix socket, else after
+ * looking the name up. */
+static void open_url(struct lio_conn *c, long timeout_ms)
 {
+    const struct lu_url *url = c->url;
     const char *direct;
     char text[160];
     int error;
 
-    lio_conn_close(c);
-    c->gen++;
-    c->url = url;
-    c->keepalive_s = p->keepalive_s;
-    c->timeout_ms = p->timeout_ms;
-    c->deadline = now + (p->timeout_ms > 0 ? p->timeout_ms : 0);
     c->addr[0] = '\0';
     direct = url->kind == LU_URL_TCP ? lio_direct_address(url->host) : "";
     if (direct != NULL) {
@@ -411,16 +506,117 @@ int lio_conn_open(struct lio_conn *c, const struct lu_url *url,
             c->addr[n] = '\0';
         }
         start_connect(c);
-        return 0;
+        return;
     }
-    c->lookup = lio_lookup_start(url->host, try_ms(p->timeout_ms), &error, text,
+    c->lookup = lio_lookup_start(url->host, try_ms(timeout_ms), &error, text,
                                  sizeof text);
     if (c->lookup == NULL) {
         fail_open(c, error, text);
-        return 0;
+        return;
     }
     c->want = LIO_WANT_READ;
-    after_lookup(c, lio_lookup_process(c->lookup), now);
+    after_lookup(c, lio_lookup_process(c->lookup), c->now);
+}
+
+/* Asks sentinel c->sentinel_i, within its share of what is left. */
+static void ask_sentinel(struct lio_conn *c)
+{
+    const struct lu_url_node *n = &c->origin->sentinels[c->sentinel_i];
+    lc_time left = c->deadline - c->now;
+    lc_time share = left / (c->origin->nsentinels - c->sentinel_i);
+
+    c->target = *c->origin;
+    c->target.sentinel = 0;
+    c->target.has_user = c->target.has_password = 0;
+    c->target.db = 0;
+    memcpy(c->target.host, n->host, sizeof c->target.host);
+    c->target.port = n->port;
+    c->url = &c->target;
+    c->stage = LIO_STAGE_SENTINEL;
+    c->stage_deadline = c->now + (share > 1 ? share : 1);
+    open_url(c, (long) (c->stage_deadline - c->now));
+}
+
+static void next_sentinel(struct lio_conn *c, const char *text)
+{
+    const struct lu_url_node *n = &c->origin->sentinels[c->sentinel_i];
+    lc_time deadline = c->deadline;
+    char all[sizeof c->why + LU_URL_NAME_MAX + 80];
+
+    snprintf(c->why, sizeof c->why, "sentinel %s:%d: %s", n->host, n->port,
+             text);
+    lio_conn_close(c);
+    c->deadline = deadline;
+    if (++c->sentinel_i < c->origin->nsentinels && c->now < deadline) {
+        ask_sentinel(c);
+        return;
+    }
+    c->stage = LIO_STAGE_SERVER;
+    snprintf(all, sizeof all,
+             "no sentinel gave the address of master \"%s\" (last: %s)",
+             c->origin->master_name, c->why);
+    c->handler->failed(c->owner, c, 0, LEADER_ECONN, all);
+}
+
+/* The master's address, or why not: the master is opened next. */
+static void on_sentinel_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct lio_conn *c = current(ac);
+    redisReply *reply = r;
+    int port = 0;
+
+    (void) privdata;
+    if (c == NULL || reply == NULL) {
+        if (reply != NULL)
+            freeReplyObject(reply);
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+        reply->element[0]->type == REDIS_REPLY_STRING &&
+        reply->element[1]->type == REDIS_REPLY_STRING &&
+        reply->element[0]->len > 0 && reply->element[0]->len <= LU_URL_HOST_MAX)
+        port = atoi(reply->element[1]->str);
+    if (port > 0 && port <= 65535) {
+        c->target = *c->origin;
+        c->target.sentinel = 0;
+        memcpy(c->target.host, reply->element[0]->str,
+               reply->element[0]->len + 1);
+        c->target.port = port;
+        c->url = &c->target;
+        c->stage = LIO_STAGE_SERVER;
+        c->ac = NULL;
+        detach(ac);
+        redisAsyncFree(ac); /* deferred by hiredis until we return */
+        open_url(c, (long) (c->deadline - c->now));
+    } else if (reply->type == REDIS_REPLY_NIL) {
+        next_sentinel(c, "knows no master of that name");
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        next_sentinel(c, reply->str);
+    } else {
+        next_sentinel(c,
+                      "unexpected reply to SENTINEL get-master-addr-by-name");
+    }
+    freeReplyObject(reply);
+}
+
+int lio_conn_open(struct lio_conn *c, const struct lu_url *url,
+                  const struct lio_conn_params *p, lc_time now)
+{
+    lio_conn_close(c);
+    c->gen++;
+    c->origin = c->url = url;
+    c->stage = LIO_STAGE_SERVER;
+    c->now = now;
+    c->keepalive_s = p->keepalive_s;
+    c->timeout_ms = p->timeout_ms;
+    c->deadline = now + (p->timeout_ms > 0 ? p->timeout_ms : 0);
+    if (url->sentinel) {
+        c->sentinel_i = 0;
+        c->why[0] = '\0';
+        ask_sentinel(c);
+    } else {
+        open_url(c, p->timeout_ms);
+    }
     return 0;
 }
 
@@ -436,8 +632,11 @@ void lio_conn_close(struct lio_conn *c)
     c->ac = NULL;
     c->ssl = NULL;
     c->ready = 0;
-    if (ac != NULL)
+    c->stage = LIO_STAGE_SERVER;
+    if (ac != NULL) {
+        detach(ac);
         redisAsyncFree(ac); /* its callbacks now find it stale */
+    }
     lio_lookup_free(c->lookup);
     c->lookup = NULL;
     c->want = 0;
@@ -456,6 +655,7 @@ void lio_conn_handle(struct lio_conn *c, short revents, lc_time now)
 {
     redisAsyncContext *ac = c->ac;
 
+    c->now = now;
     if (c->lookup != NULL) {
         after_lookup(c, lio_lookup_process(c->lookup), now);
         return;
@@ -479,15 +679,25 @@ lc_time lio_conn_deadline(const struct lio_conn *c)
 {
     if (!lio_conn_is_open(c) || c->ready)
         return LC_NEVER;
-    return c->lookup_due < c->deadline ? c->lookup_due : c->deadline;
+    lc_time d = c->lookup_due < c->deadline ? c->lookup_due : c->deadline;
+
+    if (c->stage == LIO_STAGE_SENTINEL && c->stage_deadline < d)
+        d = c->stage_deadline;
+    return d;
 }
 
 void lio_conn_tick(struct lio_conn *c, lc_time now)
 {
     char text[LU_URL_HOST_MAX + 64];
 
+    c->now = now;
     if (c->lookup != NULL && now >= c->lookup_due)
         after_lookup(c, lio_lookup_process(c->lookup), now);
+    if (c->stage == LIO_STAGE_SENTINEL && lio_conn_is_open(c) &&
+        now >= c->stage_deadline && now < c->deadline) {
+        next_sentinel(c, "timed out");
+        return;
+    }
     if (!lio_conn_is_open(c) || c->ready || now < c->deadline)
         return;
     if (c->lookup != NULL)
@@ -498,6 +708,18 @@ void lio_conn_tick(struct lio_conn *c, lc_time now)
     } else
         snprintf(text, sizeof text, "timed out connecting");
     fail_open(c, LEADER_ETIMEDOUT, text);
+}
+
+uint64_t lio_conn_server(const struct lio_conn *c)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+
+    if (c->origin == NULL || !c->origin->sentinel)
+        return 0;
+    for (const char *p = c->url->host; *p != '\0'; p++)
+        h = (h ^ (unsigned char) *p) * 0x100000001b3ULL;
+    h = (h ^ (uint64_t) c->url->port) * 0x100000001b3ULL;
+    return h != 0 ? h : 1;
 }
 
 int lio_conn_send(struct lio_conn *c, uint64_t tag, int argc, const char **argv,

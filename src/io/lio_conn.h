@@ -14,6 +14,12 @@
  * lio_conn_tick() by lio_conn_deadline(), and past it the opening fails
  * with LEADER_ETIMEDOUT. TCP sockets get keepalive probes.
  *
+ * A sentinel URL first asks the sentinels, in turn, for the master's
+ * address (SENTINEL get-master-addr-by-name), each within its share of
+ * the deadline, then opens the master as it would any URL, with ROLE among
+ * the setup commands: a server that is not a master (the sentinels' view
+ * is behind a failover) fails the opening, and the next one asks again.
+ *
  * A rediss:// URL starts TLS (lio_tls.h) once the socket is connected,
  * before the setup commands: hiredis advances the handshake within its
  * non-blocking reads and writes, and the same deadline bounds it (past it,
@@ -53,12 +59,22 @@ struct lio_conn_handler {
                   redisReply *reply);
 };
 
+enum lio_conn_stage { LIO_STAGE_SERVER, LIO_STAGE_SENTINEL };
+
 struct lio_conn {
-    redisAsyncContext *ac;     /* NULL when closed or still resolving */
-    struct lio_lookup *lookup; /* while the host name is looked up */
-    const struct lu_url *url;  /* borrowed while open */
-    char addr[LIO_ADDR_MAX];   /* the numeric address, "" for unix */
-    unsigned want;             /* LIO_WANT_... bits */
+    redisAsyncContext *ac;       /* NULL when closed or still resolving */
+    struct lio_lookup *lookup;   /* while the host name is looked up */
+    const struct lu_url *url;    /* what is opened: origin, or target */
+    const struct lu_url *origin; /* borrowed while open */
+    /* A sentinel URL: the sentinel asked, then the master found. */
+    struct lu_url target;
+    enum lio_conn_stage stage;
+    int sentinel_i;          /* the sentinel asked now */
+    lc_time stage_deadline;  /* this sentinel's share of the time */
+    lc_time now;             /* the caller's clock at its last call */
+    char why[200];           /* the last sentinel's failure */
+    char addr[LIO_ADDR_MAX]; /* the numeric address, "" for unix */
+    unsigned want;           /* LIO_WANT_... bits */
     int ready;
     int keepalive_s;
     long timeout_ms;    /* the opening's, for messages */
@@ -111,6 +127,11 @@ lc_time lio_conn_deadline(const struct lio_conn *c);
 
 /* Runs what is due at now: the resolver's timers, the opening deadline. */
 void lio_conn_tick(struct lio_conn *c, lc_time now);
+
+/* Who answers on a ready connection, as far as it matters: for a sentinel
+ * URL, the master's address as a number (a failover changes it), never
+ * 0; else 0. */
+uint64_t lio_conn_server(const struct lio_conn *c);
 
 /* Sends a command; its reply goes to handler->reply with tag. Returns 0,
  * or LEADER_ECONN if the connection is closed or closing. */

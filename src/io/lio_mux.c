@@ -179,7 +179,7 @@ static void deliver(struct lio_mux *c, const struct lio_record *r)
     if (r->conn_gen != r->conn->gen)
         return; /* news of a connection closed since */
     if (r->kind == REC_READY)
-        lio_session_ready(&c->session, link, c->now);
+        lio_session_ready(&c->session, link, lio_conn_server(r->conn), c->now);
     else if (r->kind == REC_FAILED)
         lio_session_failed(&c->session, link, r->error, r->text, c->now);
     else

@@ -268,12 +268,25 @@ static void fail_all(struct lio_session *s, const struct lio_slot *except,
     }
 }
 
+/* CONNECTED, fresh when the election reached another server before. */
+static void connected(struct lio_slot *e)
+{
+    uint64_t now_on = e->session->server;
+    struct lc_input in = {.kind = LC_IN_CONNECTED,
+                          .fresh = e->server != 0 && now_on != 0 &&
+                                   e->server != now_on};
+
+    if (now_on != 0)
+        e->server = now_on;
+    step(e, &in);
+}
+
 static void ready_all(struct lio_session *s)
 {
     for (size_t i = 0; i < s->nslots; i++) {
         struct lio_slot *e = s->slots[i];
         if (e != NULL && lc_conn_state(e->core) == LC_CONNECTING)
-            step_kind(e, LC_IN_CONNECTED, 0, NULL);
+            connected(e);
     }
 }
 
@@ -404,7 +417,7 @@ static void settle(struct lio_session *s)
             s->owed--;
             if (lc_conn_state(e->core) == LC_CONNECTING &&
                 link_state(s, LIO_LINK_CMD) == LIO_LINK_READY)
-                step_kind(e, LC_IN_CONNECTED, 0, NULL);
+                connected(e);
         }
     }
     if (s->attached == 0)
@@ -596,10 +609,12 @@ lc_time lio_session_deadline(const struct lio_session *s)
 
 /* ---- what the transport reports ---- */
 
-void lio_session_ready(struct lio_session *s, enum lio_link link, lc_time now)
+void lio_session_ready(struct lio_session *s, enum lio_link link,
+                       uint64_t server, lc_time now)
 {
     advance(s, now);
     if (link == LIO_LINK_CMD) {
+        s->server = server;
         ready_all(s);
     } else {
         s->sub_ping_at = s->now + timing(s).ping_every;

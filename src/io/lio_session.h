@@ -98,6 +98,7 @@ struct lio_slot {
     struct lc_cmd last_cmd; /* the command awaited, for the EVAL fallback */
     lio_emit_fn emit;
     void *owner;
+    uint64_t server; /* the server its core last reached, 0: none yet */
 };
 
 struct lio_session {
@@ -120,6 +121,7 @@ struct lio_session {
     lc_time sub_pong_by; /* its PING's reply is due, LC_NEVER for none */
     uint64_t rng;
     struct lio_shas shas;
+    uint64_t server; /* behind the command link, when ready */
 };
 
 /* Returns 0, or LEADER_ENOMEM. The transport is copied. */
@@ -155,7 +157,11 @@ const struct lc_core *lio_slot_core(const struct lio_slot *e);
 
 /* ---- what the transport reports ---- */
 
-void lio_session_ready(struct lio_session *s, enum lio_link link, lc_time now);
+/* The link is ready, to server: who answers there, as the transport
+ * tells servers apart (0: it does not). An election that used one server
+ * and now reaches another is told it is fresh (lc_input.fresh). */
+void lio_session_ready(struct lio_session *s, enum lio_link link,
+                       uint64_t server, lc_time now);
 /* The link failed to open, or broke; it is already down. */
 void lio_session_failed(struct lio_session *s, enum lio_link link, int error,
                         const char *text, lc_time now);

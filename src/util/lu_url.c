@@ -191,6 +191,111 @@ static int parse_tcp(const char *s, struct lu_url *u, char *err, size_t errlen)
     return parse_db(s + auth_len + 1, len - auth_len - 1, u, err, errlen);
 }
 
+/* The master's name, after '#': printable, no spaces. */
+static int parse_master_name(const char *s, struct lu_url *u, char *err,
+                             size_t errlen)
+{
+    size_t n = strlen(s);
+
+    if (n == 0)
+        return fail(err, errlen, LEADER_EURL,
+                    "a sentinel URL ends with #master-name");
+    if (n > LU_URL_NAME_MAX)
+        return fail(err, errlen, LEADER_EURL, "master name too long");
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char) s[i] <= ' ' || s[i] == 0x7f)
+            return fail(err, errlen, LEADER_EURL,
+                        "bad character in the master name");
+    memcpy(u->master_name, s, n + 1);
+    return 0;
+}
+
+/* Whether host[:port] in [s, s+len) gives a port. */
+static int gives_port(const char *s, size_t len)
+{
+    const char *close = len > 0 && *s == '[' ? memchr(s, ']', len) : NULL;
+
+    if (close != NULL)
+        return close + 1 < s + len && close[1] == ':';
+    return memchr(s, ':', len) != NULL;
+}
+
+/* The end of one host[:port] in [s, end): a comma outside [IPv6]. */
+static const char *node_end(const char *s, const char *end)
+{
+    int inside = 0;
+
+    for (; s < end && (inside || *s != ','); s++)
+        if (*s == '[' || *s == ']')
+            inside = *s == '[';
+    return s;
+}
+
+/* host[:port] pairs separated by commas, in [s, s+len). */
+static int parse_sentinels(const char *s, size_t len, struct lu_url *u,
+                           char *err, size_t errlen)
+{
+    const char *end = s + len;
+    struct lu_url one;
+    int rc;
+
+    while (1) {
+        const char *next = node_end(s, end);
+        struct lu_url_node *n = &u->sentinels[u->nsentinels];
+
+        if (u->nsentinels == LU_URL_SENTINELS_MAX)
+            return fail(err, errlen, LEADER_EURL,
+                        "at most %d sentinels in a URL", LU_URL_SENTINELS_MAX);
+        memset(&one, 0, sizeof one);
+        rc = parse_hostport(s, (size_t) (next - s), &one, err, errlen);
+        if (rc != 0)
+            return rc;
+        memcpy(n->host, one.host, sizeof n->host);
+        n->port = gives_port(s, (size_t) (next - s)) ? one.port : 26379;
+        u->nsentinels++;
+        if (next == end)
+            break;
+        s = next + 1;
+    }
+    memcpy(u->host, u->sentinels[0].host, sizeof u->host);
+    u->port = u->sentinels[0].port;
+    return 0;
+}
+
+static int parse_sentinel(const char *s, struct lu_url *u, char *err,
+                          size_t errlen)
+{
+    size_t auth_len = strcspn(s, "/?#");
+    const char *at = NULL, *hash = strchr(s, '#');
+    int rc;
+
+    u->sentinel = 1;
+    for (size_t i = 0; i < auth_len; i++)
+        if (s[i] == '@')
+            at = s + i;
+    if (at != NULL) {
+        rc = parse_userinfo(s, (size_t) (at - s), u, err, errlen);
+        if (rc != 0)
+            return rc;
+    }
+    rc = parse_sentinels(at != NULL ? at + 1 : s,
+                         at != NULL ? auth_len - (size_t) (at - s) - 1
+                                    : auth_len,
+                         u, err, errlen);
+    if (rc != 0)
+        return rc;
+    if (s[auth_len] == '?' || hash == NULL)
+        return fail(err, errlen, LEADER_EURL,
+                    "a sentinel URL ends with #master-name (no query)");
+    if (s[auth_len] == '/') {
+        rc = parse_db(s + auth_len + 1, (size_t) (hash - s) - auth_len - 1, u,
+                      err, errlen);
+        if (rc != 0)
+            return rc;
+    }
+    return parse_master_name(hash + 1, u, err, errlen);
+}
+
 static int parse_unix(const char *s, struct lu_url *u, char *err, size_t errlen)
 {
     const char *q = strchr(s, '?');
@@ -230,8 +335,18 @@ int lu_url_parse(const char *url, struct lu_url *u, char *err, size_t errlen)
         u->tls = 1;
         return parse_tcp(url + 9, u, err, errlen);
     }
+    if (strncmp(url, "redis-sentinel://", 17) == 0) {
+        u->kind = LU_URL_TCP;
+        return parse_sentinel(url + 17, u, err, errlen);
+    }
+    if (strncmp(url, "rediss-sentinel://", 18) == 0) {
+        u->kind = LU_URL_TCP;
+        u->tls = 1;
+        return parse_sentinel(url + 18, u, err, errlen);
+    }
     return fail(err, errlen, LEADER_EURL,
-                "unknown scheme: use redis://, rediss:// or unix://");
+                "unknown scheme: use redis://, rediss://, unix://, "
+                "redis-sentinel:// or rediss-sentinel://");
 }
 
 void lu_url_redact(const char *url, char *out, size_t outlen)

@@ -4,20 +4,32 @@
  *   redis://user@host[:port][/db]   (the password given apart)
  *   rediss://...                                 (the same, over TLS)
  *   unix:///path/to/redis.sock[?db=N]
+ *   redis-sentinel://[[user]:password@]host[:port][,host[:port]...][/db]#name
+ *   rediss-sentinel://...                        (the same, over TLS)
  * A rediss:// URL is TCP with tls set; it is never downgraded to plain
- * text. */
+ * text. A sentinel URL is TCP with sentinel set: the sentinels (default
+ * port 26379) are asked for the address of the master called name, and
+ * the credentials, db and TLS apply to that master (and TLS to the
+ * sentinels too). host and port hold the first sentinel until then. */
 #ifndef LU_URL_H
 #define LU_URL_H
 
 #include <stddef.h>
 
-#define LU_URL_HOST_MAX 255
-#define LU_URL_PATH_MAX 107 /* sun_path holds 108 bytes with the NUL */
-#define LU_URL_CRED_MAX 511
+#define LU_URL_HOST_MAX      255
+#define LU_URL_PATH_MAX      107 /* sun_path holds 108 bytes with the NUL */
+#define LU_URL_CRED_MAX      511
+#define LU_URL_SENTINELS_MAX 8
+#define LU_URL_NAME_MAX      255
 
 enum lu_url_kind { LU_URL_TCP = 1, LU_URL_UNIX };
 
 struct lio_tls;
+
+struct lu_url_node {
+    char host[LU_URL_HOST_MAX + 1];
+    int port;
+};
 
 struct lu_url {
     enum lu_url_kind kind;
@@ -34,6 +46,11 @@ struct lu_url {
     char user[LU_URL_CRED_MAX + 1];
     char password[LU_URL_CRED_MAX + 1];
     int db;
+    /* redis-sentinel:// and rediss-sentinel:// */
+    int sentinel;
+    int nsentinels;
+    struct lu_url_node sentinels[LU_URL_SENTINELS_MAX];
+    char master_name[LU_URL_NAME_MAX + 1];
 };
 
 /* Parses url into u. Returns 0 or LEADER_EURL (malformed), with a reason

@@ -1775,7 +1775,7 @@ static void on_client(struct world *w, struct event *ev)
         p->open_deadline[link] = LC_NEVER;
         TRACE(w, p->index, "transport: %s link ready (conn #%d)",
               cn->sub ? "sub" : "cmd", ci);
-        lio_session_ready(&p->s, link, local_now(p));
+        lio_session_ready(&p->s, link, 0, local_now(p));
         break;
     case M_REFUSED:
     case M_RESET:

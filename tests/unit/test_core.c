@@ -187,6 +187,43 @@ TEST(start_connects_with_a_connect_deadline)
     ASSERT_EQ(lc_busy(&core), 1);
 }
 
+static const struct lc_output *connected_fresh(lc_time now)
+{
+    struct lc_input in = {.kind = LC_IN_CONNECTED, .now = now, .fresh = 1};
+    return out = lc_step(&core, &in, &outbuf);
+}
+
+TEST(a_leader_on_a_fresh_server_steps_down_and_nobody_acquires_for_a_ttl)
+{
+    elect(); /* term 7, lease from 1005 */
+    feed(LC_IN_CONN_LOST, 1500);
+    feed(LC_IN_TICK, 1500);
+    ASSERT_EQ(lc_has_lease(&core, 1600), 1);
+    connected_fresh(1600);
+    expect_event(0, LC_EV_REVOKED, 7, LEADER_ECONN);
+    ASSERT_EQ(lc_has_lease(&core, 1600), 0);
+    ASSERT_EQ(out->ncmds, 0); /* no acquire on the new master yet */
+    ASSERT_EQ(out->deadline, 1600 + 3000);
+    feed(LC_IN_TICK, 4599);
+    ASSERT_EQ(out->ncmds, 0);
+    feed(LC_IN_TICK, 4600);
+    ASSERT_EQ(out->ncmds, 1);
+    ASSERT_EQ(out->cmds[0].kind, LC_CMD_ACQUIRE);
+}
+
+TEST(a_follower_on_a_fresh_server_waits_a_ttl_whatever_it_hears)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    connected_fresh(1005);
+    ASSERT_EQ(out->ncmds, 0);
+    notify(1100, "released 5 other");
+    ASSERT_EQ(out->ncmds, 0);
+    feed(LC_IN_TICK, 4005);
+    ASSERT_EQ(out->ncmds, 1);
+    ASSERT_EQ(out->cmds[0].kind, LC_CMD_ACQUIRE);
+}
+
 TEST(connected_follower_acquires_at_once)
 {
     setup(3000, 1000);

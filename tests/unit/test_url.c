@@ -100,6 +100,41 @@ TEST(rediss_password_is_redacted)
     ASSERT_STR_EQ(out, "rediss://app:***@h:6380/1");
 }
 
+TEST(sentinel_urls)
+{
+    ASSERT_OK(parse("redis-sentinel://s1,s2:26380,[::1]:7,10.0.0.1#mymaster"));
+    ASSERT_EQ(u.kind, LU_URL_TCP);
+    ASSERT_EQ(u.sentinel, 1);
+    ASSERT_EQ(u.tls, 0);
+    ASSERT_EQ(u.nsentinels, 4);
+    ASSERT_STR_EQ(u.sentinels[0].host, "s1");
+    ASSERT_EQ(u.sentinels[0].port, 26379);
+    ASSERT_STR_EQ(u.sentinels[1].host, "s2");
+    ASSERT_EQ(u.sentinels[1].port, 26380);
+    ASSERT_STR_EQ(u.sentinels[2].host, "::1");
+    ASSERT_EQ(u.sentinels[2].port, 7);
+    ASSERT_STR_EQ(u.sentinels[3].host, "10.0.0.1");
+    ASSERT_EQ(u.sentinels[3].port, 26379);
+    ASSERT_STR_EQ(u.master_name, "mymaster");
+    ASSERT_STR_EQ(u.host, "s1"); /* until the sentinels answer */
+    ASSERT_EQ(u.db, 0);
+    ASSERT_EQ(u.has_password, 0);
+
+    ASSERT_OK(parse("rediss-sentinel://app:pw%40x@[::1],h:1/3#m-1"));
+    ASSERT_EQ(u.tls, 1);
+    ASSERT_EQ(u.sentinel, 1);
+    ASSERT_EQ(u.nsentinels, 2);
+    ASSERT_STR_EQ(u.sentinels[0].host, "::1");
+    ASSERT_EQ(u.sentinels[0].port, 26379);
+    ASSERT_STR_EQ(u.user, "app");
+    ASSERT_STR_EQ(u.password, "pw@x");
+    ASSERT_EQ(u.db, 3);
+    ASSERT_STR_EQ(u.master_name, "m-1");
+
+    ASSERT_OK(parse("redis://h"));
+    ASSERT_EQ(u.sentinel, 0);
+}
+
 TEST(malformed_urls_are_refused_with_a_reason)
 {
     static const char *bad[] = {
@@ -128,6 +163,18 @@ TEST(malformed_urls_are_refused_with_a_reason)
         "unix://",
         "unix:///s.sock?db=",
         "unix:///s.sock?foo=1",
+        "redis-sentinel://h",
+        "redis-sentinel://h#",
+        "redis-sentinel://h/0",
+        "redis-sentinel://h?x=1#m",
+        "redis-sentinel://h,#m",
+        "redis-sentinel://,h#m",
+        "redis-sentinel://h:0#m",
+        "redis-sentinel://h/x#m",
+        "redis-sentinel://h#m m",
+        "redis-sentinel://a,b,c,d,e,f,g,h,i#m",
+        "redis-sentinel://[::1#m",
+        "redis-sentinels://h#m",
     };
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -327,7 +327,7 @@ typedef struct leader_stats {
      * minus the time of the confirmation: how close the lease came to
      * running out. Below 0 if the reply was handled after that deadline
      * (the process was held up): the renewal still counts, since its
-     * lease runs from its send. 0 until renewals_confirmed is. */
+     * lease runs from its send. 0 until a renewal is confirmed. */
     int64_t lease_slack_ms;     /* at the last confirmed renewal */
     int64_t lease_slack_min_ms; /* the smallest so far */
 

@@ -103,18 +103,18 @@ typedef enum leader_event_type {
                                * "no leader" */
 } leader_event_type;
 
-/* Versioned structures. leader_options, leader_client_options and
- * leader_info belong to the caller, leader_event to the library, and each
- * begins with struct_size, the size of the structure as its owner was
- * compiled. Later versions only append fields, so a program and a library
- * of different versions each use the fields both know:
+/* Versioned structures. leader_options, leader_client_options,
+ * leader_info and leader_stats belong to the caller, leader_event to the
+ * library, and each begins with struct_size, the size of the structure as its
+ * owner was compiled. Later versions only append fields, so a program and a
+ * library of different versions each use the fields both know:
  * - options: leader_options_init() (a macro) passes the caller's size;
  *   the library reads the fields within it and takes the defaults for
  *   later ones. Fields it does not know must be left zero (as init leaves
  *   them), or leader_new() refuses them: an option a library cannot honour
  *   is never ignored silently.
- * - leader_info: leader_current() (a macro) passes the caller's size; the
- *   library writes no byte beyond it.
+ * - leader_info, leader_stats: leader_current() and leader_stats() (macros)
+ *   pass the caller's size; the library writes no byte beyond it.
  * - leader_event: the library's size; LEADER_EVENT_HAS(ev, field) tells
  *   whether a field newer than the first version is there. */
 #define LEADER_EVENT_HAS(ev, field)                                            \
@@ -268,6 +268,104 @@ LEADER_API int leader_current_size(leader *l, leader_info *info, size_t size);
 #define leader_current(l, info)                                                \
     leader_current_size((l), (info), sizeof(leader_info))
 
+/* ---- Statistics, for operators ----
+ *
+ * leader_stats() copies a handle's counters into a leader_stats that the
+ * caller owns (nothing in it points anywhere). The loop of the handle
+ * keeps them as it runs, counting the facts as the election's state
+ * machine reports them, and publishes each as an atomic word: reading them
+ * takes no lock and does no I/O, from any thread (callbacks included),
+ * while the handle lives. Each field is exact, but they are read one by one
+ * while the loop may be counting: two fields may be a few events apart.
+ * Counters start at 0 with leader_new() and only grow (they survive
+ * leader_stop() and leader_elect()). Times are milliseconds: durations, or
+ * points on leader_clock_ms()'s clock. */
+
+/* errors[]: one counter per error code, at index -code. */
+#define LEADER_STATS_ERRORS 32
+/* renew_rtt[]: bucket i < LEADER_STATS_BUCKETS - 1 counts round trips of
+ * at most 2^i ms (1, 2, 4, ... 32768 ms), not those of the buckets below
+ * it; the last bucket counts the longer ones. */
+#define LEADER_STATS_BUCKETS 17
+
+typedef struct leader_stats {
+    size_t struct_size; /* set by the library: the bytes it wrote */
+
+    /* Now. */
+    int leading;               /* 1 while this handle holds a lease
+                                * (leader_has_lease()), else 0 */
+    uint64_t term;             /* leader_term(): 0 when not leading */
+    int64_t lease_deadline_ms; /* leader_lease_deadline(): 0 when not
+                                * leading */
+    int64_t leading_since_ms;  /* when the current term was won (its
+                                * ELECTED event, on leader_clock_ms()'s
+                                * clock); 0 when not leading */
+
+    /* Elections: ELECTED events, a new term of leader_new_term() too. */
+    uint64_t elections_won;
+
+    /* Revocations (REVOKED events), by cause. */
+    uint64_t revoked_stop;      /* leader_stop() or leader_free() (error 0) */
+    uint64_t revoked_new_term;  /* superseded by a new term of its own
+                                 * (leader_new_term(); error 0) */
+    uint64_t revoked_lost;      /* LEADER_ELOST: another holds the key */
+    uint64_t revoked_lease;     /* LEADER_ELEASE: no renewal confirmed by
+                                 * the deadline */
+    uint64_t revoked_conn;      /* LEADER_ECONN: the deadline came while
+                                 * disconnected */
+    uint64_t revoked_unhealthy; /* LEADER_EUNHEALTHY */
+    uint64_t revoked_other;     /* any other code (LEADER_EPROTO) */
+
+    /* Renewals of the lease. Each renewal sent counts in at most one of
+     * confirmed, refused, failed and late; one whose connection broke
+     * before its reply counts in none. */
+    uint64_t renewals_sent;
+    uint64_t renewals_confirmed; /* the lease was extended */
+    uint64_t renewals_refused;   /* the key was not ours (REVOKED follows) */
+    uint64_t renewals_failed;    /* Redis answered with an error */
+    uint64_t renewals_late;      /* no reply within the command timeout
+                                  * (ttl/3, and never past the lease
+                                  * deadline): given up as lost, the
+                                  * connection dropped and opened again;
+                                  * the lease runs on the last confirmed
+                                  * renewal */
+
+    /* The round trip of every answered renewal (confirmed, refused or
+     * failed; reply time - send time, on the millisecond clock, so within
+     * 1 ms): a histogram. */
+    uint64_t renew_rtt[LEADER_STATS_BUCKETS];
+    uint64_t renew_rtt_count;  /* the sum of the buckets */
+    uint64_t renew_rtt_sum_ms; /* the sum of the round trips */
+
+    /* Lease slack: at a confirmed renewal, the lease deadline it extended
+     * minus the time of the confirmation: how close the lease came to
+     * running out. Below 0 if the reply was handled after that deadline
+     * (the process was held up): the renewal still counts, since its
+     * lease runs from its send. 0 until a renewal is confirmed. */
+    int64_t lease_slack_ms;     /* at the last confirmed renewal */
+    int64_t lease_slack_min_ms; /* the smallest so far */
+
+    /* The connection to Redis. */
+    uint64_t reconnects; /* the connection was ready again after it broke
+                          * or failed while campaigning or observing */
+
+    /* ERROR events by code: errors[-code] (errors[0]: a code outside the
+     * table). The library reports a streak of the same error once, so
+     * each counts a streak, not each failed attempt. */
+    uint64_t errors[LEADER_STATS_ERRORS];
+} leader_stats;
+
+/* Fills the caller's leader_stats with l's counters, writing at most size
+ * bytes (a program built against an older header gets the fields it
+ * knows), and sets struct_size to the bytes written. Call it through
+ * leader_stats(), which passes this program's sizeof (leader_stats). No
+ * lock, no I/O. Returns 0, or LEADER_EINVAL (l or stats NULL, or size
+ * smaller than the first version of the structure). */
+LEADER_API int leader_stats_size(const leader *l, leader_stats *stats,
+                                 size_t size);
+#define leader_stats(l, stats)                                                 \
+    leader_stats_size((l), (stats), sizeof(leader_stats))
+
 /* The term (fencing token) of the current leadership, 0 if not leader. */
 LEADER_API uint64_t leader_term(const leader *l);
 
@@ -377,7 +475,8 @@ LEADER_API void leader_free(leader *l);
  * released, bounded as leader_stop() waits (from a callback: after the
  * callback returns, inside the same leader_process()).
  * All calls must come from the one thread that runs the loop, except the
- * lock-free leader_has_lease(), leader_lease_deadline() and leader_term().
+ * lock-free leader_has_lease(), leader_lease_deadline(), leader_term() and
+ * leader_stats().
  */
 
 /* The descriptor to poll for reading: stable for the handle's life (an

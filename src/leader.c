@@ -269,6 +269,7 @@ static leader *make_handle(leader_client *c, const leader_options *opts,
         return NULL;
     }
     l->client = c;
+    lp_stats_init(&l->stats);
     rc = fill_identity(l, opts, key_hex, err, errlen);
     if (rc == 0 && lu_random(&seed, sizeof seed) != 0)
         rc = fail(LEADER_ENOTSUP, err, errlen, "no randomness available");

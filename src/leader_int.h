@@ -155,6 +155,27 @@ struct lp_event {
     size_t message;
 };
 
+/* A handle's counters (leader_stats()). The loop is their one writer
+ * and bumps them as the steps of the handle's core report the facts;
+ * readers on any thread load them, relaxed: each word is exact, the set
+ * is not a snapshot, and no lock is taken on either side. */
+struct lp_stats {
+    _Atomic int64_t leading_since;
+    _Atomic uint64_t elections_won;
+    _Atomic uint64_t revoked_stop, revoked_new_term, revoked_lost,
+        revoked_lease, revoked_conn, revoked_unhealthy, revoked_other;
+    _Atomic uint64_t renewals_sent, renewals_confirmed, renewals_late,
+        renewals_refused, renewals_failed;
+    _Atomic uint64_t renew_rtt[LEADER_STATS_BUCKETS];
+    _Atomic uint64_t renew_rtt_count, renew_rtt_sum_ms;
+    _Atomic int64_t lease_slack, lease_slack_min;
+    _Atomic uint64_t reconnects;
+    _Atomic uint64_t errors[LEADER_STATS_ERRORS];
+    /* loop */
+    int conn_lost; /* the connection broke while campaigning or observing,
+                    * and is not back yet */
+};
+
 struct leader_client {
     pthread_mutex_t lock;
     _Atomic uintptr_t lock_owner; /* for lp_lock_held() */
@@ -212,6 +233,7 @@ struct leader {
 
     _Atomic uint64_t lease; /* LP_LEASE_... */
     _Atomic uint64_t term;
+    struct lp_stats stats;
 };
 
 /* ---- client.c: locks, phases, requests, stop and free ---- */
@@ -298,6 +320,16 @@ void lp_loop_run_until_released(leader *l);
 /* 1 while the calling thread runs a callback of client c, or of any
  * client for NULL. */
 int lp_in_callback(const leader_client *c);
+
+/* ---- stats.c: the counters ---- */
+
+/* Starts l's counters at zero. */
+void lp_stats_init(struct lp_stats *st);
+
+/* Counts what one step of l's core reports: each event (ev), and once
+ * per step (ev NULL) its renewal, commands and connection. On the loop. */
+void lp_stats_count(leader *l, const struct lc_event *ev,
+                    const struct lc_output *step);
 
 /* ---- runner.c: the thread ---- */
 

@@ -200,14 +200,16 @@ static void queue_event(leader *l, const struct lc_event *ev, uint64_t gen)
 }
 
 /* The mux's call after every step of l's core (ev NULL) and for every
- * event. A stop is over once no release is pending, even if a later elect
- * has the handle campaigning again. */
-static void on_election(void *owner, const struct lc_event *ev)
+ * event; both are counted for leader_stats(). A stop is over once no release is
+ * pending, even if a later elect has the handle campaigning again. */
+static void on_election(void *owner, const struct lc_event *ev,
+                        const struct lc_output *step)
 {
     leader *l = owner;
 
     assert(lp_io_lock_held(l->client));
     publish_lease(l);
+    lp_stats_count(l, ev, step);
     if (ev != NULL) {
         queue_event(l, ev, 0);
     } else if (l->mail.settling != l->mail.taken &&

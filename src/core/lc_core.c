@@ -746,16 +746,21 @@ static void on_renew_reply(struct lc_core *c, const struct lc_value *v)
 
     if (c->state != LC_LEADER)
         return; /* a late reply after stepping down: acquire resolves it */
+    c->out->renewal.rtt = c->now - c->sent_at;
     if (rc != 0) {
+        c->out->renewal.outcome = LC_RENEW_FAILED;
         c->renew_at = reply_failed(c, rc, "renew", v);
         return;
     }
     end_error_streak(c);
     if (!renewed) {
+        c->out->renewal.outcome = LC_RENEW_REFUSED;
         step_down(c, LEADER_ELOST, "renewal refused: the key is not ours",
                   NULL);
         return;
     }
+    c->out->renewal.outcome = LC_RENEW_CONFIRMED;
+    c->out->renewal.slack = c->lease_end - c->now;
     if (lease_start(c) + lc_lease_length(c->ttl) > c->lease_end)
         c->lease_end = lease_start(c) + lc_lease_length(c->ttl);
     c->renew_at = after_confirmation(c);
@@ -926,6 +931,10 @@ static void run_timers(struct lc_core *c)
         (c->conn != LC_UP || c->inflight))
         become_idle(c); /* give up: the key expires by itself */
     if (c->inflight && c->now >= c->inflight_end) {
+        if (c->inflight == LC_CMD_RENEW) {
+            c->out->renewal.outcome = LC_RENEW_LATE;
+            c->out->renewal.rtt = c->now - c->sent_at;
+        }
         c->out->actions |= LC_ACT_DISCONNECT;
         lose_connection(c, LEADER_ETIMEDOUT, NULL, 0);
     }
@@ -1002,11 +1011,13 @@ static void report(struct lc_core *c, struct lc_output *o)
     now->term = lc_term(c);
     now->listening = listening(c);
     now->attached = c->conn != LC_DOWN;
+    now->connected = c->conn == LC_UP;
     o->changed = (now->state != was->state ? LC_CHG_STATE : 0u) |
                  (now->lease_end != was->lease_end ? LC_CHG_LEASE : 0u) |
                  (now->term != was->term ? LC_CHG_TERM : 0u) |
                  (now->listening != was->listening ? LC_CHG_LISTEN : 0u) |
-                 (now->attached != was->attached ? LC_CHG_CONN : 0u);
+                 (now->attached != was->attached ? LC_CHG_CONN : 0u) |
+                 (now->connected != was->connected ? LC_CHG_UP : 0u);
     *was = *now;
 }
 
@@ -1021,6 +1032,7 @@ const struct lc_output *lc_step(struct lc_core *c, const struct lc_input *in,
     o->actions = 0;
     o->ncmds = 0;
     o->nevents = 0;
+    memset(&o->renewal, 0, sizeof o->renewal);
     if (in->now > c->now)
         c->now = in->now;
     switch (in->kind) {

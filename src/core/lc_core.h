@@ -80,6 +80,7 @@ enum lc_action {
 #define LC_CHG_TERM   4u  /* term */
 #define LC_CHG_LISTEN 8u  /* listening */
 #define LC_CHG_CONN   16u /* attached */
+#define LC_CHG_UP     32u /* connected */
 
 /* What the driver and the application follow of a core. */
 struct lc_status {
@@ -89,6 +90,27 @@ struct lc_status {
     int listening;     /* wants notifications: a follower, leader or
                         * observer */
     int attached;      /* wants a connection: CONNECTING or UP */
+    int connected;     /* the connection is UP */
+};
+
+/* How the reply to a renewal came out, in lc_output.renewal: the facts
+ * the core alone knows (the send time, the deadline the renewal was to
+ * extend), for the driver to count. */
+enum lc_renew_outcome {
+    LC_RENEW_NONE = 0,  /* the step handled no reply to a renewal */
+    LC_RENEW_CONFIRMED, /* Redis extended the lease */
+    LC_RENEW_REFUSED,   /* the key is not ours: the leader steps down */
+    LC_RENEW_FAILED,    /* an error reply: renewed again after a backoff */
+    LC_RENEW_LATE       /* no reply within the command's timeout: given up
+                         * as lost (the connection is dropped) */
+};
+
+struct lc_renewal {
+    enum lc_renew_outcome outcome;
+    lc_time rtt;   /* reply time (LATE: give-up time) - send time */
+    lc_time slack; /* CONFIRMED: the lease deadline as it stood before
+                    * this renewal, minus the reply time: how much margin
+                    * was left */
 };
 
 struct lc_output {
@@ -101,7 +123,8 @@ struct lc_output {
     struct lc_cmd cmds[LC_MAX_CMDS];
     int nevents;
     struct lc_event events[LC_MAX_EVENTS];
-    lc_time deadline; /* feed a TICK at this time, LC_NEVER for none */
+    lc_time deadline;          /* feed a TICK at this time, LC_NEVER for none */
+    struct lc_renewal renewal; /* a renewal's reply handled in this step */
     char msg[LC_MAX_EVENTS][LC_MSG_MAX];
 };
 

@@ -210,7 +210,7 @@ static void apply(struct lio_slot *e, const struct lc_output *o)
 #endif
     }
     for (int i = 0; i < o->nevents; i++)
-        e->emit(e->owner, &o->events[i]);
+        e->emit(e->owner, &o->events[i], o);
     if (o->actions & LC_ACT_CONNECT)
         connect_for(s, e);
     for (int i = 0; i < o->ncmds; i++)
@@ -238,7 +238,7 @@ static void step(struct lio_slot *e, struct lc_input *in)
     if (e->listening)
         subscribe(e);
     heap_fix(s, e->heap_pos);
-    e->emit(e->owner, NULL); /* the state may have moved: tell the owner */
+    e->emit(e->owner, NULL, o); /* the state may have moved: tell the owner */
 }
 
 static void step_kind(struct lio_slot *e, enum lc_input_kind kind, int error,

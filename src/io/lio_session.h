@@ -71,8 +71,12 @@ struct lio_transport {
 };
 
 /* Called with each event of an election, and with NULL after every step
- * of its core (its lease or state may have moved). */
-typedef void (*lio_emit_fn)(void *owner, const struct lc_event *ev);
+ * of its core (its lease or state may have moved). step is the output of
+ * the step that made the event, or that just ended: its status and its
+ * report (changed bits, the renewal, the commands sent) are the owner's to
+ * read, for the call only. */
+typedef void (*lio_emit_fn)(void *owner, const struct lc_event *ev,
+                            const struct lc_output *step);
 
 struct lio_slot_config {
     const char *id;                /* borrowed for the election's life */

@@ -45,7 +45,8 @@ TEST(nobody_leads_exit_1)
     ASSERT(strstr(out, "term: 0") != NULL);
     ASSERT_EQ(status(rfx_url(s), 1, out, sizeof out, err, sizeof err), 1);
     ASSERT_STR_EQ(out, "{\"key\":\"cli-test\",\"id\":null,\"term\":0,"
-                       "\"lease_left_ms\":null}\n");
+                       "\"lease_left_ms\":null,\"lease_slack_ms\":null,"
+                       "\"holder_age_ms\":null}\n");
     rfx_free(s);
 }
 
@@ -53,7 +54,7 @@ TEST(someone_leads_exit_0_and_json)
 {
     rfx_server *s = start_redis();
     char out[1024], err[1024], expect[128];
-    long long left = -1;
+    long long left = -1, slack = -1;
     cli_tmp t;
     pid_t a;
 
@@ -69,9 +70,14 @@ TEST(someone_leads_exit_0_and_json)
              "{\"key\":\"cli-test\",\"id\":\"node-a\",\"term\":1,"
              "\"lease_left_ms\":");
     ASSERT_EQ(strncmp(out, expect, strlen(expect)), 0);
-    ASSERT_EQ(sscanf(out + strlen(expect), "%lld}", &left), 1);
+    ASSERT_EQ(sscanf(out + strlen(expect), "%lld,\"lease_slack_ms\":%lld,",
+                     &left, &slack),
+              2);
     ASSERT_GT(left, 0);
     ASSERT_LE(left, 5000);
+    ASSERT_LE(slack, left); /* the same ttl, read once */
+    ASSERT_GE(slack, left);
+    ASSERT(strstr(out, ",\"holder_age_ms\":null}\n") != NULL);
     ASSERT_EQ(cli_stop(a), 0);
     ASSERT_EQ(status(rfx_url(s), 0, out, sizeof out, err, sizeof err), 1);
     ASSERT(strstr(out, "term: 1\n") != NULL);

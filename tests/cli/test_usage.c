@@ -93,6 +93,10 @@ TEST(bad_usage_exits_2_with_one_line)
         "--health-interval", "1s", "--health-timeout", "2s", "--", "true",
         NULL);
     bad("--health-cmd is empty", "run", "--health-cmd", "", "--", "true", NULL);
+    bad("--metrics-listen", "run", "--metrics-listen", "nonsense", "--", "true",
+        NULL);
+    bad("unknown option '--metrics-listen'", "status", "--metrics-listen",
+        "127.0.0.1:9100", NULL);
     bad("unknown option '--log-format'", "status", "--log-format", "json",
         NULL);
     bad("unknown option '--frob'", "run", "--frob", "--", "true", NULL);

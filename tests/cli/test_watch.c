@@ -138,9 +138,64 @@ TEST(watch_json_and_a_bare_delete)
     r = rfx_command(s, "DEL %s", key); /* no notification */
     free(r);
     text = wait_lines(path, 2, 3000);
-    expect_line(text, 1, "\"event\":\"elected\",\"id\":\"node-x\",\"term\":0}");
-    expect_line(text, 2, "\"event\":\"released\",\"id\":null,\"term\":0}");
+    /* node-x was leading before: its age is unknown; its slack is its
+     * key's ttl, read after the change. */
+    ASSERT_NOT_NULL(strstr(text, "\"event\":\"elected\",\"id\":\"node-x\","
+                                 "\"term\":0,\"lease_slack_ms\":"));
+    ASSERT_NOT_NULL(strstr(text, ",\"holder_age_ms\":null}\n"));
+    expect_line(text, 2,
+                "\"event\":\"released\",\"id\":null,\"term\":0,"
+                "\"lease_slack_ms\":null,\"holder_age_ms\":null}");
     ASSERT_EQ(strncmp(text, "{\"time\":\"", 9), 0);
+    free(text);
+    ASSERT_EQ(cli_stop(w), 0);
+    cli_tmp_free(&t);
+    rfx_free(s);
+}
+
+/* The number after "name": in line n of text; -2 for null, -3 absent. */
+static long long json_field(const char *text, int n, const char *name)
+{
+    char want[64], line[1024];
+    const char *at;
+
+    line_after_time(text, n, line, sizeof line);
+    snprintf(want, sizeof want, "\"%s\":", name);
+    at = strstr(line, want);
+    if (at == NULL)
+        return -3;
+    at += strlen(want);
+    return strncmp(at, "null", 4) == 0 ? -2 : atoll(at);
+}
+
+TEST(watch_json_has_lease_slack_and_holder_age)
+{
+    rfx_server *s = start_redis();
+    char path[320], *text;
+    cli_tmp t;
+    pid_t w, a;
+
+    cli_tmp_init(&t);
+    w = start_watch(&t, rfx_url(s), 1, path, sizeof path);
+    free(wait_lines(path, 1, 5000));
+    a = cli_candidate(&t, rfx_url(s), "cand-a", "--ttl 3000", "");
+    ASSERT_GT(cli_wait_child(&t, "cand-a", 0, 5000, NULL), 0);
+    free(wait_lines(path, 2, 5000));
+    cli_sleep_ms(500);
+    ASSERT_EQ(cli_stop(a), 0);
+    text = wait_lines(path, 3, 5000);
+    fprintf(stderr, "%s", text);
+    /* Nobody led at start: no slack, no age. */
+    ASSERT_EQ(json_field(text, 1, "lease_slack_ms"), -2);
+    ASSERT_EQ(json_field(text, 1, "holder_age_ms"), -2);
+    /* Elected as we watched: age 0, the new key's ttl left. */
+    ASSERT_GT(json_field(text, 2, "lease_slack_ms"), 0);
+    ASSERT_LE(json_field(text, 2, "lease_slack_ms"), 3000);
+    ASSERT_EQ(json_field(text, 2, "holder_age_ms"), 0);
+    /* Released: how long it led; nobody's slack. */
+    ASSERT_EQ(json_field(text, 3, "lease_slack_ms"), -2);
+    ASSERT_GE(json_field(text, 3, "holder_age_ms"), 400);
+    ASSERT_LT(json_field(text, 3, "holder_age_ms"), 5000);
     free(text);
     ASSERT_EQ(cli_stop(w), 0);
     cli_tmp_free(&t);

@@ -216,7 +216,8 @@ TEST(connect_into_a_syn_blackhole_gives_up_at_its_deadline)
 
 /* ---- the client's notification connection ---- */
 
-static void ignore_events(void *owner, const struct lc_event *ev)
+static void ignore_events(void *owner, const struct lc_event *ev,
+                          const struct lc_output *step)
 {
 }
 

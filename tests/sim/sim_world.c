@@ -1386,12 +1386,33 @@ static void after_step(struct world *w, struct elect *e)
     check_mutex(w, e->index);
 }
 
-static void on_emit(void *owner, const struct lc_event *ev)
+/* The renewal a step reports is one the books can count: a confirmation
+ * comes to a leader, after its send. (Its slack may be below 0: a process
+ * paused past its deadline handles the reply before the tick, and the
+ * renewal, sent in time, extends the lease from its send.) */
+static void check_renewal(struct world *w, struct elect *e,
+                          const struct lc_output *o)
+{
+    const struct lc_renewal *r = &o->renewal;
+
+    if (r->outcome == LC_RENEW_NONE)
+        return;
+    if (r->rtt < 0)
+        fail(w, "report", "%s: renewal round trip %lld < 0", elect_id(e),
+             (long long) r->rtt);
+    if (r->outcome == LC_RENEW_CONFIRMED && o->status.state != LC_LEADER)
+        fail(w, "report", "%s: renewal confirmed in state %d", elect_id(e),
+             (int) o->status.state);
+}
+
+static void on_emit(void *owner, const struct lc_event *ev,
+                    const struct lc_output *step)
 {
     struct elect *e = owner;
     struct world *w = e->w;
 
     if (ev == NULL) {
+        check_renewal(w, e, step);
         after_step(w, e);
         return;
     }

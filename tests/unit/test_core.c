@@ -617,7 +617,8 @@ TEST(status_reports_the_lease_and_what_changed)
     ASSERT_EQ(out->status.state, LC_FOLLOWER);
     ASSERT(out->status.attached);
     feed(LC_IN_CONNECTED, 1005);
-    ASSERT_EQ(out->changed, 0);
+    ASSERT_EQ(out->changed, LC_CHG_UP);
+    ASSERT(out->status.connected);
     reply_won(1050, 1, 7);
     ASSERT_EQ(out->changed, LC_CHG_STATE | LC_CHG_LEASE | LC_CHG_TERM);
     ASSERT_EQ(out->status.lease_end, 1005 + 2968);
@@ -627,6 +628,55 @@ TEST(status_reports_the_lease_and_what_changed)
     reply_int(2010, 2, 1);
     ASSERT_EQ(out->changed, LC_CHG_LEASE);
     ASSERT_EQ(out->status.lease_end, 2005 + 2968);
+}
+
+/* ---- the renewal report, for the driver's counters ---- */
+
+TEST(confirmed_renewal_reports_round_trip_and_slack)
+{
+    elect(); /* lease until 3973 */
+    ASSERT_EQ(out->renewal.outcome, LC_RENEW_NONE);
+    feed(LC_IN_TICK, 2005);
+    expect_cmd(LC_CMD_RENEW, 2, 7);
+    ASSERT_EQ(out->renewal.outcome, LC_RENEW_NONE);
+    reply_int(2030, 2, 1);
+    ASSERT_EQ(out->renewal.outcome, LC_RENEW_CONFIRMED);
+    ASSERT_EQ(out->renewal.rtt, 25);
+    ASSERT_EQ(out->renewal.slack, 3973 - 2030);
+    ASSERT_EQ(out->status.lease_end, 2005 + 2968);
+    feed(LC_IN_TICK, 2031); /* reported once, by its own step */
+    ASSERT_EQ(out->renewal.outcome, LC_RENEW_NONE);
+}
+
+TEST(failed_and_refused_renewals_are_reported)
+{
+    elect();
+    feed(LC_IN_TICK, 2005);
+    expect_cmd(LC_CMD_RENEW, 2, 7);
+    reply_err(2010, 2, "ERR something");
+    ASSERT_EQ(out->renewal.outcome, LC_RENEW_FAILED);
+    ASSERT_EQ(out->renewal.rtt, 5);
+    feed(LC_IN_TICK, 2600); /* after the backoff, at most ttl/6 */
+    expect_cmd(LC_CMD_RENEW, 3, 7);
+    reply_int(2620, 3, 0);
+    ASSERT_EQ(out->renewal.outcome, LC_RENEW_REFUSED);
+    ASSERT_EQ(out->renewal.rtt, 20);
+    expect_event(0, LC_EV_REVOKED, 7, LEADER_ELOST);
+}
+
+TEST(unanswered_renewal_is_reported_late_at_its_timeout)
+{
+    elect();
+    feed(LC_IN_TICK, 2005);
+    expect_cmd(LC_CMD_RENEW, 2, 7);
+    feed(LC_IN_TICK, 3004);
+    ASSERT_EQ(out->renewal.outcome, LC_RENEW_NONE);
+    feed(LC_IN_TICK, 3005); /* the timeout: ttl/3 */
+    ASSERT_EQ(out->renewal.outcome, LC_RENEW_LATE);
+    ASSERT_EQ(out->renewal.rtt, 1000);
+    ASSERT(out->actions & LC_ACT_DISCONNECT);
+    ASSERT_EQ(out->changed & LC_CHG_UP, LC_CHG_UP);
+    ASSERT(!out->status.connected);
 }
 
 TEST(stop_during_an_acquire_releases_what_it_wins_silently)

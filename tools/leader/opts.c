@@ -51,6 +51,8 @@ static const struct opt_spec specs[] = {
      MS_MAX, NULL},
     {"--health-failures", NULL, OPT_COUNT, CMD_RUN, AT(health_failures), 1,
      1000, NULL},
+    {"--metrics-listen", NULL, OPT_STRING, CMD_RUN, AT(metrics_listen), 0, 0,
+     NULL},
     {"--once", NULL, OPT_FLAG, CMD_RUN, AT(once), 0, 0, NULL},
     {"--no-wait", "-n", OPT_FLAG, CMD_RUN, AT(no_wait), 0, 0, NULL},
     {"--quiet", "-q", OPT_FLAG, CMD_RUN, AT(quiet), 0, 0, NULL},

@@ -27,6 +27,7 @@ struct cli_opts {
     const char *health_cmd; /* run: sh -c CMD says whether fit to lead */
     long health_interval_ms, health_timeout_ms; /* timeout -1: interval */
     long health_failures;                       /* in a row: unhealthy */
+    const char *metrics_listen; /* run: ADDR:PORT to serve /metrics on */
     int grace_set;
     int once, no_wait, quiet, verbose, json;
     const char *log_format; /* run: "text" (NULL) or "json" */

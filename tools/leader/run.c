@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "events.h"
 #include "log.h"
+#include "metrics.h"
 #include "sdnotify.h"
 #include "tree.h"
 
@@ -31,6 +32,27 @@ static void on_signal(int sig)
         /* Full pipe: the loop has a byte to wake on already. */
     }
     errno = saved;
+}
+
+/* --metrics-listen: a build that can serve it, and an address. */
+static int check_metrics(struct run *r)
+{
+    char err[300];
+
+    if (r->o.metrics_listen == NULL)
+        return 0;
+    if (!metrics_available()) {
+        usage_error("run", "--metrics-listen: this build of leader has no "
+                           "libmicrohttpd (rebuild with libmicrohttpd-dev "
+                           "installed)");
+        return -1;
+    }
+    if (metrics_parse_addr(r->o.metrics_listen, &r->metrics_sa,
+                           &r->metrics_salen, err, sizeof err) != 0) {
+        usage_error("run", "--metrics-listen: %s", err);
+        return -1;
+    }
+    return 0;
 }
 
 /* The checks that involve more than one option. Returns 0, or -1 after a
@@ -176,6 +198,23 @@ static void fill_spec(struct run *r)
     s->release.wait_ms = r->o.wait_ms;
 }
 
+/* Starts serving --metrics-listen; a port in use or an address not of
+ * this host is bad usage, before campaigning. */
+static int serve_metrics(struct run *r)
+{
+    char err[300];
+
+    if (r->o.metrics_listen == NULL)
+        return 0;
+    r->metrics = metrics_start(&r->metrics_sa, r->metrics_salen, r->l, r->o.key,
+                               err, sizeof err);
+    if (r->metrics != NULL)
+        return 0;
+    fprintf(stderr, "leader run: --metrics-listen %s: %s\n",
+            r->o.metrics_listen, err);
+    return EXIT_USAGE;
+}
+
 static int setup(struct run *r)
 {
     char url[600];
@@ -193,6 +232,9 @@ static int setup(struct run *r)
         log_error("cannot set up: %s", strerror(errno));
         return 1;
     }
+    /* After the watchdog's fork: it must not hold the listening socket. */
+    if ((rc = serve_metrics(r)) != 0)
+        return rc;
     display_url(r->o.url, url, sizeof url);
     log_set_format(r->o.log_json ? LOG_JSON : LOG_TEXT, r->o.key,
                    leader_id(r->l));
@@ -225,6 +267,8 @@ static void close_pipe(int fds[2])
 
 static void teardown(struct run *r)
 {
+    metrics_stop(r->metrics); /* it reads r->l */
+    r->metrics = NULL;
     leader_free(r->l); /* stops and releases, if still campaigning */
     r->l = NULL;
     watchdog_stop(&r->wd);
@@ -244,7 +288,7 @@ int cmd_run(int argc, char **argv)
     r.ev_pipe[0] = r.ev_pipe[1] = r.sig_pipe[0] = r.sig_pipe[1] = -1;
     r.wd.req_fd = r.wd.report_fd = -1;
     rc = cli_parse(CMD_RUN, argc, argv, &r.o);
-    if (rc == 0 && check_run(&r.o) != 0)
+    if (rc == 0 && (check_run(&r.o) != 0 || check_metrics(&r) != 0))
         rc = -1;
     if (rc != 0)
         return rc > 0 ? 0 : EXIT_USAGE;

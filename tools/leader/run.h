@@ -5,11 +5,13 @@
 #define LEADER_CLI_RUN_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <leader.h>
 
 #include "health.h"
+#include "metrics.h"
 #include "opts.h"
 #include "watchdog.h"
 
@@ -52,6 +54,9 @@ struct run {
     int64_t led_since_ms;     /* when the current term was won */
     int64_t rest_until_ms;    /* --max-hold: campaign again then; 0 none */
     struct health health;     /* --health-cmd */
+    struct sockaddr_storage metrics_sa; /* --metrics-listen */
+    socklen_t metrics_salen;
+    struct metrics *metrics; /* serving, or NULL */
     int done;
     int exit_code;
 };

@@ -23,9 +23,17 @@ static void print_json(const struct cli_opts *o, const leader_info *info,
         fputs("null", stdout);
     printf(",\"term\":%" PRIu64 ",\"lease_left_ms\":", info->term);
     if (leads)
-        printf("%lld}\n", info->lease_left_ms);
+        printf("%lld", info->lease_left_ms);
     else
-        fputs("null}\n", stdout);
+        fputs("null", stdout);
+    /* The slack is the holder key's ttl, as watch --json has it; its age
+     * is not in Redis (nothing records when a term began), so unknown. */
+    fputs(",\"lease_slack_ms\":", stdout);
+    if (leads && info->lease_left_ms >= 0)
+        printf("%lld", info->lease_left_ms);
+    else
+        fputs("null", stdout);
+    fputs(",\"holder_age_ms\":null}\n", stdout);
 }
 
 static void print_text(const struct cli_opts *o, const leader_info *info,

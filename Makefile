@@ -3,7 +3,8 @@
 # missing (scripts/bootstrap), then drives CMake out of tree and CTest:
 #
 #   make               build everything in build/
-#   make test          build, then run the whole suite through CTest
+#   make test          build, then run the whole suite through CTest (the
+#                      integration tests against Redis, then Valkey too)
 #   make asan          the suite under AddressSanitizer + UBSan (build-asan/)
 #   make tsan          the suite under ThreadSanitizer (build-tsan/)
 #   make demo          build, then run scripts/demo

@@ -58,9 +58,11 @@ int lc_classify_error(const char *text, size_t len)
         {"WRONGTYPE", LEADER_EWRONGTYPE},
         {"READONLY", LEADER_EREADONLY},
         {"LEADERTERM", LEADER_ETERM},
-        /* Redis 7 refusing a command run by a script, for lack of an ACL
-         * permission: the code is ERR, only the words tell. */
+        /* A command run by a script refused for lack of an ACL
+         * permission: the code is ERR, only the words tell. Redis 7.0's
+         * words, then those of Redis 7.2 and Valkey. */
         {"The user executing the script can't", LEADER_EAUTH},
+        {"ACL failure in script", LEADER_EAUTH},
     };
 
     if (text == NULL)
@@ -93,32 +95,55 @@ static const char *script_rules(const char *what)
     return "+get +set +pexpire +pttl +incr +time +publish +del";
 }
 
+/* What an ACL refusal says is out of reach: 1 a key, 2 a channel, 0
+ * neither (a command, or no refusal). */
+static int refused_target(const char *text, size_t len)
+{
+    /* Redis 7.0's words (NOPERM, then a script's), then those of Redis 7.2
+     * and Valkey, the same in and out of scripts. */
+    static const char *const keys[] = {"permissions to access one of the keys",
+                                       "can't access at least one of the keys",
+                                       "permissions to access a key"};
+    static const char *const channels[] = {
+        "permissions to access one of the channels",
+        "can't publish to the channel", "permissions to access a channel"};
+
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        if (contains(text, len, keys[i]))
+            return 1;
+        if (contains(text, len, channels[i]))
+            return 2;
+    }
+    /* Redis 7.2 and Valkey naming it: "User u has no permissions to access
+     * the 'leader:x' key" (or "... channel"). */
+    if (contains(text, len, "permissions to access the '")) {
+        if (contains(text, len, "' key"))
+            return 1;
+        if (contains(text, len, "' channel"))
+            return 2;
+    }
+    return 0;
+}
+
 int lc_describe_acl(const char *what, const char *text, size_t len, char *out,
                     size_t cap)
 {
     static const char run[] = "no permissions to run the '";
-    static const char *const keys[] = {"permissions to access one of the keys",
-                                       "can't access at least one of the keys"};
-    static const char *const channels[] = {
-        "permissions to access one of the channels",
-        "can't publish to the channel"};
     const char *p;
 
     if (text == NULL || cap == 0)
         return 0;
-    for (size_t i = 0; i < 2; i++) {
-        if (contains(text, len, keys[i])) {
-            snprintf(out, cap,
-                     "the Redis user lacks the key patterns ~leader:* "
-                     "~{leader:*}:term (docs/redis-acl.rules)");
-            return 1;
-        }
-        if (contains(text, len, channels[i])) {
-            snprintf(out, cap,
-                     "the Redis user lacks the channel pattern &leader:* "
-                     "(docs/redis-acl.rules)");
-            return 1;
-        }
+    switch (refused_target(text, len)) {
+    case 1:
+        snprintf(out, cap,
+                 "the Redis user lacks the key patterns ~leader:* "
+                 "~{leader:*}:term (docs/redis-acl.rules)");
+        return 1;
+    case 2:
+        snprintf(out, cap,
+                 "the Redis user lacks the channel pattern &leader:* "
+                 "(docs/redis-acl.rules)");
+        return 1;
     }
     for (size_t i = 0; i + sizeof run - 1 <= len; i++) {
         size_t n = 0;
@@ -128,10 +153,17 @@ int lc_describe_acl(const char *what, const char *text, size_t len, char *out,
         p = text + i + sizeof run - 1;
         while (p + n < text + len && p[n] != '\'' && n < 32)
             n++;
-        snprintf(out, cap,
-                 "the Redis user lacks +%.*s: Redis refused the '%.*s' "
-                 "command (docs/redis-acl.rules)",
-                 (int) n, p, (int) n, p);
+        /* Redis 7.2 and Valkey name the command a script ran, too. */
+        if (contains(text, len, "ACL failure in script"))
+            snprintf(out, cap,
+                     "the Redis user lacks +%.*s, which the %s script runs "
+                     "(docs/redis-acl.rules)",
+                     (int) n, p, what != NULL ? what : "election's");
+        else
+            snprintf(out, cap,
+                     "the Redis user lacks +%.*s: Redis refused the '%.*s' "
+                     "command (docs/redis-acl.rules)",
+                     (int) n, p, (int) n, p);
         return 1;
     }
     if (contains(text, len, "The user executing the script can't")) {

@@ -62,7 +62,8 @@ int lc_decode_read(const struct lc_value *v, struct lc_read_result *r);
 int lc_classify_error(const char *text, size_t len);
 
 /* An ACL refusal (NOPERM, or a script's "The user executing the script
- * can't ...") reworded to name what the Redis user lacks, in the terms of
+ * can't ..." in Redis 7.0, "ACL failure in script: ..." in Redis 7.2 and
+ * Valkey) reworded to name what the Redis user lacks, in the terms of
  * docs/redis-acl.rules: the command's rule, the key or channel pattern, or
  * for a script (what: "acquire", "new term", "renew", "release", "read")
  * the rules of the commands it runs. Returns 1 with the message in out

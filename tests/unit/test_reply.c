@@ -161,6 +161,10 @@ TEST(error_replies_are_classified)
         {"ERR The user executing the script can't run this command or "
          "subcommand script: 61636018f4e6, on @user_script:1.",
          LEADER_EAUTH},
+        /* Redis 7.2 and Valkey 8. */
+        {"ERR ACL failure in script: User app has no permissions to run "
+         "the 'get' command script: ef7f6f5487051f28, on @user_script:9.",
+         LEADER_EAUTH},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -206,6 +210,26 @@ TEST(acl_refusals_name_what_is_missing)
         {"acquire",
          "ERR The user executing the script can't publish to "
          "the channel mentioned in the command",
+         "&leader:*"},
+        /* Redis 7.2 and Valkey 8: the same words in and out of scripts. */
+        {"read",
+         "ERR ACL failure in script: User app has no permissions to run "
+         "the 'get' command script: ef7f6f54, on @user_script:9.",
+         "lacks +get, which the read script runs"},
+        {"read",
+         "ERR ACL failure in script: No permissions to access a key "
+         "script: ef7f6f54, on @user_script:3.",
+         "~{leader:*}:term"},
+        {"acquire",
+         "ERR ACL failure in script: No permissions to access a channel "
+         "script: ef7f6f54, on @user_script:20.",
+         "&leader:*"},
+        {"renew",
+         "NOPERM User app has no permissions to access the 'leader:x' key",
+         "~leader:*"},
+        {"subscribe",
+         "NOPERM User app has no permissions to access the 'leader:x' "
+         "channel",
          "&leader:*"},
     };
     char out[160];

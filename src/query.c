@@ -228,9 +228,42 @@ static int ask_sentinel(struct setup *s, struct lu_url *master)
     return rc;
 }
 
+/* ROLE of a master found through sentinels. */
+static int check_master(struct setup *s)
+{
+    static const char *role = "ROLE";
+    static const size_t role_len = 4;
+    redisReply *r = redisCommandArgv(s->c, 1, &role, &role_len);
+    int rc = reply_error(s->cl, s->c, r);
+
+    if (rc == 0 && !(r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                     r->element[0]->type == REDIS_REPLY_STRING &&
+                     strcmp(r->element[0]->str, "master") == 0)) {
+        note(s->cl, "not a master: the sentinels have not caught up with a "
+                    "failover yet");
+        rc = LEADER_ECONN;
+    }
+    if (r != NULL)
+        freeReplyObject(r);
+    return rc;
+}
+
+/* Opens s->url (the master, or the one server of a plain URL) and logs
+ * in; a master found through sentinels must say it is one. */
+static int open_server(struct setup *s)
+{
+    int rc = open_blocking(s);
+
+    if (rc == 0)
+        rc = lio_for_each_setup(s->url, run_setup, s);
+    if (rc == 0 && s->cl->url.sentinel)
+        rc = check_master(s);
+    return rc;
+}
+
 /* The sentinels in turn, each within its share of the time left, until
- * one gives the master's address. */
-static int find_master(struct setup *s, struct lu_url *master)
+ * one names a master that answers as one; it is open in s->c. */
+static int open_through_sentinels(struct setup *s, struct lu_url *master)
 {
     const struct lu_url *u = &s->cl->url;
     int64_t end = s->end;
@@ -240,6 +273,8 @@ static int find_master(struct setup *s, struct lu_url *master)
     for (int i = 0; i < u->nsentinels; i++) {
         struct lu_url one = *u;
         int64_t left = end - lu_now_ms();
+        const char *stage = "sentinel";
+        const char *by = "";
 
         if (left <= 0)
             break;
@@ -252,37 +287,23 @@ static int find_master(struct setup *s, struct lu_url *master)
         rc = ask_sentinel(s, master);
         redisFree(s->c);
         s->c = NULL;
-        if (rc == 0)
-            break;
+        if (rc == 0) {
+            stage = "the master named by";
+            by = "";
+            s->url = master;
+            rc = open_server(s);
+            if (rc == 0)
+                break;
+            redisFree(s->c);
+            s->c = NULL;
+        }
         snprintf(why, sizeof why, "%s", s->cl->query_err);
         snprintf(s->cl->query_err, sizeof s->cl->query_err,
-                 "no sentinel gave the address of master \"%.40s\" (last: "
-                 "sentinel %.60s:%d: %.80s)",
-                 u->master_name, one.host, one.port, why);
+                 "no sentinel gave the address of a master \"%.40s\" that "
+                 "answers (last: %s%s %.40s:%d: %.80s)",
+                 u->master_name, stage, by, one.host, one.port, why);
     }
     s->end = end;
-    return rc;
-}
-
-/* ROLE of a master found through sentinels. */
-static int check_master(struct setup *s)
-{
-    static const char *role = "ROLE";
-    static const size_t role_len = 4;
-    redisReply *r = redisCommandArgv(s->c, 1, &role, &role_len);
-    int rc = reply_error(s->cl, s->c, r);
-
-    if (rc == 0 && !(r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-                     r->element[0]->type == REDIS_REPLY_STRING &&
-                     strcmp(r->element[0]->str, "master") == 0)) {
-        snprintf(s->cl->query_err, sizeof s->cl->query_err,
-                 "%.120s:%d is not a master: the sentinels have not caught "
-                 "up with a failover yet",
-                 s->url->host, s->url->port);
-        rc = LEADER_ECONN;
-    }
-    if (r != NULL)
-        freeReplyObject(r);
     return rc;
 }
 
@@ -292,23 +313,15 @@ static int query_connect(leader *l)
     struct setup setup = {cl, NULL, &cl->url, 0};
     struct lu_url master;
     long ms, cmd_ms;
-    int rc = 0;
+    int rc;
 
     pthread_mutex_lock(&l->client->lock);
     ms = l->client->query_connect_ms;
     cmd_ms = l->client->query_command_ms;
     pthread_mutex_unlock(&l->client->lock);
     setup.end = lu_now_ms() + ms;
-    if (cl->url.sentinel) {
-        rc = find_master(&setup, &master);
-        setup.url = &master;
-    }
-    if (rc == 0)
-        rc = open_blocking(&setup);
-    if (rc == 0)
-        rc = lio_for_each_setup(setup.url, run_setup, &setup);
-    if (rc == 0 && cl->url.sentinel)
-        rc = check_master(&setup);
+    rc = cl->url.sentinel ? open_through_sentinels(&setup, &master)
+                          : open_server(&setup);
     if (rc == 0) {
         /* The opening ran under the connect timeout; what follows are
          * commands. */

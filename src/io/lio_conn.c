@@ -75,6 +75,7 @@ int lio_error_of_context(int redis_err)
 }
 
 static void next_sentinel(struct lio_conn *c, const char *text);
+static int goes_on(const struct lio_conn *c);
 
 static void report_failure(struct lio_conn *c, int error, const char *text)
 {
@@ -83,7 +84,7 @@ static void report_failure(struct lio_conn *c, int error, const char *text)
 
     if (c->ac != NULL)
         detach(c->ac);
-    if (c->stage == LIO_STAGE_SENTINEL) {
+    if (goes_on(c)) {
         c->ssl = NULL;
         c->ac = NULL; /* hiredis frees the context itself */
         c->want = 0;
@@ -219,7 +220,10 @@ static void setup_failed(struct lio_conn *c, redisAsyncContext *ac, int error,
     c->ac = NULL;
     c->ssl = NULL;
     c->ready = 0;
-    c->handler->failed(c->owner, c, 0, error, text);
+    if (goes_on(c))
+        next_sentinel(c, text);
+    else
+        c->handler->failed(c->owner, c, 0, error, text);
     redisAsyncFree(ac); /* deferred by hiredis until we return */
 }
 
@@ -245,6 +249,7 @@ static void on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
             setup_failed(c, ac, LEADER_ECONN, text);
         } else if (step == SETUP_LAST) {
             c->ready = 1;
+            c->sentinel_first = c->sentinel_i;
             c->handler->ready(c->owner, c);
         }
     }
@@ -359,7 +364,7 @@ void lio_conn_init(struct lio_conn *c, const struct lio_conn_handler *h,
  * sentinel, the next one is asked). */
 static void fail_open(struct lio_conn *c, int error, const char *text)
 {
-    if (c->stage == LIO_STAGE_SENTINEL) {
+    if (goes_on(c)) {
         next_sentinel(c, text);
         return;
     }
@@ -518,44 +523,62 @@ static void open_url(struct lio_conn *c, long timeout_ms)
     after_lookup(c, lio_lookup_process(c->lookup), c->now);
 }
 
-/* Asks sentinel c->sentinel_i, within its share of what is left. */
+/* Asks the next sentinel, within its share of what is left. */
 static void ask_sentinel(struct lio_conn *c)
 {
-    const struct lu_url_node *n = &c->origin->sentinels[c->sentinel_i];
+    int n = c->origin->nsentinels;
+    const struct lu_url_node *node;
     lc_time left = c->deadline - c->now;
-    lc_time share = left / (c->origin->nsentinels - c->sentinel_i);
+    lc_time share = left / (n - c->asked);
 
+    c->sentinel_i = (c->sentinel_first + c->asked) % n;
+    node = &c->origin->sentinels[c->sentinel_i];
     c->target = *c->origin;
     c->target.sentinel = 0;
     c->target.has_user = c->target.has_password = 0;
     c->target.db = 0;
-    memcpy(c->target.host, n->host, sizeof c->target.host);
-    c->target.port = n->port;
+    memcpy(c->target.host, node->host, sizeof c->target.host);
+    c->target.port = node->port;
     c->url = &c->target;
     c->stage = LIO_STAGE_SENTINEL;
     c->stage_deadline = c->now + (share > 1 ? share : 1);
     open_url(c, (long) (c->stage_deadline - c->now));
 }
 
+/* The sentinel asked, or the master it named, failed with text: on to the
+ * next sentinel while there is one and time is left. */
 static void next_sentinel(struct lio_conn *c, const char *text)
 {
     const struct lu_url_node *n = &c->origin->sentinels[c->sentinel_i];
     lc_time deadline = c->deadline;
     char all[sizeof c->why + LU_URL_NAME_MAX + 80];
 
-    snprintf(c->why, sizeof c->why, "sentinel %s:%d: %s", n->host, n->port,
-             text);
+    if (c->stage == LIO_STAGE_SENTINEL)
+        snprintf(c->why, sizeof c->why, "sentinel %.60s:%d: %.100s", n->host,
+                 n->port, text);
+    else
+        snprintf(c->why, sizeof c->why,
+                 "master %.40s:%d, named by %.40s:%d: %.80s", c->url->host,
+                 c->url->port, n->host, n->port, text);
     lio_conn_close(c);
     c->deadline = deadline;
-    if (++c->sentinel_i < c->origin->nsentinels && c->now < deadline) {
+    if (++c->asked < c->origin->nsentinels && c->now < deadline) {
         ask_sentinel(c);
         return;
     }
-    c->stage = LIO_STAGE_SERVER;
     snprintf(all, sizeof all,
-             "no sentinel gave the address of master \"%s\" (last: %s)",
+             "no sentinel gave the address of a master \"%s\" that "
+             "answers (last: %s)",
              c->origin->master_name, c->why);
     c->handler->failed(c->owner, c, 0, LEADER_ECONN, all);
+}
+
+/* Whether a failure of the opening should go to the next sentinel. */
+static int goes_on(const struct lio_conn *c)
+{
+    return c->origin != NULL && c->origin->sentinel && !c->ready &&
+           (c->stage == LIO_STAGE_SENTINEL ||
+            c->asked + 1 < c->origin->nsentinels);
 }
 
 /* The master's address, or why not: the master is opened next. */
@@ -611,8 +634,10 @@ int lio_conn_open(struct lio_conn *c, const struct lu_url *url,
     c->timeout_ms = p->timeout_ms;
     c->deadline = now + (p->timeout_ms > 0 ? p->timeout_ms : 0);
     if (url->sentinel) {
-        c->sentinel_i = 0;
+        c->asked = 0;
         c->why[0] = '\0';
+        if (c->sentinel_first >= url->nsentinels)
+            c->sentinel_first = 0;
         ask_sentinel(c);
     } else {
         open_url(c, p->timeout_ms);

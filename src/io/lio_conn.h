@@ -17,8 +17,10 @@
  * A sentinel URL first asks the sentinels, in turn, for the master's
  * address (SENTINEL get-master-addr-by-name), each within its share of
  * the deadline, then opens the master as it would any URL, with ROLE among
- * the setup commands: a server that is not a master (the sentinels' view
- * is behind a failover) fails the opening, and the next one asks again.
+ * the setup commands. A master that cannot be opened or is not a master
+ * (that sentinel's view is behind a failover) sends the opening on to
+ * the next sentinel; the one whose master answered is asked first the
+ * next time.
  *
  * A rediss:// URL starts TLS (lio_tls.h) once the socket is connected,
  * before the setup commands: hiredis advances the handshake within its
@@ -69,7 +71,10 @@ struct lio_conn {
     /* A sentinel URL: the sentinel asked, then the master found. */
     struct lu_url target;
     enum lio_conn_stage stage;
-    int sentinel_i;          /* the sentinel asked now */
+    int sentinel_i;          /* the sentinel asked now (or whose master is
+                              * being opened) */
+    int sentinel_first;      /* the one whose master answered last time */
+    int asked;               /* sentinels asked in this opening */
     lc_time stage_deadline;  /* this sentinel's share of the time */
     lc_time now;             /* the caller's clock at its last call */
     char why[200];           /* the last sentinel's failure */

@@ -23,7 +23,18 @@
 #include "util/lu_clock.h"
 
 /* Epoll data: which descriptor woke us. */
-enum { EP_CMD = LIO_LINK_CMD, EP_SUB = LIO_LINK_SUB, EP_WAKE, EP_TIMER };
+enum {
+    EP_CMD = LIO_LINK_CMD,
+    EP_SUB = LIO_LINK_SUB,
+    EP_WATCH,
+    EP_WAKE,
+    EP_TIMER
+};
+
+#define WATCH_TAG         1
+#define WATCH_TIMEOUT_MS  2000
+#define WATCH_RETRY_MS    500
+#define WATCH_KEEPALIVE_S 5
 
 enum record_kind { REC_READY = 1, REC_FAILED, REC_REPLY };
 
@@ -172,12 +183,94 @@ static void deliver_reply(struct lio_mux *c, enum lio_link link,
                             m->element[2]->len, c->now);
 }
 
+/* ---- the sentinels' +switch-master ---- */
+
+/* Whether the command link is on, or opening to, host:port. */
+static int cmd_is_on(const struct lio_mux *c, const char *host, long port)
+{
+    return c->cmd.url != NULL && !c->cmd.url->sentinel &&
+           c->cmd.url->port == port && strcmp(c->cmd.url->host, host) == 0;
+}
+
+/* "<name> <old-ip> <old-port> <new-ip> <new-port>": when it names our
+ * master and another address than the command link's, both links end
+ * (their elections are told), and reopening asks the sentinels again. */
+static void on_switch(struct lio_mux *c, const char *msg, size_t len)
+{
+    char name[LU_URL_NAME_MAX + 1], ip[LU_URL_HOST_MAX + 1], text[LC_MSG_MAX];
+    char buf[2 * LU_URL_HOST_MAX + LU_URL_NAME_MAX + 64];
+    long port;
+
+    if (len >= sizeof buf)
+        return;
+    memcpy(buf, msg, len);
+    buf[len] = '\0';
+    if (sscanf(buf, "%255s %*s %*s %255s %ld", name, ip, &port) != 3 ||
+        strcmp(name, c->url.master_name) != 0 || port <= 0 || port > 65535)
+        return;
+    if (!lio_conn_is_open(&c->cmd) || cmd_is_on(c, ip, port))
+        return;
+    snprintf(text, sizeof text,
+             "the sentinels switched master \"%.40s\" to %.60s:%ld", name, ip,
+             port);
+    lio_conn_close(&c->cmd);
+    lio_conn_close(&c->sub);
+    lio_session_failed(&c->session, LIO_LINK_SUB, LEADER_ECONN, text, c->now);
+    lio_session_failed(&c->session, LIO_LINK_CMD, LEADER_ECONN, text, c->now);
+}
+
+static void deliver_watch(struct lio_mux *c, const struct lio_record *r)
+{
+    const redisReply *m = r->reply;
+
+    if (r->kind == REC_READY) {
+        if (lio_conn_subscribe(&c->watch, WATCH_TAG, "+switch-master") != 0)
+            lio_conn_close(&c->watch);
+    } else if (r->kind == REC_FAILED) {
+        c->watch_i = (c->watch_i + 1) % c->url.nsentinels;
+        c->watch_retry_at = c->now + WATCH_RETRY_MS;
+    } else if (m->type == REDIS_REPLY_ARRAY && m->elements == 3 &&
+               m->element[0]->type == REDIS_REPLY_STRING &&
+               strcmp(m->element[0]->str, "message") == 0 &&
+               m->element[2]->type == REDIS_REPLY_STRING) {
+        on_switch(c, m->element[2]->str, m->element[2]->len);
+    }
+}
+
+/* Holds the watch while the command link is wanted. */
+static void manage_watch(struct lio_mux *c)
+{
+    const struct lu_url_node *n;
+    struct lio_conn_params p = {WATCH_TIMEOUT_MS, WATCH_KEEPALIVE_S};
+
+    if (!c->url.sentinel)
+        return;
+    if (!lio_conn_is_open(&c->cmd)) {
+        lio_conn_close(&c->watch);
+        return;
+    }
+    if (lio_conn_is_open(&c->watch) || c->now < c->watch_retry_at)
+        return;
+    n = &c->url.sentinels[c->watch_i];
+    c->watch_url = c->url;
+    c->watch_url.sentinel = 0;
+    c->watch_url.has_user = c->watch_url.has_password = 0;
+    c->watch_url.db = 0;
+    memcpy(c->watch_url.host, n->host, sizeof c->watch_url.host);
+    c->watch_url.port = n->port;
+    (void) lio_conn_open(&c->watch, &c->watch_url, &p, c->now);
+}
+
 static void deliver(struct lio_mux *c, const struct lio_record *r)
 {
     enum lio_link link = r->conn == &c->cmd ? LIO_LINK_CMD : LIO_LINK_SUB;
 
     if (r->conn_gen != r->conn->gen)
         return; /* news of a connection closed since */
+    if (r->conn == &c->watch) {
+        deliver_watch(c, r);
+        return;
+    }
     if (r->kind == REC_READY)
         lio_session_ready(&c->session, link, lio_conn_server(r->conn), c->now);
     else if (r->kind == REC_FAILED)
@@ -205,6 +298,7 @@ static void drain(struct lio_mux *c)
         c->dropped = 0;
         lio_conn_close(&c->cmd);
         lio_conn_close(&c->sub);
+        lio_conn_close(&c->watch);
         lio_session_failed(&c->session, LIO_LINK_SUB, LEADER_ENOMEM,
                            "out of memory", c->now);
         lio_session_failed(&c->session, LIO_LINK_CMD, LEADER_ENOMEM,
@@ -217,9 +311,9 @@ static void drain(struct lio_mux *c)
  * ask for it and take it back. What does not fit waits for EPOLLOUT. */
 static void flush_writes(struct lio_mux *c)
 {
-    struct lio_conn *conns[2] = {&c->cmd, &c->sub};
+    struct lio_conn *conns[3] = {&c->cmd, &c->sub, &c->watch};
 
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         if (conns[i]->ready && (conns[i]->want & LIO_WANT_WRITE))
             lio_conn_handle(conns[i], POLLOUT, c->now);
     drain(c);
@@ -236,9 +330,9 @@ static unsigned epoll_events(const struct lio_conn *conn)
 /* Keeps epfd watching each connection's socket for what hiredis wants. */
 static void sync_epoll(struct lio_mux *c)
 {
-    struct lio_conn *conns[2] = {&c->cmd, &c->sub};
+    struct lio_conn *conns[3] = {&c->cmd, &c->sub, &c->watch};
 
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         int fd = lio_conn_fd(conns[i]);
         unsigned ev = fd >= 0 ? epoll_events(conns[i]) : 0;
         struct epoll_event e = {.events = ev, .data.u32 = (uint32_t) i};
@@ -297,6 +391,7 @@ static void arm_timer(struct lio_mux *c)
  * is woken for what comes next. */
 static void settle(struct lio_mux *c)
 {
+    manage_watch(c);
     flush_writes(c);
     sync_epoll(c);
     arm_timer(c);
@@ -313,10 +408,11 @@ int lio_mux_init(struct lio_mux *c, const struct lu_url *url, uint64_t seed)
 
     memset(c, 0, sizeof *c);
     c->url = *url;
-    c->reg_fd[0] = c->reg_fd[1] = -1;
+    c->reg_fd[0] = c->reg_fd[1] = c->reg_fd[2] = -1;
     c->tfd_armed = LC_NEVER;
     lio_conn_init(&c->cmd, &handler, c);
     lio_conn_init(&c->sub, &handler, c);
+    lio_conn_init(&c->watch, &handler, c);
     if (lio_session_init(&c->session, &t, seed) != 0)
         return LEADER_ENOMEM;
     c->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -341,6 +437,7 @@ void lio_mux_free(struct lio_mux *c)
 {
     lio_conn_close(&c->cmd);
     lio_conn_close(&c->sub);
+    lio_conn_close(&c->watch);
     for (size_t i = 0; i < c->queued; i++)
         if (c->queue[i].reply != NULL)
             freeReplyObject(c->queue[i].reply);
@@ -399,12 +496,15 @@ void lio_mux_process(struct lio_mux *c, lc_time now)
         else if (which == EP_TIMER)
             drain_wake(c->tfd); /* the deadlines run below */
         else
-            lio_conn_handle(which == EP_CMD ? &c->cmd : &c->sub,
+            lio_conn_handle(which == EP_CMD   ? &c->cmd
+                            : which == EP_SUB ? &c->sub
+                                              : &c->watch,
                             poll_bits(ev[i].events), c->now);
         drain(c);
     }
     lio_conn_tick(&c->cmd, c->now);
     lio_conn_tick(&c->sub, c->now);
+    lio_conn_tick(&c->watch, c->now);
     drain(c);
     lio_session_process(&c->session, c->now);
     drain(c);
@@ -421,6 +521,10 @@ lc_time lio_mux_deadline(const struct lio_mux *c)
     lc_time d = lio_session_deadline(&c->session);
 
     d = earlier(d, lio_conn_deadline(&c->cmd));
+    d = earlier(d, lio_conn_deadline(&c->watch));
+    if (c->url.sentinel && lio_conn_is_open(&c->cmd) &&
+        !lio_conn_is_open(&c->watch))
+        d = earlier(d, c->watch_retry_at);
     return earlier(d, lio_conn_deadline(&c->sub));
 }
 

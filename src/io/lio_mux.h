@@ -39,6 +39,15 @@ struct lio_record;
 struct lio_mux {
     struct lu_url url;
     struct lio_conn cmd, sub;
+    /* For a sentinel URL: a subscription to +switch-master on one
+     * sentinel, while the command link is wanted, so that a failover ends
+     * the links to the old master at once (its leaders step down when
+     * they reach the new one) instead of when the old master is
+     * reconfigured, seconds later. */
+    struct lio_conn watch;
+    struct lu_url watch_url;
+    int watch_i;            /* the sentinel watched, or tried next */
+    lc_time watch_retry_at; /* after a failure */
     struct lio_record *queue;
     size_t queued, queue_cap;
     int dropped; /* a record could not be queued */
@@ -49,9 +58,9 @@ struct lio_mux {
     int epfd, evfd;      /* what the caller polls; its wake-up */
     int tfd;             /* a timer at the next deadline, in epfd */
     lc_time tfd_armed;   /* ... armed at this time (LC_NEVER: disarmed) */
-    int reg_fd[2];       /* sockets registered in epfd: cmd, sub */
-    uint64_t reg_gen[2]; /* ... of which opening of the connection */
-    unsigned reg_events[2];
+    int reg_fd[3];       /* sockets registered in epfd: cmd, sub, watch */
+    uint64_t reg_gen[3]; /* ... of which opening of the connection */
+    unsigned reg_events[3];
 };
 
 /* Returns 0, or LEADER_ENOMEM / LEADER_ECONN (no epoll, eventfd or

@@ -195,7 +195,7 @@ TEST(a_wrong_master_name_is_a_clear_error)
     char url[128];
 
     start_sentinels(sent, master, url, sizeof url, "nosuch");
-    expect_error(url, "no sentinel gave the address of master \"nosuch\"");
+    expect_error(url, "no sentinel gave the address of a master \"nosuch\"");
     expect_error(url, "knows no master of that name");
     for (int i = 0; i < 2; i++)
         rfx_free(sent[i]);
@@ -210,34 +210,34 @@ TEST(sentinels_all_down_is_a_clear_error)
     start_sentinels(sent, master, url, sizeof url, RFX_MASTER_NAME);
     for (int i = 0; i < 2; i++)
         ASSERT_OK(rfx_stop(sent[i]));
-    expect_error(url, "no sentinel gave the address of master");
+    expect_error(url, "no sentinel gave the address of a master");
     for (int i = 0; i < 2; i++)
         rfx_free(sent[i]);
     rfx_free(master);
 }
 
-/* After a failover, one candidate leads on the new master within ms. */
+/* After a failover, one candidate leads on the master the sentinels name
+ * (not old; they may fail over more than once) within ms. */
 static void expect_leader_on(struct group *g, struct world *w, rfx_server *old,
                              long ms)
 {
-    int64_t t0 = now_ms(), end = t0 + ms;
-    rfx_server *m = NULL;
+    int64_t t0 = now_ms(), end = t0 + ms, named = -1;
 
     while (now_ms() < end) {
-        m = current_master(g);
-        if (m != NULL && m != old)
-            break;
-        sleep_ms(50);
-    }
-    ASSERT(m != NULL && m != old);
-    fprintf(stderr, "# the sentinels name a new master after %lld ms\n",
-            (long long) (now_ms() - t0));
-    while (now_ms() < end) {
-        int who = world_wait_leader(w, 200);
-        char *holder = rfx_command(m, "GET %s", leader_key(w->c[0].l));
+        rfx_server *m = current_master(g);
+        int who = world_wait_leader(w, 100);
+        char *holder = m != NULL && m != old
+                           ? rfx_command(m, "GET %s", leader_key(w->c[0].l))
+                           : NULL;
         int ok = who >= 0 && holder != NULL &&
                  strcmp(holder, leader_id(w->c[who].l)) == 0;
+
         free(holder);
+        if (named < 0 && m != NULL && m != old) {
+            named = now_ms() - t0;
+            fprintf(stderr, "# the sentinels name a new master after %lld ms\n",
+                    (long long) named);
+        }
         if (ok) {
             fprintf(stderr, "# a leader on it after %lld ms\n",
                     (long long) (now_ms() - t0));
@@ -248,7 +248,7 @@ static void expect_leader_on(struct group *g, struct world *w, rfx_server *old,
         }
     }
     world_dump(w);
-    FAIL("no leader on the new master within %ld ms", ms);
+    FAIL("no leader on the master the sentinels name within %ld ms", ms);
 }
 
 TEST(sentinel_failover_is_followed)

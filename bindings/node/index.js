@@ -229,6 +229,7 @@ function constructionError (err, url) {
 // ---- Leader ------------------------------------------------------------------
 
 const kHandle = Symbol('handle')
+const kEmit = Symbol('emit')
 
 class Leader extends EventEmitter {
   /**
@@ -242,15 +243,19 @@ class Leader extends EventEmitter {
     super()
     const o = nativeOptions(redis, options)
     const { Handle } = load()
+    // The addon holds emit strongly only while the handle has work; the
+    // Leader holds it always, so that it lives as long as the Leader.
+    const emit = (type, term, leaderId, error, message) =>
+      this._onNative(type, term, leaderId, error, message)
     let handle
     try {
-      handle = new Handle(o, (type, term, leaderId, error, message) =>
-        this._onNative(type, term, leaderId, error, message))
+      handle = new Handle(o, emit)
     } catch (err) {
       if (err instanceof TypeError) throw err
       throw constructionError(err, o.url)
     }
     Object.defineProperty(this, kHandle, { value: handle })
+    Object.defineProperty(this, kEmit, { value: emit })
     Object.defineProperty(this, 'id', { value: handle.id(), enumerable: true })
     Object.defineProperty(this, 'key', { value: handle.key(), enumerable: true })
     this.options = { ttl: o.ttl, wait: o.wait }

@@ -51,18 +51,18 @@ struct nl_handle {
     leader *l; /* the event-loop handle; NULL once closed */
     leader *q; /* the query handle (thread mode), made on first query */
     leader_options opts;
-    char *url, *key, *password, *tls_ca_cert, *tls_ca_dir, *tls_cert,
-        *tls_key, *tls_server_name;
-    napi_ref emit;             /* strong while pinned, else weak */
-    napi_async_context actx;   /* for the callback scopes of events */
+    char *url, *key, *password, *tls_ca_cert, *tls_ca_dir, *tls_cert, *tls_key,
+        *tls_server_name;
+    napi_ref emit;           /* strong while pinned, else weak */
+    napi_async_context actx; /* for the callback scopes of events */
     uv_poll_t poll;
     uv_timer_t timer;
-    int uv_open;   /* uv handles not yet closed */
-    int running;   /* campaigning or observing, or a stop not settled */
-    int queries;   /* async queries in flight */
-    int pinned;    /* emit holds a strong reference */
-    int in_pump;   /* inside leader_process() */
-    int closed;    /* close() or the finalizer ran */
+    int uv_open;      /* uv handles not yet closed */
+    int running;      /* campaigning or observing, or a stop not settled */
+    int queries;      /* async queries in flight */
+    int pinned;       /* emit holds a strong reference */
+    int in_pump;      /* inside leader_process() */
+    int closed;       /* close() or the finalizer ran */
     int wrapper_gone; /* the JavaScript object was finalized */
 };
 
@@ -78,12 +78,12 @@ struct nl_query {
 };
 
 static const char *const error_names[] = {
-    "LEADER_OK",         "LEADER_EINVAL",    "LEADER_ENOMEM",
-    "LEADER_EURL",       "LEADER_ENOTSUP",   "LEADER_ECONN",
-    "LEADER_ETIMEDOUT",  "LEADER_EAUTH",     "LEADER_EWRONGTYPE",
-    "LEADER_EREADONLY",  "LEADER_EPROTO",    "LEADER_EREDIS",
-    "LEADER_ESTATE",     "LEADER_ELOST",     "LEADER_ELEASE",
-    "LEADER_ETERM",      "LEADER_ETLS",      "LEADER_EUNHEALTHY"};
+    "LEADER_OK",        "LEADER_EINVAL",  "LEADER_ENOMEM",
+    "LEADER_EURL",      "LEADER_ENOTSUP", "LEADER_ECONN",
+    "LEADER_ETIMEDOUT", "LEADER_EAUTH",   "LEADER_EWRONGTYPE",
+    "LEADER_EREADONLY", "LEADER_EPROTO",  "LEADER_EREDIS",
+    "LEADER_ESTATE",    "LEADER_ELOST",   "LEADER_ELEASE",
+    "LEADER_ETERM",     "LEADER_ETLS",    "LEADER_EUNHEALTHY"};
 
 #define N_ERRORS ((int) (sizeof error_names / sizeof error_names[0]))
 
@@ -120,8 +120,8 @@ static napi_value make_error(napi_env env, int code, const char *message)
             napi_ok ||
         napi_create_error(env, NULL, msg, &err) != napi_ok)
         return NULL;
-    if (napi_create_string_utf8(env, error_name(code), NAPI_AUTO_LENGTH,
-                                &v) == napi_ok)
+    if (napi_create_string_utf8(env, error_name(code), NAPI_AUTO_LENGTH, &v) ==
+        napi_ok)
         napi_set_named_property(env, err, "code", v);
     if (napi_create_int32(env, code, &v) == napi_ok)
         napi_set_named_property(env, err, "errno", v);
@@ -187,8 +187,8 @@ static void free_handle(struct nl_handle *h)
 /* Frees the structure once nothing refers to it any more. */
 static void maybe_free(struct nl_handle *h)
 {
-    if (h->uv_open == 0 && h->wrapper_gone && h->queries == 0 &&
-        h->l == NULL && h->q == NULL)
+    if (h->uv_open == 0 && h->wrapper_gone && h->queries == 0 && h->l == NULL &&
+        h->q == NULL)
         free_handle(h);
 }
 
@@ -239,8 +239,7 @@ static void call_emit(struct nl_handle *h, const char *type, uint64_t term,
 
     if (h->emit == NULL || napi_open_handle_scope(env, &scope) != napi_ok)
         return;
-    if (napi_get_reference_value(env, h->emit, &fn) != napi_ok ||
-        fn == NULL)
+    if (napi_get_reference_value(env, h->emit, &fn) != napi_ok || fn == NULL)
         goto out;
     napi_get_undefined(env, &recv);
     napi_create_string_utf8(env, type, NAPI_AUTO_LENGTH, &argv[0]);
@@ -254,8 +253,7 @@ static void call_emit(struct nl_handle *h, const char *type, uint64_t term,
                             NAPI_AUTO_LENGTH, &argv[4]);
     if (napi_call_function(env, recv, fn, 5, argv, &result) != napi_ok) {
         napi_is_exception_pending(env, &pending);
-        if (pending &&
-            napi_get_and_clear_last_exception(env, &exc) == napi_ok)
+        if (pending && napi_get_and_clear_last_exception(env, &exc) == napi_ok)
             napi_fatal_exception(env, exc);
     }
 out:
@@ -284,8 +282,8 @@ static void on_event(leader *l, const leader_event *ev, void *userdata)
     struct nl_handle *h = userdata;
 
     (void) l;
-    call_emit(h, event_type_name(ev->type), ev->term, ev->leader_id,
-              ev->error, ev->message);
+    call_emit(h, event_type_name(ev->type), ev->term, ev->leader_id, ev->error,
+              ev->message);
 }
 
 /* One turn: leader_process() in a callback scope, then re-arming, and the
@@ -311,8 +309,7 @@ static void pump(struct nl_handle *h)
     rc = leader_process(h->l);
     h->in_pump = 0;
     if (rc < 0 && rc != LEADER_ESTATE)
-        fprintf(stderr, "libleader: leader_process: %s\n",
-                leader_strerror(rc));
+        fprintf(stderr, "libleader: leader_process: %s\n", leader_strerror(rc));
     if (h->l != NULL) {
         arm(h);
         if (h->running == 1 && leader_timeout_ms(h->l) < 0) {
@@ -379,8 +376,7 @@ static int get_string(napi_env env, napi_value obj, const char *name,
     }
     napi_get_value_string_utf8(env, v, *out, len + 1, &len);
     if (strlen(*out) != len) {
-        snprintf(msg, sizeof msg, "%s must not contain NUL characters",
-                 name);
+        snprintf(msg, sizeof msg, "%s must not contain NUL characters", name);
         throw_code(env, LEADER_EINVAL, msg);
         free(*out);
         *out = NULL;
@@ -510,11 +506,10 @@ static napi_value handle_new(napi_env env, napi_callback_info info)
     h->poll.data = h->timer.data = h;
     h->uv_open = 2;
     if (napi_create_reference(env, argv[1], 0, &h->emit) != napi_ok ||
-        napi_create_string_utf8(env, "libleader", NAPI_AUTO_LENGTH,
-                                &name) != napi_ok ||
+        napi_create_string_utf8(env, "libleader", NAPI_AUTO_LENGTH, &name) !=
+            napi_ok ||
         napi_async_init(env, self, name, &h->actx) != napi_ok ||
-        napi_wrap(env, self, h, on_wrapper_finalized, NULL, NULL) !=
-            napi_ok) {
+        napi_wrap(env, self, h, on_wrapper_finalized, NULL, NULL) != napi_ok) {
         throw_last(env);
         h->wrapper_gone = 1;
         close_handle(h);
@@ -707,8 +702,8 @@ static napi_value m_has_lease(napi_env env, napi_callback_info info)
 
     if (h == NULL)
         return NULL;
-    CHECK(env, napi_get_boolean(env, h->l != NULL && leader_has_lease(h->l),
-                                &r));
+    CHECK(env,
+          napi_get_boolean(env, h->l != NULL && leader_has_lease(h->l), &r));
     return r;
 }
 
@@ -793,8 +788,7 @@ static void query_execute(napi_env env, void *data)
     if (qr->rc < 0) {
         detail = leader_errmsg(qr->h->q);
         snprintf(qr->detail, sizeof qr->detail, "%s%s%s",
-                 leader_strerror(qr->rc), *detail != '\0' ? ": " : "",
-                 detail);
+                 leader_strerror(qr->rc), *detail != '\0' ? ": " : "", detail);
     }
 }
 
@@ -841,8 +835,7 @@ static void query_complete(napi_env env, napi_status status, void *data)
 }
 
 /* isLeader() and current(): a promise, settled from the thread pool. */
-static napi_value start_query(napi_env env, napi_callback_info info,
-                              int what)
+static napi_value start_query(napi_env env, napi_callback_info info, int what)
 {
     size_t argc = 0;
     struct nl_handle *h = unwrap(env, info, &argc, NULL);
@@ -870,11 +863,11 @@ static napi_value start_query(napi_env env, napi_callback_info info,
     qr->h = h;
     qr->what = what;
     if (napi_create_promise(env, &qr->deferred, &promise) != napi_ok ||
-        napi_create_string_utf8(env, what ? "libleader.current"
-                                          : "libleader.isLeader",
-                                NAPI_AUTO_LENGTH, &name) != napi_ok ||
-        napi_create_async_work(env, NULL, name, query_execute,
-                               query_complete, qr, &qr->work) != napi_ok) {
+        napi_create_string_utf8(
+            env, what ? "libleader.current" : "libleader.isLeader",
+            NAPI_AUTO_LENGTH, &name) != napi_ok ||
+        napi_create_async_work(env, NULL, name, query_execute, query_complete,
+                               qr, &qr->work) != napi_ok) {
         free(qr);
         throw_last(env);
         return NULL;
@@ -946,24 +939,21 @@ static napi_value init(napi_env env, napi_value exports)
         {"observe", NULL, m_observe, NULL, NULL, NULL, napi_default, NULL},
         {"stop", NULL, m_stop, NULL, NULL, NULL, napi_default, NULL},
         {"close", NULL, m_close, NULL, NULL, NULL, napi_default, NULL},
-        {"hasLease", NULL, m_has_lease, NULL, NULL, NULL, napi_default,
-         NULL},
+        {"hasLease", NULL, m_has_lease, NULL, NULL, NULL, napi_default, NULL},
         {"term", NULL, m_term, NULL, NULL, NULL, napi_default, NULL},
-        {"leaseLeft", NULL, m_lease_left, NULL, NULL, NULL, napi_default,
-         NULL},
+        {"leaseLeft", NULL, m_lease_left, NULL, NULL, NULL, napi_default, NULL},
         {"newTerm", NULL, m_new_term, NULL, NULL, NULL, napi_default, NULL},
         {"setHealthy", NULL, m_set_healthy, NULL, NULL, NULL, napi_default,
          NULL},
-        {"isLeader", NULL, m_is_leader, NULL, NULL, NULL, napi_default,
-         NULL},
+        {"isLeader", NULL, m_is_leader, NULL, NULL, NULL, napi_default, NULL},
         {"current", NULL, m_current, NULL, NULL, NULL, napi_default, NULL},
     };
     napi_value cls, codes, v, fn;
     int i;
 
-    CHECK(env, napi_define_class(env, "Handle", NAPI_AUTO_LENGTH, handle_new,
-                                 NULL, sizeof methods / sizeof methods[0],
-                                 methods, &cls));
+    CHECK(env,
+          napi_define_class(env, "Handle", NAPI_AUTO_LENGTH, handle_new, NULL,
+                            sizeof methods / sizeof methods[0], methods, &cls));
     CHECK(env, napi_set_named_property(env, exports, "Handle", cls));
     CHECK(env, napi_create_object(env, &codes));
     for (i = 1; i < N_ERRORS; i++) {
@@ -974,8 +964,8 @@ static napi_value init(napi_env env, napi_value exports)
     CHECK(env, napi_create_function(env, "strerror", NAPI_AUTO_LENGTH,
                                     f_strerror, NULL, &fn));
     CHECK(env, napi_set_named_property(env, exports, "strerror", fn));
-    CHECK(env, napi_create_function(env, "version", NAPI_AUTO_LENGTH,
-                                    f_version, NULL, &fn));
+    CHECK(env, napi_create_function(env, "version", NAPI_AUTO_LENGTH, f_version,
+                                    NULL, &fn));
     CHECK(env, napi_set_named_property(env, exports, "version", fn));
     CHECK(env, napi_create_function(env, "redact", NAPI_AUTO_LENGTH, f_redact,
                                     NULL, &fn));

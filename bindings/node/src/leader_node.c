@@ -61,7 +61,7 @@ struct nl_handle {
     int running;      /* campaigning or observing, or a stop not settled */
     int queries;      /* async queries in flight */
     int pinned;       /* emit holds a strong reference */
-    int in_pump;      /* inside leader_process() */
+    int in_pump;      /* inside a turn (pump()) */
     int closed;       /* close() or the finalizer ran */
     int wrapper_gone; /* the JavaScript object was finalized */
 };
@@ -187,8 +187,8 @@ static void free_handle(struct nl_handle *h)
 /* Frees the structure once nothing refers to it any more. */
 static void maybe_free(struct nl_handle *h)
 {
-    if (h->uv_open == 0 && h->wrapper_gone && h->queries == 0 && h->l == NULL &&
-        h->q == NULL)
+    if (h->uv_open == 0 && h->wrapper_gone && h->queries == 0 && !h->in_pump &&
+        h->l == NULL && h->q == NULL)
         free_handle(h);
 }
 
@@ -305,9 +305,10 @@ static void pump(struct nl_handle *h)
         napi_close_handle_scope(env, hs);
         return;
     }
+    /* Until the end of the turn, promise jobs included: the async context
+     * stays and the structure is not freed, whatever a listener does. */
     h->in_pump = 1;
     rc = leader_process(h->l);
-    h->in_pump = 0;
     if (rc < 0 && rc != LEADER_ESTATE)
         fprintf(stderr, "libleader: leader_process: %s\n", leader_strerror(rc));
     if (h->l != NULL) {
@@ -323,10 +324,13 @@ static void pump(struct nl_handle *h)
     if (settled)
         call_emit(h, "idle", 0, NULL, 0, "");
     pin_update(h);
-    napi_close_callback_scope(env, cs);
+    napi_close_callback_scope(env, cs); /* runs the promise jobs */
     napi_close_handle_scope(env, hs);
-    if (h->closed)
-        release_js(h); /* closed from a listener during the turn */
+    h->in_pump = 0;
+    if (h->closed) {
+        release_js(h); /* closed during the turn */
+        maybe_free(h);
+    }
 }
 
 /* ---- construction ---- */

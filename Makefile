@@ -63,7 +63,7 @@ ASAN_ENV := ASAN_OPTIONS=halt_on_error=1:print_stacktrace=1:detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
-FORMAT_DIRS := include src tools examples tests bench
+FORMAT_DIRS := include src tools examples tests bench bindings
 
 .PHONY: all bootstrap build test asan tsan demo bench fuzz format format-check clean \
 	distclean chaos check-bare abi-check abi-baseline install uninstall dist deb \

@@ -15,6 +15,7 @@
 #include "core/lc_reply.h"
 #include "io/lio_conn.h"
 #include "io/lio_resolve.h"
+#include "io/lio_sentinel.h"
 #include "io/lio_proto.h"
 #include "leader_int.h"
 #include "util/lu_clock.h"
@@ -196,7 +197,8 @@ static int ask_sentinel(struct setup *s, struct lu_url *master)
                            s->cl->url.master_name};
     size_t lens[3] = {8, 23, strlen(s->cl->url.master_name)};
     redisReply *r;
-    int rc = open_blocking(s), port = 0;
+    char host[LU_URL_HOST_MAX + 1];
+    int rc = open_blocking(s), port = 0, found;
 
     if (rc != 0)
         return rc;
@@ -207,19 +209,15 @@ static int ask_sentinel(struct setup *s, struct lu_url *master)
             freeReplyObject(r);
         return rc != 0 ? rc : LEADER_ECONN;
     }
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-        r->element[0]->type == REDIS_REPLY_STRING &&
-        r->element[1]->type == REDIS_REPLY_STRING && r->element[0]->len > 0 &&
-        r->element[0]->len <= LU_URL_HOST_MAX)
-        port = atoi(r->element[1]->str);
-    if (port > 0 && port <= 65535) {
+    found = lio_sentinel_master_addr(r, host, &port);
+    if (found > 0) {
         *master = s->cl->url;
         master->sentinel = 0;
-        memcpy(master->host, r->element[0]->str, r->element[0]->len + 1);
+        memcpy(master->host, host, sizeof master->host);
         master->port = port;
     } else {
         note(s->cl,
-             r->type == REDIS_REPLY_NIL
+             found == 0
                  ? "knows no master of that name"
                  : "unexpected reply to SENTINEL get-master-addr-by-name");
         rc = LEADER_ECONN;

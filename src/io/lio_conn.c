@@ -5,11 +5,11 @@
 #include <openssl/err.h>
 #include <poll.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/lc_reply.h"
 #include "io/lio_conn.h"
+#include "io/lio_sentinel.h"
 #include "leader.h"
 #include "util/lu_socket.h"
 
@@ -586,7 +586,8 @@ static void on_sentinel_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct lio_conn *c = current(ac);
     redisReply *reply = r;
-    int port = 0;
+    char host[LU_URL_HOST_MAX + 1];
+    int port = 0, found;
 
     (void) privdata;
     if (c == NULL || reply == NULL) {
@@ -594,16 +595,11 @@ static void on_sentinel_reply(redisAsyncContext *ac, void *r, void *privdata)
             freeReplyObject(reply);
         return;
     }
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-        reply->element[0]->type == REDIS_REPLY_STRING &&
-        reply->element[1]->type == REDIS_REPLY_STRING &&
-        reply->element[0]->len > 0 && reply->element[0]->len <= LU_URL_HOST_MAX)
-        port = atoi(reply->element[1]->str);
-    if (port > 0 && port <= 65535) {
+    found = lio_sentinel_master_addr(reply, host, &port);
+    if (found > 0) {
         c->target = *c->origin;
         c->target.sentinel = 0;
-        memcpy(c->target.host, reply->element[0]->str,
-               reply->element[0]->len + 1);
+        memcpy(c->target.host, host, sizeof c->target.host);
         c->target.port = port;
         c->url = &c->target;
         c->stage = LIO_STAGE_SERVER;
@@ -611,7 +607,7 @@ static void on_sentinel_reply(redisAsyncContext *ac, void *r, void *privdata)
         detach(ac);
         redisAsyncFree(ac); /* deferred by hiredis until we return */
         open_url(c, (long) (c->deadline - c->now));
-    } else if (reply->type == REDIS_REPLY_NIL) {
+    } else if (found == 0) {
         next_sentinel(c, "knows no master of that name");
     } else if (reply->type == REDIS_REPLY_ERROR) {
         next_sentinel(c, reply->str);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "io/lio_mux.h"
+#include "io/lio_sentinel.h"
 #include "leader.h"
 #include "util/lu_clock.h"
 
@@ -186,7 +187,7 @@ static void deliver_reply(struct lio_mux *c, enum lio_link link,
 /* ---- the sentinels' +switch-master ---- */
 
 /* Whether the command link is on, or opening to, host:port. */
-static int cmd_is_on(const struct lio_mux *c, const char *host, long port)
+static int cmd_is_on(const struct lio_mux *c, const char *host, int port)
 {
     return c->cmd.url != NULL && !c->cmd.url->sentinel &&
            c->cmd.url->port == port && strcmp(c->cmd.url->host, host) == 0;
@@ -197,22 +198,15 @@ static int cmd_is_on(const struct lio_mux *c, const char *host, long port)
  * (their elections are told), and reopening asks the sentinels again. */
 static void on_switch(struct lio_mux *c, const char *msg, size_t len)
 {
-    char name[LU_URL_NAME_MAX + 1], ip[LU_URL_HOST_MAX + 1], text[LC_MSG_MAX];
-    char buf[2 * LU_URL_HOST_MAX + LU_URL_NAME_MAX + 64];
-    long port;
+    char ip[LU_URL_HOST_MAX + 1], text[LC_MSG_MAX];
+    int port;
 
-    if (len >= sizeof buf)
-        return;
-    memcpy(buf, msg, len);
-    buf[len] = '\0';
-    if (sscanf(buf, "%255s %*s %*s %255s %ld", name, ip, &port) != 3 ||
-        strcmp(name, c->url.master_name) != 0 || port <= 0 || port > 65535)
-        return;
-    if (!lio_conn_is_open(&c->cmd) || cmd_is_on(c, ip, port))
+    if (!lio_sentinel_switch(msg, len, c->url.master_name, ip, &port) ||
+        !lio_conn_is_open(&c->cmd) || cmd_is_on(c, ip, port))
         return;
     snprintf(text, sizeof text,
-             "the sentinels switched master \"%.40s\" to %.60s:%ld", name, ip,
-             port);
+             "the sentinels switched master \"%.40s\" to %.60s:%d",
+             c->url.master_name, ip, port);
     lio_conn_close(&c->cmd);
     lio_conn_close(&c->sub);
     lio_session_failed(&c->session, LIO_LINK_SUB, LEADER_ECONN, text, c->now);

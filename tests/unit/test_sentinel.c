@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* test_sentinel.c - the parsers of what sentinels say: the master's
+ * address, "unknown master", a +switch-master of ours or of another master,
+ * and every malformed form refused. */
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "harness.h"
+#include "io/lio_sentinel.h"
+
+/* A reply parsed from RESP text; the caller frees it. */
+static redisReply *parse(const char *resp)
+{
+    redisReader *reader = redisReaderCreate();
+    void *reply = NULL;
+
+    ASSERT_NOT_NULL(reader);
+    ASSERT_EQ(redisReaderFeed(reader, resp, strlen(resp)), REDIS_OK);
+    ASSERT_EQ(redisReaderGetReply(reader, &reply), REDIS_OK);
+    ASSERT_NOT_NULL(reply);
+    redisReaderFree(reader);
+    return reply;
+}
+
+static int addr(const char *resp, char *host, int *port)
+{
+    redisReply *r = parse(resp);
+    int found = lio_sentinel_master_addr(r, host, port);
+
+    freeReplyObject(r);
+    return found;
+}
+
+TEST(master_addresses)
+{
+    char host[LU_URL_HOST_MAX + 1];
+    int port = 0;
+
+    ASSERT_EQ(addr("*2\r\n$9\r\n127.0.0.1\r\n$4\r\n6380\r\n", host, &port), 1);
+    ASSERT_STR_EQ(host, "127.0.0.1");
+    ASSERT_EQ(port, 6380);
+    ASSERT_EQ(addr("*2\r\n$3\r\n::1\r\n$5\r\n65535\r\n", host, &port), 1);
+    ASSERT_STR_EQ(host, "::1");
+    ASSERT_EQ(addr("*-1\r\n", host, &port), 0);
+    ASSERT_EQ(addr("$-1\r\n", host, &port), 0);
+}
+
+TEST(malformed_master_addresses_are_refused)
+{
+    static const char *bad[] = {
+        "-ERR No such master\r\n",
+        "*0\r\n",
+        "*1\r\n$1\r\na\r\n",
+        "*3\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\n2\r\n",
+        "*2\r\n$0\r\n\r\n$4\r\n6380\r\n",
+        "*2\r\n$3\r\na b\r\n$4\r\n6380\r\n",
+        "*2\r\n$1\r\na\r\n$6\r\n6380ab\r\n",
+        "*2\r\n$1\r\na\r\n$1\r\n0\r\n",
+        "*2\r\n$1\r\na\r\n$5\r\n65536\r\n",
+        "*2\r\n$1\r\na\r\n$2\r\n-1\r\n",
+        "*2\r\n$1\r\na\r\n$0\r\n\r\n",
+        "*2\r\n$1\r\na\r\n:6380\r\n",
+        "*2\r\n:1\r\n$4\r\n6380\r\n",
+    };
+    char host[LU_URL_HOST_MAX + 1];
+    int port;
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (addr(bad[i], host, &port) != -1)
+            FAIL("reply %zu taken", i);
+}
+
+static int sw(const char *msg, char *host, int *port)
+{
+    return lio_sentinel_switch(msg, strlen(msg), "mymaster", host, port);
+}
+
+TEST(switch_master_messages)
+{
+    char host[LU_URL_HOST_MAX + 1];
+    int port = 0;
+
+    ASSERT_EQ(sw("mymaster 127.0.0.1 6379 10.0.0.2 6380", host, &port), 1);
+    ASSERT_STR_EQ(host, "10.0.0.2");
+    ASSERT_EQ(port, 6380);
+    ASSERT_EQ(sw("other 127.0.0.1 6379 10.0.0.2 6380", host, &port), 0);
+    ASSERT_EQ(sw("mymasterx 127.0.0.1 6379 10.0.0.2 6380", host, &port), 0);
+    ASSERT_EQ(sw("mymaste 127.0.0.1 6379 10.0.0.2 6380", host, &port), 0);
+    ASSERT_EQ(sw("mymaster 127.0.0.1 6379 10.0.0.2", host, &port), 0);
+    ASSERT_EQ(sw("mymaster 127.0.0.1 6379 10.0.0.2 6380 x", host, &port), 0);
+    ASSERT_EQ(sw("mymaster 127.0.0.1 6379 10.0.0.2 0", host, &port), 0);
+    ASSERT_EQ(sw("mymaster 127.0.0.1 6379 10.0.0.2 6380x", host, &port), 0);
+    ASSERT_EQ(sw("", host, &port), 0);
+}

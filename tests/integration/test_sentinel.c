@@ -251,18 +251,24 @@ static void expect_leader_on(struct group *g, struct world *w, rfx_server *old,
     FAIL("no leader on the master the sentinels name within %ld ms", ms);
 }
 
+/* A group with three candidates, one of them leading. */
+static void start_campaign(struct group *g, struct world *w)
+{
+    start_group(g);
+    world_init(w);
+    for (int i = 0; i < 3; i++) {
+        add(w, g->url, 2000);
+        ASSERT_OK(leader_elect(w->c[i].l));
+    }
+    ASSERT_GE(world_wait_leader(w, 5000), 0);
+}
+
 TEST(sentinel_failover_is_followed)
 {
     struct group g;
     struct world w;
 
-    start_group(&g);
-    world_init(&w);
-    for (int i = 0; i < 3; i++) {
-        add(&w, g.url, 2000);
-        ASSERT_OK(leader_elect(w.c[i].l));
-    }
-    ASSERT_GE(world_wait_leader(&w, 5000), 0);
+    start_campaign(&g, &w);
     free(rfx_command(g.sentinel[0], "SENTINEL FAILOVER " RFX_MASTER_NAME));
     expect_leader_on(&g, &w, g.master, 15000);
     world_free(&w);
@@ -274,13 +280,7 @@ TEST(kill_9_of_the_master_is_followed)
     struct group g;
     struct world w;
 
-    start_group(&g);
-    world_init(&w);
-    for (int i = 0; i < 3; i++) {
-        add(&w, g.url, 2000);
-        ASSERT_OK(leader_elect(w.c[i].l));
-    }
-    ASSERT_GE(world_wait_leader(&w, 5000), 0);
+    start_campaign(&g, &w);
     ASSERT_OK(rfx_kill(g.master));
     expect_leader_on(&g, &w, g.master, 20000);
     world_free(&w);

@@ -349,6 +349,30 @@ static struct nl_handle *unwrap(napi_env env, napi_callback_info info,
     return p;
 }
 
+/* The property name of obj in *v: 1 when it is of type want (any type
+ * when want is napi_undefined), 0 when undefined or null, -1 with a
+ * TypeError thrown when of another type (typename says which it must be),
+ * or on an N-API failure. */
+static int get_property(napi_env env, napi_value obj, const char *name,
+                        napi_valuetype want, const char *type_name,
+                        napi_value *v)
+{
+    napi_valuetype t;
+    char msg[128];
+
+    if (napi_get_named_property(env, obj, name, v) != napi_ok ||
+        napi_typeof(env, *v, &t) != napi_ok)
+        return -1;
+    if (t == napi_undefined || t == napi_null)
+        return 0;
+    if (want != napi_undefined && t != want) {
+        snprintf(msg, sizeof msg, "%s must be %s", name, type_name);
+        napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+        return -1;
+    }
+    return 1;
+}
+
 /* Reads the string property name of obj into a malloc'ed copy: *out stays
  * NULL when the property is undefined or null. Returns -1 (with an
  * exception thrown) when it is another type. */
@@ -356,21 +380,13 @@ static int get_string(napi_env env, napi_value obj, const char *name,
                       char **out)
 {
     napi_value v;
-    napi_valuetype t;
     size_t len;
     char msg[128];
+    int rc = get_property(env, obj, name, napi_string, "a string", &v);
 
     *out = NULL;
-    if (napi_get_named_property(env, obj, name, &v) != napi_ok ||
-        napi_typeof(env, v, &t) != napi_ok)
-        return -1;
-    if (t == napi_undefined || t == napi_null)
-        return 0;
-    if (t != napi_string) {
-        snprintf(msg, sizeof msg, "%s must be a string", name);
-        napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-        return -1;
-    }
+    if (rc <= 0)
+        return rc;
     if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok)
         return -1;
     *out = malloc(len + 1);
@@ -394,20 +410,11 @@ static int get_string(napi_env env, napi_value obj, const char *name,
 static int get_long(napi_env env, napi_value obj, const char *name, long *out)
 {
     napi_value v;
-    napi_valuetype t;
     int64_t n;
-    char msg[128];
+    int rc = get_property(env, obj, name, napi_number, "a number", &v);
 
-    if (napi_get_named_property(env, obj, name, &v) != napi_ok ||
-        napi_typeof(env, v, &t) != napi_ok)
-        return -1;
-    if (t == napi_undefined || t == napi_null)
-        return 0;
-    if (t != napi_number) {
-        snprintf(msg, sizeof msg, "%s must be a number", name);
-        napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-        return -1;
-    }
+    if (rc <= 0)
+        return rc;
     if (napi_get_value_int64(env, v, &n) != napi_ok)
         return -1;
     *out = (long) n;
@@ -417,14 +424,11 @@ static int get_long(napi_env env, napi_value obj, const char *name, long *out)
 static int get_bool(napi_env env, napi_value obj, const char *name, int *out)
 {
     napi_value v;
-    napi_valuetype t;
     bool b;
+    int rc = get_property(env, obj, name, napi_undefined, NULL, &v);
 
-    if (napi_get_named_property(env, obj, name, &v) != napi_ok ||
-        napi_typeof(env, v, &t) != napi_ok)
-        return -1;
-    if (t == napi_undefined || t == napi_null)
-        return 0;
+    if (rc <= 0)
+        return rc;
     if (napi_coerce_to_bool(env, v, &v) != napi_ok ||
         napi_get_value_bool(env, v, &b) != napi_ok)
         return -1;

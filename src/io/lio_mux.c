@@ -231,15 +231,20 @@ static void deliver_watch(struct lio_mux *c, const struct lio_record *r)
     }
 }
 
+/* Whether some election wants the command link (it may be down between
+ * two tries): the watch is held as long. */
+static int watch_wanted(const struct lio_mux *c)
+{
+    return c->url.sentinel && c->session.attached > 0;
+}
+
 /* Holds the watch while the command link is wanted. */
 static void manage_watch(struct lio_mux *c)
 {
     const struct lu_url_node *n;
     struct lio_conn_params p = {WATCH_TIMEOUT_MS, WATCH_KEEPALIVE_S};
 
-    if (!c->url.sentinel)
-        return;
-    if (!lio_conn_is_open(&c->cmd)) {
+    if (!watch_wanted(c)) {
         lio_conn_close(&c->watch);
         return;
     }
@@ -516,8 +521,7 @@ lc_time lio_mux_deadline(const struct lio_mux *c)
 
     d = earlier(d, lio_conn_deadline(&c->cmd));
     d = earlier(d, lio_conn_deadline(&c->watch));
-    if (c->url.sentinel && lio_conn_is_open(&c->cmd) &&
-        !lio_conn_is_open(&c->watch))
+    if (watch_wanted(c) && !lio_conn_is_open(&c->watch))
         d = earlier(d, c->watch_retry_at);
     return earlier(d, lio_conn_deadline(&c->sub));
 }

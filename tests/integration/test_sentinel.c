@@ -286,3 +286,28 @@ TEST(kill_9_of_the_master_is_followed)
     world_free(&w);
     free_group(&g);
 }
+
+/* The split-brain case: the master freezes (SIGSTOP) with the leader's
+ * lease on it, the sentinels promote a replica, and the old master comes
+ * back still believing it is one until the sentinels demote it. The log
+ * shows no two leaders at any time, and a leader on the new master. */
+TEST(a_paused_master_replaced_then_resumed_gives_no_two_leaders)
+{
+    struct group g;
+    struct world w;
+    int64_t end;
+
+    start_campaign(&g, &w);
+    ASSERT_OK(rfx_pause(g.master));
+    end = now_ms() + 15000;
+    while (now_ms() < end && current_master(&g) == g.master)
+        sleep_ms(50);
+    ASSERT(current_master(&g) != g.master);
+    ASSERT_OK(rfx_resume(g.master));
+    expect_leader_on(&g, &w, g.master, 20000);
+    sleep_ms(3000); /* the old master is demoted meanwhile */
+    world_check_log(&w);
+    ASSERT_GE(world_wait_leader(&w, 1000), 0);
+    world_free(&w);
+    free_group(&g);
+}

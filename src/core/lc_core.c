@@ -32,9 +32,10 @@
 
 #define BACKOFF_BASE 20 /* ms: first reconnect or retry after an error */
 
-/* LC_BREAK_* switches exist only for tests/sim, which builds the core with
- * one safety rule broken to show that the simulator catches it. The
- * library is never built with any of them. */
+/* LC_BREAK_* switches exist only for tests: tests/sim builds the core with
+ * one safety rule broken to show that the simulator catches it, and
+ * bench/sentinel counts the overlaps a failover gives without each of the
+ * failover rules. The library is never built with any of them. */
 
 lc_time lc_lease_length(lc_time ttl)
 {
@@ -517,12 +518,16 @@ static void on_connected(struct lc_core *c, int fresh)
     if (c->conn != LC_CONNECTING)
         return;
     if (fresh) {
+#ifndef LC_BREAK_FRESH_KEEPS_LEADER
         if (c->state == LC_LEADER)
             step_down(c, LEADER_ECONN,
                       "the Redis master changed (a failover): stepping down "
                       "at once",
                       NULL);
+#endif
+#ifndef LC_BREAK_FRESH_ACQUIRES
         c->fresh_until = c->now + c->ttl;
+#endif
     }
     c->conn = LC_UP;
     c->inflight = 0;

@@ -596,7 +596,10 @@ static void on_sentinel_reply(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
     found = lio_sentinel_master_addr(reply, host, &port);
-    if (found > 0) {
+    if (found > 0 && c->now < c->avoid_until && port == c->avoid.port &&
+        strcmp(host, c->avoid.host) == 0) {
+        next_sentinel(c, "names the master the sentinels failed over from");
+    } else if (found > 0) {
         c->target = *c->origin;
         c->target.sentinel = 0;
         memcpy(c->target.host, host, sizeof c->target.host);

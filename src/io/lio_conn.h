@@ -78,6 +78,11 @@ struct lio_conn {
     lc_time stage_deadline;  /* this sentinel's share of the time */
     lc_time now;             /* the caller's clock at its last call */
     char why[200];           /* the last sentinel's failure */
+    /* A master the sentinels failed over from (+switch-master): a sentinel
+     * that still names it has not caught up, and is passed over until
+     * avoid_until. Set by the owner; kept across openings. */
+    struct lu_url_node avoid;
+    lc_time avoid_until;
     char addr[LIO_ADDR_MAX]; /* the numeric address, "" for unix */
     unsigned want;           /* LIO_WANT_... bits */
     int ready;

@@ -36,6 +36,9 @@ enum {
 #define WATCH_TIMEOUT_MS  2000
 #define WATCH_RETRY_MS    500
 #define WATCH_KEEPALIVE_S 5
+/* How long an old master is passed over: the sentinels demote it within
+ * seconds of the switch, and from then on ROLE refuses it anyway. */
+#define AVOID_MS 60000
 
 enum record_kind { REC_READY = 1, REC_FAILED, REC_REPLY };
 
@@ -193,16 +196,38 @@ static int cmd_is_on(const struct lio_mux *c, const char *host, int port)
            c->cmd.url->port == port && strcmp(c->cmd.url->host, host) == 0;
 }
 
+/* Passes over the old master for a while, unless the switch is back to
+ * it. */
+static void avoid(struct lio_conn *conn, const struct lu_url_node *from,
+                  const char *to_host, int to_port, lc_time now)
+{
+    if (conn->avoid_until > now && conn->avoid.port == to_port &&
+        strcmp(conn->avoid.host, to_host) == 0)
+        conn->avoid_until = 0; /* failed back to it */
+    if (from->port > 0 &&
+        !(from->port == to_port && strcmp(from->host, to_host) == 0)) {
+        conn->avoid = *from;
+        conn->avoid_until = now + AVOID_MS;
+    }
+}
+
 /* "<name> <old-ip> <old-port> <new-ip> <new-port>": when it names our
  * master and another address than the command link's, both links end
  * (their elections are told), and reopening asks the sentinels again. */
 static void on_switch(struct lio_mux *c, const char *msg, size_t len)
 {
     char ip[LU_URL_HOST_MAX + 1], text[LC_MSG_MAX];
+    struct lu_url_node from;
     int port;
 
-    if (!lio_sentinel_switch(msg, len, c->url.master_name, ip, &port) ||
-        !lio_conn_is_open(&c->cmd) || cmd_is_on(c, ip, port))
+    if (!lio_sentinel_switch(msg, len, c->url.master_name, &from, ip, &port))
+        return;
+    /* Whether or not a link is open now: the old master may come back
+     * and still take writes until the sentinels demote it, and a sentinel
+     * that has not caught up would name it. */
+    avoid(&c->cmd, &from, ip, port, c->now);
+    avoid(&c->sub, &from, ip, port, c->now);
+    if (!lio_conn_is_open(&c->cmd) || cmd_is_on(c, ip, port))
         return;
     snprintf(text, sizeof text,
              "the sentinels switched master \"%.40s\" to %.60s:%d",
@@ -235,6 +260,9 @@ static void deliver_watch(struct lio_mux *c, const struct lio_record *r)
  * two tries): the watch is held as long. */
 static int watch_wanted(const struct lio_mux *c)
 {
+#ifdef LIO_BREAK_NO_SWITCH_WATCH
+    return 0; /* broken on purpose: docs/benchmarks.md, Sentinel */
+#endif
     return c->url.sentinel && c->session.attached > 0;
 }
 

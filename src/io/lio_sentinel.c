@@ -71,6 +71,7 @@ static int word(const char **s, const char *end, const char **w, size_t *len)
 }
 
 int lio_sentinel_switch(const char *msg, size_t len, const char *name,
+                        struct lu_url_node *from,
                         char host[LU_URL_HOST_MAX + 1], int *port)
 {
     const char *s = msg, *end = msg + len, *w[5], *rest;
@@ -85,5 +86,10 @@ int lio_sentinel_switch(const char *msg, size_t len, const char *name,
         !host_ok(w[3], n[3]) || !port_of(w[4], n[4], port))
         return 0;
     copy_host(host, w[3], n[3]);
+    from->port = 0;
+    if (host_ok(w[1], n[1]) && port_of(w[2], n[2], &from->port))
+        copy_host(from->host, w[1], n[1]);
+    else
+        from->port = 0;
     return 1;
 }

@@ -21,8 +21,10 @@ int lio_sentinel_master_addr(const redisReply *r,
 
 /* A +switch-master message, "<name> <old-ip> <old-port> <new-ip>
  * <new-port>": 1 with the new address in host and port when it is one and
- * names the master called name, else 0. */
+ * names the master called name, else 0. The old address goes to from
+ * (port 0 when it is not a valid one). */
 int lio_sentinel_switch(const char *msg, size_t len, const char *name,
+                        struct lu_url_node *from,
                         char host[LU_URL_HOST_MAX + 1], int *port);
 
 #endif

@@ -53,13 +53,16 @@ static void master_addr(const uint8_t *data, size_t size)
 static void switch_master(const uint8_t *data, size_t size)
 {
     char host[LU_URL_HOST_MAX + 1];
+    struct lu_url_node from;
     int port = 0;
 
-    if (lio_sentinel_switch((const char *) data, size, "mymaster", host,
+    if (lio_sentinel_switch((const char *) data, size, "mymaster", &from, host,
                             &port)) {
         if (size < 8 || memcmp(data, "mymaster", 8) != 0)
             fuzz_fail("a switch of another master taken as ours");
         check_address(host, port);
+        if (from.port != 0)
+            check_address(from.host, from.port);
     }
 }
 

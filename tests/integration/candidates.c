@@ -216,6 +216,8 @@ int world_wait_leader(struct world *w, long ms)
                 holders++;
                 who = i;
             }
+        if (holders > 1)
+            world_dump(w);
         ASSERT_LE(holders, 1);
         if (holders == 1)
             return who;

@@ -71,9 +71,11 @@ TEST(malformed_master_addresses_are_refused)
             FAIL("reply %zu taken", i);
 }
 
+static struct lu_url_node from;
+
 static int sw(const char *msg, char *host, int *port)
 {
-    return lio_sentinel_switch(msg, strlen(msg), "mymaster", host, port);
+    return lio_sentinel_switch(msg, strlen(msg), "mymaster", &from, host, port);
 }
 
 TEST(switch_master_messages)
@@ -84,6 +86,10 @@ TEST(switch_master_messages)
     ASSERT_EQ(sw("mymaster 127.0.0.1 6379 10.0.0.2 6380", host, &port), 1);
     ASSERT_STR_EQ(host, "10.0.0.2");
     ASSERT_EQ(port, 6380);
+    ASSERT_STR_EQ(from.host, "127.0.0.1");
+    ASSERT_EQ(from.port, 6379);
+    ASSERT_EQ(sw("mymaster 127.0.0.1 x 10.0.0.2 6380", host, &port), 1);
+    ASSERT_EQ(from.port, 0); /* the old address unusable: nothing avoided */
     ASSERT_EQ(sw("other 127.0.0.1 6379 10.0.0.2 6380", host, &port), 0);
     ASSERT_EQ(sw("mymasterx 127.0.0.1 6379 10.0.0.2 6380", host, &port), 0);
     ASSERT_EQ(sw("mymaste 127.0.0.1 6379 10.0.0.2 6380", host, &port), 0);

@@ -37,16 +37,31 @@ static int reply_has(rfx_server *s, const char *a, const char *b, const char *c,
     return 0;
 }
 
-static void start_group(struct group *g)
+/* A master, two replicas and three sentinels. min_replicas: every server
+ * takes writes only while a replica follows it within a second
+ * (min-replicas-to-write 1), the setting docs/protocol.md names for the
+ * window in which an old master still takes writes. */
+static void start_group(struct group *g, int min_replicas)
 {
     char port[16], url[64];
-    const char *replica_args[] = {"--replicaof", "127.0.0.1", port, NULL};
+    const char *replica_args[] = {"--replicaof",
+                                  "127.0.0.1",
+                                  port,
+                                  "--min-replicas-to-write",
+                                  min_replicas ? "1" : "0",
+                                  "--min-replicas-max-lag",
+                                  "1",
+                                  NULL};
+    const char *master_args[] = {"--min-replicas-to-write",
+                                 min_replicas ? "1" : "0",
+                                 "--min-replicas-max-lag", "1", NULL};
     rfx_options ro = {.extra_args = replica_args};
+    rfx_options mo = {.extra_args = master_args};
     rfx_options so = {0};
     size_t n = 0;
 
     memset(g, 0, sizeof *g);
-    g->master = start_redis(NULL);
+    g->master = start_redis(&mo);
     snprintf(port, sizeof port, "%d", rfx_port(g->master));
     for (int i = 0; i < 2; i++) {
         g->replica[i] = rfx_start(&ro);
@@ -113,7 +128,7 @@ TEST(elected_through_the_sentinels)
     struct world w;
     char want[300], *holder;
 
-    start_group(&g);
+    start_group(&g, 0);
     world_init(&w);
     add(&w, g.url, 2000);
     add(&w, g.url, 2000);
@@ -140,7 +155,7 @@ TEST(a_sentinel_that_is_down_is_passed_over)
     struct group g;
     struct world w;
 
-    start_group(&g);
+    start_group(&g, 0);
     ASSERT_OK(rfx_stop(g.sentinel[0]));
     world_init(&w);
     add(&w, g.url, 2000);
@@ -252,9 +267,9 @@ static void expect_leader_on(struct group *g, struct world *w, rfx_server *old,
 }
 
 /* A group with three candidates, one of them leading. */
-static void start_campaign(struct group *g, struct world *w)
+static void start_campaign(struct group *g, struct world *w, int min_replicas)
 {
-    start_group(g);
+    start_group(g, min_replicas);
     world_init(w);
     for (int i = 0; i < 3; i++) {
         add(w, g->url, 2000);
@@ -268,7 +283,7 @@ TEST(sentinel_failover_is_followed)
     struct group g;
     struct world w;
 
-    start_campaign(&g, &w);
+    start_campaign(&g, &w, 0);
     free(rfx_command(g.sentinel[0], "SENTINEL FAILOVER " RFX_MASTER_NAME));
     expect_leader_on(&g, &w, g.master, 15000);
     world_free(&w);
@@ -280,7 +295,7 @@ TEST(kill_9_of_the_master_is_followed)
     struct group g;
     struct world w;
 
-    start_campaign(&g, &w);
+    start_campaign(&g, &w, 0);
     ASSERT_OK(rfx_kill(g.master));
     expect_leader_on(&g, &w, g.master, 20000);
     world_free(&w);
@@ -289,15 +304,18 @@ TEST(kill_9_of_the_master_is_followed)
 
 /* The split-brain case: the master freezes (SIGSTOP) with the leader's
  * lease on it, the sentinels promote a replica, and the old master comes
- * back still believing it is one until the sentinels demote it. The log
- * shows no two leaders at any time, and a leader on the new master. */
+ * back still believing it is one until the sentinels demote it. A
+ * sentinel that has not caught up may send a candidate there, and without
+ * min-replicas-to-write it would take writes (docs/protocol.md: the
+ * window bench/sentinel/overlaps.sh counts). With it, the log shows no
+ * two leaders at any time, and a leader on the new master. */
 TEST(a_paused_master_replaced_then_resumed_gives_no_two_leaders)
 {
     struct group g;
     struct world w;
     int64_t end;
 
-    start_campaign(&g, &w);
+    start_campaign(&g, &w, 1);
     ASSERT_OK(rfx_pause(g.master));
     end = now_ms() + 15000;
     while (now_ms() < end && current_master(&g) == g.master)
@@ -307,7 +325,9 @@ TEST(a_paused_master_replaced_then_resumed_gives_no_two_leaders)
     expect_leader_on(&g, &w, g.master, 20000);
     sleep_ms(3000); /* the old master is demoted meanwhile */
     world_check_log(&w);
-    ASSERT_GE(world_wait_leader(&w, 1000), 0);
+    /* A leader still (or again, after a renewal refused while the
+     * replicas caught up) on the new master. */
+    expect_leader_on(&g, &w, g.master, 15000);
     world_free(&w);
     free_group(&g);
 }

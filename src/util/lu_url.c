@@ -319,30 +319,29 @@ static int parse_unix(const char *s, struct lu_url *u, char *err, size_t errlen)
 
 int lu_url_parse(const char *url, struct lu_url *u, char *err, size_t errlen)
 {
+    static const struct {
+        const char *prefix;
+        enum lu_url_kind kind;
+        int tls;
+        int (*parse)(const char *, struct lu_url *, char *, size_t);
+    } schemes[] = {
+        {"redis://", LU_URL_TCP, 0, parse_tcp},
+        {"rediss://", LU_URL_TCP, 1, parse_tcp},
+        {"unix://", LU_URL_UNIX, 0, parse_unix},
+        {"redis-sentinel://", LU_URL_TCP, 0, parse_sentinel},
+        {"rediss-sentinel://", LU_URL_TCP, 1, parse_sentinel},
+    };
+
     memset(u, 0, sizeof *u);
     if (url == NULL || *url == '\0')
         return fail(err, errlen, LEADER_EURL, "empty URL");
-    if (strncmp(url, "redis://", 8) == 0) {
-        u->kind = LU_URL_TCP;
-        return parse_tcp(url + 8, u, err, errlen);
-    }
-    if (strncmp(url, "unix://", 7) == 0) {
-        u->kind = LU_URL_UNIX;
-        return parse_unix(url + 7, u, err, errlen);
-    }
-    if (strncmp(url, "rediss://", 9) == 0) {
-        u->kind = LU_URL_TCP;
-        u->tls = 1;
-        return parse_tcp(url + 9, u, err, errlen);
-    }
-    if (strncmp(url, "redis-sentinel://", 17) == 0) {
-        u->kind = LU_URL_TCP;
-        return parse_sentinel(url + 17, u, err, errlen);
-    }
-    if (strncmp(url, "rediss-sentinel://", 18) == 0) {
-        u->kind = LU_URL_TCP;
-        u->tls = 1;
-        return parse_sentinel(url + 18, u, err, errlen);
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+        size_t n = strlen(schemes[i].prefix);
+        if (strncmp(url, schemes[i].prefix, n) == 0) {
+            u->kind = schemes[i].kind;
+            u->tls = schemes[i].tls;
+            return schemes[i].parse(url + n, u, err, errlen);
+        }
     }
     return fail(err, errlen, LEADER_EURL,
                 "unknown scheme: use redis://, rediss://, unix://, "

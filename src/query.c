@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 
 #include "core/lc_reply.h"
+#include "io/lio_cluster.h"
 #include "io/lio_conn.h"
 #include "io/lio_resolve.h"
 #include "io/lio_sentinel.h"
@@ -305,10 +306,12 @@ static int open_through_sentinels(struct setup *s, struct lu_url *master)
     return rc;
 }
 
-static int query_connect(leader *l)
+/* Opens the query connection to the client's URL, or to a cluster node
+ * (to not NULL). */
+static int query_connect_to(leader *l, const struct lu_url *to)
 {
     leader_client *cl = l->client;
-    struct setup setup = {cl, NULL, &cl->url, 0};
+    struct setup setup = {cl, NULL, to != NULL ? to : &cl->url, 0};
     struct lu_url master;
     long ms, cmd_ms;
     int rc;
@@ -318,8 +321,9 @@ static int query_connect(leader *l)
     cmd_ms = l->client->query_command_ms;
     pthread_mutex_unlock(&l->client->lock);
     setup.end = lu_now_ms() + ms;
-    rc = cl->url.sentinel ? open_through_sentinels(&setup, &master)
-                          : open_server(&setup);
+    rc = cl->url.sentinel && to == NULL
+             ? open_through_sentinels(&setup, &master)
+             : open_server(&setup);
     if (rc == 0) {
         /* The opening ran under the connect timeout; what follows are
          * commands. */
@@ -334,13 +338,73 @@ static int query_connect(leader *l)
     return 0;
 }
 
+static int query_connect(leader *l)
+{
+    return query_connect_to(l, NULL);
+}
+
+/* At most this many redirections per query. */
+#define MAX_HOPS 5
+
+/* In a Redis Cluster, a MOVED or ASK reply: the query connection is
+ * opened again to the node it names (an empty host is the URL's). 1 when
+ * the command is to be sent again there, after ASKING when *ask. */
+static int follow_redirect(leader *l, const redisReply *r, int *ask)
+{
+    leader_client *cl = l->client;
+    struct lio_cluster_redirect to;
+    struct lu_url u;
+    redisContext *old = cl->query;
+
+    if (r->type != REDIS_REPLY_ERROR || cl->url.sentinel ||
+        !lio_cluster_redirect(r->str, r->len, &to))
+        return 0;
+    u = cl->url;
+    u.kind = LU_URL_TCP;
+    if (to.to.host[0] != '\0')
+        memcpy(u.host, to.to.host, sizeof u.host);
+    u.port = to.to.port;
+    cl->query = NULL;
+    if (query_connect_to(l, &u) != 0) {
+        cl->query = old;
+        return 0;
+    }
+    redisFree(old);
+    *ask = to.ask;
+    return 1;
+}
+
+/* Runs one command on the query connection, following a cluster's
+ * redirections; the reply, or NULL after the connection failed (and was
+ * closed). */
+static redisReply *query_command(leader *l, int argc, const char **argv,
+                                 const size_t *lens)
+{
+    redisReply *r = redisCommandArgv(l->client->query, argc, argv, lens);
+    int ask = 0;
+
+    for (int hop = 0; r != NULL && hop < MAX_HOPS; hop++) {
+        if (!follow_redirect(l, r, &ask))
+            break;
+        freeReplyObject(r);
+        if (ask) {
+            r = redisCommand(l->client->query, "ASKING");
+            if (r == NULL)
+                break;
+            freeReplyObject(r);
+        }
+        r = redisCommandArgv(l->client->query, argc, argv, lens);
+    }
+    return r;
+}
+
 /* GET of the holder key: 1 if it is our id, 0 if not, or an error. A
  * transport error leaves l->client->query NULL so the next call reconnects. */
 static int query_holder(leader *l)
 {
     const char *argv[2] = {"GET", l->names.holder_key};
     size_t lens[2] = {3, strlen(l->names.holder_key)};
-    redisReply *r = redisCommandArgv(l->client->query, 2, argv, lens);
+    redisReply *r = query_command(l, 2, argv, lens);
     int rc = reply_error(l->client, l->client->query, r);
 
     if (r == NULL) {
@@ -428,8 +492,7 @@ static int decode_current(const redisReply *r, leader_info *info)
 static redisReply *query_argv(leader *l, struct lio_argv *a, const char *what,
                               int *rc)
 {
-    redisReply *r =
-        redisCommandArgv(l->client->query, a->argc, a->argv, a->lens);
+    redisReply *r = query_command(l, a->argc, a->argv, a->lens);
 
     *rc = reply_error_of(l->client, l->client->query, r, what);
     if (r == NULL) {

@@ -18,19 +18,36 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "io/lio_cluster.h"
 #include "io/lio_mux.h"
 #include "io/lio_sentinel.h"
 #include "leader.h"
 #include "util/lu_clock.h"
 
-/* Epoll data: which descriptor woke us. */
+/* Epoll data: which descriptor woke us. Connections are numbered as
+ * conn_at() counts them. */
 enum {
     EP_CMD = LIO_LINK_CMD,
     EP_SUB = LIO_LINK_SUB,
     EP_WATCH,
-    EP_WAKE,
-    EP_TIMER
+    EP_PROBE,
+    EP_NODE, /* node k of the map: EP_NODE + k - 1 */
+    EP_WAKE = 0xfffffffe,
+    EP_TIMER = 0xffffffff
 };
+
+/* A cluster master's command link. */
+struct lio_mux_node {
+    struct lio_conn conn; /* first: a record's conn finds its node */
+    struct lu_url url;
+    struct lio_reg reg;
+};
+
+#define SLOTS_TAG 2
+/* How often the slot map is asked for at most, and how soon again when
+ * the node asked fails. */
+#define REFRESH_MIN_MS   200
+#define PROBE_TIMEOUT_MS 2000
 
 #define WATCH_TAG         1
 #define WATCH_TIMEOUT_MS  2000
@@ -114,9 +131,81 @@ static const struct lio_conn_handler handler = {record_ready, record_failed,
 
 /* ---- the transport the session drives ---- */
 
+/* ---- a Redis Cluster's nodes ---- */
+
+static enum lio_link link_of_node(int i)
+{
+    return i == 0 ? LIO_LINK_CMD : (enum lio_link) (LIO_LINK_NODE + i - 1);
+}
+
+static int node_of_link(enum lio_link link)
+{
+    return link == LIO_LINK_CMD ? 0 : (int) link - LIO_LINK_NODE + 1;
+}
+
+/* The URL of map node i: the URL's, at the node's address. */
+static void node_url(const struct lio_mux *c, int i, struct lu_url *u)
+{
+    const struct lio_cluster_node *a = &c->map.nodes[i].addr;
+
+    *u = c->url;
+    u->kind = LU_URL_TCP;
+    u->path[0] = '\0';
+    memcpy(u->host, a->host, sizeof u->host);
+    u->port = a->port;
+}
+
+/* Node i's link, made on first use; NULL out of memory. */
+static struct lio_mux_node *node_at(struct lio_mux *c, int i)
+{
+    if ((size_t) i >= c->nodes_cap) {
+        size_t cap = c->nodes_cap ? c->nodes_cap : 8;
+        struct lio_mux_node **p;
+        while (cap <= (size_t) i)
+            cap *= 2;
+        p = realloc(c->nodes, cap * sizeof *p);
+        if (p == NULL)
+            return NULL;
+        memset(p + c->nodes_cap, 0, (cap - c->nodes_cap) * sizeof *p);
+        c->nodes = p;
+        c->nodes_cap = cap;
+    }
+    if (c->nodes[i] == NULL) {
+        struct lio_mux_node *n = calloc(1, sizeof *n);
+        if (n == NULL)
+            return NULL;
+        lio_conn_init(&n->conn, &handler, c);
+        node_url(c, i, &n->url);
+        n->reg.fd = -1;
+        c->nodes[i] = n;
+    }
+    return c->nodes[i];
+}
+
+/* The connection of a link; NULL for a node never used. */
 static struct lio_conn *conn_of(struct lio_mux *c, enum lio_link link)
 {
-    return link == LIO_LINK_CMD ? &c->cmd : &c->sub;
+    int i;
+
+    if (link == LIO_LINK_CMD)
+        return &c->cmd;
+    if (link == LIO_LINK_SUB)
+        return &c->sub;
+    i = node_of_link(link);
+    return (size_t) i < c->nodes_cap && c->nodes[i] != NULL
+               ? &c->nodes[i]->conn
+               : NULL;
+}
+
+/* Where the notification link opens: the URL's server, or in a cluster
+ * any node (every node hears every PUBLISH), a next one after each
+ * failure. */
+static const struct lu_url *sub_target(struct lio_mux *c)
+{
+    if (!c->cluster || c->map.n == 0)
+        return &c->url;
+    node_url(c, (int) ((size_t) c->sub_pick % c->map.n), &c->sub_url);
+    return &c->sub_url;
 }
 
 static void t_open(void *ctx, enum lio_link link,
@@ -124,21 +213,31 @@ static void t_open(void *ctx, enum lio_link link,
 {
     struct lio_mux *c = ctx;
     struct lio_conn_params cp = {p->timeout_ms, p->keepalive_s};
+    struct lio_mux_node *n;
 
     /* A failure, at once or later, comes back as a record. */
-    (void) lio_conn_open(conn_of(c, link), &c->url, &cp, now);
+    if (link == LIO_LINK_CMD)
+        (void) lio_conn_open(&c->cmd, &c->url, &cp, now);
+    else if (link == LIO_LINK_SUB)
+        (void) lio_conn_open(&c->sub, sub_target(c), &cp, now);
+    else if ((n = node_at(c, node_of_link(link))) != NULL)
+        (void) lio_conn_open(&n->conn, &n->url, &cp, now);
 }
 
 static void t_close(void *ctx, enum lio_link link)
 {
-    lio_conn_close(conn_of(ctx, link));
+    struct lio_conn *conn = conn_of(ctx, link);
+
+    if (conn != NULL)
+        lio_conn_close(conn);
 }
 
 static enum lio_link_state t_state(void *ctx, enum lio_link link)
 {
     const struct lio_conn *conn = conn_of(ctx, link);
 
-    return conn->ready              ? LIO_LINK_READY
+    return conn == NULL             ? LIO_LINK_DOWN
+           : conn->ready            ? LIO_LINK_READY
            : lio_conn_is_open(conn) ? LIO_LINK_OPENING
                                     : LIO_LINK_DOWN;
 }
@@ -146,8 +245,59 @@ static enum lio_link_state t_state(void *ctx, enum lio_link link)
 static int t_send(void *ctx, enum lio_link link, uint64_t tag, int argc,
                   const char **argv, const size_t *lens)
 {
-    return lio_conn_send(conn_of(ctx, link), tag, argc, argv, lens) == 0 ? 0
-                                                                         : -1;
+    struct lio_conn *conn = conn_of(ctx, link);
+
+    return conn != NULL && lio_conn_send(conn, tag, argc, argv, lens) == 0
+               ? 0
+               : -1;
+}
+
+static enum lio_link t_route(void *ctx, const char *key)
+{
+    struct lio_mux *c = ctx;
+    int i;
+
+    if (!c->cluster)
+        return LIO_LINK_CMD;
+    i = lio_cmap_owner(&c->map, lio_cluster_key_slot(key, strlen(key)));
+    return i > 0 && node_at(c, i) != NULL ? link_of_node(i) : LIO_LINK_CMD;
+}
+
+/* The map is to be asked for again, soon. */
+static void want_refresh(struct lio_mux *c)
+{
+    c->refresh_wanted = 1;
+}
+
+/* The first redirection: this is a cluster, and the URL's server is its
+ * node 0. */
+static int become_cluster(struct lio_mux *c)
+{
+    if (c->cluster)
+        return 0;
+    if (c->url.sentinel || c->url.kind != LU_URL_TCP ||
+        lio_cmap_init(&c->map, c->url.host, c->url.port) != 0)
+        return -1;
+    c->cluster = 1;
+    return 0;
+}
+
+static int t_redirect(void *ctx, enum lio_link from, const char *text,
+                      size_t len, int *ask)
+{
+    struct lio_mux *c = ctx;
+    struct lio_cluster_redirect r;
+    int to;
+
+    if (!lio_cluster_redirect(text, len, &r) || become_cluster(c) != 0)
+        return -1;
+    to = lio_cmap_redirect(&c->map, &r, node_of_link(from));
+    if (to < 0 || (to > 0 && node_at(c, to) == NULL))
+        return -1;
+    if (!r.ask)
+        want_refresh(c);
+    *ask = r.ask;
+    return (int) link_of_node(to);
 }
 
 static int t_subscribe(void *ctx, uint64_t tag, const char *channel, int on)
@@ -169,7 +319,7 @@ static void deliver_reply(struct lio_mux *c, enum lio_link link,
     const redisReply *m = r->reply;
     struct lc_value v, elems[LIO_MAX_ELEMS];
 
-    if (link == LIO_LINK_CMD || r->tag == LIO_PING_TAG) {
+    if (link != LIO_LINK_SUB || r->tag == LIO_PING_TAG) {
         lio_reply_to_value(m, &v, elems);
         lio_session_reply(&c->session, link, r->tag, &v, c->now);
         return;
@@ -288,9 +438,78 @@ static void manage_watch(struct lio_mux *c)
     (void) lio_conn_open(&c->watch, &c->watch_url, &p, c->now);
 }
 
+/* ---- asking a cluster node for the slot map ---- */
+
+static void deliver_probe(struct lio_mux *c, const struct lio_record *r)
+{
+    static const char *argv[2] = {"CLUSTER", "SLOTS"};
+    static const size_t lens[2] = {7, 5};
+    const redisReply *m = r->reply;
+
+    if (r->kind == REC_READY) {
+        if (lio_conn_send(&c->probe, SLOTS_TAG, 2, argv, lens) != 0)
+            lio_conn_close(&c->probe);
+        return;
+    }
+    if (r->kind == REC_REPLY && m->type == REDIS_REPLY_ARRAY) {
+        struct lio_cluster_range *ranges = calloc(
+            m->elements ? m->elements : 1, sizeof *ranges);
+        int n = ranges != NULL ? lio_cluster_slots(m, ranges, m->elements)
+                               : -1;
+        if (n >= 0) {
+            (void) lio_cmap_apply(&c->map, ranges, n, c->probe_i);
+            c->refresh_wanted = 0;
+        }
+        free(ranges);
+    }
+    /* An answer, or a failure: the next asks another node. */
+    lio_conn_close(&c->probe);
+    if (c->refresh_wanted)
+        c->probe_i = (int) ((size_t) (c->probe_i + 1) % c->map.n);
+}
+
+/* Asks for the map while it is wanted, one node at a time. */
+static void manage_probe(struct lio_mux *c)
+{
+    struct lio_conn_params p = {PROBE_TIMEOUT_MS, 0};
+
+    if (!c->cluster || !c->refresh_wanted || lio_conn_is_open(&c->probe) ||
+        c->now < c->refresh_at)
+        return;
+    c->refresh_at = c->now + REFRESH_MIN_MS;
+    node_url(c, (int) ((size_t) c->probe_i % c->map.n), &c->probe_url);
+    (void) lio_conn_open(&c->probe, &c->probe_url, &p, c->now);
+}
+
+/* The link a record's connection carries. */
+static enum lio_link link_of_conn(const struct lio_mux *c,
+                                  const struct lio_conn *conn)
+{
+    size_t i;
+
+    if (conn == &c->cmd)
+        return LIO_LINK_CMD;
+    if (conn == &c->sub)
+        return LIO_LINK_SUB;
+    for (i = 1; i < c->nodes_cap; i++)
+        if (c->nodes[i] != NULL && &c->nodes[i]->conn == conn)
+            break;
+    return link_of_node((int) i);
+}
+
+/* Who answers on a command link, as the session tells servers apart: in a
+ * cluster the node's lineage (a new one after a failover promoted it). */
+static uint64_t server_of(const struct lio_mux *c, enum lio_link link,
+                          const struct lio_conn *conn)
+{
+    if (!c->cluster || link == LIO_LINK_SUB)
+        return lio_conn_server(conn);
+    return c->map.nodes[node_of_link(link)].lineage;
+}
+
 static void deliver(struct lio_mux *c, const struct lio_record *r)
 {
-    enum lio_link link = r->conn == &c->cmd ? LIO_LINK_CMD : LIO_LINK_SUB;
+    enum lio_link link;
 
     if (r->conn_gen != r->conn->gen)
         return; /* news of a connection closed since */
@@ -298,12 +517,60 @@ static void deliver(struct lio_mux *c, const struct lio_record *r)
         deliver_watch(c, r);
         return;
     }
-    if (r->kind == REC_READY)
-        lio_session_ready(&c->session, link, lio_conn_server(r->conn), c->now);
-    else if (r->kind == REC_FAILED)
+    if (r->conn == &c->probe) {
+        deliver_probe(c, r);
+        return;
+    }
+    link = link_of_conn(c, r->conn);
+    if (r->kind == REC_READY) {
+        lio_session_ready(&c->session, link, server_of(c, link, r->conn),
+                          c->now);
+    } else if (r->kind == REC_FAILED) {
+        if (c->cluster && link == LIO_LINK_SUB)
+            c->sub_pick++;
+        else if (c->cluster)
+            want_refresh(c); /* a master may have failed over */
         lio_session_failed(&c->session, link, r->error, r->text, c->now);
-    else
+    } else {
         deliver_reply(c, link, r);
+    }
+}
+
+/* ---- every connection ---- */
+
+/* Connection i, as epoll data numbers them, with its registration; NULL
+ * for a number with no connection. */
+static struct lio_conn *conn_at(struct lio_mux *c, size_t i,
+                                struct lio_reg **reg)
+{
+    struct lio_conn *fixed[EP_NODE] = {&c->cmd, &c->sub, &c->watch,
+                                       &c->probe};
+    size_t k = i - EP_NODE + 1;
+
+    if (i < EP_NODE) {
+        *reg = &c->reg[i];
+        return fixed[i];
+    }
+    if (k >= c->nodes_cap || c->nodes[k] == NULL)
+        return NULL;
+    *reg = &c->nodes[k]->reg;
+    return &c->nodes[k]->conn;
+}
+
+static size_t conn_count(const struct lio_mux *c)
+{
+    return EP_NODE + (c->nodes_cap ? c->nodes_cap - 1 : 0);
+}
+
+static void close_all(struct lio_mux *c)
+{
+    struct lio_reg *reg;
+
+    for (size_t i = 0; i < conn_count(c); i++) {
+        struct lio_conn *conn = conn_at(c, i, &reg);
+        if (conn != NULL)
+            lio_conn_close(conn);
+    }
 }
 
 static void drain(struct lio_mux *c)
@@ -323,13 +590,15 @@ static void drain(struct lio_mux *c)
             return;
         /* A record was lost: nothing that was in flight can be trusted. */
         c->dropped = 0;
-        lio_conn_close(&c->cmd);
-        lio_conn_close(&c->sub);
-        lio_conn_close(&c->watch);
+        close_all(c);
         lio_session_failed(&c->session, LIO_LINK_SUB, LEADER_ENOMEM,
                            "out of memory", c->now);
         lio_session_failed(&c->session, LIO_LINK_CMD, LEADER_ENOMEM,
                            "out of memory", c->now);
+        for (size_t i = 1; i < c->nodes_cap; i++)
+            if (c->nodes[i] != NULL)
+                lio_session_failed(&c->session, link_of_node((int) i),
+                                   LEADER_ENOMEM, "out of memory", c->now);
     }
 }
 
@@ -338,11 +607,13 @@ static void drain(struct lio_mux *c)
  * ask for it and take it back. What does not fit waits for EPOLLOUT. */
 static void flush_writes(struct lio_mux *c)
 {
-    struct lio_conn *conns[3] = {&c->cmd, &c->sub, &c->watch};
+    struct lio_reg *reg;
 
-    for (int i = 0; i < 3; i++)
-        if (conns[i]->ready && (conns[i]->want & LIO_WANT_WRITE))
-            lio_conn_handle(conns[i], POLLOUT, c->now);
+    for (size_t i = 0; i < conn_count(c); i++) {
+        struct lio_conn *conn = conn_at(c, i, &reg);
+        if (conn != NULL && conn->ready && (conn->want & LIO_WANT_WRITE))
+            lio_conn_handle(conn, POLLOUT, c->now);
+    }
     drain(c);
 }
 
@@ -357,16 +628,18 @@ static unsigned epoll_events(const struct lio_conn *conn)
 /* Keeps epfd watching each connection's socket for what hiredis wants. */
 static void sync_epoll(struct lio_mux *c)
 {
-    struct lio_conn *conns[3] = {&c->cmd, &c->sub, &c->watch};
-
-    for (int i = 0; i < 3; i++) {
-        int fd = lio_conn_fd(conns[i]);
-        unsigned ev = fd >= 0 ? epoll_events(conns[i]) : 0;
+    for (size_t i = 0; i < conn_count(c); i++) {
+        struct lio_reg *reg;
+        struct lio_conn *conn = conn_at(c, i, &reg);
+        int fd = conn != NULL ? lio_conn_fd(conn) : -1;
+        unsigned ev = fd >= 0 ? epoll_events(conn) : 0;
         struct epoll_event e = {.events = ev, .data.u32 = (uint32_t) i};
+        int same;
 
-        int same = fd == c->reg_fd[i] && conns[i]->gen == c->reg_gen[i];
-
-        if (same && ev == c->reg_events[i])
+        if (conn == NULL)
+            continue;
+        same = fd == reg->fd && conn->gen == reg->gen;
+        if (same && ev == reg->events)
             continue;
         /* A closed socket leaves the set by itself (never DEL its number:
          * another socket may have it now), and a new connection may have
@@ -375,9 +648,9 @@ static void sync_epoll(struct lio_mux *c)
         if (fd >= 0 &&
             (!same || epoll_ctl(c->epfd, EPOLL_CTL_MOD, fd, &e) != 0))
             epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &e);
-        c->reg_fd[i] = fd;
-        c->reg_gen[i] = conns[i]->gen;
-        c->reg_events[i] = ev;
+        reg->fd = fd;
+        reg->gen = conn->gen;
+        reg->events = ev;
     }
 }
 
@@ -419,6 +692,7 @@ static void arm_timer(struct lio_mux *c)
 static void settle(struct lio_mux *c)
 {
     manage_watch(c);
+    manage_probe(c);
     flush_writes(c);
     sync_epoll(c);
     arm_timer(c);
@@ -430,16 +704,18 @@ int lio_mux_init(struct lio_mux *c, const struct lu_url *url, uint64_t seed)
 {
     struct epoll_event wake = {.events = EPOLLIN, .data.u32 = EP_WAKE};
     struct epoll_event timer = {.events = EPOLLIN, .data.u32 = EP_TIMER};
-    const struct lio_transport t = {t_open, t_close,     t_state,
-                                    t_send, t_subscribe, c};
+    const struct lio_transport t = {t_open, t_close,     t_state, t_send,
+                                    t_subscribe, c, t_route, t_redirect};
 
     memset(c, 0, sizeof *c);
     c->url = *url;
-    c->reg_fd[0] = c->reg_fd[1] = c->reg_fd[2] = -1;
+    for (int i = 0; i < EP_NODE; i++)
+        c->reg[i].fd = -1;
     c->tfd_armed = LC_NEVER;
     lio_conn_init(&c->cmd, &handler, c);
     lio_conn_init(&c->sub, &handler, c);
     lio_conn_init(&c->watch, &handler, c);
+    lio_conn_init(&c->probe, &handler, c);
     if (lio_session_init(&c->session, &t, seed) != 0)
         return LEADER_ENOMEM;
     c->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -462,9 +738,11 @@ int lio_mux_init(struct lio_mux *c, const struct lu_url *url, uint64_t seed)
 
 void lio_mux_free(struct lio_mux *c)
 {
-    lio_conn_close(&c->cmd);
-    lio_conn_close(&c->sub);
-    lio_conn_close(&c->watch);
+    close_all(c);
+    for (size_t i = 0; i < c->nodes_cap; i++)
+        free(c->nodes[i]);
+    free(c->nodes);
+    lio_cmap_free(&c->map);
     for (size_t i = 0; i < c->queued; i++)
         if (c->queue[i].reply != NULL)
             freeReplyObject(c->queue[i].reply);
@@ -508,6 +786,26 @@ int lio_mux_fd(const struct lio_mux *c)
     return c->epfd;
 }
 
+static void handle(struct lio_mux *c, uint32_t which, short revents)
+{
+    struct lio_reg *reg;
+    struct lio_conn *conn = conn_at(c, which, &reg);
+
+    if (conn != NULL)
+        lio_conn_handle(conn, revents, c->now);
+}
+
+static void tick_all(struct lio_mux *c)
+{
+    struct lio_reg *reg;
+
+    for (size_t i = 0; i < conn_count(c); i++) {
+        struct lio_conn *conn = conn_at(c, i, &reg);
+        if (conn != NULL)
+            lio_conn_tick(conn, c->now);
+    }
+}
+
 void lio_mux_process(struct lio_mux *c, lc_time now)
 {
     struct epoll_event ev[8];
@@ -523,15 +821,10 @@ void lio_mux_process(struct lio_mux *c, lc_time now)
         else if (which == EP_TIMER)
             drain_wake(c->tfd); /* the deadlines run below */
         else
-            lio_conn_handle(which == EP_CMD   ? &c->cmd
-                            : which == EP_SUB ? &c->sub
-                                              : &c->watch,
-                            poll_bits(ev[i].events), c->now);
+            handle(c, which, poll_bits(ev[i].events));
         drain(c);
     }
-    lio_conn_tick(&c->cmd, c->now);
-    lio_conn_tick(&c->sub, c->now);
-    lio_conn_tick(&c->watch, c->now);
+    tick_all(c);
     drain(c);
     lio_session_process(&c->session, c->now);
     drain(c);
@@ -545,13 +838,20 @@ static lc_time earlier(lc_time a, lc_time b)
 
 lc_time lio_mux_deadline(const struct lio_mux *c)
 {
+    struct lio_mux *m = (struct lio_mux *) c; /* conn_at() reads only */
     lc_time d = lio_session_deadline(&c->session);
+    struct lio_reg *reg;
 
-    d = earlier(d, lio_conn_deadline(&c->cmd));
-    d = earlier(d, lio_conn_deadline(&c->watch));
+    for (size_t i = 0; i < conn_count(c); i++) {
+        const struct lio_conn *conn = conn_at(m, i, &reg);
+        if (conn != NULL)
+            d = earlier(d, lio_conn_deadline(conn));
+    }
     if (watch_wanted(c) && !lio_conn_is_open(&c->watch))
         d = earlier(d, c->watch_retry_at);
-    return earlier(d, lio_conn_deadline(&c->sub));
+    if (c->cluster && c->refresh_wanted && !lio_conn_is_open(&c->probe))
+        d = earlier(d, c->refresh_at);
+    return d;
 }
 
 void lio_mux_wake(struct lio_mux *c)

@@ -29,12 +29,21 @@
 #include <stdint.h>
 
 #include "core/lc_core.h"
+#include "io/lio_cmap.h"
 #include "io/lio_conn.h"
 #include "io/lio_proto.h"
 #include "io/lio_session.h"
 #include "util/lu_url.h"
 
 struct lio_record;
+struct lio_mux_node;
+
+/* Which socket an epoll registration is for, and as what. */
+struct lio_reg {
+    int fd;
+    uint64_t gen;
+    unsigned events;
+};
 
 struct lio_mux {
     struct lu_url url;
@@ -48,6 +57,20 @@ struct lio_mux {
     struct lu_url watch_url;
     int watch_i;            /* the sentinel watched, or tried next */
     lc_time watch_retry_at; /* after a failure */
+    /* Redis Cluster, from the first redirection (MOVED, ASK) on: the slot
+     * map, a command link per master that elections route to (the URL's
+     * server is cmd), and a connection that asks a node for the map
+     * again after a redirection or a failure. */
+    int cluster;
+    struct lio_cmap map;
+    struct lio_mux_node **nodes; /* by map index; [0] unused */
+    size_t nodes_cap;
+    struct lio_conn probe;
+    struct lu_url probe_url, sub_url;
+    int probe_i;          /* the node asked, or asked next */
+    int refresh_wanted;   /* the map is to be asked for */
+    lc_time refresh_at;   /* ... not before */
+    int sub_pick;         /* the node the notification link opens to */
     struct lio_record *queue;
     size_t queued, queue_cap;
     int dropped; /* a record could not be queued */
@@ -58,13 +81,12 @@ struct lio_mux {
     int epfd, evfd;      /* what the caller polls; its wake-up */
     int tfd;             /* a timer at the next deadline, in epfd */
     lc_time tfd_armed;   /* ... armed at this time (LC_NEVER: disarmed) */
-    int reg_fd[3];       /* sockets registered in epfd: cmd, sub, watch */
-    uint64_t reg_gen[3]; /* ... of which opening of the connection */
-    unsigned reg_events[3];
+    struct lio_reg reg[4]; /* in epfd: cmd, sub, watch, probe */
 };
 
 /* Returns 0, or LEADER_ENOMEM / LEADER_ECONN (no epoll, eventfd or
- * timerfd). url is copied. */
+ * timerfd). url is copied. A Redis Cluster is found out by its first
+ * redirection: nothing is asked of a single server. */
 int lio_mux_init(struct lio_mux *c, const struct lu_url *url, uint64_t seed);
 
 /* Closes everything and frees every election still in the mux. */

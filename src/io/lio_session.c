@@ -112,6 +112,48 @@ static void link_close(struct lio_session *s, enum lio_link link)
         s->t.close(s->t.ctx, link);
 }
 
+static int is_cmd_link(enum lio_link link)
+{
+    return link != LIO_LINK_SUB;
+}
+
+/* The book of a command link, made on first use. NULL only when out of
+ * memory. */
+static struct lio_link_book *book(struct lio_session *s, enum lio_link link)
+{
+    size_t n = (size_t) link + 1;
+
+    if (n > s->nbooks) {
+        struct lio_link_book *b = realloc(s->books, n * sizeof *b);
+        if (b == NULL)
+            return NULL;
+        memset(b + s->nbooks, 0, (n - s->nbooks) * sizeof *b);
+        s->books = b;
+        s->nbooks = n;
+    }
+    return &s->books[link];
+}
+
+/* The command link for an election about to use one. */
+static enum lio_link route(struct lio_session *s, const struct lio_slot *e)
+{
+    enum lio_link link = s->t.route != NULL
+                             ? s->t.route(s->t.ctx, e->names->holder_key)
+                             : LIO_LINK_CMD;
+
+    /* Without memory for its book, the election stays on the first link,
+     * whose book always exists (lio_session_init). */
+    return book(s, link) != NULL ? link : LIO_LINK_CMD;
+}
+
+/* Moves an election's hold from its link to another. */
+static void hold(struct lio_session *s, struct lio_slot *e, enum lio_link to)
+{
+    s->books[e->link].attached--;
+    e->link = to;
+    s->books[to].attached++;
+}
+
 /* The shortest lease among the session's elections, 3 s with none. */
 static lc_time shortest_ttl(const struct lio_session *s)
 {
@@ -133,6 +175,20 @@ static struct lio_timing timing(const struct lio_session *s)
 
 /* ---- carrying out a core's outputs ---- */
 
+/* Before each sending of a command redirected by ASK (its EVAL after a
+ * NOSCRIPT too). Its reply has the PING tag, which names no election on a
+ * command link. */
+static void send_asking(struct lio_slot *e)
+{
+    static const char *asking = "ASKING";
+    static const size_t asking_len = 6;
+    struct lio_session *s = e->session;
+
+    if (e->asking)
+        (void) s->t.send(s->t.ctx, e->link, LIO_PING_TAG, 1, &asking,
+                         &asking_len);
+}
+
 static void send_script(struct lio_slot *e, const struct lc_cmd *cmd, int eval)
 {
     struct lio_session *s = e->session;
@@ -142,8 +198,9 @@ static void send_script(struct lio_slot *e, const struct lc_cmd *cmd, int eval)
                     e->ttl_text, eval ? NULL : lio_sha_of(&s->shas, cmd->kind));
     /* A failed send shows up as the link's failure or as the core's reply
      * timeout; either resolves the command. */
-    (void) s->t.send(s->t.ctx, LIO_LINK_CMD, make_tag(e, cmd->seq), a.argc,
-                     a.argv, a.lens);
+    send_asking(e);
+    (void) s->t.send(s->t.ctx, e->link, make_tag(e, cmd->seq), a.argc, a.argv,
+                     a.lens);
 }
 
 static void send_probe(struct lio_slot *e, const struct lc_cmd *cmd)
@@ -152,13 +209,27 @@ static void send_probe(struct lio_slot *e, const struct lc_cmd *cmd)
     struct lio_argv a;
 
     lio_argv_probe(&a, e->names);
-    (void) s->t.send(s->t.ctx, LIO_LINK_CMD, make_tag(e, cmd->seq), a.argc,
-                     a.argv, a.lens);
+    send_asking(e);
+    (void) s->t.send(s->t.ctx, e->link, make_tag(e, cmd->seq), a.argc, a.argv,
+                     a.lens);
+}
+
+/* The command awaited, again (the same tag: its lease still counts from
+ * the first send). */
+static void resend(struct lio_slot *e)
+{
+    if (e->last_cmd.kind == LC_CMD_PROBE)
+        send_probe(e, &e->last_cmd);
+    else
+        send_script(e, &e->last_cmd, 0);
 }
 
 static void send_cmd(struct lio_slot *e, const struct lc_cmd *cmd)
 {
     e->last_cmd = *cmd;
+    e->hops = 0;
+    e->asking = 0;
+    e->resend_at = 0;
     if (cmd->kind == LC_CMD_PROBE)
         send_probe(e, cmd);
     else
@@ -179,14 +250,14 @@ static void subscribe(struct lio_slot *e)
 /* Asks for the command link on behalf of e. */
 static void connect_for(struct lio_session *s, struct lio_slot *e)
 {
-    enum lio_link_state st = link_state(s, LIO_LINK_CMD);
+    enum lio_link_state st = link_state(s, e->link);
 
     if (st == LIO_LINK_DOWN) {
         /* The core gives up at its connect deadline, connect_timeout
          * from now: the opening, lookup included, has exactly that long. */
         struct lio_link_params p = {(long) lc_connect_timeout(e->core),
                                     timing(s).keepalive_s};
-        s->t.open(s->t.ctx, LIO_LINK_CMD, &p, s->now);
+        s->t.open(s->t.ctx, e->link, &p, s->now);
     } else if (st == LIO_LINK_READY && !e->ready_owed) {
         e->ready_owed = 1;
         s->owed++;
@@ -202,9 +273,9 @@ static void apply(struct lio_slot *e, const struct lc_output *o)
     struct lio_session *s = e->session;
 
     if ((o->actions & LC_ACT_DISCONNECT) && lc_busy(e->core) &&
-        link_state(s, LIO_LINK_CMD) != LIO_LINK_DOWN) {
+        link_state(s, e->link) != LIO_LINK_DOWN) {
         /* A command timed out: the link is stuck for everyone. */
-        link_close(s, LIO_LINK_CMD);
+        link_close(s, e->link);
 #ifndef LIO_BREAK_NO_TIMEOUT_FANOUT
         s->breaker = e;
 #endif
@@ -227,13 +298,25 @@ static void step(struct lio_slot *e, struct lc_input *in)
     o = lc_step(e->core, in, &s->out);
     /* The books first: the owner's emit may not step, but the report is
      * read before anything else runs. */
-    if (o->changed & LC_CHG_CONN)
-        s->attached += o->status.attached ? 1 : (size_t) -1;
+    if (o->changed & LC_CHG_CONN) {
+        if (o->status.attached) {
+            e->link = route(s, e);
+            s->books[e->link].attached++;
+            s->attached++;
+        } else {
+            s->books[e->link].attached--;
+            s->attached--;
+            e->moving = e->asking = 0;
+            e->resend_at = 0;
+        }
+    }
     if (o->changed & LC_CHG_LISTEN) {
         e->listening = o->status.listening;
         s->listeners += e->listening ? 1 : (size_t) -1;
     }
     e->deadline = o->deadline;
+    if (e->resend_at != 0 && e->resend_at < e->deadline)
+        e->deadline = e->resend_at;
     apply(e, o);
     if (e->listening)
         subscribe(e);
@@ -253,13 +336,14 @@ static void step_kind(struct lio_slot *e, enum lc_input_kind kind, int error,
 
 /* ---- the command link ---- */
 
-/* Tells every election on the link but one that it is gone. */
-static void fail_all(struct lio_session *s, const struct lio_slot *except,
-                     int error, const char *text)
+/* Tells every election on a command link but one that it is gone. */
+static void fail_all(struct lio_session *s, enum lio_link link,
+                     const struct lio_slot *except, int error,
+                     const char *text)
 {
     for (size_t i = 0; i < s->nslots; i++) {
         struct lio_slot *e = s->slots[i];
-        if (e == NULL || e == except)
+        if (e == NULL || e == except || e->link != link)
             continue;
         if (lc_conn_state(e->core) == LC_CONNECTING)
             step_kind(e, LC_IN_CONN_FAILED, error, text);
@@ -271,7 +355,7 @@ static void fail_all(struct lio_session *s, const struct lio_slot *except,
 /* CONNECTED, fresh when the election reached another server before. */
 static void connected(struct lio_slot *e)
 {
-    uint64_t now_on = e->session->server;
+    uint64_t now_on = e->session->books[e->link].server;
     struct lc_input in = {.kind = LC_IN_CONNECTED,
                           .fresh = e->server != 0 && now_on != 0 &&
                                    e->server != now_on};
@@ -281,35 +365,123 @@ static void connected(struct lio_slot *e)
     step(e, &in);
 }
 
-static void ready_all(struct lio_session *s)
+/* Whether an election moved to another server by a redirection has
+ * reached one it did not use before (a replica promoted by a failover,
+ * as the transport tells servers apart): then it is told that its
+ * connection is lost, and reconnecting tells it that it is fresh. */
+static int moved_to_fresh(struct lio_slot *e)
+{
+    uint64_t now_on = e->session->books[e->link].server;
+
+    if (now_on == 0)
+        return 0;
+    if (e->server == 0 || e->server == now_on) {
+        e->server = now_on;
+        return 0;
+    }
+    step_kind(e, LC_IN_CONN_LOST, LEADER_ECONN,
+              "the key's slot moved to a new master");
+    return 1;
+}
+
+/* A redirected command reaches its new link, ready. */
+static void arrive(struct lio_slot *e)
+{
+    e->moving = 0;
+    if (!moved_to_fresh(e))
+        resend(e);
+}
+
+static void ready_all(struct lio_session *s, enum lio_link link)
 {
     for (size_t i = 0; i < s->nslots; i++) {
         struct lio_slot *e = s->slots[i];
-        if (e != NULL && lc_conn_state(e->core) == LC_CONNECTING)
+        if (e == NULL || e->link != link)
+            continue;
+        if (lc_conn_state(e->core) == LC_CONNECTING)
             connected(e);
+        else if (e->moving)
+            arrive(e);
     }
 }
 
-#ifndef LIO_BREAK_NOSCRIPT_TO_CORE
-static int is_noscript(const struct lc_value *v)
-{
-    return v->type == LC_VAL_ERR && v->len >= 8 &&
-           memcmp(v->str, "NOSCRIPT", 8) == 0;
-}
-#endif
+/* At most this many redirections per command: a cluster that sends it
+ * around in circles leaves it to the core's timeout. */
+#define MAX_HOPS 5
+/* TRYAGAIN: the slot's keys are split between two nodes while being
+ * migrated, for a moment. */
+#define TRYAGAIN_MS 10
 
-static void on_cmd_reply(struct lio_session *s, uint64_t tag,
-                         const struct lc_value *v)
+/* Sends e's command on another link, as a redirection says. */
+static void redirect(struct lio_slot *e, enum lio_link to, int ask)
+{
+    struct lio_session *s = e->session;
+    enum lio_link_state st;
+
+    if (book(s, to) == NULL)
+        return; /* the command's timeout resolves it */
+    hold(s, e, to);
+    e->asking = ask;
+    st = link_state(s, to);
+    if (st == LIO_LINK_READY) {
+        arrive(e);
+        return;
+    }
+    e->moving = 1;
+    if (st == LIO_LINK_DOWN) {
+        struct lio_link_params p = {(long) lc_connect_timeout(e->core),
+                                    timing(s).keepalive_s};
+        s->t.open(s->t.ctx, to, &p, s->now);
+    }
+}
+
+static int is_error(const struct lc_value *v, const char *prefix)
+{
+    size_t n = strlen(prefix);
+
+    return v->type == LC_VAL_ERR && v->len >= n && memcmp(v->str, prefix, n) == 0;
+}
+
+/* A MOVED, ASK or TRYAGAIN for e's command, handled here (1) or not. */
+static int rerouted(struct lio_slot *e, enum lio_link link,
+                    const struct lc_value *v)
+{
+    struct lio_session *s = e->session;
+    int ask = 0, to;
+
+    if (s->t.redirect == NULL || v->type != LC_VAL_ERR || e->hops >= MAX_HOPS)
+        return 0;
+    if (is_error(v, "TRYAGAIN")) {
+        e->hops++;
+        e->resend_at = s->now + TRYAGAIN_MS;
+        return 1;
+    }
+    to = s->t.redirect(s->t.ctx, link, v->str, v->len, &ask);
+    if (to < 0)
+        return 0;
+    e->hops++;
+    redirect(e, (enum lio_link) to, ask);
+    return 1;
+}
+
+static void on_cmd_reply(struct lio_session *s, enum lio_link link,
+                         uint64_t tag, const struct lc_value *v)
 {
     struct lio_slot *e = tag_slot(s, tag);
     struct lc_input in = {.kind = LC_IN_REPLY, .value = v};
+    int awaited;
 
     if (e == NULL)
         return;
     in.seq = tag_seq(e, tag);
+    awaited = in.seq == e->last_cmd.seq && lc_awaiting(e->core) &&
+              lc_last_seq(e->core) == in.seq;
+    /* The server did not run the command: it goes again, elsewhere or
+     * later, its lease still counted from the first send. */
+    if (awaited && rerouted(e, link, v))
+        return;
 #ifndef LIO_BREAK_NOSCRIPT_TO_CORE
-    if (is_noscript(v) && in.seq == e->last_cmd.seq && lc_awaiting(e->core) &&
-        lc_last_seq(e->core) == in.seq) {
+    if (awaited && is_error(v, "NOSCRIPT")) {
         /* The script cache was empty (new server, SCRIPT FLUSH): send
          * the body. The lease still counts from the first send. */
         send_script(e, &e->last_cmd, 1);
@@ -404,7 +576,7 @@ static void settle(struct lio_session *s)
         if (s->breaker != NULL) {
             const struct lio_slot *by = s->breaker;
             s->breaker = NULL;
-            fail_all(s, by, LEADER_ETIMEDOUT, NULL);
+            fail_all(s, by->link, by, LEADER_ETIMEDOUT, NULL);
             continue;
         }
         if (s->owed == 0)
@@ -416,12 +588,13 @@ static void settle(struct lio_session *s)
             e->ready_owed = 0;
             s->owed--;
             if (lc_conn_state(e->core) == LC_CONNECTING &&
-                link_state(s, LIO_LINK_CMD) == LIO_LINK_READY)
+                link_state(s, e->link) == LIO_LINK_READY)
                 connected(e);
         }
     }
-    if (s->attached == 0)
-        link_close(s, LIO_LINK_CMD);
+    for (size_t i = 0; i < s->nbooks; i++)
+        if (is_cmd_link((enum lio_link) i) && s->books[i].attached == 0)
+            link_close(s, (enum lio_link) i);
 }
 
 static void advance(struct lio_session *s, lc_time now)
@@ -440,7 +613,13 @@ int lio_session_init(struct lio_session *s, const struct lio_transport *t,
     s->rng = seed | 1;
     s->sub_ping_at = LC_NEVER;
     s->sub_pong_by = LC_NEVER;
-    return lio_shas_init(&s->shas) == 0 ? 0 : LEADER_ENOMEM;
+    if (book(s, LIO_LINK_CMD) == NULL)
+        return LEADER_ENOMEM;
+    if (lio_shas_init(&s->shas) != 0) {
+        free(s->books);
+        return LEADER_ENOMEM;
+    }
+    return 0;
 }
 
 void lio_session_free(struct lio_session *s)
@@ -450,6 +629,7 @@ void lio_session_free(struct lio_session *s)
     free(s->slots);
     free(s->gens);
     free(s->heap);
+    free(s->books);
     memset(s, 0, sizeof *s);
 }
 
@@ -543,8 +723,10 @@ void lio_session_remove(struct lio_session *s, struct lio_slot *e, lc_time now)
         (void) s->t.subscribe(s->t.ctx, make_tag(e, 0),
                               lio_channel(e->names, channel), 0);
     }
-    if (lc_conn_state(e->core) != LC_DOWN)
+    if (lc_conn_state(e->core) != LC_DOWN) {
+        s->books[e->link].attached--;
         s->attached--;
+    }
     if (e->listening)
         s->listeners--;
     if (e->ready_owed)
@@ -575,7 +757,13 @@ static void run_deadlines(struct lio_session *s)
     size_t n = s->heap_n;
 
     while (n-- > 0 && s->heap_n > 0 && s->heap[0]->deadline <= s->now) {
-        step_kind(s->heap[0], LC_IN_TICK, 0, NULL);
+        struct lio_slot *e = s->heap[0];
+        if (e->resend_at != 0 && e->resend_at <= s->now) {
+            e->resend_at = 0;
+            if (lc_awaiting(e->core) && lc_last_seq(e->core) == e->last_cmd.seq)
+                resend(e);
+        }
+        step_kind(e, LC_IN_TICK, 0, NULL);
         settle(s);
     }
 }
@@ -613,9 +801,11 @@ void lio_session_ready(struct lio_session *s, enum lio_link link,
                        uint64_t server, lc_time now)
 {
     advance(s, now);
-    if (link == LIO_LINK_CMD) {
-        s->server = server;
-        ready_all(s);
+    if (is_cmd_link(link)) {
+        if (book(s, link) == NULL)
+            return; /* no election can be on it */
+        s->books[link].server = server;
+        ready_all(s, link);
     } else {
         s->sub_ping_at = s->now + timing(s).ping_every;
         s->sub_pong_by = LC_NEVER;
@@ -645,8 +835,8 @@ void lio_session_failed(struct lio_session *s, enum lio_link link, int error,
                         const char *text, lc_time now)
 {
     advance(s, now);
-    if (link == LIO_LINK_CMD) {
-        fail_all(s, NULL, error, text);
+    if (is_cmd_link(link)) {
+        fail_all(s, link, NULL, error, text);
     } else {
         if (error == LEADER_EAUTH)
             sub_refused(s, error, text);
@@ -659,8 +849,8 @@ void lio_session_reply(struct lio_session *s, enum lio_link link, uint64_t tag,
                        const struct lc_value *v, lc_time now)
 {
     advance(s, now);
-    if (link == LIO_LINK_CMD) {
-        on_cmd_reply(s, tag, v);
+    if (is_cmd_link(link)) {
+        on_cmd_reply(s, link, tag, v);
     } else if (tag == LIO_PING_TAG) {
         /* Answered ("pong" while subscribed, PONG otherwise). */
         s->sub_pong_by = LC_NEVER;

@@ -37,7 +37,10 @@
 #include "core/lc_core.h"
 #include "io/lio_proto.h"
 
-enum lio_link { LIO_LINK_CMD = 0, LIO_LINK_SUB = 1 };
+/* The notification link, and the command links: LIO_LINK_CMD to the
+ * server of the URL, and, in a Redis Cluster, LIO_LINK_NODE + i to the
+ * other masters that the transport routes elections to. */
+enum lio_link { LIO_LINK_CMD = 0, LIO_LINK_SUB = 1, LIO_LINK_NODE = 2 };
 enum lio_link_state { LIO_LINK_DOWN = 0, LIO_LINK_OPENING, LIO_LINK_READY };
 
 /* The tag of the notification link's health-check PING. */
@@ -68,6 +71,14 @@ struct lio_transport {
      * link; the confirmation and every message come back with tag. */
     int (*subscribe)(void *ctx, uint64_t tag, const char *channel, int on);
     void *ctx;
+    /* For a Redis Cluster, NULL for one server. route: the command link
+     * for an election whose holder key is key. redirect: for an error
+     * reply that came on link from, the link to send the command on
+     * instead (MOVED: the slot moved; ASK, with *ask set: this command
+     * only, after ASKING), or -1 when the error is no redirection. */
+    enum lio_link (*route)(void *ctx, const char *key);
+    int (*redirect)(void *ctx, enum lio_link from, const char *text,
+                    size_t len, int *ask);
 };
 
 /* Called with each event of an election, and with NULL after every step
@@ -103,6 +114,18 @@ struct lio_slot {
     lio_emit_fn emit;
     void *owner;
     uint64_t server; /* the server its core last reached, 0: none yet */
+    enum lio_link link; /* its command link, while its core has one */
+    /* A command redirected (MOVED, ASK, TRYAGAIN) and sent again: */
+    int moving;         /* ... once link is ready */
+    int asking;         /* ... after ASKING */
+    lc_time resend_at;  /* ... at this time (TRYAGAIN), 0: not waiting */
+    unsigned hops;      /* redirections of the command awaited */
+};
+
+/* What the session keeps per command link. */
+struct lio_link_book {
+    size_t attached; /* elections whose core holds the link */
+    uint64_t server; /* behind the link, when ready */
 };
 
 struct lio_session {
@@ -112,7 +135,7 @@ struct lio_session {
     size_t nslots;
     struct lio_slot **heap; /* min-heap on deadline */
     size_t heap_n;
-    size_t attached;  /* elections whose core wants the command link */
+    size_t attached;  /* elections whose core wants a command link */
     size_t listeners; /* elections that want notifications */
     size_t owed;      /* elections with ready_owed set */
 
@@ -125,7 +148,8 @@ struct lio_session {
     lc_time sub_pong_by; /* its PING's reply is due, LC_NEVER for none */
     uint64_t rng;
     struct lio_shas shas;
-    uint64_t server; /* behind the command link, when ready */
+    struct lio_link_book *books; /* by link; [LIO_LINK_SUB] unused */
+    size_t nbooks;
 };
 
 /* Returns 0, or LEADER_ENOMEM. The transport is copied. */

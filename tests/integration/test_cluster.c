@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* test_cluster.c - elections on a Redis Cluster reached through the URL of
+ * any one node: keys on every shard, 3,000 elections over one client, a
+ * live resharding, CLUSTER FAILOVER and kill -9 of a master. Candidates
+ * are processes with one client each; every process publishes the lease
+ * deadline of each of its elections into a shared table after every loop
+ * turn, and the test samples the table: never two valid leases on a key,
+ * and every key led again after each fault. */
+#define _GNU_SOURCE
+
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "candidates.h"
+#include "harness.h"
+#include "redis_fixture.h"
+
+#define PROCS    3
+#define KEYS_MAX 3000
+
+/* Shared between the processes: each one's lease deadlines, by key. */
+struct table {
+    int64_t deadline[PROCS][KEYS_MAX];
+};
+
+struct run {
+    rfx_cluster *cluster;
+    struct table *t;
+    pid_t pid[PROCS];
+    int procs, keys;
+    long ttl;
+    /* Per key: who led at the last sample (-1: nobody), and how often a
+     * key was seen without a leader after it had one. */
+    int holder[KEYS_MAX];
+    int lapses;
+};
+
+static void publish(struct table *t, int proc, leader **h, int keys)
+{
+    for (int i = 0; i < keys; i++)
+        __atomic_store_n(&t->deadline[proc][i], leader_lease_deadline(h[i]),
+                         __ATOMIC_SEQ_CST);
+}
+
+/* A process with one client and keys elections; runs until killed. */
+static _Noreturn void campaign(const char *url, struct run *r, int proc)
+{
+    leader_client_options co;
+    leader_client *c;
+    leader **h = calloc((size_t) r->keys, sizeof *h);
+    leader_options o;
+    char key[32];
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    leader_client_options_init(&co);
+    co.url = url;
+    co.event_loop = 1;
+    c = leader_client_new(&co, NULL, 0);
+    if (c == NULL || h == NULL)
+        _exit(2);
+    for (int i = 0; i < r->keys; i++) {
+        leader_options_init(&o);
+        snprintf(key, sizeof key, "key-%d", i);
+        o.key = key;
+        o.ttl_ms = r->ttl;
+        o.wait_ms = 300;
+        h[i] = leader_client_add(c, &o, NULL, 0);
+        if (h[i] == NULL || leader_elect(h[i]) != 0)
+            _exit(3);
+    }
+    for (;;) {
+        struct pollfd pfd = {leader_client_fd(c), POLLIN, 0};
+        poll(&pfd, 1, leader_client_timeout_ms(c));
+        leader_client_process(c);
+        publish(r->t, proc, h, r->keys);
+    }
+}
+
+static void start_run(struct run *r, const rfx_cluster_options *co, int procs,
+                      int keys, long ttl)
+{
+    memset(r, 0, sizeof *r);
+    RFX_SKIP_IF_UNAVAILABLE();
+    r->cluster = rfx_cluster_start(co);
+    ASSERT_NOT_NULL(r->cluster);
+    r->t = mmap(NULL, sizeof *r->t, PROT_READ | PROT_WRITE,
+                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ASSERT(r->t != MAP_FAILED);
+    memset(r->t, 0, sizeof *r->t);
+    r->procs = procs;
+    r->keys = keys;
+    r->ttl = ttl;
+    for (int i = 0; i < keys; i++)
+        r->holder[i] = -1;
+    for (int p = 0; p < procs; p++) {
+        r->pid[p] = fork();
+        ASSERT_GE(r->pid[p], 0);
+        if (r->pid[p] == 0)
+            campaign(rfx_cluster_url(r->cluster), r, p);
+    }
+}
+
+static void end_run(struct run *r)
+{
+    int status;
+
+    for (int p = 0; p < r->procs; p++) {
+        kill(r->pid[p], SIGKILL);
+        waitpid(r->pid[p], &status, 0);
+    }
+    munmap(r->t, sizeof *r->t);
+    rfx_cluster_free(r->cluster);
+}
+
+/* Checks the table now: no key with two valid leases. Returns how many
+ * keys have a leader. */
+static int sample(struct run *r)
+{
+    int64_t now = leader_clock_ms();
+    int led = 0;
+
+    for (int i = 0; i < r->keys; i++) {
+        int holders = 0, by = -1;
+        for (int p = 0; p < r->procs; p++)
+            if (__atomic_load_n(&r->t->deadline[p][i], __ATOMIC_SEQ_CST) >
+                now) {
+                holders++;
+                by = p;
+            }
+        if (holders > 1)
+            FAIL("key-%d has %d leaders at once", i, holders);
+        if (by < 0 && r->holder[i] >= 0)
+            r->lapses++;
+        r->holder[i] = by;
+        led += holders;
+    }
+    return led;
+}
+
+/* Samples for ms; returns the number of keys led at the end. */
+static int watch(struct run *r, long ms)
+{
+    int64_t end = now_ms() + ms;
+    int led;
+
+    do {
+        led = sample(r);
+        sleep_ms(5);
+    } while (now_ms() < end);
+    return led;
+}
+
+/* Samples until every key is led, for at most ms. */
+static int wait_all_led(struct run *r, long ms)
+{
+    int64_t end = now_ms() + ms;
+    int led;
+
+    do {
+        led = watch(r, 50);
+    } while (led < r->keys && now_ms() < end);
+    return led;
+}
+
+/* The node that serves the election called key. */
+static rfx_server *node_of_key(rfx_cluster *c, const char *key)
+{
+    leader_options o;
+    leader *l;
+    char *slot;
+    rfx_server *s;
+
+    leader_options_init(&o);
+    o.url = rfx_cluster_url(c);
+    o.key = key;
+    l = leader_new(&o, NULL, 0);
+    ASSERT_NOT_NULL(l);
+    slot = rfx_command(rfx_cluster_node(c, 0), "CLUSTER KEYSLOT %s",
+                       leader_key(l));
+    ASSERT_NOT_NULL(slot);
+    s = rfx_cluster_master_of(c, (unsigned) atoi(slot));
+    free(slot);
+    leader_free(l);
+    return s;
+}
+
+/* How many keys a node holds. */
+static long keys_on(rfx_server *s)
+{
+    char *n = rfx_command(s, "DBSIZE");
+    long v = n != NULL ? atol(n) : -1;
+
+    free(n);
+    return v;
+}
+
+TEST(elections_on_every_shard_through_one_node)
+{
+    rfx_cluster_options co = {.masters = 3};
+    rfx_cluster *c;
+    struct world w;
+    const char *keys[3] = {NULL, NULL, NULL};
+    static char names[3][16];
+    rfx_server *owner[3] = {NULL, NULL, NULL};
+    int found = 0;
+
+    RFX_SKIP_IF_UNAVAILABLE();
+    c = rfx_cluster_start(&co);
+    ASSERT_NOT_NULL(c);
+    /* One key per master. */
+    for (int i = 0; i < 100 && found < 3; i++) {
+        char key[16];
+        rfx_server *s;
+        int seen = 0;
+        snprintf(key, sizeof key, "shard-%d", i);
+        s = node_of_key(c, key);
+        for (int j = 0; j < found; j++)
+            seen |= owner[j] == s;
+        if (!seen) {
+            snprintf(names[found], sizeof names[found], "%s", key);
+            keys[found] = names[found];
+            owner[found++] = s;
+        }
+    }
+    ASSERT_EQ(found, 3);
+    world_init(&w);
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < 2; i++)
+            ASSERT_OK(leader_elect(
+                world_add(&w, rfx_cluster_url(c), keys[k], 3000, 300)->l));
+    }
+    for (int k = 0; k < 3; k++) {
+        leader_info info;
+        leader *a = w.c[2 * k].l, *b = w.c[2 * k + 1].l;
+        char *held;
+        int64_t end = now_ms() + 10000;
+
+        while (leader_has_lease(a) + leader_has_lease(b) != 1 &&
+               now_ms() < end)
+            sleep_ms(20);
+        ASSERT_EQ(leader_has_lease(a) + leader_has_lease(b), 1);
+        if (leader_has_lease(b)) {
+            leader *t = a;
+            a = b;
+            b = t;
+        }
+        /* The key is on its own master, and queries find it there. */
+        held = rfx_command(owner[k], "GET %s", leader_key(a));
+        ASSERT_NOT_NULL(held);
+        ASSERT_STR_EQ(held, leader_id(a));
+        free(held);
+        ASSERT_EQ(leader_is_leader(a), 1);
+        ASSERT_EQ(leader_is_leader(b), 0);
+        ASSERT_OK(leader_current(b, &info) < 0 ? -1 : 0);
+        ASSERT_STR_EQ(info.id, leader_id(a));
+        ASSERT(info.term >= 1);
+    }
+    /* A handover on each shard: the leader stops, the other takes over. */
+    for (int k = 0; k < 3; k++) {
+        int lead = leader_has_lease(w.c[2 * k].l) ? 2 * k : 2 * k + 1;
+        int other = lead == 2 * k ? 2 * k + 1 : 2 * k;
+        ASSERT_OK(leader_stop(w.c[lead].l));
+        ASSERT(world_wait(&w, other, LEADER_EVENT_ELECTED, 1, 5000) >= 1);
+    }
+    world_check_log(&w);
+    world_free(&w);
+    rfx_cluster_free(c);
+}
+
+TEST(three_thousand_elections_over_one_client)
+{
+    rfx_cluster_options co = {.masters = 3};
+    struct run r;
+    long total = 0;
+
+    start_run(&r, &co, 1, 3000, 10000);
+    ASSERT_EQ(wait_all_led(&r, 30000), 3000);
+    /* Spread over the masters: every one holds its share of the holder
+     * keys and term counters. */
+    for (int i = 0; i < rfx_cluster_nodes(r.cluster); i++) {
+        long n = keys_on(rfx_cluster_node(r.cluster, i));
+        ASSERT(n > 500);
+        total += n;
+    }
+    ASSERT_EQ(total, 6000);
+    end_run(&r);
+}
+
+TEST(live_resharding_keeps_every_leader)
+{
+    rfx_cluster_options co = {.masters = 3};
+    struct run r;
+    pid_t pid;
+    long before;
+
+    start_run(&r, &co, PROCS, 1000, 3000);
+    ASSERT_EQ(wait_all_led(&r, 30000), 1000);
+    before = keys_on(rfx_cluster_node(r.cluster, 1));
+    r.lapses = 0;
+    pid = rfx_cluster_reshard_start(r.cluster, rfx_cluster_node(r.cluster, 0),
+                                    rfx_cluster_node(r.cluster, 1), 2000);
+    ASSERT_GE(pid, 0);
+    while (waitpid(pid, NULL, WNOHANG) == 0)
+        watch(&r, 100);
+    ASSERT_OK(rfx_cluster_reshard_wait(r.cluster, -1));
+    ASSERT_EQ(watch(&r, 2 * r.ttl), 1000);
+    /* Keys did move, and no election was without its leader meanwhile. */
+    ASSERT(keys_on(rfx_cluster_node(r.cluster, 1)) > before);
+    ASSERT_EQ(r.lapses, 0);
+    end_run(&r);
+}
+
+/* A master of a 3+3 cluster goes, by CLUSTER FAILOVER (kill 0) or kill
+ * -9: never two leaders, and every key led again once the replica has
+ * taken over. */
+static void failover_case(int kill_it)
+{
+    rfx_cluster_options co = {.masters = 3, .replicas = 1};
+    struct run r;
+    rfx_server *master, *replica = NULL;
+
+    start_run(&r, &co, 2, 300, 2000);
+    ASSERT_EQ(wait_all_led(&r, 30000), 300);
+    master = rfx_cluster_node(r.cluster, 0);
+    ASSERT_OK(rfx_cluster_replica_of(r.cluster, master, &replica));
+    if (kill_it) {
+        ASSERT_OK(rfx_kill(master));
+    } else {
+        ASSERT_OK(rfx_cluster_failover(r.cluster, replica));
+    }
+    ASSERT_EQ(wait_all_led(&r, 20000 + 3 * r.ttl), 300);
+    ASSERT_EQ(watch(&r, r.ttl), 300);
+    end_run(&r);
+}
+
+TEST(cluster_failover_of_a_master)
+{
+    failover_case(0);
+}
+
+TEST(kill_9_of_a_master)
+{
+    failover_case(1);
+}

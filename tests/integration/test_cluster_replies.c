@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* test_cluster.c - the Cluster parsers against a real server in cluster
+/* test_cluster_replies.c - the Cluster parsers against a real server in cluster
  * mode (one node, no peers): our hash slots agree with CLUSTER KEYSLOT for
  * keys with and without hash tags, binary ones too, and what CLUSTER SLOTS
  * answers over RESP2 and RESP3 parses to the slots the node was given. */

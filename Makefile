@@ -97,7 +97,7 @@ demo: build
 	@$(ROOT)/scripts/demo
 
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := url reply
+FUZZ_TARGETS := url reply cluster
 
 # Each target runs on a scratch copy of its corpus; what it finds is kept
 # in build-fuzz/found-<target>/ (add a regression test and the input to

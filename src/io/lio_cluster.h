@@ -24,7 +24,8 @@
 unsigned lio_cluster_key_slot(const char *key, size_t len);
 
 /* A node's address. An empty host means "the node that answered": a
- * server sends "" or "?" when it does not know how it is reached. */
+ * server sends "", "?" or (in CLUSTER SLOTS) nil when it does not know how
+ * the node is reached. */
 struct lio_cluster_node {
     char host[LU_URL_HOST_MAX + 1];
     int port;
@@ -52,9 +53,11 @@ struct lio_cluster_range {
 /* A CLUSTER SLOTS reply: its ranges, in order, into out, which has room
  * for cap (r->elements is always enough). Each node entry is [host, port,
  * ...]; what follows the port (node id, extra networking metadata) is
- * ignored. Returns the number of ranges, or -1 when the reply is not that
- * shape, a range is empty, backwards or out of 0..16383, or two ranges
- * overlap. */
+ * ignored, and so are replicas past LIO_CLUSTER_REPLICAS_MAX, though they
+ * must be well-formed too. Returns the number of ranges (0 when no slot
+ * is assigned), or -1 when the reply is not that shape, a range is empty,
+ * backwards or out of 0..16383, two ranges overlap, or cap is too small;
+ * out may then have been written to, and means nothing. */
 int lio_cluster_slots(const redisReply *r, struct lio_cluster_range *out,
                       size_t cap);
 

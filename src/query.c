@@ -235,9 +235,7 @@ static int check_master(struct setup *s)
     redisReply *r = redisCommandArgv(s->c, 1, &role, &role_len);
     int rc = reply_error(s->cl, s->c, r);
 
-    if (rc == 0 && !(r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-                     r->element[0]->type == REDIS_REPLY_STRING &&
-                     strcmp(r->element[0]->str, "master") == 0)) {
+    if (rc == 0 && !lio_sentinel_role_master(r)) {
         note(s->cl, "not a master: the sentinels have not caught up with a "
                     "failover yet");
         rc = LEADER_ECONN;

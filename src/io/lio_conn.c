@@ -202,15 +202,6 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 
 enum { SETUP_STEP, SETUP_LAST, SETUP_ROLE };
 
-/* ROLE's reply names a master: ["master", offset, replicas]. */
-static int is_master(const redisReply *r)
-{
-    return r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-           (r->element[0]->type == REDIS_REPLY_STRING ||
-            r->element[0]->type == REDIS_REPLY_STATUS) &&
-           strcmp(r->element[0]->str, "master") == 0;
-}
-
 /* The opening failed on a setup reply: the socket closes from the next
  * loop turn. */
 static void setup_failed(struct lio_conn *c, redisAsyncContext *ac, int error,
@@ -241,7 +232,7 @@ static void on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
             snprintf(text, sizeof text, "%s", reply->str);
             setup_failed(c, ac, lc_classify_error(reply->str, reply->len),
                          text);
-        } else if (step == SETUP_ROLE && !is_master(reply)) {
+        } else if (step == SETUP_ROLE && !lio_sentinel_role_master(reply)) {
             snprintf(text, sizeof text,
                      "%s:%d is not a master: the sentinels have not caught "
                      "up with a failover yet",

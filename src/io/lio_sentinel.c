@@ -93,3 +93,15 @@ int lio_sentinel_switch(const char *msg, size_t len, const char *name,
         from->port = 0;
     return 1;
 }
+
+int lio_sentinel_role_master(const redisReply *r)
+{
+    const redisReply *first;
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements == 0)
+        return 0;
+    first = r->element[0];
+    return (first->type == REDIS_REPLY_STRING ||
+            first->type == REDIS_REPLY_STATUS) &&
+           first->len == 6 && memcmp(first->str, "master", 6) == 0;
+}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* lio_sentinel.h - what Redis Sentinel says, parsed: the reply to SENTINEL
- * get-master-addr-by-name and a +switch-master message. Both come from the
+ * get-master-addr-by-name, a +switch-master message, and the ROLE of the
+ * server a sentinel named. Both come from the
  * network; anything that is not exactly the expected shape is refused,
  * never half-used: a host is 1..LU_URL_HOST_MAX bytes without spaces or
  * control characters, a port is 1..65535 in plain digits. */
@@ -18,6 +19,10 @@
  * for anything else. */
 int lio_sentinel_master_addr(const redisReply *r,
                              char host[LU_URL_HOST_MAX + 1], int *port);
+
+/* A ROLE reply of a master: ["master", offset, replicas], the first
+ * element a string or status of exactly "master". 1 or 0. */
+int lio_sentinel_role_master(const redisReply *r);
 
 /* A +switch-master message, "<name> <old-ip> <old-port> <new-ip>
  * <new-port>": 1 with the new address in host and port when it is one and

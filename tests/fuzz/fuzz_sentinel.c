@@ -40,7 +40,14 @@ static void master_addr(const uint8_t *data, size_t size)
     lio_limit_reader(reader);
     if (redisReaderFeed(reader, (const char *) data, size) == REDIS_OK &&
         redisReaderGetReply(reader, &reply) == REDIS_OK && reply != NULL) {
+        const redisReply *r = reply;
         int found = lio_sentinel_master_addr(reply, host, &port);
+        /* The same bytes as a ROLE reply. */
+        if (lio_sentinel_role_master(r) &&
+            (r->type != REDIS_REPLY_ARRAY || r->elements == 0 ||
+             r->element[0]->len != 6 ||
+             memcmp(r->element[0]->str, "master", 6) != 0))
+            fuzz_fail("a ROLE reply taken for a master's");
         if (found > 0)
             check_address(host, port);
         else if (found == 0 && ((redisReply *) reply)->type != REDIS_REPLY_NIL)

@@ -99,3 +99,38 @@ TEST(switch_master_messages)
     ASSERT_EQ(sw("mymaster 127.0.0.1 6379 10.0.0.2 6380x", host, &port), 0);
     ASSERT_EQ(sw("", host, &port), 0);
 }
+
+static int role_master(const char *resp, size_t len)
+{
+    redisReader *reader = redisReaderCreate();
+    void *reply = NULL;
+    int is;
+
+    ASSERT_NOT_NULL(reader);
+    ASSERT_EQ(redisReaderFeed(reader, resp, len), REDIS_OK);
+    ASSERT_EQ(redisReaderGetReply(reader, &reply), REDIS_OK);
+    ASSERT_NOT_NULL(reply);
+    redisReaderFree(reader);
+    is = lio_sentinel_role_master(reply);
+    freeReplyObject(reply);
+    return is;
+}
+
+#define ROLE(resp) role_master(resp, sizeof resp - 1)
+
+TEST(role_of_a_master_and_of_anything_else)
+{
+    ASSERT_EQ(ROLE("*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n"), 1);
+    ASSERT_EQ(ROLE("*1\r\n+master\r\n"), 1);
+    ASSERT_EQ(ROLE("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6379\r\n"
+                   "$9\r\nconnected\r\n:1\r\n"),
+              0);
+    ASSERT_EQ(ROLE("*1\r\n$7\r\nmasters\r\n"), 0);
+    ASSERT_EQ(ROLE("*1\r\n$7\r\nmaster\0\r\n"), 0);
+    ASSERT_EQ(ROLE("*1\r\n$5\r\nmaste\r\n"), 0);
+    ASSERT_EQ(ROLE("*1\r\n:6\r\n"), 0);
+    ASSERT_EQ(ROLE("*0\r\n"), 0);
+    ASSERT_EQ(ROLE("$6\r\nmaster\r\n"), 0);
+    ASSERT_EQ(ROLE("-ERR unknown command 'ROLE'\r\n"), 0);
+    ASSERT_EQ(lio_sentinel_role_master(NULL), 0);
+}

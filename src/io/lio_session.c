@@ -338,8 +338,7 @@ static void step_kind(struct lio_slot *e, enum lc_input_kind kind, int error,
 
 /* Tells every election on a command link but one that it is gone. */
 static void fail_all(struct lio_session *s, enum lio_link link,
-                     const struct lio_slot *except, int error,
-                     const char *text)
+                     const struct lio_slot *except, int error, const char *text)
 {
     for (size_t i = 0; i < s->nslots; i++) {
         struct lio_slot *e = s->slots[i];
@@ -439,7 +438,8 @@ static int is_error(const struct lc_value *v, const char *prefix)
 {
     size_t n = strlen(prefix);
 
-    return v->type == LC_VAL_ERR && v->len >= n && memcmp(v->str, prefix, n) == 0;
+    return v->type == LC_VAL_ERR && v->len >= n &&
+           memcmp(v->str, prefix, n) == 0;
 }
 
 /* A MOVED, ASK or TRYAGAIN for e's command, handled here (1) or not. */
@@ -454,6 +454,10 @@ static int rerouted(struct lio_slot *e, enum lio_link link,
     if (is_error(v, "TRYAGAIN")) {
         e->hops++;
         e->resend_at = s->now + TRYAGAIN_MS;
+        if (e->resend_at < e->deadline) {
+            e->deadline = e->resend_at;
+            heap_fix(s, e->heap_pos);
+        }
         return 1;
     }
     to = s->t.redirect(s->t.ctx, link, v->str, v->len, &ask);

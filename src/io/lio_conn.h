@@ -71,13 +71,13 @@ struct lio_conn {
     /* A sentinel URL: the sentinel asked, then the master found. */
     struct lu_url target;
     enum lio_conn_stage stage;
-    int sentinel_i;          /* the sentinel asked now (or whose master is
-                              * being opened) */
-    int sentinel_first;      /* the one whose master answered last time */
-    int asked;               /* sentinels asked in this opening */
-    lc_time stage_deadline;  /* this sentinel's share of the time */
-    lc_time now;             /* the caller's clock at its last call */
-    char why[200];           /* the last sentinel's failure */
+    int sentinel_i;         /* the sentinel asked now (or whose master is
+                             * being opened) */
+    int sentinel_first;     /* the one whose master answered last time */
+    int asked;              /* sentinels asked in this opening */
+    lc_time stage_deadline; /* this sentinel's share of the time */
+    lc_time now;            /* the caller's clock at its last call */
+    char why[200];          /* the last sentinel's failure */
     /* A master the sentinels failed over from (+switch-master): a sentinel
      * that still names it has not caught up, and is passed over until
      * avoid_until. Set by the owner; kept across openings. */

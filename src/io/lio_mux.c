@@ -135,7 +135,7 @@ static const struct lio_conn_handler handler = {record_ready, record_failed,
 
 static enum lio_link link_of_node(int i)
 {
-    return i == 0 ? LIO_LINK_CMD : (enum lio_link) (LIO_LINK_NODE + i - 1);
+    return i == 0 ? LIO_LINK_CMD : (enum lio_link)(LIO_LINK_NODE + i - 1);
 }
 
 static int node_of_link(enum lio_link link)
@@ -192,9 +192,8 @@ static struct lio_conn *conn_of(struct lio_mux *c, enum lio_link link)
     if (link == LIO_LINK_SUB)
         return &c->sub;
     i = node_of_link(link);
-    return (size_t) i < c->nodes_cap && c->nodes[i] != NULL
-               ? &c->nodes[i]->conn
-               : NULL;
+    return (size_t) i < c->nodes_cap && c->nodes[i] != NULL ? &c->nodes[i]->conn
+                                                            : NULL;
 }
 
 /* Where the notification link opens: the URL's server, or in a cluster
@@ -247,9 +246,8 @@ static int t_send(void *ctx, enum lio_link link, uint64_t tag, int argc,
 {
     struct lio_conn *conn = conn_of(ctx, link);
 
-    return conn != NULL && lio_conn_send(conn, tag, argc, argv, lens) == 0
-               ? 0
-               : -1;
+    return conn != NULL && lio_conn_send(conn, tag, argc, argv, lens) == 0 ? 0
+                                                                           : -1;
 }
 
 static enum lio_link t_route(void *ctx, const char *key)
@@ -452,10 +450,9 @@ static void deliver_probe(struct lio_mux *c, const struct lio_record *r)
         return;
     }
     if (r->kind == REC_REPLY && m->type == REDIS_REPLY_ARRAY) {
-        struct lio_cluster_range *ranges = calloc(
-            m->elements ? m->elements : 1, sizeof *ranges);
-        int n = ranges != NULL ? lio_cluster_slots(m, ranges, m->elements)
-                               : -1;
+        struct lio_cluster_range *ranges =
+            calloc(m->elements ? m->elements : 1, sizeof *ranges);
+        int n = ranges != NULL ? lio_cluster_slots(m, ranges, m->elements) : -1;
         if (n >= 0) {
             (void) lio_cmap_apply(&c->map, ranges, n, c->probe_i);
             c->refresh_wanted = 0;
@@ -543,8 +540,7 @@ static void deliver(struct lio_mux *c, const struct lio_record *r)
 static struct lio_conn *conn_at(struct lio_mux *c, size_t i,
                                 struct lio_reg **reg)
 {
-    struct lio_conn *fixed[EP_NODE] = {&c->cmd, &c->sub, &c->watch,
-                                       &c->probe};
+    struct lio_conn *fixed[EP_NODE] = {&c->cmd, &c->sub, &c->watch, &c->probe};
     size_t k = i - EP_NODE + 1;
 
     if (i < EP_NODE) {
@@ -704,8 +700,8 @@ int lio_mux_init(struct lio_mux *c, const struct lu_url *url, uint64_t seed)
 {
     struct epoll_event wake = {.events = EPOLLIN, .data.u32 = EP_WAKE};
     struct epoll_event timer = {.events = EPOLLIN, .data.u32 = EP_TIMER};
-    const struct lio_transport t = {t_open, t_close,     t_state, t_send,
-                                    t_subscribe, c, t_route, t_redirect};
+    const struct lio_transport t = {t_open,      t_close, t_state, t_send,
+                                    t_subscribe, c,       t_route, t_redirect};
 
     memset(c, 0, sizeof *c);
     c->url = *url;

@@ -67,10 +67,10 @@ struct lio_mux {
     size_t nodes_cap;
     struct lio_conn probe;
     struct lu_url probe_url, sub_url;
-    int probe_i;          /* the node asked, or asked next */
-    int refresh_wanted;   /* the map is to be asked for */
-    lc_time refresh_at;   /* ... not before */
-    int sub_pick;         /* the node the notification link opens to */
+    int probe_i;        /* the node asked, or asked next */
+    int refresh_wanted; /* the map is to be asked for */
+    lc_time refresh_at; /* ... not before */
+    int sub_pick;       /* the node the notification link opens to */
     struct lio_record *queue;
     size_t queued, queue_cap;
     int dropped; /* a record could not be queued */
@@ -78,9 +78,9 @@ struct lio_mux {
     struct lio_session session;
     lc_time now;
 
-    int epfd, evfd;      /* what the caller polls; its wake-up */
-    int tfd;             /* a timer at the next deadline, in epfd */
-    lc_time tfd_armed;   /* ... armed at this time (LC_NEVER: disarmed) */
+    int epfd, evfd;        /* what the caller polls; its wake-up */
+    int tfd;               /* a timer at the next deadline, in epfd */
+    lc_time tfd_armed;     /* ... armed at this time (LC_NEVER: disarmed) */
     struct lio_reg reg[4]; /* in epfd: cmd, sub, watch, probe */
 };
 

@@ -252,8 +252,7 @@ TEST(elections_on_every_shard_through_one_node)
         char *held;
         int64_t end = now_ms() + 10000;
 
-        while (leader_has_lease(a) + leader_has_lease(b) != 1 &&
-               now_ms() < end)
+        while (leader_has_lease(a) + leader_has_lease(b) != 1 && now_ms() < end)
             sleep_ms(20);
         ASSERT_EQ(leader_has_lease(a) + leader_has_lease(b), 1);
         if (leader_has_lease(b)) {
@@ -276,8 +275,7 @@ TEST(elections_on_every_shard_through_one_node)
     for (int k = 0; k < 3; k++) {
         int lead = leader_has_lease(w[k].c[0].l) ? 0 : 1;
         ASSERT_OK(leader_stop(w[k].c[lead].l));
-        ASSERT(world_wait(&w[k], 1 - lead, LEADER_EVENT_ELECTED, 1, 5000) >=
-               1);
+        ASSERT(world_wait(&w[k], 1 - lead, LEADER_EVENT_ELECTED, 1, 5000) >= 1);
         world_check_log(&w[k]);
         world_free(&w[k]);
     }

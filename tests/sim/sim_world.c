@@ -954,9 +954,8 @@ static int t_subscribe(void *ctx, uint64_t tag, const char *channel, int on)
     return 0;
 }
 
-static const struct lio_transport transport = {t_open, t_close,     t_state,
-                                               t_send, t_subscribe, NULL,
-                                               NULL,   NULL};
+static const struct lio_transport transport = {
+    t_open, t_close, t_state, t_send, t_subscribe, NULL, NULL, NULL};
 
 /* ---- invariants ---- */
 
@@ -2486,8 +2485,8 @@ static enum lio_link_state nothing_open(void *ctx, enum lio_link link)
 static void core_timing(struct world *w, lc_time *cmd_timeout,
                         lc_time *connect_timeout, lc_time *backoff_cap)
 {
-    static const struct lio_transport none = {
-        NULL, NULL, nothing_open, NULL, NULL, NULL, NULL, NULL};
+    static const struct lio_transport none = {NULL, NULL, nothing_open, NULL,
+                                              NULL, NULL, NULL,         NULL};
     static struct lio_session s;
     static int ready;
     struct lio_slot *e;

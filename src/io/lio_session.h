@@ -77,8 +77,8 @@ struct lio_transport {
      * instead (MOVED: the slot moved; ASK, with *ask set: this command
      * only, after ASKING), or -1 when the error is no redirection. */
     enum lio_link (*route)(void *ctx, const char *key);
-    int (*redirect)(void *ctx, enum lio_link from, const char *text,
-                    size_t len, int *ask);
+    int (*redirect)(void *ctx, enum lio_link from, const char *text, size_t len,
+                    int *ask);
 };
 
 /* Called with each event of an election, and with NULL after every step
@@ -113,13 +113,13 @@ struct lio_slot {
     struct lc_cmd last_cmd; /* the command awaited, for the EVAL fallback */
     lio_emit_fn emit;
     void *owner;
-    uint64_t server; /* the server its core last reached, 0: none yet */
+    uint64_t server;    /* the server its core last reached, 0: none yet */
     enum lio_link link; /* its command link, while its core has one */
     /* A command redirected (MOVED, ASK, TRYAGAIN) and sent again: */
-    int moving;         /* ... once link is ready */
-    int asking;         /* ... after ASKING */
-    lc_time resend_at;  /* ... at this time (TRYAGAIN), 0: not waiting */
-    unsigned hops;      /* redirections of the command awaited */
+    int moving;        /* ... once link is ready */
+    int asking;        /* ... after ASKING */
+    lc_time resend_at; /* ... at this time (TRYAGAIN), 0: not waiting */
+    unsigned hops;     /* redirections of the command awaited */
 };
 
 /* What the session keeps per command link. */

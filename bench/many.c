@@ -8,7 +8,14 @@
  * renewal's send time (its new deadline less the lease length) to the
  * loop turn that saw the deadline move. Not a test: figures only.
  *
- * Usage: bench-many [SECONDS [N...]]   (default 20 s, N = 10000) */
+ * With --cluster M the server is a Redis Cluster of M masters reached
+ * through one node's URL, and Redis' CPU is given per master. With
+ * --ceiling the N are tried in turn until one is not all led or its
+ * renewal round trip p99 reaches 50 ms: the last N before is the largest
+ * held.
+ *
+ * Usage: bench-many [--cluster M] [--ceiling] [SECONDS [N...]]
+ *        (default 20 s, N = 10000) */
 #define _GNU_SOURCE
 
 #include <poll.h>
@@ -21,8 +28,25 @@
 #include "leader.h"
 #include "redis_fixture.h"
 
-#define TTL    10000L
-#define SAMPLE 500
+#define TTL       10000L
+#define SAMPLE    500
+#define P99_LIMIT 50.0
+#define NODES_MAX 8
+
+/* Where the elections are held: one server, or a cluster's masters. */
+struct target {
+    rfx_server *one;
+    rfx_cluster *cluster;
+    const char *url;
+    int nodes;
+    rfx_server *node[NODES_MAX];
+};
+
+/* What one N measured, for --ceiling. */
+struct figures {
+    int all_led;
+    double p99;
+};
 
 static double cpu_seconds(void)
 {
@@ -70,6 +94,12 @@ static double redis_cpu(rfx_server *s)
         sys = atof(p + 13);
     free(info);
     return user + sys;
+}
+
+static void cpu_all(const struct target *t, double *cpu)
+{
+    for (int i = 0; i < t->nodes; i++)
+        cpu[i] = redis_cpu(t->node[i]);
 }
 
 /* One loop turn: wait for the client, then process. */
@@ -123,20 +153,21 @@ static size_t steady(leader_client *c, leader **h, int n, double seconds,
     return got;
 }
 
-static int run(rfx_server *s, int n, double seconds)
+static int run(const struct target *tg, int n, double seconds,
+               struct figures *fig)
 {
     leader_client_options co;
     leader_options o;
     leader_client *c;
     leader **h = calloc((size_t) n, sizeof *h);
     double *rtt = calloc(100000, sizeof *rtt);
-    double t0, cpu0, rcpu0, wall;
+    double t0, cpu0, rcpu0[NODES_MAX], rcpu1[NODES_MAX], wall, total = 0;
     char key[32];
     size_t got;
     int led = 0;
 
     leader_client_options_init(&co);
-    co.url = rfx_url(s);
+    co.url = tg->url;
     co.event_loop = 1;
     c = leader_client_new(&co, NULL, 0);
     if (c == NULL || h == NULL || rtt == NULL)
@@ -157,22 +188,34 @@ static int run(rfx_server *s, int n, double seconds)
     }
     printf("%7d elections: all elected in %.2f s (%d led)\n", n,
            wall_seconds() - t0, led);
+    fig->all_led = led == n;
     cpu0 = cpu_seconds();
-    rcpu0 = redis_cpu(s);
+    cpu_all(tg, rcpu0);
     t0 = wall_seconds();
     got = steady(c, h, n, seconds, rtt, 100000);
     wall = wall_seconds() - t0;
+    cpu_all(tg, rcpu1);
     qsort(rtt, got, sizeof *rtt, cmp);
+    for (int i = 0; i < tg->nodes; i++)
+        total += rcpu1[i] - rcpu0[i];
     printf("         CPU %.1f %% of a core, RSS %.1f MB, Redis CPU %.1f %%, "
            "%.0f renewals/s\n",
            100 * (cpu_seconds() - cpu0) / wall, rss_kb() / 1024.0,
-           100 * (redis_cpu(s) - rcpu0) / wall, n / (TTL / 3000.0));
+           100 * total / wall, n / (TTL / 3000.0));
+    if (tg->nodes > 1) {
+        printf("         Redis CPU per master:");
+        for (int i = 0; i < tg->nodes; i++)
+            printf(" %.1f %%", 100 * (rcpu1[i] - rcpu0[i]) / wall);
+        printf("\n");
+    }
+    fig->p99 = got > 0 ? rtt[got * 99 / 100] : 1e9;
     if (got > 0)
         printf("         renewal round trip: median %.0f ms, p99 %.0f ms, "
                "max %.0f ms (%zu renewals sampled)\n",
                rtt[got / 2], rtt[got * 99 / 100], rtt[got - 1], got);
-    printf("         still leading at the end: %d of %d\n", count_leading(h, n),
-           n);
+    led = count_leading(h, n);
+    fig->all_led = fig->all_led && led == n;
+    printf("         still leading at the end: %d of %d\n", led, n);
     for (int i = 0; i < n; i++)
         leader_free(h[i]);
     leader_client_free(c);
@@ -181,27 +224,89 @@ static int run(rfx_server *s, int n, double seconds)
     return 0;
 }
 
+static int start_target(struct target *t, int masters)
+{
+    memset(t, 0, sizeof *t);
+    if (masters == 0) {
+        t->one = rfx_start(NULL);
+        if (t->one == NULL)
+            return -1;
+        t->url = rfx_url(t->one);
+        t->nodes = 1;
+        t->node[0] = t->one;
+        return 0;
+    }
+    {
+        rfx_cluster_options co = {.masters = masters};
+        t->cluster = rfx_cluster_start(&co);
+    }
+    if (t->cluster == NULL)
+        return -1;
+    t->url = rfx_cluster_url(t->cluster);
+    t->nodes = rfx_cluster_nodes(t->cluster);
+    for (int i = 0; i < t->nodes; i++)
+        t->node[i] = rfx_cluster_node(t->cluster, i);
+    return 0;
+}
+
+static void stop_target(struct target *t)
+{
+    if (t->cluster != NULL)
+        rfx_cluster_free(t->cluster);
+    else
+        rfx_free(t->one);
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: bench-many [--cluster M] [--ceiling] "
+                    "[SECONDS [N...]] (needs redis-server)\n");
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
-    double seconds = argc > 1 ? atof(argv[1]) : 20;
-    rfx_server *s;
-    int rc = 0;
+    int masters = 0, ceiling = 0, rc = 0, held = 0, i = 1;
+    double seconds;
+    struct target t;
+    struct figures fig;
 
-    if (seconds <= 0 || rfx_server_path() == NULL) {
-        fprintf(stderr, "usage: bench-many [SECONDS [N...]] (needs "
-                        "redis-server)\n");
-        return 2;
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        if (strcmp(argv[i], "--cluster") == 0 && i + 1 < argc)
+            masters = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--ceiling") == 0)
+            ceiling = 1;
+        else
+            return usage();
     }
-    s = rfx_start(NULL);
-    if (s == NULL)
+    seconds = i < argc ? atof(argv[i++]) : 20;
+    if (seconds <= 0 || masters < 0 || masters > NODES_MAX ||
+        rfx_server_path() == NULL)
+        return usage();
+    if (start_target(&t, masters) != 0)
         return 1;
-    printf("libleader %s: N elections on one connection, ttl %ld ms, "
-           "%.0f s windows\n",
-           leader_version(), TTL, seconds);
-    if (argc <= 2)
-        rc = run(s, 10000, seconds);
-    for (int i = 2; i < argc && rc == 0; i++)
-        rc = run(s, atoi(argv[i]), seconds);
-    rfx_free(s);
+    if (masters > 0)
+        printf("libleader %s: N elections on one client, a Redis Cluster of "
+               "%d masters, ttl %ld ms, %.0f s windows\n",
+               leader_version(), masters, TTL, seconds);
+    else
+        printf("libleader %s: N elections on one connection, ttl %ld ms, "
+               "%.0f s windows\n",
+               leader_version(), TTL, seconds);
+    if (i >= argc)
+        rc = run(&t, 10000, seconds, &fig);
+    for (; i < argc && rc == 0; i++) {
+        int n = atoi(argv[i]);
+        rc = run(&t, n, seconds, &fig);
+        if (!ceiling)
+            continue;
+        if (!fig.all_led || fig.p99 >= P99_LIMIT)
+            break;
+        held = n;
+    }
+    if (ceiling && rc == 0)
+        printf("largest N held with renewal p99 < %.0f ms: %d\n", P99_LIMIT,
+               held);
+    stop_target(&t);
     return rc == 0 ? 0 : 1;
 }

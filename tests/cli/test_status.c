@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* test_status.c - `leader status`: exit 0 with a leader, 1 with none, 3
- * when Redis cannot be reached, and its --json output. */
+ * when Redis cannot be reached, its --json output, and a Redis Cluster
+ * reached through any node. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,4 +98,37 @@ TEST(unreachable_exit_3)
     ASSERT(strstr(err, "leader status: redis://127.0.0.1:") != NULL);
     ASSERT_EQ(status(url, 1, out, sizeof out, err, sizeof err), 3);
     rfx_free(s);
+}
+
+/* A Redis Cluster through the URL of any node: whichever master serves the
+ * key, status and run follow the cluster's redirections to it. */
+TEST(cluster_through_any_node)
+{
+    rfx_cluster_options co = {.masters = 3};
+    rfx_cluster *c;
+    char out[1024], err[1024], url[96];
+    cli_tmp t;
+    pid_t a;
+
+    RFX_SKIP_IF_UNAVAILABLE();
+    c = rfx_cluster_start(&co);
+    ASSERT_NOT_NULL(c);
+    cli_tmp_init(&t);
+    a = cli_candidate(&t, rfx_url(rfx_cluster_node(c, 1)), "node-a",
+                      "--ttl 5000", "");
+    ASSERT_GT(cli_wait_child(&t, "node-a", 0, 5000, NULL), 0);
+    for (int i = 0; i < rfx_cluster_nodes(c); i++) {
+        const char *u = rfx_url(rfx_cluster_node(c, i));
+        ASSERT_EQ(status(u, 0, out, sizeof out, err, sizeof err), 0);
+        ASSERT(strstr(out, "id: node-a\n") != NULL);
+    }
+    ASSERT_EQ(cli_stop(a), 0);
+    ASSERT_EQ(status(rfx_cluster_url(c), 0, out, sizeof out, err, sizeof err),
+              1);
+    /* A cluster has no database but 0: a clear error. */
+    snprintf(url, sizeof url, "%s/1", rfx_cluster_url(c));
+    ASSERT_EQ(status(url, 0, out, sizeof out, err, sizeof err), 3);
+    ASSERT(strstr(err, "SELECT") != NULL);
+    cli_tmp_free(&t);
+    rfx_cluster_free(c);
 }

@@ -282,6 +282,80 @@ TEST(elections_on_every_shard_through_one_node)
     rfx_cluster_free(c);
 }
 
+/* User "app" with password "pw" on every node: the rules of
+ * docs/redis-acl.rules, with what docs/redis-acl.md adds for a cluster;
+ * the default user is turned off. */
+static void set_cluster_user(rfx_cluster *c)
+{
+    char text[1024], *save = NULL;
+    const char *argv[64];
+    int n = 0;
+    FILE *f = fopen(LEADER_SOURCE_DIR "/docs/redis-acl.rules", "r");
+
+    ASSERT_NOT_NULL(f);
+    ASSERT_NOT_NULL(fgets(text, sizeof text, f));
+    fclose(f);
+    argv[n++] = "ACL";
+    argv[n++] = "SETUSER";
+    argv[n++] = "app";
+    argv[n++] = "on";
+    argv[n++] = ">pw";
+    for (char *w = strtok_r(text, " \n", &save); w != NULL && n < 60;
+         w = strtok_r(NULL, " \n", &save))
+        argv[n++] = w;
+    argv[n++] = "+asking";
+    argv[n++] = "+cluster|slots";
+    for (int i = 0; i < rfx_cluster_nodes(c); i++) {
+        redisContext *ctx = rfx_connect(rfx_cluster_node(c, i));
+        redisReply *r;
+        ASSERT_NOT_NULL(ctx);
+        r = redisCommandArgv(ctx, n, argv, NULL);
+        ASSERT_NOT_NULL(r);
+        ASSERT_EQ(r->type, REDIS_REPLY_STATUS);
+        freeReplyObject(r);
+        /* Without a password, nobody gets in: a node reached without
+         * the URL's credentials would refuse the election. */
+        r = redisCommand(ctx, "ACL SETUSER default off");
+        ASSERT_NOT_NULL(r);
+        ASSERT_EQ(r->type, REDIS_REPLY_STATUS);
+        freeReplyObject(r);
+        redisFree(ctx);
+    }
+}
+
+TEST(least_privilege_user_on_every_node)
+{
+    rfx_cluster_options co = {.masters = 3};
+    struct world w;
+    rfx_cluster *c;
+    char url[128];
+    int lead;
+
+    RFX_SKIP_IF_UNAVAILABLE();
+    c = rfx_cluster_start(&co);
+    ASSERT_NOT_NULL(c);
+    set_cluster_user(c);
+    /* The URL's credentials are every node's: the election is on
+     * another master than the URL's for some of these keys. */
+    snprintf(url, sizeof url, "redis://app:pw@127.0.0.1:%d",
+             rfx_port(rfx_cluster_node(c, 0)));
+    for (int k = 0; k < 4; k++) {
+        char key[16];
+        snprintf(key, sizeof key, "acl-%d", k);
+        world_init(&w);
+        for (int i = 0; i < 2; i++)
+            ASSERT_OK(leader_elect(world_add(&w, url, key, 3000, 300)->l));
+        lead = world_wait_leader(&w, 10000);
+        ASSERT_GE(lead, 0);
+        ASSERT_EQ(leader_is_leader(w.c[lead].l), 1);
+        ASSERT_OK(leader_stop(w.c[lead].l));
+        ASSERT(world_wait(&w, 1 - lead, LEADER_EVENT_ELECTED, 1, 5000) >= 1);
+        world_check_log(&w);
+        world_free(&w);
+    }
+    rfx_cluster_free(c);
+}
+
 TEST(three_thousand_elections_over_one_client)
 {
     rfx_cluster_options co = {.masters = 3};

@@ -28,6 +28,8 @@
 /* Shared between the processes: each one's lease deadlines, by key. */
 struct table {
     int64_t deadline[PROCS][KEYS_MAX];
+    long errors[PROCS]; /* ERROR events */
+    char last_error[PROCS][160];
 };
 
 struct run {
@@ -49,6 +51,23 @@ static void publish(struct table *t, int proc, leader **h, int keys)
                          __ATOMIC_SEQ_CST);
 }
 
+struct proc {
+    struct table *t;
+    int index;
+};
+
+static void on_event(leader *l, const leader_event *ev, void *arg)
+{
+    struct proc *p = arg;
+
+    (void) l;
+    if (ev->type != LEADER_EVENT_ERROR)
+        return;
+    snprintf(p->t->last_error[p->index], sizeof p->t->last_error[p->index],
+             "%s", ev->message != NULL ? ev->message : "");
+    __atomic_add_fetch(&p->t->errors[p->index], 1, __ATOMIC_SEQ_CST);
+}
+
 /* A process with one client and keys elections; runs until killed. */
 static _Noreturn void campaign(const char *url, struct run *r, int proc)
 {
@@ -57,7 +76,10 @@ static _Noreturn void campaign(const char *url, struct run *r, int proc)
     leader **h = calloc((size_t) r->keys, sizeof *h);
     leader_options o;
     char key[32];
+    static struct proc self;
 
+    self.t = r->t;
+    self.index = proc;
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     leader_client_options_init(&co);
     co.url = url;
@@ -72,7 +94,10 @@ static _Noreturn void campaign(const char *url, struct run *r, int proc)
         o.ttl_ms = r->ttl;
         o.wait_ms = 300;
         h[i] = leader_client_add(c, &o, NULL, 0);
-        if (h[i] == NULL || leader_elect(h[i]) != 0)
+        if (h[i] == NULL)
+            _exit(3);
+        leader_on(h[i], on_event, &self);
+        if (leader_elect(h[i]) != 0)
             _exit(3);
     }
     for (;;) {
@@ -356,6 +381,105 @@ TEST(least_privilege_user_on_every_node)
     rfx_cluster_free(c);
 }
 
+/* The index of node s in the cluster. */
+static int index_of(rfx_cluster *c, rfx_server *s)
+{
+    for (int i = 0; i < rfx_cluster_nodes(c); i++)
+        if (rfx_cluster_node(c, i) == s)
+            return i;
+    FAIL("not a node of the cluster");
+    return -1;
+}
+
+/* Runs a command on a node; fails the test on an error reply. */
+static void on_node(rfx_server *s, const char *fmt, const char *a,
+                    const char *b, const char *d)
+{
+    char *r = rfx_command(s, fmt, a, b, d);
+
+    ASSERT_NOT_NULL(r);
+    if (strncmp(r, "(error)", 7) == 0)
+        FAIL("%s: %s", fmt, r);
+    free(r);
+}
+
+/* Whether any candidate of w logged an ERROR event. */
+static int any_error(struct world *w)
+{
+    struct logged e;
+
+    if (world_last(w, -1, LEADER_EVENT_ERROR, &e) < 0)
+        return 0;
+    fprintf(stderr, "error event of candidate %d: %s\n", e.cand, e.message);
+    return 1;
+}
+
+/* Holds a slot half-migrated, its keys already on the new master, for two
+ * ttl: the old master answers ASK, and the leader renews through it; then
+ * the slot moves (MOVED). The leader leads throughout, without an error. */
+TEST(leader_renews_through_ask_and_moved)
+{
+    rfx_cluster_options co = {.masters = 3};
+    rfx_cluster *c;
+    struct world w;
+    rfx_server *src, *dst;
+    char *slot, term_key[128], port[16];
+    int lead, si, di;
+    int64_t end;
+
+    RFX_SKIP_IF_UNAVAILABLE();
+    c = rfx_cluster_start(&co);
+    ASSERT_NOT_NULL(c);
+    world_init(&w);
+    for (int i = 0; i < 2; i++)
+        ASSERT_OK(leader_elect(
+            world_add(&w, rfx_cluster_url(c), "asked", 3000, 300)->l));
+    lead = world_wait_leader(&w, 10000);
+    ASSERT_GE(lead, 0);
+    slot = rfx_command(rfx_cluster_node(c, 0), "CLUSTER KEYSLOT %s",
+                       leader_key(w.c[lead].l));
+    ASSERT_NOT_NULL(slot);
+    src = rfx_cluster_master_of(c, (unsigned) atoi(slot));
+    ASSERT_NOT_NULL(src);
+    si = index_of(c, src);
+    di = (si + 1) % 3;
+    dst = rfx_cluster_node(c, di);
+    snprintf(term_key, sizeof term_key, "{%s}:term", leader_key(w.c[lead].l));
+    snprintf(port, sizeof port, "%d", rfx_port(dst));
+    on_node(dst, "CLUSTER SETSLOT %s IMPORTING %s", slot,
+            rfx_cluster_node_id(c, si), NULL);
+    on_node(src, "CLUSTER SETSLOT %s MIGRATING %s", slot,
+            rfx_cluster_node_id(c, di), NULL);
+    {
+        char *r = rfx_command(src, "MIGRATE 127.0.0.1 %s %s 0 5000 KEYS %s %s",
+                              port, "", leader_key(w.c[lead].l), term_key);
+        ASSERT_NOT_NULL(r);
+        ASSERT_STR_EQ(r, "OK");
+        free(r);
+    }
+    end = now_ms() + 6000;
+    while (now_ms() < end) {
+        ASSERT_EQ(leader_has_lease(w.c[lead].l), 1);
+        ASSERT_EQ(leader_has_lease(w.c[1 - lead].l), 0);
+        sleep_ms(20);
+    }
+    ASSERT_EQ(leader_is_leader(w.c[lead].l), 1);
+    for (int i = 0; i < 3; i++)
+        on_node(rfx_cluster_node(c, i), "CLUSTER SETSLOT %s NODE %s", slot,
+                rfx_cluster_node_id(c, di), NULL);
+    end = now_ms() + 4000;
+    while (now_ms() < end) {
+        ASSERT_EQ(leader_has_lease(w.c[lead].l), 1);
+        sleep_ms(20);
+    }
+    ASSERT_EQ(any_error(&w), 0);
+    ASSERT_EQ(world_count(&w, -1, LEADER_EVENT_ELECTED), 1);
+    free(slot);
+    world_check_log(&w);
+    world_free(&w);
+    rfx_cluster_free(c);
+}
+
 TEST(three_thousand_elections_over_one_client)
 {
     rfx_cluster_options co = {.masters = 3};
@@ -386,6 +510,8 @@ TEST(live_resharding_keeps_every_leader)
     ASSERT_EQ(wait_all_led(&r, 30000), 1000);
     before = keys_on(rfx_cluster_node(r.cluster, 1));
     r.lapses = 0;
+    for (int p = 0; p < PROCS; p++)
+        r.t->errors[p] = 0;
     pid = rfx_cluster_reshard_start(r.cluster, rfx_cluster_node(r.cluster, 0),
                                     rfx_cluster_node(r.cluster, 1), 2000);
     ASSERT_GE(pid, 0);
@@ -393,9 +519,14 @@ TEST(live_resharding_keeps_every_leader)
         watch(&r, 100);
     ASSERT_OK(rfx_cluster_reshard_wait(r.cluster, pid));
     ASSERT_EQ(watch(&r, 2 * r.ttl), 1000);
-    /* Keys did move, and no election was without its leader meanwhile. */
+    /* Keys did move, no election was without its leader meanwhile, and
+     * none saw an error: ASK, MOVED and TRYAGAIN are followed. */
     ASSERT(keys_on(rfx_cluster_node(r.cluster, 1)) > before);
     ASSERT_EQ(r.lapses, 0);
+    for (int p = 0; p < PROCS; p++)
+        if (r.t->errors[p] != 0)
+            FAIL("process %d: %ld errors, the last: %s", p, r.t->errors[p],
+                 r.t->last_error[p]);
     end_run(&r);
 }
 

@@ -57,20 +57,46 @@ int lio_cmap_node(struct lio_cmap *m, const struct lio_cluster_node *addr,
     }
     m->nodes[m->n].addr = a;
     m->nodes[m->n].master = -1;
+    m->nodes[m->n].serving = LIO_CMAP_IDLE;
     m->nodes[m->n].lineage = 1;
     return (int) m->n++;
 }
 
-/* Node to now serves slot: promoted, if it replicated the slot's master. */
+/* Node to now serves slot. A master the map knew to be serving is a
+ * resharding's target: the slot's keys arrive whole, with their history,
+ * which is the lineage it takes (the one it had may be another: what it
+ * held before is not what it holds now). Another node that takes the
+ * slot over from a node may be a replica promoted by a failover, whether
+ * or not the map knew it as that node's replica (the last map may have
+ * left it out, or come from a node behind): a new lineage, which no other
+ * slot it takes before the next map changes. One that serves a slot the
+ * map knew no one to serve is taken for the cluster as first found, until
+ * it takes a slot from a node. The node that lost the slot may have been
+ * demoted: it is not taken for serving until a map says so again. */
 static void take_slot(struct lio_cmap *m, unsigned slot, int to)
 {
+    struct lio_cmap_node *n = &m->nodes[to];
     int was = m->owner[slot] - 1;
 
-    if (was >= 0 && was != to && m->nodes[to].master == was) {
-        m->nodes[to].lineage = m->next_lineage++;
-        m->nodes[to].master = -1;
-    }
     m->owner[slot] = (uint16_t) (to + 1);
+    if (was == to)
+        return;
+    if (was >= 0)
+        m->nodes[was].serving = LIO_CMAP_IDLE;
+    if (n->serving == LIO_CMAP_SERVING && was >= 0) {
+        n->lineage = m->nodes[was].lineage;
+    } else if ((n->serving == LIO_CMAP_IDLE || n->serving == LIO_CMAP_FOUND) &&
+               was >= 0) {
+#ifndef LIO_BREAK_NO_PROMOTION
+        n->lineage = m->next_lineage++;
+#endif
+        n->serving = LIO_CMAP_PROMOTED;
+        n->master = -1;
+    } else if (n->serving == LIO_CMAP_IDLE) {
+        n->lineage = 1;
+        n->serving = LIO_CMAP_FOUND;
+        n->master = -1;
+    }
 }
 
 int lio_cmap_redirect(struct lio_cmap *m, const struct lio_cluster_redirect *r,
@@ -89,8 +115,8 @@ int lio_cmap_apply(struct lio_cmap *m, const struct lio_cluster_range *ranges,
     uint16_t *owner = m->owner;
     int rc = 0;
 
-    /* Promotions are judged against the previous map's replicas, so the
-     * slots move first; replicas are recorded afterwards. */
+    /* Promotions are judged against the previous map's masters, so the
+     * slots move first; masters and replicas are recorded afterwards. */
     for (int i = 0; i < n; i++) {
         int to = lio_cmap_node(m, &ranges[i].master, from);
         if (to < 0) {
@@ -101,19 +127,30 @@ int lio_cmap_apply(struct lio_cmap *m, const struct lio_cluster_range *ranges,
             take_slot(m, s, to);
     }
     {
-        /* Slots no range names are unknown now. */
-        unsigned char seen[LIO_CLUSTER_SLOTS] = {0};
+        /* Slots no range names are unknown now. A bit per slot, and whole
+         * words of slots cleared at once: a map that leaves most slots out
+         * costs little. */
+        uint64_t seen[LIO_CLUSTER_SLOTS / 64] = {0};
         for (int i = 0; i < n; i++)
-            memset(seen + ranges[i].start, 1,
-                   ranges[i].end - ranges[i].start + 1);
-        for (unsigned s = 0; s < LIO_CLUSTER_SLOTS; s++)
-            if (!seen[s])
-                owner[s] = 0;
+            for (unsigned s = ranges[i].start; s <= ranges[i].end; s++)
+                seen[s / 64] |= UINT64_C(1) << (s % 64);
+        for (unsigned w = 0; w < LIO_CLUSTER_SLOTS / 64; w++) {
+            if (seen[w] == 0)
+                memset(owner + 64 * w, 0, 64 * sizeof *owner);
+            else if (seen[w] != UINT64_MAX)
+                for (unsigned b = 0; b < 64; b++)
+                    if (!(seen[w] >> b & 1))
+                        owner[64 * w + b] = 0;
+        }
     }
-    for (size_t i = 0; i < m->n; i++)
+    for (size_t i = 0; i < m->n; i++) {
         m->nodes[i].master = -1;
+        m->nodes[i].serving = LIO_CMAP_IDLE;
+    }
     for (int i = 0; i < n; i++) {
         int master = lio_cmap_node(m, &ranges[i].master, from);
+        if (master >= 0)
+            m->nodes[master].serving = LIO_CMAP_SERVING;
         for (int j = 0; master >= 0 && j < ranges[i].nreplicas; j++) {
             int r = lio_cmap_node(m, &ranges[i].replicas[j], from);
             if (r < 0)

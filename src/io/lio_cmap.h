@@ -8,8 +8,14 @@
  * resharding moves a slot's keys with MIGRATE, each key whole with its
  * TTL: the holder key and the term counter arrive as they were. A
  * failover promotes a replica, which may lack the last writes. The map
- * tells them apart: a node that takes over slots from the master it
- * replicated in the previous map was promoted, and gets a new lineage.
+ * tells them apart by lineage, the history of a node's data as the map can
+ * know it: 1 for the cluster as first found. A node that takes over a slot
+ * from another while it was not known to serve any (a replica in the
+ * previous map, a node the map had not heard of, or one that has lost a
+ * slot since) may have been promoted, and gets a new lineage. A master
+ * the map knows to be serving is a resharding's target when it takes a
+ * slot: the slot's keys arrive with their history, whose lineage it
+ * takes.
  * The transport reports a node's lineage as the server behind its link,
  * so an election that arrives at a promoted master is fresh there
  * (lc_input.fresh): its leader steps down and it waits a ttl before it
@@ -28,10 +34,21 @@
 
 #define LIO_CMAP_NODES_MAX 256
 
+/* Whether a node serves slots, as the map knows. */
+enum lio_cmap_serving {
+    LIO_CMAP_IDLE = 0, /* not known to: a replica, unknown, or it lost a slot */
+    LIO_CMAP_SERVING,  /* a master in the last map, not seen to lose a slot */
+    LIO_CMAP_PROMOTED, /* took a slot over from a node since the last map */
+    LIO_CMAP_FOUND     /* since the last map, served only slots that the map
+                        * knew no one to serve */
+};
+
 struct lio_cmap_node {
     struct lio_cluster_node addr;
-    int master;       /* the node it replicated in the last map, -1: none */
-    uint64_t lineage; /* 1, or a new value each time it is promoted */
+    int master;                    /* the node it replicated in the last
+                                    * map, -1: none */
+    enum lio_cmap_serving serving; /* as the map knows */
+    uint64_t lineage;              /* see above; 0 never */
 };
 
 struct lio_cmap {

@@ -374,7 +374,13 @@ static int moved_to_fresh(struct lio_slot *e)
 
     if (now_on == 0)
         return 0;
+#ifndef LIO_BREAK_REDIRECT_NOT_FRESH
     if (e->server == 0 || e->server == now_on) {
+#else
+    /* Broken on purpose (tests/sim): a redirection is never to a new
+     * master. */
+    {
+#endif
         e->server = now_on;
         return 0;
     }

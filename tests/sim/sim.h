@@ -19,6 +19,10 @@
 #define SIM_MAX_CAND 8
 #define SIM_MAX_OBS  2 /* observers, in the runs that have them */
 #define SIM_NEVER    INT64_MAX
+/* A Redis Cluster, in the runs that model one: two or three shards, each a
+ * master and perhaps a replica. */
+#define SIM_MAX_SHARDS 3
+#define SIM_MAX_NODES  (2 * SIM_MAX_SHARDS)
 
 /* Deliberate breakages of the Redis side, to show that the simulator
  * notices a protocol that is wrong on the server. The core's own breakages
@@ -32,10 +36,10 @@ enum sim_redis_break {
     SIM_RB_NO_SEED /* a missing counter starts from 0, not the clock */
 };
 
-/* The part of Redis the protocol touches: the holder key with its expiry
- * on Redis' own clock, the term counter, the server's wall clock (what
- * TIME reads: its own clock plus an offset, in ms since the epoch), and
- * whether the script cache is loaded. Holders are ids, numbered by the
+/* The part of a Redis server the protocol touches: the holder key with its
+ * expiry on Redis' own clock, the term counter, the server's wall clock
+ * (what TIME reads: its own clock plus an offset, in ms since the epoch),
+ * and whether the script cache is loaded. Holders are ids, numbered by the
  * world (sim_world.c parses them out of each command); -1 is "no key". */
 struct sim_redis {
     int up;
@@ -43,7 +47,9 @@ struct sim_redis {
     int64_t expire_ms;
     uint64_t counter; /* 0: the counter key does not exist */
     int64_t wall_offset_ms;
-    unsigned epoch; /* bumped by every loss of the data */
+    /* The history its keys belong to, as the world numbers them: a new
+     * one each time the data is lost (sim_world.c sets it). */
+    unsigned epoch;
     int scripts_loaded;
     enum sim_redis_break brk;
 };
@@ -87,13 +93,16 @@ int sim_redis_renew_check(struct sim_redis *r, int64_t now_ms, int id,
 void sim_redis_pexpire(struct sim_redis *r, int64_t now_ms, int64_t ttl);
 /* A restart: the script cache is always lost, the data only if asked. */
 void sim_redis_restart(struct sim_redis *r, int lose_data);
-/* FLUSHALL: the data is gone, the server and its scripts stay. */
+/* FLUSHALL: the data is gone, the server and its scripts stay. The caller
+ * gives the data its new epoch. */
 void sim_redis_flush(struct sim_redis *r);
 
 struct sim_options {
     int candidates; /* 0: 2, 3 or 5, chosen by the seed */
     int minutes;    /* virtual minutes per run */
     long ttl, wait; /* < 0: chosen by the seed */
+    int cluster;    /* < 0: a Redis Cluster in 30 % of the runs; 0 never,
+                     * 1 always */
     enum sim_redis_break redis_break;
     int trace; /* 0 off, 1 keep the last lines, 2 print every line */
 };
@@ -113,6 +122,9 @@ struct sim_result {
         /* the session layer */
         uint64_t fanouts, pings, sub_opens, changed, recreated, grouped,
             observed, stale_sends;
+        /* the Redis Cluster */
+        uint64_t clusters, reshards, failovers, lossy, rollbacks, moved, ask,
+            tryagain, maps, fresh_held, late_failover;
     } n;
     double live_ratio; /* time to a stable leader / the liveness bound */
     double load_ratio; /* busiest candidate's commands once settled / the

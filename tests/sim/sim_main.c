@@ -58,6 +58,16 @@ static void add_counts(struct sim_result *sum, const struct sim_result *r)
     sum->n.grouped += r->n.grouped;
     sum->n.observed += r->n.observed;
     sum->n.stale_sends += r->n.stale_sends;
+    sum->n.clusters += r->n.clusters;
+    sum->n.reshards += r->n.reshards;
+    sum->n.failovers += r->n.failovers;
+    sum->n.lossy += r->n.lossy;
+    sum->n.rollbacks += r->n.rollbacks;
+    sum->n.moved += r->n.moved;
+    sum->n.ask += r->n.ask;
+    sum->n.tryagain += r->n.tryagain;
+    sum->n.maps += r->n.maps;
+    sum->n.fresh_held += r->n.fresh_held;
 }
 
 static void usage(FILE *f)
@@ -66,8 +76,8 @@ static void usage(FILE *f)
         f,
         "usage: sim [--seed N | --runs N [--first-seed S] | --soak SECONDS]\n"
         "           [--candidates K] [--minutes M] [--ttl MS] [--wait MS]\n"
-        "           [--redis-break NAME] [--expect-violation MAX_SEEDS]\n"
-        "           [--verbose] [--quiet]\n"
+        "           [--redis-break NAME] [--cluster auto|on|off]\n"
+        "           [--expect-violation MAX_SEEDS] [--verbose] [--quiet]\n"
         "  --seed N       run one seed (and print its trace if it fails)\n"
         "  --runs N       run seeds S .. S+N-1 (default S = 1)\n"
         "  --soak SECONDS run seeds from a random start for that long\n"
@@ -76,6 +86,8 @@ static void usage(FILE *f)
         "  --ttl, --wait  fix the lease and wait (default: per seed)\n"
         "  --redis-break  renew-nonatomic | renew-id-only |\n"
         "                 release-id-only | acquire-old-term | no-seed\n"
+        "  --cluster      a Redis Cluster in 30 %% of the runs (auto, the\n"
+        "                 default), in every run (on), or in none (off)\n"
         "  --expect-violation N  succeed only if one of N seeds fails\n"
         "  --verbose      print the whole trace of each run\n",
         SIM_MAX_CAND);
@@ -108,7 +120,7 @@ static int parse_break(const char *s, enum sim_redis_break *b)
 
 int main(int argc, char **argv)
 {
-    struct sim_options opt = {0, 3, -1, -1, SIM_RB_NONE, 0};
+    struct sim_options opt = {0, 3, -1, -1, -1, SIM_RB_NONE, 0};
     long long seed = -1, runs = 1, first = 1, soak = 0, expect = 0, v;
     int verbose = 0, quiet = 0, failed = 0, caught = 0;
     unsigned long long done = 0;
@@ -116,6 +128,7 @@ int main(int argc, char **argv)
     uint64_t steps = 0;
     struct sim_result sum;
     double worst_live = 0, worst_load = 0;
+    unsigned long long worst_live_seed = 0;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -156,6 +169,10 @@ int main(int argc, char **argv)
             opt.wait = (long) v;
         else if (strcmp(a, "--redis-break") == 0)
             bad = parse_break(val, &opt.redis_break);
+        else if (strcmp(a, "--cluster") == 0 && val != NULL &&
+                 (strcmp(val, "auto") == 0 || strcmp(val, "on") == 0 ||
+                  strcmp(val, "off") == 0))
+            opt.cluster = val[1] == 'u' ? -1 : val[1] == 'n';
         else
             bad = -1;
         if (bad) {
@@ -201,8 +218,10 @@ int main(int argc, char **argv)
         virt += res.virtual_s;
         steps += res.steps;
         add_counts(&sum, &res);
-        if (res.live_ratio > worst_live)
+        if (res.live_ratio > worst_live) {
             worst_live = res.live_ratio;
+            worst_live_seed = s;
+        }
         if (res.load_ratio > worst_load)
             worst_load = res.load_ratio;
         if (res.failed) {
@@ -227,6 +246,8 @@ int main(int argc, char **argv)
             if (opt.redis_break != SIM_RB_NONE)
                 printf(" --redis-break %s",
                        sim_redis_break_name(opt.redis_break));
+            if (opt.cluster >= 0)
+                printf(" --cluster %s", opt.cluster ? "on" : "off");
             printf(" --verbose\n");
             if (!verbose) {
                 /* Replay with the trace on: same seed, same run. */
@@ -254,8 +275,8 @@ int main(int argc, char **argv)
             "(%llu granted), %llu counters started from the clock (%llu "
             "with a term rate above the clock's), %llu forged "
             "notifications; slowest election after faults stopped: %.0f "
-            "%% of the bound; busiest candidate after that: %.0f %% of the "
-            "bound\n",
+            "%% of the bound (seed %llu); busiest candidate after that: %.0f "
+            "%% of the bound\n",
             (unsigned long long) sum.n.elected,
             (unsigned long long) sum.n.lease_expired,
             (unsigned long long) sum.n.lost, (unsigned long long) sum.n.crashes,
@@ -273,7 +294,7 @@ int main(int argc, char **argv)
             (unsigned long long) sum.n.seeded,
             (unsigned long long) sum.n.pace_exceeded,
             (unsigned long long) sum.n.forged, worst_live * 100,
-            worst_load * 100);
+            worst_live_seed, worst_load * 100);
     if (!quiet)
         printf("session layer: %llu runs with several elections in a "
                "process, %llu with observers; %llu command links closed "
@@ -288,6 +309,21 @@ int main(int argc, char **argv)
                (unsigned long long) sum.n.stale_sends,
                (unsigned long long) sum.n.changed,
                (unsigned long long) sum.n.recreated);
+    if (!quiet && sum.n.clusters > 0)
+        printf("cluster: %llu runs; %llu reshardings, %llu failovers (%llu "
+               "to a replica lacking writes, %llu of them taking the counter "
+               "back); %llu MOVED, %llu ASK, %llu TRYAGAIN; %llu slot maps "
+               "asked for; %llu elections on a promoted master by candidates "
+               "up before the failover (held to no overlap)\n",
+               (unsigned long long) sum.n.clusters,
+               (unsigned long long) sum.n.reshards,
+               (unsigned long long) sum.n.failovers,
+               (unsigned long long) sum.n.lossy,
+               (unsigned long long) sum.n.rollbacks,
+               (unsigned long long) sum.n.moved, (unsigned long long) sum.n.ask,
+               (unsigned long long) sum.n.tryagain,
+               (unsigned long long) sum.n.maps,
+               (unsigned long long) sum.n.fresh_held);
     if (expect > 0) {
         if (!caught)
             printf("NOT caught: no violation in %lld seeds\n", expect);

@@ -32,12 +32,21 @@
  * is fast and lossless, and liveness is checked. A hostile publisher, when
  * a run has one, goes on to the end: notifications are hints, and no
  * forged one may keep a leader from being elected or end its leadership.
+ *
+ * In some runs Redis is a Cluster: two or three shards, each a master and
+ * perhaps a lagging replica, and the election's slot on one master at a
+ * time. Reshardings move it (ASK, TRYAGAIN, then MOVED), failovers promote
+ * a replica with what it had replicated. The transport then routes and
+ * follows redirections as lio_mux.c does, with the library's own slot map
+ * (lio_cmap.c) and parsers (lio_cluster.c).
  */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/lc_core.h"
+#include "io/lio_cluster.h"
+#include "io/lio_cmap.h"
 #include "io/lio_proto.h"
 #include "io/lio_session.h"
 #include "leader.h"
@@ -54,6 +63,16 @@
 /* lio_session.c's cap on the wait before it opens the notification link
  * again (the policy the simulator holds it to). */
 #define SUB_BACKOFF_CAP 1000
+/* The session's links: the command link, the notification link, and in a
+ * Cluster a command link per other node of the map (LIO_LINK_NODE + i). */
+#define MAX_LINKS (LIO_LINK_NODE + SIM_MAX_NODES)
+/* What lio_mux.c waits between two askings of the slot map, and how long
+ * it gives the opening of the connection that asks. */
+#define REFRESH_MIN_MS   200
+#define PROBE_TIMEOUT_MS 2000
+/* Ranges in a CLUSTER SLOTS reply: each shard's own, and the election's
+ * slot. */
+#define SLOTS_CAP (SIM_MAX_SHARDS + 1)
 
 /* ---- events ---- */
 
@@ -62,7 +81,9 @@ enum ev_type {
     EV_TO_CLIENT,    /* a message arrives at a process */
     EV_REDIS_STEP,   /* second half of a non-atomic renew */
     EV_BREAK,        /* a connection breaks in the network */
-    EV_FAULT
+    EV_FAULT,
+    EV_REPL,  /* a master's write reaches its replica */
+    EV_GOSSIP /* a node learns the slot map of a later version */
 };
 
 enum msg_kind {
@@ -78,7 +99,18 @@ enum msg_kind {
     M_MESSAGE /* a notification */
 };
 
-enum reply_kind { R_SCRIPT = 1, R_NOSCRIPT, R_ERROR, R_PONG };
+enum reply_kind {
+    R_SCRIPT = 1,
+    R_NOSCRIPT,
+    R_ERROR,
+    R_PONG,
+    R_OK,       /* ASKING */
+    R_MOVED,    /* to the node in res.holder */
+    R_ASK,      /* to the node in res.holder */
+    R_TRYAGAIN, /* the slot's keys are split between two nodes */
+    R_SLOTS     /* CLUSTER SLOTS: the map version in res.term, the nodes
+                 * down in res.flag */
+};
 
 enum fault {
     F_CRASH = 0,
@@ -100,11 +132,15 @@ enum fault {
     F_LATE_JOIN, /* a follower restarts (joins late), then ... */
     F_LOSE,      /* ... Redis loses its data */
     F_HOSTILE,   /* a forged notification */
-    F_RECREATE   /* an election is freed and made again, with a new id */
+    F_RECREATE,  /* an election is freed and made again, with a new id */
+    F_RESHARD,   /* the election's slot starts moving to another master */
+    F_MIGRATE,   /* ... a key of it moves, or the slot does */
+    F_FAILOVER   /* a replica is promoted */
 };
 
-/* A command as Redis parsed it from its argument vector. */
-enum cmd_type { C_SCRIPT = 1, C_PTTL, C_PING };
+/* A command as Redis parsed it from its argument vector (CLUSTER SLOTS
+ * comes only from the transport's own connection that asks for the map). */
+enum cmd_type { C_SCRIPT = 1, C_PTTL, C_PING, C_ASKING, C_SLOTS };
 
 struct cmd {
     enum cmd_type type;
@@ -119,11 +155,14 @@ struct cmd {
 struct msg {
     enum msg_kind kind;
     enum reply_kind rkind;
-    int forged;     /* M_MESSAGE: 0 genuine, else 1 + the form of a
-                     * forgery (its term in res.pub_term, its id in
-                     * res.holder) */
-    unsigned epoch; /* M_REPLY: Redis' epoch when the command ran */
-    uint64_t tag;   /* the session's, carried back with the reply */
+    int forged;      /* M_MESSAGE: 0 genuine, else 1 + the form of a
+                      * forgery (its term in res.pub_term, its id in
+                      * res.holder) */
+    unsigned epoch;  /* M_REPLY: Redis' epoch when the command ran */
+    int asker;       /* M_REPLY: the id (number) in the command, -1 */
+    unsigned tenure; /* M_REPLY: the term of office of the node that ran
+                      * it (its promotions) */
+    uint64_t tag;    /* the session's, carried back with the reply */
     union {
         struct cmd cmd;        /* M_CMD */
         struct sim_script res; /* M_REPLY, M_MESSAGE */
@@ -152,7 +191,11 @@ struct key {
 struct conn {
     int proc;
     int sub;
+    int link;          /* the lio_link it carries; -1: it asks for the map */
+    int node;          /* the Redis server it goes to */
+    int asking;        /* Redis: ASKING came, for the next command */
     int accepted;      /* Redis took it */
+    int64_t opened_at; /* true time the client opened it */
     int ready;         /* the client saw it open */
     int client_closed; /* the client closed it: replies go unread */
     int broken;        /* broken in the network or by Redis */
@@ -164,7 +207,7 @@ struct conn {
 
 struct world;
 
-/* A process: a clock, a session and its two links. */
+/* A process: a clock, a session and its links. */
 struct proc {
     struct world *w;
     int index;
@@ -176,10 +219,20 @@ struct proc {
     lc_time clock;
     struct lio_session s;
     int has_session;
-    int link[2];              /* connection of each lio_link, -1: down */
-    lc_time open_deadline[2]; /* the transport's opening timeout */
-    int64_t tick_at;          /* true time of the next wake-up */
-    lc_time tick_for;         /* the deadline it is for */
+    int nlinks;                       /* 2, or MAX_LINKS in a Cluster */
+    int link[MAX_LINKS];              /* connection of each lio_link, -1 */
+    lc_time open_deadline[MAX_LINKS]; /* the transport's opening timeout */
+    int url_node;                     /* the server of its URL */
+    /* The transport in a Cluster, as lio_mux.c keeps it: a Cluster from
+     * the first redirection on, with a slot map, asked for again after a
+     * MOVED or a command link's failure, one node at a time. */
+    int cluster;
+    struct lio_cmap map;
+    int probe; /* the connection that asks for the map, -1 */
+    lc_time probe_deadline, refresh_at;
+    int refresh_wanted, probe_i, sub_pick;
+    int64_t tick_at;  /* true time of the next wake-up */
+    lc_time tick_for; /* the deadline it is for */
     int64_t spin_at;
     int spins;
     struct event *deferred; /* arrived while paused */
@@ -203,6 +256,16 @@ struct elect {
     int ident;       /* its id's number (Redis names holders by it) */
     char id[ID_MAX]; /* the text of that id, which its core borrows */
     struct lio_slot *slot;
+    /* Its core's answers from Redis (replies to scripts that ran, or
+     * errors): when the first came (true time, SIM_NEVER: none yet), and
+     * the node that sent the last, in which of its terms of office. A
+     * lease it won or renewed at the same node in a later term is marked
+     * with that epoch (aba_epoch): see comparable(). */
+    int64_t answered_at;
+    int last_node;
+    unsigned last_tenure;
+    int aba;
+    unsigned aba_epoch;
     int started;
     unsigned stop_serial;
     uint64_t seed; /* for its next core */
@@ -213,12 +276,17 @@ struct elect {
     unsigned lease_epoch;
     lc_time seen_lease_end;
     int revoked_now; /* REVOKED in this step (a new term follows) */
-    int up_conn;     /* the command link it went UP on, -1 */
+    int up_conn;     /* the connection it went UP on (or moved to), -1 */
+    int up_link;     /* ... the link that connection carries */
     /* what it last reported of who leads (CHANGED) */
     int rep_ident; /* -1 nobody, -2 not an id of this run */
     uint64_t rep_term;
     uint64_t rep_max; /* highest genuine term reported in rep_epoch */
     unsigned rep_epoch;
+    /* Its last report names a term above the counter that a failover to
+     * a replica lacking writes took back: its core takes no lower term
+     * from Redis, and (9) does not hold it until it reports again. */
+    int rolled_back;
     int64_t wrong_since; /* after the liveness check: reports someone
                           * else than the stable leader since then */
 };
@@ -232,6 +300,44 @@ struct grant {
     int ident;
 };
 
+/* A Redis server: one node of a Cluster, or the one server. */
+struct node {
+    struct sim_redis r; /* its copy of the election's keys */
+    int shard;
+    unsigned serial;      /* its restarts (F_REDIS_UP) */
+    unsigned view;        /* the version of the slot map it knows */
+    unsigned tenure;      /* its promotions by failover */
+    int64_t tenure_at;    /* the last one (true time), 0 */
+    unsigned repl_serial; /* the replication stream it applies */
+    int64_t repl_last;    /* that stream is FIFO */
+    char host[24];
+    int port;
+    char addr[32]; /* host:port, as MOVED and ASK name it */
+    char id[16];   /* its node id, as CLUSTER SLOTS names it */
+};
+
+/* A version of the Cluster's slot map: which shard serves the election's
+ * slot, and each shard's master and replica (-1: none). */
+struct topo {
+    int owner;
+    int master[SIM_MAX_SHARDS], replica[SIM_MAX_SHARDS];
+};
+
+/* Where an epoch of the election's data began: at t, by a loss of the
+ * data (a restart without it, FLUSHALL) or by a failover that promoted a
+ * replica lacking writes. last_loss: the latest epoch up to this one that
+ * began with a loss, which no rule bridges. */
+struct epoch_info {
+    int64_t t;
+    unsigned last_loss;
+    /* A failover's: the node promoted (-1 for a loss), and bits by
+     * process: whose slot map had the slot on the old master and did not
+     * take that node for a serving master then (foreseen); whose map named
+     * it the slot's master while it was (witnessed). */
+    int promoted;
+    unsigned foreseen, witnessed;
+};
+
 struct world {
     const struct sim_options *opt;
     uint64_t seed, rng;
@@ -239,8 +345,12 @@ struct world {
     int k, nobs, nelect, nproc;
     lc_time ttl, wait, bound;
     lc_time connect_opt, cmd_opt; /* the timeout options; 0: defaults */
-    struct sim_redis redis;
-    unsigned redis_serial;
+    struct node node[SIM_MAX_NODES];
+    int nnodes;
+    int owner;      /* the node serving the election's slot */
+    unsigned epoch; /* of the election's data now */
+    struct epoch_info *eps;
+    size_t neps, capeps;
     struct lio_names names;
     char channel[LIO_KEY_MAX], term_key[LIO_KEY_MAX];
     const struct lio_shas *shas; /* Redis' script cache knows these */
@@ -275,7 +385,19 @@ struct world {
     /* The shape of the processes (several elections in one, observers,
      * elections made again) and the sessions' seeds: a stream of its own. */
     uint64_t shape_rng;
-    int64_t recreate_mean_us;     /* 0: none in this run */
+    int64_t recreate_mean_us; /* 0: none in this run */
+    /* The Redis Cluster, in the runs that have one: its shape and faults
+     * draw from a stream of their own. */
+    int cluster, nshards;
+    uint64_t cluster_rng;
+    unsigned kslot;    /* the election's hash slot */
+    struct topo *topo; /* every version of the map; the last is now */
+    size_t ntopo, captopo;
+    int mig_to;    /* the node the slot is moving to, -1 */
+    int mig_moved; /* 1: the holder key moved there, 2: the counter */
+    int mig_first; /* which of the two moves first */
+    unsigned mig_serial;
+    int64_t lag_max_us, gossip_max_us, reshard_mean_us, failover_mean_us;
     struct lio_timing sub_timing; /* the notification link's, by ttl */
     int64_t redis_wall;           /* the server's TIME at true time 0, in ms */
     int late_joins;               /* such losses still to come */
@@ -284,10 +406,12 @@ struct world {
     uint64_t hostile_after_live;
     int quiet;
     int live_leader;
-    int64_t stable_since; /* last ELECTED */
-    uint64_t last_term;   /* of the last ELECTED in the current epoch */
-    unsigned cur_epoch;   /* the epoch of what the session is handling */
-    int in_reply;         /* a command reply is being handed over */
+    int64_t stable_since;     /* last ELECTED */
+    uint64_t last_term;       /* of the last ELECTED in the current epoch */
+    unsigned cur_epoch;       /* the epoch of what the session is handling */
+    int in_reply;             /* a command reply is being handed over */
+    const struct msg *answer; /* ... and it is an answer (see elect) */
+    int answer_node;          /* ... from this node */
     /* outcome */
     struct sim_result *res;
     uint64_t steps;
@@ -338,6 +462,33 @@ static int chance(struct world *w, double p)
 static uint64_t shape_rnd(struct world *w, uint64_t n)
 {
     return n == 0 ? 0 : splitmix(&w->shape_rng) % n;
+}
+
+/* From the Cluster stream: uniform in [0, n). */
+static uint64_t cl_rnd(struct world *w, uint64_t n)
+{
+    return n == 0 ? 0 : splitmix(&w->cluster_rng) % n;
+}
+
+/* ---- where the election's keys are ---- */
+
+static const struct topo *topo_now(const struct world *w)
+{
+    return &w->topo[w->ntopo - 1];
+}
+
+/* The holder key and the counter are at the node serving the slot; while
+ * the slot moves, each is at the node it moves to once it has moved. */
+static struct sim_redis *holder_redis(struct world *w)
+{
+    return &w->node[w->mig_to >= 0 && (w->mig_moved & 1) ? w->mig_to : w->owner]
+                .r;
+}
+
+static struct sim_redis *counter_redis(struct world *w)
+{
+    return &w->node[w->mig_to >= 0 && (w->mig_moved & 2) ? w->mig_to : w->owner]
+                .r;
 }
 
 /* ---- clocks ---- */
@@ -439,7 +590,7 @@ static void tracef(struct world *w, int pi, const char *fmt, ...)
 
 static void tracef(struct world *w, int pi, const char *fmt, ...)
 {
-    char body[200], who[8], *line;
+    char body[200], who[8], where[24], *line;
     struct sim_redis redis;
     va_list ap;
     int h;
@@ -450,17 +601,24 @@ static void tracef(struct world *w, int pi, const char *fmt, ...)
     vsnprintf(body, sizeof body, fmt, ap);
     va_end(ap);
     line = w->ring[w->ring_next];
-    redis = w->redis; /* a copy: tracing must not touch the run */
+    redis = *holder_redis(w); /* a copy: tracing must not touch the run */
     h = sim_redis_holder(&redis, redis_ms(w));
     snprintf(who, sizeof who, pi >= 0 ? "p%d" : "--", pi);
+    where[0] = '\0';
+    if (w->cluster && w->mig_to >= 0)
+        snprintf(where, sizeof where, " n%d->n%d/%d", w->owner, w->mig_to,
+                 w->mig_moved);
+    else if (w->cluster)
+        snprintf(where, sizeof where, " n%d", w->owner);
     snprintf(line, TRACE_WIDTH,
-             "%10.3f %-3s %13lld | %-80s | redis %s key=%s pttl=%lld "
+             "%10.3f %-3s %13lld | %-80s | redis%s %s key=%s pttl=%lld "
              "term=%llu ep=%u",
              (double) w->now / 1e6, who,
-             pi >= 0 ? (long long) local_now(&w->proc[pi]) : 0LL, body,
-             w->redis.up ? "up" : "DOWN", h >= 0 ? ident_id(w, h) : "-",
+             pi >= 0 ? (long long) local_now(&w->proc[pi]) : 0LL, body, where,
+             w->node[w->owner].r.up ? "up" : "DOWN",
+             h >= 0 ? ident_id(w, h) : "-",
              (long long) sim_redis_pttl(&redis, redis_ms(w)),
-             (unsigned long long) w->redis.counter, w->redis.epoch);
+             (unsigned long long) counter_redis(w)->counter, w->epoch);
     if (w->trace == 2)
         fprintf(w->out, "%s\n", line);
     w->ring_next = (w->ring_next + 1) % TRACE_LINES;
@@ -631,7 +789,9 @@ static void push_fault(struct world *w, int64_t t, enum fault f, int who,
 
 /* ---- the network ---- */
 
-static int new_conn(struct world *w, int pi, int sub)
+/* A connection of process pi to server node, carrying link (-1: the
+ * transport's own, that asks for the slot map). */
+static int new_conn(struct world *w, int pi, int link, int node)
 {
     struct conn *cn;
 
@@ -640,7 +800,10 @@ static int new_conn(struct world *w, int pi, int sub)
     cn = &w->conns[w->nconns];
     memset(cn, 0, sizeof *cn);
     cn->proc = pi;
-    cn->sub = sub;
+    cn->sub = link == LIO_LINK_SUB;
+    cn->link = link;
+    cn->node = node;
+    cn->opened_at = w->now;
     return (int) w->nconns++;
 }
 
@@ -777,6 +940,10 @@ static const char *parse_cmd(struct world *w, int argc, const char **argv,
         c->type = C_PING;
         return NULL;
     }
+    if (argc == 1 && arg_is(argv[0], lens[0], "ASKING")) {
+        c->type = C_ASKING;
+        return w->cluster ? NULL : "ASKING to a server that is no Cluster";
+    }
     if (argc == 2 && arg_is(argv[0], lens[0], "PTTL")) {
         if (!arg_is(argv[1], lens[1], w->names.holder_key))
             return "PTTL of another key";
@@ -836,6 +1003,65 @@ static struct conn *link_conn(struct proc *p, enum lio_link link)
     return p->link[link] >= 0 ? &p->w->conns[p->link[link]] : NULL;
 }
 
+static const char *link_name(enum lio_link link)
+{
+    return link == LIO_LINK_SUB ? "sub" : link == LIO_LINK_CMD ? "cmd" : "node";
+}
+
+/* The server at an address of the map; -1 for none of this world's. */
+static int node_at(const struct world *w, const struct lio_cluster_node *a)
+{
+    for (int x = 0; x < w->nnodes; x++)
+        if (w->node[x].port == a->port && strcmp(w->node[x].host, a->host) == 0)
+            return x;
+    return -1;
+}
+
+/* The node at map index i of p's map, -1 for none. */
+static int map_node(const struct world *w, const struct proc *p, int i)
+{
+    return i >= 0 && (size_t) i < p->map.n ? node_at(w, &p->map.nodes[i].addr)
+                                           : -1;
+}
+
+/* Map node 0 is the URL's server, on the command link; node i > 0 has
+ * link LIO_LINK_NODE + i - 1 (as in lio_mux.c). */
+static enum lio_link link_of_node(int i)
+{
+    return i == 0 ? LIO_LINK_CMD : (enum lio_link)(LIO_LINK_NODE + i - 1);
+}
+
+static int node_of_link(enum lio_link link)
+{
+    return link == LIO_LINK_CMD ? 0 : (int) link - LIO_LINK_NODE + 1;
+}
+
+/* The server a link opens to: the URL's, or in a Cluster a node link's
+ * own, and for the notification link any node of the map, the next one
+ * after each failure (every node hears every PUBLISH). */
+static int link_target(struct proc *p, enum lio_link link)
+{
+    const struct world *w = p->w;
+
+    if (!p->cluster || link == LIO_LINK_CMD ||
+        (link == LIO_LINK_SUB && p->map.n == 0))
+        return p->url_node;
+    if (link == LIO_LINK_SUB)
+        return node_at(w, &p->map.nodes[(size_t) p->sub_pick % p->map.n].addr);
+    return node_at(w, &p->map.nodes[node_of_link(link)].addr);
+}
+
+/* Who answers on a link, as the session tells servers apart: in a
+ * Cluster, the lineage of the node in the map (a new one when the map saw
+ * it promoted by a failover); else nobody (0), as lio_mux.c reports a
+ * single server. */
+static uint64_t server_of(const struct proc *p, enum lio_link link)
+{
+    return p->cluster && link != LIO_LINK_SUB
+               ? p->map.nodes[node_of_link(link)].lineage
+               : 0;
+}
+
 static void t_open(void *ctx, enum lio_link link,
                    const struct lio_link_params *lp, lc_time now)
 {
@@ -843,15 +1069,21 @@ static void t_open(void *ctx, enum lio_link link,
     struct world *w = p->w;
     int ci;
 
+    if ((int) link >= p->nlinks) {
+        fail(w, "session", "p%d opens link %d, which the transport never named",
+             p->index, (int) link);
+        return;
+    }
     if (p->link[link] >= 0)
         w->conns[p->link[link]].client_closed = 1;
-    ci = new_conn(w, p->index, link == LIO_LINK_SUB);
+    ci = new_conn(w, p->index, link, link_target(p, link));
     p->link[link] = ci;
     p->open_deadline[link] = now + (lp->timeout_ms > 0 ? lp->timeout_ms : 0);
     if (link == LIO_LINK_SUB)
         w->res->n.sub_opens++;
-    TRACE(w, p->index, "transport: open %s link, conn #%d, timeout %ld ms",
-          link == LIO_LINK_SUB ? "sub" : "cmd", ci, lp->timeout_ms);
+    TRACE(w, p->index,
+          "transport: open %s link, conn #%d to n%d, timeout %ld ms",
+          link_name(link), ci, w->conns[ci].node, lp->timeout_ms);
     send_simple(w, ci, 1, M_SYN, 0);
 }
 
@@ -863,20 +1095,20 @@ static void t_close(void *ctx, enum lio_link link)
 
     if (p->link[link] < 0)
         return;
-    if (link == LIO_LINK_CMD && w->conns[p->link[link]].ready) {
+    if (link != LIO_LINK_SUB && w->conns[p->link[link]].ready) {
         /* One election's timeout closes the link of all: count the
          * closings that leave others attached (the fan-out). */
         for (int i = 0; i < p->nmembers; i++) {
             struct elect *e = &w->el[p->members[i]];
-            if (e->slot != NULL &&
+            if (e->slot != NULL && e->slot->link == link &&
                 lc_conn_state(lio_slot_core(e->slot)) == LC_UP)
                 n++;
         }
         if (n >= 2)
             w->res->n.fanouts++;
     }
-    TRACE(w, p->index, "transport: close %s link, conn #%d",
-          link == LIO_LINK_SUB ? "sub" : "cmd", p->link[link]);
+    TRACE(w, p->index, "transport: close %s link, conn #%d", link_name(link),
+          p->link[link]);
     w->conns[p->link[link]].client_closed = 1;
     p->link[link] = -1;
     p->open_deadline[link] = LC_NEVER;
@@ -884,7 +1116,8 @@ static void t_close(void *ctx, enum lio_link link)
 
 static enum lio_link_state t_state(void *ctx, enum lio_link link)
 {
-    struct conn *cn = link_conn(ctx, link);
+    struct proc *p = ctx;
+    struct conn *cn = (int) link < p->nlinks ? link_conn(p, link) : NULL;
 
     return cn == NULL  ? LIO_LINK_DOWN
            : cn->ready ? LIO_LINK_READY
@@ -912,7 +1145,9 @@ static int t_send(void *ctx, enum lio_link link, uint64_t tag, int argc,
         /* The send fails; a timeout or the link's failure resolves it. */
         w->res->n.stale_sends++;
         TRACE(w, p->index, "transport: %s on a %s link fails",
-              m.cmd.type == C_PING ? "PING" : cmd_name(m.cmd.kind),
+              m.cmd.type == C_PING     ? "PING"
+              : m.cmd.type == C_ASKING ? "ASKING"
+                                       : cmd_name(m.cmd.kind),
               cn == NULL ? "closed" : "opening");
         return -1;
     }
@@ -954,8 +1189,246 @@ static int t_subscribe(void *ctx, uint64_t tag, const char *channel, int on)
     return 0;
 }
 
+/* After any change to p's slot map: does it name the node promoted by the
+ * failover the slot's data is in, while that node serves the slot? */
+static void note_map(struct world *w, const struct proc *p)
+{
+    struct epoch_info *e = &w->eps[w->epoch];
+    int i = lio_cmap_owner(&p->map, w->kslot);
+
+    if (e->promoted >= 0 && w->owner == e->promoted &&
+        map_node(w, p, i) == e->promoted)
+        e->witnessed |= 1u << p->index;
+}
+
+/* The first redirection: this is a Cluster, and the URL's server is node
+ * 0 of the map. */
+static int become_cluster(struct proc *p)
+{
+    const struct node *u = &p->w->node[p->url_node];
+
+    if (p->cluster)
+        return 0;
+    if (lio_cmap_init(&p->map, u->host, u->port) != 0)
+        return -1;
+    p->cluster = 1;
+    return 0;
+}
+
+static enum lio_link t_route(void *ctx, const char *key)
+{
+    struct proc *p = ctx;
+    int i;
+
+    if (strcmp(key, p->w->names.holder_key) != 0)
+        fail(p->w, "protocol", "p%d routes by %s, not by the holder key",
+             p->index, key);
+    if (!p->cluster)
+        return LIO_LINK_CMD;
+    /* The key is the holder key (above), whose slot is kslot. */
+    i = lio_cmap_owner(&p->map, p->w->kslot);
+    return i > 0 && link_of_node(i) < MAX_LINKS ? link_of_node(i)
+                                                : LIO_LINK_CMD;
+}
+
+static int t_redirect(void *ctx, enum lio_link from, const char *text,
+                      size_t len, int *ask)
+{
+    struct proc *p = ctx;
+    struct lio_cluster_redirect r;
+    int to;
+
+    if (!lio_cluster_redirect(text, len, &r) || become_cluster(p) != 0)
+        return -1;
+    to = lio_cmap_redirect(&p->map, &r, node_of_link(from));
+    if (to < 0 || link_of_node(to) >= MAX_LINKS)
+        return -1;
+    if (!r.ask)
+        p->refresh_wanted = 1; /* the map is behind: ask for it again */
+    note_map(p->w, p);
+    *ask = r.ask;
+    TRACE(p->w, p->index, "transport: %s from %s link to map node %d (n%d)",
+          r.ask ? "ASK" : "MOVED", link_name(from), to,
+          node_at(p->w, &p->map.nodes[to].addr));
+    return (int) link_of_node(to);
+}
+
+/* The session's transport: for one server, and for a Cluster. */
 static const struct lio_transport transport = {
     t_open, t_close, t_state, t_send, t_subscribe, NULL, NULL, NULL};
+static const struct lio_transport cluster_transport = {
+    t_open, t_close, t_state, t_send, t_subscribe, NULL, t_route, t_redirect};
+
+/* ---- the transport's own connection that asks for the slot map ----
+ *
+ * As lio_mux.c does: wanted after a MOVED or a command link's failure,
+ * asked of one node of the map at a time (the next after each answer or
+ * failure), at most every REFRESH_MIN_MS, its opening within
+ * PROBE_TIMEOUT_MS; the answer goes through the library's parser and into
+ * its map. */
+
+/* The reply to CLUSTER SLOTS that a node knowing map version v sends,
+ * built as hiredis would hand it over: every shard's master and replica
+ * with a range of 16 slots of the shard's own (base_lo), and the election's
+ * slot with its master. The other slots are left unassigned: they change
+ * nothing for the one slot followed, and parsing and applying all 16384
+ * at every asking cost more than all the rest of a Cluster run. Failed replicas
+ * are left out, as Redis does. */
+struct slots_reply {
+    redisReply top, range[SLOTS_CAP], bound[2 * SLOTS_CAP], node[2 * SLOTS_CAP],
+        field[6 * SLOTS_CAP];
+    redisReply *top_el[SLOTS_CAP], *range_el[SLOTS_CAP][4],
+        *node_el[2 * SLOTS_CAP][3];
+    int nrange, nnode;
+};
+
+#define BASE_SLOTS 16
+
+static unsigned base_lo(const struct world *w, int shard)
+{
+    return (unsigned) (shard * LIO_CLUSTER_SLOTS / w->nshards);
+}
+
+static redisReply *slots_node(const struct world *w, struct slots_reply *b,
+                              int x)
+{
+    int i = b->nnode++;
+    redisReply *n = &b->node[i], *f = &b->field[3 * i];
+
+    memset(f, 0, 3 * sizeof *f);
+    f[0].type = REDIS_REPLY_STRING;
+    f[0].str = (char *) w->node[x].host;
+    f[0].len = strlen(w->node[x].host);
+    f[1].type = REDIS_REPLY_INTEGER;
+    f[1].integer = w->node[x].port;
+    f[2].type = REDIS_REPLY_STRING;
+    f[2].str = (char *) w->node[x].id;
+    f[2].len = strlen(w->node[x].id);
+    for (int j = 0; j < 3; j++)
+        b->node_el[i][j] = &f[j];
+    memset(n, 0, sizeof *n);
+    n->type = REDIS_REPLY_ARRAY;
+    n->elements = 3;
+    n->element = b->node_el[i];
+    return n;
+}
+
+static void slots_range(const struct world *w, struct slots_reply *b,
+                        const struct topo *t, unsigned down, int shard,
+                        unsigned lo, unsigned hi)
+{
+    int i = b->nrange++, r = t->replica[shard];
+    redisReply *rg = &b->range[i], *bd = &b->bound[2 * i];
+
+    memset(bd, 0, 2 * sizeof *bd);
+    bd[0].type = bd[1].type = REDIS_REPLY_INTEGER;
+    bd[0].integer = lo;
+    bd[1].integer = hi;
+    b->range_el[i][0] = &bd[0];
+    b->range_el[i][1] = &bd[1];
+    b->range_el[i][2] = slots_node(w, b, t->master[shard]);
+    memset(rg, 0, sizeof *rg);
+    rg->type = REDIS_REPLY_ARRAY;
+    rg->elements = 3;
+    if (r >= 0 && !(down & (1u << r)))
+        b->range_el[i][rg->elements++] = slots_node(w, b, r);
+    rg->element = b->range_el[i];
+    b->top_el[i] = rg;
+}
+
+static void slots_build(const struct world *w, struct slots_reply *b,
+                        unsigned v, unsigned down)
+{
+    const struct topo *t = &w->topo[v];
+
+    b->nrange = b->nnode = 0;
+    for (int s = 0; s < w->nshards; s++)
+        slots_range(w, b, t, down, s, base_lo(w, s),
+                    base_lo(w, s) + BASE_SLOTS - 1);
+    slots_range(w, b, t, down, t->owner, w->kslot, w->kslot);
+    memset(&b->top, 0, sizeof b->top);
+    b->top.type = REDIS_REPLY_ARRAY;
+    b->top.elements = (size_t) b->nrange;
+    b->top.element = b->top_el;
+}
+
+static void probe_close(struct world *w, struct proc *p)
+{
+    if (p->probe >= 0)
+        w->conns[p->probe].client_closed = 1;
+    p->probe = -1;
+    p->probe_deadline = LC_NEVER;
+}
+
+/* An answer or a failure: the next asking goes to the next node. */
+static void probe_done(struct world *w, struct proc *p)
+{
+    probe_close(w, p);
+    if (p->refresh_wanted)
+        p->probe_i = (int) ((size_t) (p->probe_i + 1) % p->map.n);
+}
+
+static void manage_probe(struct world *w, struct proc *p)
+{
+    lc_time now;
+    int ci;
+
+    if (!p->cluster || !p->refresh_wanted || p->probe >= 0)
+        return;
+    now = local_now(p);
+    if (now < p->refresh_at)
+        return;
+    p->refresh_at = now + REFRESH_MIN_MS;
+    ci = new_conn(
+        w, p->index, -1,
+        node_at(w, &p->map.nodes[(size_t) p->probe_i % p->map.n].addr));
+    p->probe = ci;
+    p->probe_deadline = now + PROBE_TIMEOUT_MS;
+    TRACE(w, p->index, "transport: ask n%d for the slot map (conn #%d)",
+          w->conns[ci].node, ci);
+    send_simple(w, ci, 1, M_SYN, 0);
+}
+
+static void on_probe(struct world *w, struct proc *p, int ci,
+                     const struct msg *m)
+{
+    struct lio_cluster_range ranges[SLOTS_CAP];
+    struct slots_reply b;
+    struct msg q;
+    int n;
+
+    switch (m->kind) {
+    case M_ACK:
+        w->conns[ci].ready = 1;
+        memset(&q, 0, sizeof q);
+        q.kind = M_CMD;
+        q.cmd.type = C_SLOTS;
+        q.cmd.ident = -1;
+        net_send(w, ci, 1, &q);
+        return;
+    case M_REFUSED:
+    case M_RESET:
+        probe_done(w, p);
+        return;
+    case M_REPLY:
+        slots_build(w, &b, (unsigned) m->res.term, (unsigned) m->res.flag);
+        n = lio_cluster_slots(&b.top, ranges, SLOTS_CAP);
+        if (n < 0) {
+            fail(w, "setup", "lio_cluster_slots refused the simulated reply");
+            return;
+        }
+        (void) lio_cmap_apply(&p->map, ranges, n, p->probe_i);
+        note_map(w, p);
+        p->refresh_wanted = 0;
+        w->res->n.maps++;
+        TRACE(w, p->index, "transport: slot map of version %u applied",
+              (unsigned) m->res.term);
+        probe_done(w, p);
+        return;
+    default:
+        return;
+    }
+}
 
 /* ---- invariants ---- */
 
@@ -968,11 +1441,60 @@ static int holds_lease(struct world *w, int i)
            lc_has_lease(lio_slot_core(e->slot), local_now(p));
 }
 
+/* The processes (bits) that could see the failover an epoch began with:
+ * see comparable(). */
+static unsigned seen_by(const struct epoch_info *e)
+{
+    return e->foreseen & e->witnessed;
+}
+
+/* Whether the leases of elections i and j are held to (1): leases of one
+ * epoch always are. Across a loss of the data (a restart without it,
+ * FLUSHALL) they are not: that is outside the guarantee. Across a
+ * failover that promoted a replica lacking writes, the later lease is
+ * held to the earlier one when its election could see the failover: it
+ * must then have found the new master fresh (a server new to it) and
+ * waited a ttl there before it acquired, so whatever the old master
+ * granted has run out. It could see it when
+ * - its core had an answer from Redis before the failover (else it is a
+ *   late joiner, as after a loss);
+ * - its process' slot map followed the slot through the failover: it had
+ *   the slot on the old master and did not take the promoted node for a
+ *   master serving slots (a map behind, that still had it serving from an
+ *   earlier term of office, cannot tell its promotion), and it named it
+ *   the slot's master afterwards, before the slot moved on (a resharding
+ *   that moves the slot away before the map has seen its new master
+ *   hides the failover: the map sees a resharding). A transport that has
+ *   not yet found out it talks to a Cluster has no map: the server its
+ *   elections used has no name, and the first one named after the
+ *   failover cannot be told from a resharding's target;
+ * - its lease was not won or renewed at a node that it had reached before
+ *   the node's latest promotion: the node had last answered it in an
+ *   earlier term of office (demoted and promoted again while the election
+ *   did not look), or it had opened the connection to the node while the
+ *   node was still a replica (led there by a map or a redirection from an
+ *   earlier term of office). To it that is the server it knew, and
+ *   nothing tells it of the promotion. */
+static int comparable(const struct world *w, int i, int j)
+{
+    unsigned a = w->el[i].lease_epoch, b = w->el[j].lease_epoch;
+    unsigned lo = a < b ? a : b, hi = a < b ? b : a;
+    const struct elect *later = &w->el[a < b ? j : i];
+
+    if (a == b)
+        return 1;
+    if (w->eps[hi].last_loss > lo || (later->aba && later->aba_epoch == hi))
+        return 0;
+    return later->answered_at < w->eps[lo + 1].t &&
+           (seen_by(&w->eps[lo + 1]) >> later->proc & 1);
+}
+
 /* (1) At most one candidate holds a valid local lease, each judged by its
  * own clock, paused or not. Leases only begin at steps, so checking after
  * every step covers every instant: after a step of election i, whether i
  * holds a lease beside another. Leases granted before Redis lost its data
- * are outside the guarantee and only compared among themselves. */
+ * are outside the guarantee and only compared among themselves; see
+ * comparable() for failovers. */
 static void check_mutex(struct world *w, int i)
 {
     const struct lc_core *a, *b;
@@ -980,8 +1502,7 @@ static void check_mutex(struct world *w, int i)
     if (i >= w->k || !holds_lease(w, i))
         return;
     for (int j = 0; j < w->k; j++) {
-        if (j == i || !holds_lease(w, j) ||
-            w->el[i].lease_epoch != w->el[j].lease_epoch)
+        if (j == i || !holds_lease(w, j) || !comparable(w, i, j))
             continue;
         a = lio_slot_core(w->el[i].slot);
         b = lio_slot_core(w->el[j].slot);
@@ -1081,18 +1602,180 @@ static void reply(struct world *w, int ci, const struct msg *cmd,
     m.rkind = rk;
     if (s != NULL)
         m.res = *s;
-    m.epoch = w->redis.epoch;
+    m.epoch = w->node[w->conns[ci].node].r.epoch;
+    m.asker = cmd->cmd.ident;
+    m.tenure = w->node[w->conns[ci].node].tenure;
     if (!w->conns[ci].client_closed)
         net_send(w, ci, 0, &m);
 }
 
+/* ---- the Cluster: replication, versions of the map, routing ---- */
+
+/* Node x's copy of the keys changed: if it is a master, its replica
+ * applies the change after a lag, changes in the order they were made
+ * (asynchronous replication). */
+static void replicate(struct world *w, int x)
+{
+    const struct topo *t;
+    const struct node *n = &w->node[x];
+    struct node *r;
+    struct event ev;
+    int ri;
+
+    if (!w->cluster)
+        return;
+    t = topo_now(w);
+    ri = t->master[n->shard] == x ? t->replica[n->shard] : -1;
+    if (ri < 0 || !w->node[ri].r.up)
+        return; /* one that is down syncs in full when it is back */
+    r = &w->node[ri];
+    memset(&ev, 0, sizeof ev);
+    ev.t = w->now + (int64_t) cl_rnd(w, (uint64_t) w->lag_max_us + 1);
+    if (ev.t < r->repl_last)
+        ev.t = r->repl_last;
+    r->repl_last = ev.t;
+    ev.type = EV_REPL;
+    ev.who = ri;
+    ev.conn = -1;
+    ev.serial = r->repl_serial;
+    ev.m.res.holder = n->r.holder;
+    ev.m.res.pttl = n->r.expire_ms;
+    ev.m.res.term = n->r.counter;
+    ev.m.epoch = n->r.epoch;
+    push(w, &ev);
+}
+
+static void on_repl(struct world *w, const struct event *ev)
+{
+    struct node *n = &w->node[ev->who];
+
+    if (ev->serial != n->repl_serial || !n->r.up)
+        return; /* a stream that a promotion or a full sync ended */
+    n->r.holder = ev->m.res.holder;
+    n->r.expire_ms = ev->m.res.pttl;
+    n->r.counter = ev->m.res.term;
+    n->r.epoch = ev->m.epoch;
+}
+
+/* Replica ri takes its master's whole data set (a full sync), and what
+ * was on its way to it is dropped. */
+static void resync(struct world *w, int ri)
+{
+    struct node *r = &w->node[ri];
+    const struct node *m = &w->node[topo_now(w)->master[r->shard]];
+
+    if (m == r || !m->r.up || !r->r.up)
+        return;
+    r->r.holder = m->r.holder;
+    r->r.expire_ms = m->r.expire_ms;
+    r->r.counter = m->r.counter;
+    r->r.epoch = m->r.epoch;
+    r->repl_serial++;
+    r->repl_last = w->now;
+}
+
+/* A new version of the map: the nodes that made the change (a, b) know it
+ * at once, the others by gossip, each after a delay of its own. */
+static void new_topo(struct world *w, const struct topo *t, int a, int b)
+{
+    unsigned v;
+
+    if (w->ntopo == w->captopo)
+        w->topo = grow(w->topo, &w->captopo, sizeof *w->topo);
+    w->topo[w->ntopo] = *t;
+    v = (unsigned) w->ntopo++;
+    for (int x = 0; x < w->nnodes; x++) {
+        struct event ev;
+        if (x == a || x == b) {
+            w->node[x].view = v;
+            continue;
+        }
+        memset(&ev, 0, sizeof ev);
+        ev.t = w->now + (int64_t) cl_rnd(w, (uint64_t) w->gossip_max_us + 1);
+        ev.type = EV_GOSSIP;
+        ev.who = x;
+        ev.conn = -1;
+        ev.serial = v;
+        push(w, &ev);
+    }
+}
+
+static void on_gossip(struct world *w, const struct event *ev)
+{
+    if (w->node[ev->who].view < ev->serial)
+        w->node[ev->who].view = ev->serial;
+}
+
+/* Where node x sends a command for the slot when it does not serve it:
+ * to the master its version of the map names (which may be behind). */
+static int moved_to(const struct world *w, int x)
+{
+    const struct topo *t = &w->topo[w->node[x].view];
+    int to = t->master[t->owner];
+
+    return to != x ? to : w->owner;
+}
+
+/* Redis Cluster's rule for a command on the election's keys (Redis 7's
+ * getNodeByQuery): node x serves it (R_SCRIPT), sends it elsewhere
+ * (R_MOVED, R_ASK, to *to), or asks for it again later (R_TRYAGAIN: a
+ * script touching both keys while a resharding has moved one and not the
+ * other). While the slot is moving, the source sends on what it lacks
+ * wholly (ASK) and refuses what it has in part; the target serves only
+ * after ASKING, and only a command whose keys have all arrived. A key
+ * that has expired is a missing one. */
+static enum reply_kind cluster_route(struct world *w, int x,
+                                     const struct cmd *c, int asking, int *to)
+{
+    struct sim_redis *r = &w->node[x].r;
+    int multi = c->type == C_SCRIPT;
+    int missing =
+        (sim_redis_holder(r, redis_ms(w)) < 0) + (multi && r->counter == 0);
+
+    if (x == w->owner) {
+        if (w->mig_to < 0 || missing == 0)
+            return R_SCRIPT;
+        if (missing < 1 + multi)
+            return R_TRYAGAIN;
+        *to = w->mig_to;
+        return R_ASK;
+    }
+    if (x == w->mig_to && asking)
+        return multi && missing > 0 ? R_TRYAGAIN : R_SCRIPT;
+    *to = moved_to(w, x);
+    return R_MOVED;
+}
+
+/* A lease of election ident won or renewed at node x, over connection
+ * ci: outside (1) across failovers when what led the election to x dates
+ * from before x's latest promotion: x last answered it in an earlier term
+ * of office, or it reached x (opened ci) before then (comparable()). */
+static void mark_aba(struct world *w, int ident, int x, int ci)
+{
+    const struct node *n = &w->node[x];
+
+    for (int i = 0; w->cluster && i < w->k; i++) {
+        struct elect *e = &w->el[i];
+        if (e->ident == ident &&
+            ((e->last_node == x && e->last_tenure < n->tenure) ||
+             w->conns[ci].opened_at < n->tenure_at)) {
+            e->aba = 1;
+            e->aba_epoch = n->r.epoch;
+        }
+    }
+}
+
+/* ---- Redis runs a command ---- */
+
 static void redis_cmd(struct world *w, int ci, const struct msg *m)
 {
     struct conn *cn = &w->conns[ci];
-    int pi = cn->proc;
+    int pi = cn->proc, x = cn->node, asking, to = -1, wrote;
+    struct sim_redis *r = &w->node[x].r;
     int64_t now = redis_ms(w);
     struct sim_script s;
     const struct cmd *cmd = &m->cmd;
+    enum reply_kind rk;
 
     if (cmd->type == C_PING) {
         memset(&s, 0, sizeof s);
@@ -1100,7 +1783,40 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
         reply(w, ci, m, R_PONG, &s);
         return;
     }
-    if (cmd->type == C_SCRIPT && !w->redis.scripts_loaded && !cmd->eval) {
+    if (cmd->type == C_SLOTS) {
+        /* The map as this node knows it; failed replicas are left out. */
+        memset(&s, 0, sizeof s);
+        s.term = w->node[x].view;
+        for (int i = 0; i < w->nnodes; i++)
+            s.flag |= w->node[i].r.up ? 0 : 1 << i;
+        reply(w, ci, m, R_SLOTS, &s);
+        return;
+    }
+    if (cmd->type == C_ASKING) {
+        cn->asking = 1;
+        reply(w, ci, m, R_OK, NULL);
+        return;
+    }
+    asking = cn->asking; /* for this command only */
+    cn->asking = 0;
+    if (w->cluster &&
+        (rk = cluster_route(w, x, cmd, asking, &to)) != R_SCRIPT) {
+        memset(&s, 0, sizeof s);
+        s.holder = to;
+        w->res->n.moved += rk == R_MOVED;
+        w->res->n.ask += rk == R_ASK;
+        w->res->n.tryagain += rk == R_TRYAGAIN;
+        TRACE(w, pi, "redis n%d: %s%s from %s -> %s n%d", x,
+              asking ? "(ASKING) " : "", cmd_name(cmd->kind),
+              ident_id(w, cmd->ident),
+              rk == R_MOVED ? "MOVED"
+              : rk == R_ASK ? "ASK"
+                            : "TRYAGAIN",
+              to);
+        reply(w, ci, m, rk, &s);
+        return;
+    }
+    if (cmd->type == C_SCRIPT && !r->scripts_loaded && !cmd->eval) {
         w->res->n.noscript++;
         TRACE(w, pi, "redis: EVALSHA %s from %s -> NOSCRIPT",
               cmd_name(cmd->kind), ident_id(w, cmd->ident));
@@ -1108,7 +1824,7 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
         return;
     }
     if (cmd->type == C_SCRIPT)
-        w->redis.scripts_loaded = 1; /* EVAL caches the body */
+        r->scripts_loaded = 1; /* EVAL caches the body */
     if (cn->client_closed)
         w->res->n.late_cmds++;
     if (w->now >= w->t_live)
@@ -1123,20 +1839,19 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
         /* A plain PTTL of the holder key. */
         s.kind = SIM_SR_FLAG;
         s.pub = SIM_PUB_NONE;
-        s.flag = (int) sim_redis_pttl(&w->redis, now);
+        s.flag = (int) sim_redis_pttl(r, now);
     } else if (cmd->kind == LC_CMD_READ) {
-        sim_redis_read(&w->redis, now, &s);
+        sim_redis_read(r, now, &s);
     } else if (cmd->kind == LC_CMD_ACQUIRE) {
-        int missing = w->redis.counter == 0;
-        sim_redis_acquire(&w->redis, now, cmd->ident, cmd->ttl, cmd->term, &s);
+        int missing = r->counter == 0;
+        sim_redis_acquire(r, now, cmd->ident, cmd->ttl, cmd->term, &s);
         if (s.kind == SIM_SR_WON)
             check_grant(w, cmd->ident, missing, cmd->term,
-                        now + w->redis.wall_offset_ms, s.term);
-    } else if (cmd->kind == LC_CMD_RENEW &&
-               w->redis.brk == SIM_RB_RENEW_NONATOMIC) {
+                        now + r->wall_offset_ms, s.term);
+    } else if (cmd->kind == LC_CMD_RENEW && r->brk == SIM_RB_RENEW_NONATOMIC) {
         s.kind = SIM_SR_FLAG;
         s.pub = SIM_PUB_NONE;
-        s.flag = sim_redis_renew_check(&w->redis, now, cmd->ident, cmd->term);
+        s.flag = sim_redis_renew_check(r, now, cmd->ident, cmd->term);
         if (s.flag) {
             /* Broken: the client saw its id in a GET and counts the
              * renewal as done; its PEXPIRE lands a round trip later, or
@@ -1151,11 +1866,12 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
             push(w, &ev);
         }
     } else if (cmd->kind == LC_CMD_RENEW) {
-        sim_redis_renew(&w->redis, now, cmd->ident, cmd->term, cmd->ttl, &s);
+        sim_redis_renew(r, now, cmd->ident, cmd->term, cmd->ttl, &s);
     } else {
-        sim_redis_release(&w->redis, now, cmd->ident, cmd->term, &s);
+        sim_redis_release(r, now, cmd->ident, cmd->term, &s);
     }
-    TRACE(w, pi, "redis: %s%s from %s term %llu%s -> %s %llu",
+    TRACE(w, pi, "redis%s: %s%s from %s term %llu%s -> %s %llu",
+          w->cluster ? (x == w->owner ? " owner" : " importer") : "",
           cmd->eval ? "EVAL " : "", cmd_name(cmd->kind),
           ident_id(w, cmd->ident), (unsigned long long) cmd->term,
           cn->client_closed ? " (closed conn)" : "",
@@ -1168,6 +1884,14 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
                                 : s.kind == SIM_SR_LOST ? (uint64_t) s.pttl
                                 : s.kind == SIM_SR_READ ? s.term
                                                         : (uint64_t) s.flag));
+    wrote = s.kind == SIM_SR_WON ||
+            (s.kind == SIM_SR_FLAG && s.flag != 0 &&
+             (cmd->kind == LC_CMD_RENEW || cmd->kind == LC_CMD_RELEASE));
+    if (wrote) {
+        replicate(w, x);
+        if (cmd->kind != LC_CMD_RELEASE)
+            mark_aba(w, cmd->ident, x, ci);
+    }
     reply(w, ci, m, R_SCRIPT, &s);
     if (s.pub != SIM_PUB_NONE)
         publish(w, &s, cmd->ident);
@@ -1184,7 +1908,7 @@ static void on_redis(struct world *w, struct event *ev)
         cn->broken = 1; /* dropped on the way: the connection is gone */
         return;
     }
-    if (!w->redis.up) {
+    if (cn->node < 0 || !w->node[cn->node].r.up) {
         if (ev->m.kind == M_SYN)
             send_simple(w, ev->conn, 0, M_REFUSED, 0);
         return;
@@ -1220,10 +1944,13 @@ static void on_redis(struct world *w, struct event *ev)
 
 static void on_redis_step(struct world *w, struct event *ev)
 {
-    if (!w->redis.up || w->conns[ev->conn].broken ||
+    int x = w->conns[ev->conn].node;
+
+    if (!w->node[x].r.up || w->conns[ev->conn].broken ||
         w->conns[ev->conn].client_closed)
         return; /* the client never sent its PEXPIRE */
-    sim_redis_pexpire(&w->redis, redis_ms(w), ev->m.cmd.ttl);
+    sim_redis_pexpire(&w->node[x].r, redis_ms(w), ev->m.cmd.ttl);
+    replicate(w, x);
     TRACE(w, ev->who,
           "redis: late PEXPIRE of a RENEW from %s (whoever "
           "holds the key)",
@@ -1235,7 +1962,7 @@ static void on_redis_step(struct world *w, struct event *ev)
 static void on_elected(struct world *w, struct elect *e,
                        const struct lc_event *ev, unsigned epoch)
 {
-    int h = sim_redis_holder(&w->redis, redis_ms(w));
+    int h = sim_redis_holder(holder_redis(w), redis_ms(w));
 
     if (e->app_leader) /* (3) */
         fail(w, "events", "%s: ELECTED (term %llu) twice without REVOKED",
@@ -1244,7 +1971,7 @@ static void on_elected(struct world *w, struct elect *e,
         fail(w, "safety", "%s: ELECTED with term %llu after its term %llu",
              elect_id(e), (unsigned long long) ev->term,
              (unsigned long long) e->last_term);
-    if (epoch == w->redis.epoch) {
+    if (epoch == w->epoch) {
         if (ev->term <= w->last_term) /* (2), globally */
             fail(w, "safety",
                  "%s: ELECTED with term %llu after term %llu was elected",
@@ -1259,6 +1986,11 @@ static void on_elected(struct world *w, struct elect *e,
         fail(w, "liveness", "%s: ELECTED after faults stopped and %s led",
              elect_id(e), elect_id(&w->el[w->live_leader]));
     w->res->n.elected++;
+    if (epoch > 0 && w->eps[epoch].last_loss < epoch &&
+        e->answered_at < w->eps[epoch].t &&
+        (seen_by(&w->eps[epoch]) >> e->proc & 1) &&
+        !(e->aba && e->aba_epoch == epoch))
+        w->res->n.fresh_held++; /* on a promoted master, held to (1) */
     if (e->revoked_now)
         w->res->n.new_terms++; /* a leader's new term */
     w->stable_since = w->now;
@@ -1303,7 +2035,7 @@ static int reports_leader(const struct world *w, const struct elect *e)
  * forged notification may mislead it, but only until its next read. */
 static void check_observer_live(struct world *w, struct elect *e)
 {
-    if (w->live_leader < 0 || e->wrong_since == SIM_NEVER)
+    if (w->live_leader < 0 || e->wrong_since == SIM_NEVER || e->rolled_back)
         return;
     if (w->now - e->wrong_since > w->bound * US_PER_MS)
         fail(w, "observer",
@@ -1325,11 +2057,12 @@ static void on_changed(struct world *w, struct elect *e,
     w->res->n.changed++;
     if (!e->observer)
         return;
+    e->rolled_back = 0;
     e->rep_ident =
         ev->holder != NULL ? ident_of(w, ev->holder, strlen(ev->holder)) : -1;
     e->rep_term = ev->term;
-    if (e->rep_epoch != w->redis.epoch) {
-        e->rep_epoch = w->redis.epoch;
+    if (e->rep_epoch != w->epoch) {
+        e->rep_epoch = w->epoch;
         e->rep_max = 0;
     }
     if (e->rep_ident >= 0 && granted(w, ev->term, e->rep_ident)) {
@@ -1371,10 +2104,21 @@ static void after_step(struct world *w, struct elect *e)
     if (w->in_reply && lc_state(c) == LC_LEADER && end > e->seen_lease_end)
         e->lease_epoch = w->cur_epoch; /* the renewal now backs the lease */
     e->seen_lease_end = end;
-    if (lc_conn_state(c) != LC_UP)
+    if (lc_conn_state(c) != LC_UP) {
         e->up_conn = -1;
-    else if (e->up_conn < 0)
-        e->up_conn = p->link[LIO_LINK_CMD];
+    } else if (e->up_conn < 0) {
+        e->up_link = (int) e->slot->link;
+        e->up_conn = p->link[e->up_link];
+    }
+    if (w->answer != NULL && w->answer->asker == e->ident) {
+        /* The step that takes the answer (only the first: settling may
+         * step others). */
+        if (e->answered_at == SIM_NEVER)
+            e->answered_at = w->now;
+        e->last_node = w->answer_node;
+        e->last_tenure = w->answer->tenure;
+        w->answer = NULL;
+    }
     /* (1b) The application is told of the loss by the deadline: a leader
      * in its own eyes must hold the lease at every step it takes. */
     if (e->app_leader && !lc_has_lease(c, now))
@@ -1430,17 +2174,27 @@ static void on_emit(void *owner, const struct lc_event *ev,
 
 /* (7) The session's links, after each of its entry points has returned:
  * every election whose core believes its command link is up is on the
- * process' current, ready command link, the one it went up on. When one
- * election's command times out and the link is closed, each of the others
- * must have been told. */
+ * process' current, ready command link, the one it went up on (read from
+ * the slot: its link). When one election's command times out and the
+ * link is closed, each of the others must have been told. In a Cluster,
+ * a redirection moves an election to another link with its core up: the
+ * new one is then the one to hold, and it may still be opening. */
 static void check_links(struct world *w, struct proc *p)
 {
     for (int i = 0; i < p->nmembers; i++) {
         struct elect *e = &w->el[p->members[i]];
-        int cur = p->link[LIO_LINK_CMD];
+        enum lio_link l;
+        int cur;
         if (e->slot == NULL || lc_conn_state(lio_slot_core(e->slot)) != LC_UP)
             continue;
-        if (cur < 0 || !w->conns[cur].ready || e->up_conn != cur)
+        l = e->slot->link;
+        cur = p->link[l];
+        if ((int) l != e->up_link && cur >= 0) { /* moved by a redirection */
+            e->up_link = (int) l;
+            e->up_conn = cur;
+        }
+        if (cur < 0 || e->up_conn != cur ||
+            (!w->conns[cur].ready && !e->slot->moving))
             fail(w, "session",
                  "%s believes its command link is up, but the link it went "
                  "up on (conn #%d) is %s",
@@ -1464,10 +2218,16 @@ static void set_tick_at(struct world *w, struct proc *p)
 {
     lc_time d = lio_session_deadline(&p->s);
 
-    for (int l = 0; l < 2; l++)
+    for (int l = 0; l < p->nlinks; l++)
         if (p->link[l] >= 0 && !w->conns[p->link[l]].ready &&
             p->open_deadline[l] < d)
             d = p->open_deadline[l];
+    if (p->cluster && p->probe >= 0 && !w->conns[p->probe].ready &&
+        p->probe_deadline < d)
+        d = p->probe_deadline;
+    else if (p->cluster && p->probe < 0 && p->refresh_wanted &&
+             p->refresh_at < d)
+        d = p->refresh_at;
     if (d == p->tick_for && p->tick_at != SIM_NEVER && p->tick_at >= w->now)
         return; /* the same wake-up, still ahead */
     p->tick_for = d;
@@ -1534,6 +2294,7 @@ static void settled(struct world *w, struct proc *p)
 {
     check_links(w, p);
     check_sub_link(w, p);
+    manage_probe(w, p);
     set_tick(w, p);
 }
 
@@ -1541,7 +2302,7 @@ static void input(struct world *w, struct elect *e, enum lc_input_kind kind)
 {
     struct proc *p = &w->proc[e->proc];
 
-    w->cur_epoch = w->redis.epoch;
+    w->cur_epoch = w->epoch;
     lio_session_input(&p->s, e->slot, kind, local_now(p));
     settled(w, p);
 }
@@ -1568,6 +2329,10 @@ static void add_slot(struct world *w, struct elect *e)
     e->last_term = 0;
     e->seen_lease_end = 0;
     e->up_conn = -1;
+    e->up_link = LIO_LINK_CMD;
+    e->answered_at = SIM_NEVER; /* a new core: it has used no server yet */
+    e->last_node = -1;
+    e->aba = 0;
     e->revoked_now = 0;
 }
 
@@ -1609,17 +2374,18 @@ static struct lc_value val_array(const struct lc_value *elem, size_t n)
     return v;
 }
 
-/* The reply as the library decodes it. Only what is used is written: this
- * runs for every reply. */
+/* The reply as the library decodes it, its text in buf if it needs one.
+ * Only what is used is written: this runs for every reply. */
 static void reply_value(struct world *w, const struct msg *m,
-                        struct lc_value *v, struct lc_value el[4],
-                        char counter[24])
+                        struct lc_value *v, struct lc_value el[4], char buf[64])
 {
     static const char noscript[] = "NOSCRIPT No matching script. Please use "
                                    "EVAL.";
     static const char err[] = "ERR simulated failure";
     static const char term_err[] = "LEADERTERM the term counter is at "
                                    "9000000000000000 or holds no term";
+    static const char tryagain[] = "TRYAGAIN Multiple keys request during "
+                                   "rehashing of slot";
     const struct sim_script *s = &m->res;
     const char *text;
 
@@ -1631,6 +2397,21 @@ static void reply_value(struct world *w, const struct msg *m,
         } else {
             *v = val_str(LC_VAL_STR, "PONG", 4);
         }
+    } else if (m->rkind == R_OK) {
+        *v = val_str(LC_VAL_STR, "OK", 2);
+    } else if (m->rkind == R_MOVED || m->rkind == R_ASK) {
+        /* "MOVED <slot> <host>:<port>", without snprintf: a Cluster run
+         * sends many. */
+        const char *verb = m->rkind == R_MOVED ? "MOVED " : "ASK ";
+        const char *addr = w->node[s->holder].addr;
+        size_t n = strlen(verb), alen = strlen(addr);
+        memcpy(buf, verb, n);
+        n += decimal(buf + n, w->kslot);
+        buf[n++] = ' ';
+        memcpy(buf + n, addr, alen);
+        *v = val_str(LC_VAL_ERR, buf, n + alen);
+    } else if (m->rkind == R_TRYAGAIN) {
+        *v = val_str(LC_VAL_ERR, tryagain, strlen(tryagain));
     } else if (m->rkind != R_SCRIPT || s->kind == SIM_SR_TERM_ERROR) {
         text = m->rkind == R_NOSCRIPT ? noscript
                : m->rkind == R_ERROR  ? err
@@ -1654,7 +2435,7 @@ static void reply_value(struct world *w, const struct msg *m,
         x[1] = val_int(s->pttl);
         x[2] = val_str(LC_VAL_NIL, NULL, 0); /* GET of the counter */
         if (s->term > 0)
-            x[2] = val_str(LC_VAL_STR, counter, decimal(counter, s->term));
+            x[2] = val_str(LC_VAL_STR, buf, decimal(buf, s->term));
     } else {
         *v = val_int(s->flag);
     }
@@ -1742,22 +2523,43 @@ static void deliver_message(struct world *w, struct proc *p, int ci,
     }
 }
 
-/* The opening of a link took too long: the transport gives it up. */
+/* A link of a Cluster failed: the notification link opens to the next
+ * node, and a command link's failure may be a failover, so the map is
+ * asked for again (as lio_mux.c does). */
+static void cluster_link_failed(struct proc *p, enum lio_link link)
+{
+    if (!p->cluster)
+        return;
+    if (link == LIO_LINK_SUB)
+        p->sub_pick++;
+    else
+        p->refresh_wanted = 1;
+}
+
+/* The opening of a link took too long: the transport gives it up. So it
+ * does the connection that asks for the slot map. */
 static void open_timeouts(struct world *w, struct proc *p)
 {
     lc_time now = local_now(p);
 
-    for (int l = 0; l < 2; l++) {
+    for (int l = 0; l < p->nlinks; l++) {
         int ci = p->link[l];
         if (ci < 0 || w->conns[ci].ready || now < p->open_deadline[l])
             continue;
         TRACE(w, p->index, "transport: opening of the %s link times out",
-              l == LIO_LINK_SUB ? "sub" : "cmd");
+              link_name((enum lio_link) l));
         w->conns[ci].client_closed = 1;
         p->link[l] = -1;
         p->open_deadline[l] = LC_NEVER;
+        cluster_link_failed(p, (enum lio_link) l);
         lio_session_failed(&p->s, (enum lio_link) l, LEADER_ETIMEDOUT,
                            "timed out connecting", now);
+        settled(w, p);
+    }
+    if (p->probe >= 0 && !w->conns[p->probe].ready &&
+        now >= p->probe_deadline) {
+        TRACE(w, p->index, "transport: asking for the slot map times out");
+        probe_done(w, p);
         settled(w, p);
     }
 }
@@ -1767,9 +2569,9 @@ static void on_client(struct world *w, struct event *ev)
     int ci = ev->conn;
     struct conn *cn = &w->conns[ci];
     struct proc *p = &w->proc[cn->proc];
-    enum lio_link link = cn->sub ? LIO_LINK_SUB : LIO_LINK_CMD;
+    enum lio_link link = (enum lio_link) cn->link;
     struct lc_value v, el[4];
-    char counter[24];
+    char buf[64];
 
     if (!p->alive || cn->client_closed)
         return;
@@ -1786,6 +2588,13 @@ static void on_client(struct world *w, struct event *ev)
         p->deferred[p->ndeferred++] = *ev;
         return;
     }
+    if (cn->link < 0) {
+        if (p->probe == ci) {
+            on_probe(w, p, ci, &ev->m);
+            settled(w, p);
+        }
+        return;
+    }
     if (p->link[link] != ci)
         return;
     /* Nothing below may keep cn: a session call can open a connection. */
@@ -1794,9 +2603,9 @@ static void on_client(struct world *w, struct event *ev)
         cn->ready = 1;
         p->sub_heard = local_now(p);
         p->open_deadline[link] = LC_NEVER;
-        TRACE(w, p->index, "transport: %s link ready (conn #%d)",
-              cn->sub ? "sub" : "cmd", ci);
-        lio_session_ready(&p->s, link, 0, local_now(p));
+        TRACE(w, p->index, "transport: %s link ready (conn #%d, server %llu)",
+              link_name(link), ci, (unsigned long long) server_of(p, link));
+        lio_session_ready(&p->s, link, server_of(p, link), local_now(p));
         break;
     case M_REFUSED:
     case M_RESET:
@@ -1804,22 +2613,27 @@ static void on_client(struct world *w, struct event *ev)
         p->link[link] = -1;
         p->open_deadline[link] = LC_NEVER;
         TRACE(w, p->index, "transport: %s link fails (conn #%d, %s)",
-              cn->sub ? "sub" : "cmd", ci,
-              ev->m.kind == M_RESET ? "reset" : "refused");
+              link_name(link), ci, ev->m.kind == M_RESET ? "reset" : "refused");
+        cluster_link_failed(p, link);
         lio_session_failed(&p->s, link, LEADER_ECONN,
                            leader_strerror(LEADER_ECONN), local_now(p));
         break;
     case M_REPLY:
         if (link == LIO_LINK_SUB)
             p->sub_heard = local_now(p); /* the health check's PONG */
-        reply_value(w, &ev->m, &v, el, counter);
-        if (link == LIO_LINK_CMD) {
+        reply_value(w, &ev->m, &v, el, buf);
+        if (link != LIO_LINK_SUB) {
             w->cur_epoch = ev->m.epoch;
             w->in_reply = 1;
+            if (ev->m.rkind == R_SCRIPT || ev->m.rkind == R_ERROR) {
+                w->answer = &ev->m;
+                w->answer_node = cn->node;
+            }
         }
         lio_session_reply(&p->s, link, ev->m.tag, &v, local_now(p));
         w->in_reply = 0;
-        w->cur_epoch = w->redis.epoch;
+        w->answer = NULL;
+        w->cur_epoch = w->epoch;
         break;
     case M_SUBSCRIBED:
         if (cn->ntags < MAX_TAGS) {
@@ -1845,14 +2659,22 @@ static void on_client(struct world *w, struct event *ev)
 static void proc_start(struct world *w, int pi)
 {
     struct proc *p = &w->proc[pi];
-    struct lio_transport t = transport;
+    struct lio_transport t = w->cluster ? cluster_transport : transport;
 
     t.ctx = p;
     p->alive = 1;
     p->paused = 0;
     p->ndeferred = 0;
-    p->link[0] = p->link[1] = -1;
-    p->open_deadline[0] = p->open_deadline[1] = LC_NEVER;
+    for (int l = 0; l < MAX_LINKS; l++) {
+        p->link[l] = -1;
+        p->open_deadline[l] = LC_NEVER;
+    }
+    /* A new transport: a single server until it is redirected. */
+    p->cluster = 0;
+    p->probe = -1;
+    p->probe_deadline = LC_NEVER;
+    p->refresh_at = 0;
+    p->refresh_wanted = p->probe_i = p->sub_pick = 0;
     p->spins = 0;
     p->sub_down_at = -1;
     p->started_at = w->now;
@@ -1891,11 +2713,15 @@ static void proc_crash(struct world *w, int pi)
     p->tick_at = SIM_NEVER;
     sync_tick(w, p);
     /* The kernel closes its sockets: what was written still arrives. */
-    for (int l = 0; l < 2; l++) {
+    for (int l = 0; l < p->nlinks; l++) {
         if (p->link[l] >= 0)
             w->conns[p->link[l]].client_closed = 1;
         p->link[l] = -1;
     }
+    probe_close(w, p);
+    if (p->cluster)
+        lio_cmap_free(&p->map);
+    p->cluster = 0;
     if (p->has_session)
         lio_session_free(&p->s);
     p->has_session = 0;
@@ -1905,6 +2731,8 @@ static void proc_crash(struct world *w, int pi)
         e->app_leader = 0; /* a dead process expects no REVOKED */
         e->rep_ident = -2;
         e->rep_term = 0;
+        e->rep_max = 0; /* its next core has reported nothing yet */
+        e->rolled_back = 0;
     }
 }
 
@@ -1999,12 +2827,32 @@ static void partition(struct world *w, int pi)
     heapify(w);
 }
 
-/* Redis has just lost its data (the epoch is bumped). */
-static void data_lost(struct world *w)
+/* A new epoch of the election's data, from now: after a loss (failover
+ * 0), or a failover to a replica that lacked writes. Terms and grants
+ * are counted afresh: the counter may have gone back. */
+static void new_epoch(struct world *w, int failover)
 {
-    w->res->n.data_losses++;
+    struct epoch_info *e;
+
+    if (w->neps == w->capeps)
+        w->eps = grow(w->eps, &w->capeps, sizeof *w->eps);
+    e = &w->eps[w->neps];
+    e->t = w->now;
+    e->last_loss =
+        failover ? w->eps[w->neps - 1].last_loss : (unsigned) w->neps;
+    e->promoted = -1;
+    e->foreseen = e->witnessed = 0;
+    w->epoch = (unsigned) w->neps++;
     w->last_term = 0;
     w->ngrants = 0;
+}
+
+/* Server x, which holds the election's keys, has just lost them. */
+static void data_lost(struct world *w, int x)
+{
+    w->res->n.data_losses++;
+    new_epoch(w, 0);
+    w->node[x].r.epoch = w->epoch;
     for (int i = 0; i < w->nproc; i++) {
         if (w->proc[i].alive && w->proc[i].started_at > w->last_elected_at) {
             w->res->n.late_joiner_losses++; /* it never saw that term */
@@ -2013,30 +2861,93 @@ static void data_lost(struct world *w)
     }
 }
 
-/* A restart, losing the data by chance (or if lose), and up again later. */
-static void redis_down(struct world *w, int lose)
+/* Whether x holds some of the election's keys in a resharding (neither
+ * restarts nor loses data until it is over: the model keeps them apart). */
+static int migrating(const struct world *w, int x)
 {
-    if (!w->redis.up)
+    return w->mig_to >= 0 && (x == w->owner || x == w->mig_to);
+}
+
+/* Server x goes down: every connection to it breaks, the client told by
+ * a reset (with notify 0, now and then not). The caller says when it is
+ * back (F_REDIS_UP with its serial). */
+static void node_down(struct world *w, int x, int notify)
+{
+    struct node *n = &w->node[x];
+
+    n->r.up = 0;
+    for (size_t i = 0; i < w->nconns; i++)
+        if (w->conns[i].accepted && w->conns[i].node == x)
+            break_conn(w, (int) i, notify || chance(w, 0.5));
+    n->serial++;
+}
+
+/* A restart of server x, losing its data by chance (or if lose), and up
+ * again later. */
+static void redis_down(struct world *w, int x, int lose)
+{
+    struct node *n = &w->node[x];
+
+    if (!n->r.up || migrating(w, x))
         return;
     lose = lose || chance(w, w->p_lose_data);
-    w->redis.up = 0;
-    sim_redis_restart(&w->redis, lose);
+    sim_redis_restart(&n->r, lose);
     w->res->n.redis_restarts++;
-    if (lose)
-        data_lost(w);
-    TRACE(w, -1, "redis: restarts%s", lose ? ", LOSING ITS DATA" : "");
-    for (size_t i = 0; i < w->nconns; i++)
-        if (w->conns[i].accepted)
-            break_conn(w, (int) i, 1);
-    w->redis_serial++;
-    push_fault(w, until(w, rnd_range(w, 0, 2 * w->ttl)), F_REDIS_UP, -1,
-               w->redis_serial);
+    if (lose && x == w->owner)
+        data_lost(w, x);
+    if (w->cluster)
+        TRACE(w, -1, "redis n%d: restarts%s", x,
+              lose ? ", LOSING ITS DATA" : "");
+    else
+        TRACE(w, -1, "redis: restarts%s", lose ? ", LOSING ITS DATA" : "");
+    node_down(w, x, 1);
+    push_fault(w, until(w, rnd_range(w, 0, 2 * w->ttl)), F_REDIS_UP, x,
+               n->serial);
+}
+
+/* Server x is up again; in a Cluster it knows the map, and a replica (or
+ * the replica of a master) syncs in full. */
+static void node_up(struct world *w, int x)
+{
+    struct node *n = &w->node[x];
+    const struct topo *t = topo_now(w);
+
+    n->r.up = 1;
+    n->view = (unsigned) w->ntopo - 1;
+    if (w->cluster)
+        TRACE(w, -1, "redis n%d: up again", x);
+    else
+        TRACE(w, -1, "redis: up again");
+    if (!w->cluster)
+        return;
+    if (t->master[n->shard] != x)
+        resync(w, x);
+    else if (t->replica[n->shard] >= 0)
+        resync(w, t->replica[n->shard]);
+}
+
+/* The server a restart hits: in a Cluster mostly the one serving the
+ * election's slot. */
+static int pick_node(struct world *w)
+{
+    if (!w->cluster || cl_rnd(w, 10) < 6)
+        return w->owner;
+    return (int) cl_rnd(w, (uint64_t) w->nnodes);
+}
+
+/* A command link of the process that is open, the URL's first. */
+static int cmd_conn(const struct proc *p)
+{
+    for (int l = 0; l < p->nlinks; l++)
+        if (l != LIO_LINK_SUB && p->link[l] >= 0)
+            return p->link[l];
+    return -1;
 }
 
 static void drop_conn(struct world *w, int pi)
 {
     struct proc *p = &w->proc[pi];
-    int conn = chance(w, 0.7) ? p->link[LIO_LINK_CMD] : p->link[LIO_LINK_SUB];
+    int conn = chance(w, 0.7) ? cmd_conn(p) : p->link[LIO_LINK_SUB];
 
     if (conn >= 0)
         break_conn(w, conn, chance(w, 0.6));
@@ -2187,11 +3098,14 @@ static void schedule_flush(struct world *w)
 
 static void redis_flush(struct world *w)
 {
-    if (!w->redis.up)
+    struct sim_redis *r = &w->node[w->owner].r;
+
+    if (!r->up || migrating(w, w->owner))
         return;
-    sim_redis_flush(&w->redis);
+    sim_redis_flush(r);
     w->res->n.flushes++;
-    data_lost(w);
+    data_lost(w, w->owner);
+    replicate(w, w->owner);
     TRACE(w, -1, "redis: FLUSHALL, LOSING ITS DATA");
 }
 
@@ -2246,10 +3160,202 @@ static void late_join(struct world *w)
 
 static void lose_data(struct world *w)
 {
-    if (loss_rnd(w, 2) == 0 || !w->redis.up)
-        redis_down(w, 1);
+    if (loss_rnd(w, 2) == 0 || !w->node[w->owner].r.up)
+        redis_down(w, w->owner, 1);
     else
         redis_flush(w);
+}
+
+/* ---- the Cluster's faults (a stream of their own) ---- */
+
+static void schedule_cluster(struct world *w, enum fault f, int64_t mean_us)
+{
+    int64_t t;
+
+    if (mean_us <= 0)
+        return;
+    t = w->now + 1 + (int64_t) cl_rnd(w, (uint64_t) (2 * mean_us));
+    if (t < w->t_quiet)
+        push_fault(w, t, f, -1, 0);
+}
+
+/* Whether two copies of the keys read alike now (an expired holder key is
+ * no key). */
+static int same_data(struct world *w, struct sim_redis *a, struct sim_redis *b)
+{
+    int64_t now = redis_ms(w);
+    int ha = sim_redis_holder(a, now), hb = sim_redis_holder(b, now);
+
+    return ha == hb && (ha < 0 || a->expire_ms == b->expire_ms) &&
+           a->counter == b->counter && a->epoch == b->epoch;
+}
+
+/* Whether process p's slot map, at a failover of node a to node b, has
+ * the election's slot on a, and does not take b for a master serving
+ * slots (b's shard's), so that b taking the slot is a promotion to it. */
+static int foresees(const struct world *w, const struct proc *p, int a, int b)
+{
+    return map_node(w, p, lio_cmap_owner(&p->map, w->kslot)) == a &&
+           map_node(w, p,
+                    lio_cmap_owner(&p->map, base_lo(w, w->node[b].shard))) != b;
+}
+
+/* A replica is promoted, with what it had replicated: mostly in the shard
+ * serving the election's slot. Its old master crashed (it comes back
+ * later, as the new master's replica) or is made a replica at once, and
+ * answers MOVED on the connections it keeps. When the promoted replica
+ * lacked writes of the election's keys, their data begins a new epoch. */
+static void failover(struct world *w)
+{
+    struct topo t = *topo_now(w);
+    int s =
+        cl_rnd(w, 10) < 7 ? t.owner : (int) cl_rnd(w, (uint64_t) w->nshards);
+    int m = t.master[s], r = t.replica[s], crash = cl_rnd(w, 2) == 0, lossy;
+    struct node *nr;
+
+    schedule_cluster(w, F_FAILOVER, w->failover_mean_us);
+    if (r < 0 || !w->node[r].r.up || w->mig_to >= 0)
+        return;
+    nr = &w->node[r];
+    lossy = s == t.owner && !same_data(w, &w->node[m].r, &nr->r);
+    t.master[s] = r;
+    t.replica[s] = m;
+    new_topo(w, &t, r, m);
+    nr->tenure++;
+    nr->tenure_at = w->now;
+    nr->repl_serial++; /* what was still on its way to it is lost */
+    w->res->n.failovers++;
+    if (s == t.owner) {
+        w->owner = r;
+        if (lossy) {
+            /* Terms may go back to the replica's counter: what (2b)
+             * holds from here on is above that. */
+            uint64_t c = nr->r.counter;
+            w->res->n.lossy++;
+            new_epoch(w, 1);
+            nr->r.epoch = w->epoch;
+            struct epoch_info *e = &w->eps[w->epoch];
+            e->promoted = r;
+            for (int i = 0; i < w->nproc; i++) {
+                const struct proc *q = &w->proc[i];
+                if (q->alive && q->cluster && foresees(w, q, m, r))
+                    e->foreseen |= 1u << i;
+            }
+            if (c > 0 && c < w->max_granted) {
+                w->res->n.rollbacks++;
+                w->max_granted = c;
+            }
+            for (int i = w->k; i < w->nelect; i++)
+                if (c > 0 && w->el[i].rep_term > c)
+                    w->el[i].rolled_back = 1;
+        }
+    }
+    TRACE(w, -1,
+          "cluster: failover in shard %d, n%d promoted%s%s, n%d %s; seen by "
+          "%#x",
+          s, r, s == t.owner ? " (the slot's)" : "",
+          lossy ? " LACKING WRITES" : "", m,
+          crash ? "crashes" : "becomes its replica",
+          lossy ? w->eps[w->epoch].foreseen : 0);
+    if (crash && w->node[m].r.up) {
+        sim_redis_restart(&w->node[m].r, 0);
+        node_down(w, m, 0);
+        push_fault(w,
+                   until(w, (int64_t) cl_rnd(w, (uint64_t) (2 * w->ttl + 1))),
+                   F_REDIS_UP, m, w->node[m].serial);
+    } else {
+        resync(w, m);
+    }
+}
+
+/* A key of the slot (1 the holder, 2 the counter) moves from the source to
+ * the target of the resharding, whole and with its TTL (MIGRATE); one that
+ * is missing moves nothing. */
+static void move_key(struct world *w, int which)
+{
+    struct sim_redis *rs = &w->node[w->owner].r, *rt = &w->node[w->mig_to].r;
+
+    if (w->mig_moved & which)
+        return;
+    if (which == 1 && sim_redis_holder(rs, redis_ms(w)) >= 0) {
+        rt->holder = rs->holder;
+        rt->expire_ms = rs->expire_ms;
+        rs->holder = -1;
+    } else if (which == 2 && rs->counter > 0) {
+        rt->counter = rs->counter;
+        rs->counter = 0;
+    }
+    w->mig_moved |= which;
+    replicate(w, w->owner);
+    replicate(w, w->mig_to);
+    TRACE(w, -1, "cluster: the %s moves from n%d to n%d",
+          which == 1 ? "holder key" : "counter", w->owner, w->mig_to);
+}
+
+/* The resharding ends: whatever is left moves, the target serves the slot,
+ * and the source answers MOVED. */
+static void reshard_end(struct world *w)
+{
+    struct topo t = *topo_now(w);
+    int from = w->owner;
+
+    move_key(w, 1);
+    move_key(w, 2);
+    w->owner = w->mig_to;
+    w->mig_to = -1;
+    w->mig_moved = 0;
+    t.owner = w->node[w->owner].shard;
+    new_topo(w, &t, from, w->owner);
+    TRACE(w, -1, "cluster: the slot moved from n%d to n%d", from, w->owner);
+}
+
+/* A step of the resharding. */
+static void migrate_step(struct world *w, int step, unsigned serial)
+{
+    if (w->mig_to < 0 || serial != w->mig_serial)
+        return;
+    if (step < 3)
+        move_key(w, step == 1 ? w->mig_first : 3 - w->mig_first);
+    else
+        reshard_end(w);
+}
+
+/* The slot starts moving to another shard's master: the source answers
+ * ASK for what it no longer has, and TRYAGAIN for a script whose two keys
+ * are apart; one key moves, then the other, then the slot. Each step
+ * after a pause of its own, mostly short, now and then of a lease or
+ * two. */
+static void reshard(struct world *w)
+{
+    const struct topo *t = topo_now(w);
+    int to = (t->owner + 1 + (int) cl_rnd(w, (uint64_t) w->nshards - 1)) %
+             w->nshards;
+    int target = t->master[to];
+    int64_t at = w->now;
+
+    schedule_cluster(w, F_RESHARD, w->reshard_mean_us);
+    if (w->mig_to >= 0 || !w->node[w->owner].r.up || !w->node[target].r.up)
+        return;
+    w->mig_to = target;
+    w->mig_moved = 0;
+    w->mig_first = 1 + (int) cl_rnd(w, 2);
+    w->mig_serial++;
+    w->res->n.reshards++;
+    /* Keys of a slot the node does not serve are none of its own (Redis
+     * drops them when it loses a slot): it starts empty. */
+    w->node[target].r.holder = -1;
+    w->node[target].r.counter = 0;
+    w->node[target].r.epoch = w->epoch;
+    replicate(w, target);
+    TRACE(w, -1, "cluster: the slot starts moving from n%d to n%d", w->owner,
+          target);
+    for (int step = 1; step <= 3; step++) {
+        uint64_t span = (uint64_t) w->ttl * US_PER_MS;
+        at += (int64_t) (cl_rnd(w, 4) == 0 ? cl_rnd(w, 2 * span)
+                                           : cl_rnd(w, span / 4 + 1));
+        push_fault(w, at < w->t_quiet ? at : w->t_quiet, F_MIGRATE, step,
+                   w->mig_serial);
+    }
 }
 
 static void schedule_hostile(struct world *w)
@@ -2266,7 +3372,7 @@ static void schedule_hostile(struct world *w)
  * (2^53 + 1 among others), none, tiny, or around the counter. */
 static uint64_t forged_term(struct world *w)
 {
-    uint64_t c = w->redis.counter, r = splitmix(&w->hostile_rng);
+    uint64_t c = counter_redis(w)->counter, r = splitmix(&w->hostile_rng);
 
     switch (r % 11) {
     case 0:
@@ -2318,8 +3424,11 @@ static void quiet(struct world *w)
     TRACE(w, -1, "faults stop; leader expected by %.3f",
           (double) w->t_live / 1e6);
     w->quiet = 1;
-    if (!w->redis.up)
-        w->redis.up = 1;
+    if (w->mig_to >= 0)
+        reshard_end(w);
+    for (int x = 0; x < w->nnodes; x++)
+        if (!w->node[x].r.up)
+            node_up(w, x);
     for (int i = 0; i < w->nproc; i++) {
         struct proc *p = &w->proc[i];
         p->partitioned = 0;
@@ -2400,7 +3509,7 @@ static void on_fault(struct world *w, const struct event *ev)
         partition(w, w->el[pick(w, 0)].proc);
         break;
     case F_REDIS:
-        redis_down(w, 0);
+        redis_down(w, pick_node(w), 0);
         break;
     case F_DROP:
         drop_conn(w, w->el[pick(w, 0)].proc);
@@ -2430,10 +3539,8 @@ static void on_fault(struct world *w, const struct event *ev)
         }
         break;
     case F_REDIS_UP:
-        if (!w->redis.up && ev->serial == w->redis_serial) {
-            w->redis.up = 1;
-            TRACE(w, -1, "redis: up again");
-        }
+        if (!w->node[pi].r.up && ev->serial == w->node[pi].serial)
+            node_up(w, pi);
         break;
     case F_START:
         if (ev->serial == w->el[ev->who].stop_serial)
@@ -2463,6 +3570,15 @@ static void on_fault(struct world *w, const struct event *ev)
         break;
     case F_RECREATE:
         recreate(w);
+        break;
+    case F_RESHARD:
+        reshard(w);
+        break;
+    case F_MIGRATE:
+        migrate_step(w, ev->who, ev->serial);
+        break;
+    case F_FAILOVER:
+        failover(w);
         break;
     case F_NTYPES:
         break;
@@ -2529,6 +3645,18 @@ static void choose_timeouts(struct world *w, uint64_t seed)
             least + (lc_time) (splitmix(&rng) % (w->ttl / 3 - least + 1));
 }
 
+/* The quiet tail, by the liveness bound. */
+static void set_tail(struct world *w)
+{
+    int64_t r = 2 * w->bound * US_PER_MS + 5000000;
+
+    if (r < w->t_end / 5)
+        r = w->t_end / 5;
+    w->t_quiet = w->t_end - r;
+    w->t_live = w->t_quiet + w->bound * US_PER_MS;
+    w->t_noslow = w->t_quiet - w->slow_max_us;
+}
+
 static void choose_params(struct world *w, uint64_t seed)
 {
     static const int ks[] = {2, 3, 5};
@@ -2583,12 +3711,7 @@ static void choose_params(struct world *w, uint64_t seed)
     w->quiet_max_us = cmd_timeout * US_PER_MS / 6;
     w->jitter_us = w->quiet_max_us < 5000 ? w->quiet_max_us : 5000;
     w->t_end = (int64_t) o->minutes * 60 * 1000000;
-    r = 2 * w->bound * US_PER_MS + 5000000;
-    if (r < w->t_end / 5)
-        r = w->t_end / 5;
-    w->t_quiet = w->t_end - r;
-    w->t_live = w->t_quiet + w->bound * US_PER_MS;
-    w->t_noslow = w->t_quiet - w->slow_max_us;
+    set_tail(w);
 
     /* The server's clock: what TIME reads, in ms since the epoch. */
     w->loss_rng = seed ^ 0x6c6f73732d646174ULL;
@@ -2633,8 +3756,12 @@ static struct proc *new_proc(struct world *w, int64_t rate, int64_t offset)
     p->clock_at = -1;
     p->tick_at = SIM_NEVER;
     w->ticks[p->index] = SIM_NEVER;
-    p->link[0] = p->link[1] = -1;
-    p->open_deadline[0] = p->open_deadline[1] = LC_NEVER;
+    p->nlinks = w->cluster ? MAX_LINKS : 2;
+    for (int l = 0; l < MAX_LINKS; l++) {
+        p->link[l] = -1;
+        p->open_deadline[l] = LC_NEVER;
+    }
+    p->probe = -1;
     return p;
 }
 
@@ -2722,6 +3849,82 @@ static const struct lio_shas *redis_shas(void)
     return &shas;
 }
 
+static void init_node(struct world *w, int x, int shard)
+{
+    struct node *n = &w->node[x];
+
+    sim_redis_init(&n->r, w->opt->redis_break);
+    n->r.wall_offset_ms = w->redis_wall;
+    n->shard = shard;
+    snprintf(n->host, sizeof n->host, "10.0.0.%d", x + 1);
+    n->port = 6379;
+    snprintf(n->addr, sizeof n->addr, "10.0.0.%d:%d", x + 1, n->port);
+    snprintf(n->id, sizeof n->id, "node-%d", x % 100);
+}
+
+/* One server, or, in 30 % of the runs, a Redis Cluster: two or three
+ * shards, each a master and in most a replica that lags behind it by up
+ * to a few ms, half a lease or two leases; the election's slot on one of
+ * them; the map spread by gossip within 0 .. 2 s; failovers and
+ * reshardings in most of these runs, every 3 .. 30 leases on average.
+ * All from a stream of its own, so a run without a Cluster is the run
+ * this seed gave before the Cluster existed. */
+static void choose_cluster(struct world *w, uint64_t seed)
+{
+    struct topo t;
+    int x = 0;
+    uint64_t r;
+
+    w->cluster_rng = seed ^ 0x636c75737465722eULL;
+    w->mig_to = -1;
+    w->cluster =
+        w->opt->cluster >= 0 ? w->opt->cluster != 0 : cl_rnd(w, 10) < 3;
+    w->nshards = w->cluster ? 2 + (int) cl_rnd(w, 2) : 1;
+    memset(&t, 0, sizeof t);
+    for (int s = 0; s < w->nshards; s++) {
+        t.master[s] = x;
+        init_node(w, x++, s);
+        t.replica[s] = -1;
+        if (w->cluster && cl_rnd(w, 10) < 8) {
+            t.replica[s] = x;
+            init_node(w, x++, s);
+        }
+    }
+    w->nnodes = x;
+    w->kslot =
+        lio_cluster_key_slot(w->names.holder_key, strlen(w->names.holder_key));
+    for (int s = 0; s < w->nshards; s++)
+        if (w->kslot - base_lo(w, s) < BASE_SLOTS)
+            fail(w, "setup", "the election's slot is in a shard's own range");
+    t.owner = (int) cl_rnd(w, (uint64_t) w->nshards);
+    w->owner = t.master[t.owner];
+    w->topo = grow(NULL, &w->captopo, sizeof *w->topo);
+    w->topo[0] = t;
+    w->ntopo = 1;
+    w->eps = grow(NULL, &w->capeps, sizeof *w->eps);
+    w->eps[0].t = 0;
+    w->eps[0].last_loss = 0;
+    w->neps = 1;
+    if (!w->cluster)
+        return;
+    w->res->n.clusters++;
+    /* A candidate that finds a failover just before the faults stop (by
+     * a command that times out) then waits a ttl on the new master. */
+    w->bound += w->ttl + w->ttl / 50;
+    set_tail(w);
+    r = cl_rnd(w, 10);
+    w->lag_max_us = (int64_t) (r < 3   ? 1 + cl_rnd(w, 5)
+                               : r < 7 ? cl_rnd(w, (uint64_t) w->ttl / 2 + 1)
+                                       : cl_rnd(w, 2 * (uint64_t) w->ttl + 1)) *
+                    US_PER_MS;
+    w->gossip_max_us = (int64_t) cl_rnd(w, 2001) * US_PER_MS;
+    if (cl_rnd(w, 10) < 8)
+        w->failover_mean_us =
+            (int64_t) (3 + cl_rnd(w, 28)) * w->ttl * US_PER_MS;
+    if (cl_rnd(w, 10) < 8)
+        w->reshard_mean_us = (int64_t) (3 + cl_rnd(w, 28)) * w->ttl * US_PER_MS;
+}
+
 static void world_init(struct world *w, const struct sim_options *o,
                        uint64_t seed)
 {
@@ -2730,10 +3933,13 @@ static void world_init(struct world *w, const struct sim_options *o,
     lio_channel(&w->names, w->channel);
     w->shas = redis_shas();
     choose_params(w, seed);
-    sim_redis_init(&w->redis, o->redis_break);
-    w->redis.wall_offset_ms = w->redis_wall;
+    choose_cluster(w, seed);
     w->live_leader = -1;
     make_processes(w, seed);
+    /* Each process' URL names one node of the Cluster, any of them. */
+    for (int i = 0; i < w->nproc; i++)
+        w->proc[i].url_node =
+            w->cluster ? (int) cl_rnd(w, (uint64_t) w->nnodes) : 0;
     for (int f = 0; f < F_NTYPES; f++)
         schedule_fault(w, (enum fault) f);
     push_fault(w, w->t_quiet, F_QUIET, -1, 0);
@@ -2747,6 +3953,8 @@ static void world_init(struct world *w, const struct sim_options *o,
         schedule_hostile(w);
     if (w->recreate_mean_us > 0)
         schedule_recreate(w);
+    schedule_cluster(w, F_FAILOVER, w->failover_mean_us);
+    schedule_cluster(w, F_RESHARD, w->reshard_mean_us);
 }
 
 static void world_free(struct world *w)
@@ -2754,8 +3962,12 @@ static void world_free(struct world *w)
     for (int i = 0; i < w->nproc; i++) {
         if (w->proc[i].has_session)
             lio_session_free(&w->proc[i].s);
+        if (w->proc[i].cluster)
+            lio_cmap_free(&w->proc[i].map);
         free(w->proc[i].deferred);
     }
+    free(w->topo);
+    free(w->eps);
     free(w->conns);
     free(w->heap);
     free(w->pool);
@@ -2780,7 +3992,7 @@ static void tick(struct world *w, struct proc *p)
     p->tick_for = LC_NEVER;
     sync_tick(w, p);
     open_timeouts(w, p);
-    w->cur_epoch = w->redis.epoch;
+    w->cur_epoch = w->epoch;
     lio_session_process(&p->s, local_now(p));
     settled(w, p);
 }
@@ -2909,6 +4121,12 @@ int sim_run(const struct sim_options *opt, uint64_t seed,
             break;
         case EV_FAULT:
             on_fault(w, &ev);
+            break;
+        case EV_REPL:
+            on_repl(w, &ev);
+            break;
+        case EV_GOSSIP:
+            on_gossip(w, &ev);
             break;
         }
     }

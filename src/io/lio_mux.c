@@ -447,8 +447,11 @@ static void deliver_probe(struct lio_mux *c, const struct lio_record *r)
     if (r->kind == REC_READY) {
         if (lio_conn_send(&c->probe, SLOTS_TAG, 2, argv, lens) != 0)
             lio_conn_close(&c->probe);
+        else
+            c->probe_due = c->now + PROBE_TIMEOUT_MS;
         return;
     }
+    c->probe_due = 0;
     if (r->kind == REC_REPLY && m->type == REDIS_REPLY_ARRAY) {
         struct lio_cluster_range *ranges =
             calloc(m->elements ? m->elements : 1, sizeof *ranges);
@@ -469,6 +472,14 @@ static void deliver_probe(struct lio_mux *c, const struct lio_record *r)
 static void manage_probe(struct lio_mux *c)
 {
     struct lio_conn_params p = {PROBE_TIMEOUT_MS, 0};
+
+    if (c->probe_due != 0 && c->now >= c->probe_due) {
+        /* Asked, and no answer in time: a silently broken connection
+         * would otherwise hold the map as it is for good. */
+        c->probe_due = 0;
+        lio_conn_close(&c->probe);
+        c->probe_i = (int) ((size_t) (c->probe_i + 1) % c->map.n);
+    }
 
     if (!c->cluster || !c->refresh_wanted || lio_conn_is_open(&c->probe) ||
         c->now < c->refresh_at)
@@ -499,9 +510,15 @@ static enum lio_link link_of_conn(const struct lio_mux *c,
 static uint64_t server_of(const struct lio_mux *c, enum lio_link link,
                           const struct lio_conn *conn)
 {
-    if (!c->cluster || link == LIO_LINK_SUB)
+    if (link == LIO_LINK_SUB)
+        return 0;
+    if (c->url.sentinel)
         return lio_conn_server(conn);
-    return c->map.nodes[node_of_link(link)].lineage;
+    /* The URL's server is node 0 of a cluster, lineage 1, from the first
+     * connection on: an election that first reached it before anyone
+     * knew it was a cluster knows it as that, and a replica promoted over
+     * it is another server. */
+    return c->cluster ? c->map.nodes[node_of_link(link)].lineage : 1;
 }
 
 static void deliver(struct lio_mux *c, const struct lio_record *r)
@@ -847,6 +864,8 @@ lc_time lio_mux_deadline(const struct lio_mux *c)
         d = earlier(d, c->watch_retry_at);
     if (c->cluster && c->refresh_wanted && !lio_conn_is_open(&c->probe))
         d = earlier(d, c->refresh_at);
+    if (c->probe_due != 0)
+        d = earlier(d, c->probe_due);
     return d;
 }
 

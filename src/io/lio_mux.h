@@ -68,6 +68,7 @@ struct lio_mux {
     struct lio_conn probe;
     struct lu_url probe_url, sub_url;
     int probe_i;        /* the node asked, or asked next */
+    lc_time probe_due;  /* its reply, once asked (0: not asked) */
     int refresh_wanted; /* the map is to be asked for */
     lc_time refresh_at; /* ... not before */
     int sub_pick;       /* the node the notification link opens to */

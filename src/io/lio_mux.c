@@ -311,11 +311,18 @@ static int t_subscribe(void *ctx, uint64_t tag, const char *channel, int on)
 
 /* ---- handing the records to the session ---- */
 
+static void on_map(struct lio_mux *c, enum lio_link link, const redisReply *m);
+
 static void deliver_reply(struct lio_mux *c, enum lio_link link,
                           const struct lio_record *r)
 {
     const redisReply *m = r->reply;
     struct lc_value v, elems[LIO_MAX_ELEMS];
+
+    if (link != LIO_LINK_SUB && r->tag == LIO_TRANSPORT_TAG) {
+        on_map(c, link, m);
+        return;
+    }
 
     if (link != LIO_LINK_SUB || r->tag == LIO_PING_TAG) {
         lio_reply_to_value(m, &v, elems);
@@ -438,6 +445,48 @@ static void manage_watch(struct lio_mux *c)
 
 /* ---- asking a cluster node for the slot map ---- */
 
+/* Applies a CLUSTER SLOTS reply from node from, making this a cluster
+ * client if it was not one; 0, or -1 when the reply is no map. */
+static int apply_map(struct lio_mux *c, int from, const redisReply *m)
+{
+    struct lio_cluster_range *ranges;
+    int n;
+
+    if (m->type != REDIS_REPLY_ARRAY)
+        return -1;
+    ranges = calloc(m->elements ? m->elements : 1, sizeof *ranges);
+    n = ranges != NULL ? lio_cluster_slots(m, ranges, m->elements) : -1;
+    if (n >= 0 && become_cluster(c) == 0)
+        (void) lio_cmap_apply(&c->map, ranges, n, from);
+    free(ranges);
+    return n >= 0 && c->cluster ? 0 : -1;
+}
+
+/* The URL's server is asked for the map as soon as a command link to it
+ * is ready, ahead of the elections' commands: a client knows from its
+ * first reply on which master a slot was, so a replica promoted over that
+ * master later is a new server to its elections, not a resharding's
+ * target. A single server refuses the question once (cluster support
+ * disabled, or an ACL without CLUSTER SLOTS), and is not asked again. */
+static void ask_map(struct lio_mux *c)
+{
+    static const char *argv[2] = {"CLUSTER", "SLOTS"};
+    static const size_t lens[2] = {7, 5};
+
+    if (!c->url.sentinel && c->url.kind == LU_URL_TCP && !c->not_cluster)
+        (void) lio_conn_send(&c->cmd, LIO_TRANSPORT_TAG, 2, argv, lens);
+}
+
+static void on_map(struct lio_mux *c, enum lio_link link, const redisReply *m)
+{
+    if (apply_map(c, node_of_link(link), m) == 0)
+        return;
+    if (c->cluster)
+        want_refresh(c);
+    else
+        c->not_cluster = 1; /* an error, or no map: a single server */
+}
+
 static void deliver_probe(struct lio_mux *c, const struct lio_record *r)
 {
     static const char *argv[2] = {"CLUSTER", "SLOTS"};
@@ -452,16 +501,8 @@ static void deliver_probe(struct lio_mux *c, const struct lio_record *r)
         return;
     }
     c->probe_due = 0;
-    if (r->kind == REC_REPLY && m->type == REDIS_REPLY_ARRAY) {
-        struct lio_cluster_range *ranges =
-            calloc(m->elements ? m->elements : 1, sizeof *ranges);
-        int n = ranges != NULL ? lio_cluster_slots(m, ranges, m->elements) : -1;
-        if (n >= 0) {
-            (void) lio_cmap_apply(&c->map, ranges, n, c->probe_i);
-            c->refresh_wanted = 0;
-        }
-        free(ranges);
-    }
+    if (r->kind == REC_REPLY && apply_map(c, c->probe_i, m) == 0)
+        c->refresh_wanted = 0;
     /* An answer, or a failure: the next asks another node. */
     lio_conn_close(&c->probe);
     if (c->refresh_wanted)
@@ -537,6 +578,8 @@ static void deliver(struct lio_mux *c, const struct lio_record *r)
     }
     link = link_of_conn(c, r->conn);
     if (r->kind == REC_READY) {
+        if (link == LIO_LINK_CMD)
+            ask_map(c);
         lio_session_ready(&c->session, link, server_of(c, link, r->conn),
                           c->now);
     } else if (r->kind == REC_FAILED) {

@@ -71,6 +71,7 @@ struct lio_mux {
     lc_time probe_due;  /* its reply, once asked (0: not asked) */
     int refresh_wanted; /* the map is to be asked for */
     lc_time refresh_at; /* ... not before */
+    int not_cluster;    /* the URL's server said it is no cluster node */
     int sub_pick;       /* the node the notification link opens to */
     struct lio_record *queue;
     size_t queued, queue_cap;

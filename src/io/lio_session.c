@@ -37,7 +37,8 @@ static struct lio_slot *tag_slot(const struct lio_session *s, uint64_t tag)
 {
     size_t i = (size_t) (tag >> 40);
 
-    if (tag == LIO_PING_TAG || i >= s->nslots || s->slots[i] == NULL)
+    if (tag == LIO_PING_TAG || tag == LIO_TRANSPORT_TAG || i >= s->nslots ||
+        s->slots[i] == NULL)
         return NULL;
 #ifndef LIO_BREAK_STALE_TAG
     if (s->gens[i] != (uint8_t) (tag >> 32))

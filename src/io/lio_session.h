@@ -45,6 +45,9 @@ enum lio_link_state { LIO_LINK_DOWN = 0, LIO_LINK_OPENING, LIO_LINK_READY };
 
 /* The tag of the notification link's health-check PING. */
 #define LIO_PING_TAG UINT64_MAX
+/* A tag no election has: the transport's own commands on a command link,
+ * whose replies it keeps. */
+#define LIO_TRANSPORT_TAG (UINT64_MAX - 1)
 
 /* How to open a link. */
 struct lio_link_params {

@@ -258,6 +258,16 @@ static void *fake_main(void *arg)
             if (n <= 0)
                 break;
             buf[n] = '\0';
+            /* A single server's answer to the client's CLUSTER SLOTS, and
+             * the forged answer to whatever came with it. */
+            if (strstr(buf, "CLUSTER") != NULL) {
+                static const char no[] =
+                    "-ERR This instance has cluster support disabled\r\n";
+                if (write(fd, no, sizeof no - 1) != sizeof no - 1)
+                    break;
+                if (strstr(buf, "EVAL") == NULL)
+                    continue;
+            }
             if (strstr(buf, "PING") != NULL && strstr(buf, "EVAL") == NULL) {
                 if (write(fd, "+PONG\r\n", 7) != 7)
                     break;

@@ -1057,9 +1057,11 @@ static int link_target(struct proc *p, enum lio_link link)
  * single server. */
 static uint64_t server_of(const struct proc *p, enum lio_link link)
 {
-    return p->cluster && link != LIO_LINK_SUB
-               ? p->map.nodes[node_of_link(link)].lineage
-               : 0;
+    /* As lio_mux.c: the URL's server is lineage 1 from the first
+     * connection on, before anyone knows it is a Cluster's node 0. */
+    if (link == LIO_LINK_SUB)
+        return 0;
+    return p->cluster ? p->map.nodes[node_of_link(link)].lineage : 1;
 }
 
 static void t_open(void *ctx, enum lio_link link,
@@ -2605,6 +2607,13 @@ static void on_client(struct world *w, struct event *ev)
         p->open_deadline[link] = LC_NEVER;
         TRACE(w, p->index, "transport: %s link ready (conn #%d, server %llu)",
               link_name(link), ci, (unsigned long long) server_of(p, link));
+        if (w->cluster && link == LIO_LINK_CMD && !p->cluster &&
+            become_cluster(p) == 0) {
+            /* As lio_mux.c asks the URL's server for the map when the
+             * command link is ready (here on the transport's own
+             * connection, a moment later). */
+            p->refresh_wanted = 1;
+        }
         lio_session_ready(&p->s, link, server_of(p, link), local_now(p));
         break;
     case M_REFUSED:

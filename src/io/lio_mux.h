@@ -87,8 +87,9 @@ struct lio_mux {
 };
 
 /* Returns 0, or LEADER_ENOMEM / LEADER_ECONN (no epoll, eventfd or
- * timerfd). url is copied. A Redis Cluster is found out by its first
- * redirection: nothing is asked of a single server. */
+ * timerfd). url is copied. A Redis Cluster is found out by the slot map
+ * the URL's server gives when asked (a single server refuses once), or by
+ * its first redirection. */
 int lio_mux_init(struct lio_mux *c, const struct lu_url *url, uint64_t seed);
 
 /* Closes everything and frees every election still in the mux. */

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # plots.gp - the latency plots of docs/benchmarks.md, from the samples that
-# bench-peers writes (NAME.dat: value in ms, cumulative fraction).
+# bench-peers and bench-handover write (NAME.dat: value in ms, cumulative
+# fraction).
 # Run by bench/run: gnuplot -e "dir='OUT'; png='DOCS/bench'" plots.gp
 
 set terminal pngcairo size 1100,500 font "sans,10"
@@ -32,3 +33,12 @@ do for [what in "handover failover"] {
     unset multiplot
     unset output
 }
+
+# leader run alone (bench-handover), one curve per child, in bench/run's
+# order.
+child(i) = i == 1 ? "bench-stamp (static, no libc)" : \
+           "bench-stamp-dyn (dynamic, glibc)"
+set output sprintf("%s/run-handover.png", png)
+set title "leader run: from the old child's exit to the new child's start (ttl 2000 ms, wait 200 ms)"
+plot for [i=1:2] sprintf("%s/run-handover-%d.dat", dir, i) using (clamp($1)):2 lw 2 title child(i)
+unset output

@@ -10,13 +10,16 @@
  *     its commands stay out of the counts above);
  *   - many elections in one process, over one connection.
  * Every candidate process (bench-peer, host.js, leader run's child) stamps
- * its events with CLOCK_MONOTONIC, which is also ours. Prints the tables,
- * writes them to OUTDIR/results.md (and how the goals fare to
- * OUTDIR/goals.md) and the samples to OUTDIR/NAME.dat (sorted,
- * with their cumulative fraction, for the plots). Not a test: figures only.
+ * its events with CLOCK_MONOTONIC, which is also ours. leader run's child
+ * is --run-child (bench-stamp: static, its first act the stamp, so that
+ * the figure is leader run's and not the child's start-up), else
+ * bench-peer --child. Prints the tables, writes them to OUTDIR/results.md
+ * (and how the goals fare to OUTDIR/goals.md) and the samples to
+ * OUTDIR/NAME.dat (sorted, with their cumulative fraction, for the plots).
+ * Not a test: figures only.
  *
- * Usage: bench-peers [--quick] --peer PATH --leader PATH [--node PATH
- *                    --host-js PATH] OUTDIR */
+ * Usage: bench-peers [--quick] --peer PATH --leader PATH [--run-child PATH]
+ *                    [--node PATH --host-js PATH] OUTDIR */
 #define _GNU_SOURCE
 
 #include <errno.h>
@@ -45,7 +48,7 @@ static struct {
 } goals;
 
 static struct {
-    const char *peer, *leader, *node, *host_js, *out;
+    const char *peer, *leader, *run_child, *node, *host_js, *out;
     int quick, lanes;
     int have[NIMPL];
 } cfg;
@@ -337,7 +340,8 @@ static struct proc *host(enum impl im, const char *url, long ttl, long wait,
     return p;
 }
 
-/* `leader run` campaigning at once, with bench-peer --child as its child. */
+/* `leader run` campaigning at once, with --run-child or bench-peer --child
+ * as its child. */
 static struct proc *leader_run(const char *url, long ttl, long wait,
                                const char *key)
 {
@@ -354,8 +358,8 @@ static struct proc *leader_run(const char *url, long ttl, long wait,
                     "--wait",
                     num[1],
                     "--",
-                    (char *) cfg.peer,
-                    "--child",
+                    (char *) (cfg.run_child ? cfg.run_child : cfg.peer),
+                    cfg.run_child ? NULL : "--child",
                     NULL};
 
     snprintf(num[0], sizeof num[0], "%ld", ttl);
@@ -1332,7 +1336,8 @@ static void report_goals(const struct result *res)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench-peers [--quick] --peer PATH --leader PATH "
-                    "[--node PATH --host-js PATH] OUTDIR\n");
+                    "[--run-child PATH] [--node PATH --host-js PATH] "
+                    "OUTDIR\n");
     exit(2);
 }
 
@@ -1347,6 +1352,8 @@ static void parse_args(int argc, char **argv)
             cfg.peer = argv[++a];
         else if (strcmp(argv[a], "--leader") == 0 && v != NULL)
             cfg.leader = argv[++a];
+        else if (strcmp(argv[a], "--run-child") == 0 && v != NULL)
+            cfg.run_child = argv[++a];
         else if (strcmp(argv[a], "--node") == 0 && v != NULL)
             cfg.node = argv[++a];
         else if (strcmp(argv[a], "--host-js") == 0 && v != NULL)

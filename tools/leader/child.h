@@ -21,20 +21,21 @@ enum spawn_result {
     SPAWN_OK = 0,
     SPAWN_LATE,   /* the child found the deadline too close and gave up */
     SPAWN_NOEXEC, /* exec failed (err holds errno) */
-    SPAWN_FAILED  /* fork, pipe or memory failed (err holds errno) */
+    SPAWN_FAILED  /* clone, pipe or memory failed (err holds errno) */
 };
 
 /* Finds CMD like execvp would (a name without '/' is searched in $PATH).
  * Returns a malloc'd path, or NULL with errno set (ENOENT: not found). */
 char *child_resolve(const char *cmd);
 
-/* Forks and execs path with argv in a new process group; called by the
- * watchdog, which is the child's parent and guards it from the fork on.
+/* Starts path with argv in a new process group, as a clone that shares
+ * the caller's memory until it execs (child.c says why); called by the
+ * watchdog, which is the child's parent and guards it from the start.
  * The child, before it execs: takes PR_SET_PDEATHSIG = SIGKILL, gives up
  * (SPAWN_LATE) if now >= the page's deadline - margin_ms, and restores the
- * default signal dispositions and mask. A child that has not exec'd by the
- * deadline is killed (SPAWN_LATE). *pid is the child whenever it was
- * forked (0 if not): the caller reaps it. */
+ * default signal dispositions and mask. A child not yet seen to exec by
+ * the deadline is killed (SPAWN_LATE). *pid is the child whenever it was
+ * started (0 if not): the caller reaps it. */
 enum spawn_result child_spawn(const char *path, char *const argv[],
                               const struct child_env *env,
                               const struct wd_page *page, int64_t margin_ms,

@@ -357,8 +357,7 @@ static void spawn(struct run *r, int64_t now)
         ask_new_term(r);
         return;
     }
-    watchdog_set_deadline(&r->wd, r->deadline_ms);
-    if (watchdog_send(&r->wd, WD_SPAWN, 0, r->term) != 0) {
+    if (watchdog_spawn(&r->wd, r->term, r->deadline_ms) != 0) {
         log_error("cannot reach the watchdog: %s", strerror(errno));
         finish(r, 1);
         return;

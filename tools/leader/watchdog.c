@@ -92,13 +92,19 @@ static void reap(struct keeper *k)
     siginfo_t info;
     int none_left;
 
-    /* Kill the group while the exited child still pins its id. */
+    /* Kill the group while the exited child still pins its id. Whatever
+     * else is left of the tree hangs from our children now (the child's
+     * own children came to us before it became a zombie), so the sweep
+     * below finds it, and a child that leaves nothing behind is reported
+     * at once, without listing our children in /proc. */
     memset(&info, 0, sizeof info);
     if (k->child != 0 && !k->child_reaped &&
         waitid(P_PID, (id_t) k->child, &info, WEXITED | WNOHANG | WNOWAIT) ==
             0 &&
-        info.si_pid == k->child)
-        kill_tree(k);
+        info.si_pid == k->child) {
+        kill(-k->child, SIGKILL);
+        k->dying = 1;
+    }
     none_left = tree_reap(on_exit_of, k);
     if (k->child_reaped && !none_left && !k->dying)
         kill_tree(k);
@@ -380,6 +386,12 @@ void watchdog_set_deadline(const struct watchdog *w, int64_t deadline_ms)
 {
     atomic_store(&w->page->deadline_ms, deadline_ms);
     watchdog_send(w, WD_POKE, 0, 0);
+}
+
+int watchdog_spawn(const struct watchdog *w, uint64_t term, int64_t deadline_ms)
+{
+    atomic_store(&w->page->deadline_ms, deadline_ms);
+    return watchdog_send(w, WD_SPAWN, 0, term);
 }
 
 void watchdog_set_term(const struct watchdog *w, uint64_t term)

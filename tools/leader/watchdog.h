@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* watchdog.h - the process that owns `leader run`'s child: it forks the
+/* watchdog.h - the process that owns `leader run`'s child: it starts the
  * child, guards the child's whole process tree against the lease deadline,
  * and outlives the supervisor.
  *
@@ -100,6 +100,13 @@ int watchdog_send(const struct watchdog *w, int type, int code, uint64_t term);
 /* Publishes the lease deadline that guards the child's tree (0: none) and
  * pokes the watchdog. */
 void watchdog_set_deadline(const struct watchdog *w, int64_t deadline_ms);
+
+/* Publishes the deadline and asks for a child with LEADER_TERM = term, in
+ * one message (the request wakes the watchdog; a poke first would cost a
+ * second wake-up on the way to the child's start). 0, or -1 if the
+ * watchdog is gone. */
+int watchdog_spawn(const struct watchdog *w, uint64_t term,
+                   int64_t deadline_ms);
 
 /* Publishes the term of the leadership held (0: none), which the watchdog
  * releases if the supervisor dies. */

@@ -792,6 +792,15 @@ int lio_mux_init(struct lio_mux *c, const struct lu_url *url, uint64_t seed)
     return 0;
 }
 
+int lio_mux_init_servers(struct lio_mux *c, const struct lu_url *urls,
+                         size_t n, uint64_t seed)
+{
+    if (n == 1)
+        return lio_mux_init(c, urls, seed);
+    /* Quorum elections are being built: refused until they are whole. */
+    return LEADER_EINVAL;
+}
+
 void lio_mux_free(struct lio_mux *c)
 {
     close_all(c);

@@ -92,6 +92,16 @@ struct lio_mux {
  * its first redirection. */
 int lio_mux_init(struct lio_mux *c, const struct lu_url *url, uint64_t seed);
 
+/* The most servers of a quorum election (docs/protocol.md, Quorum). */
+#define LIO_QUORUM_MAX 7
+
+/* As lio_mux_init(), over n independent servers: n == 1 is
+ * lio_mux_init(urls), an odd n from 3 to LIO_QUORUM_MAX a quorum of them,
+ * each elected on a majority. LEADER_EINVAL for any other n, or for a
+ * Sentinel or Cluster URL among several. The urls are copied. */
+int lio_mux_init_servers(struct lio_mux *c, const struct lu_url *urls,
+                         size_t n, uint64_t seed);
+
 /* Closes everything and frees every election still in the mux. */
 void lio_mux_free(struct lio_mux *c);
 

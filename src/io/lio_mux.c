@@ -143,11 +143,17 @@ static int node_of_link(enum lio_link link)
     return link == LIO_LINK_CMD ? 0 : (int) link - LIO_LINK_NODE + 1;
 }
 
-/* The URL of map node i: the URL's, at the node's address. */
+/* The URL of map node i: the URL's, at the node's address; in quorum
+ * mode, server i's. */
 static void node_url(const struct lio_mux *c, int i, struct lu_url *u)
 {
-    const struct lio_cluster_node *a = &c->map.nodes[i].addr;
+    const struct lio_cluster_node *a;
 
+    if (c->nq > 1) {
+        *u = c->qurls[i];
+        return;
+    }
+    a = &c->map.nodes[i].addr;
     *u = c->url;
     u->kind = LU_URL_TCP;
     u->path[0] = '\0';
@@ -201,6 +207,8 @@ static struct lio_conn *conn_of(struct lio_mux *c, enum lio_link link)
  * failure. */
 static const struct lu_url *sub_target(struct lio_mux *c)
 {
+    if (c->nq > 1)
+        return &c->qurls[(size_t) c->sub_pick % c->nq];
     if (!c->cluster || c->map.n == 0)
         return &c->url;
     node_url(c, (int) ((size_t) c->sub_pick % c->map.n), &c->sub_url);
@@ -273,7 +281,7 @@ static int become_cluster(struct lio_mux *c)
 {
     if (c->cluster)
         return 0;
-    if (c->url.sentinel || c->url.kind != LU_URL_TCP ||
+    if (c->nq > 1 || c->url.sentinel || c->url.kind != LU_URL_TCP ||
         lio_cmap_init(&c->map, c->url.host, c->url.port) != 0)
         return -1;
     c->cluster = 1;
@@ -583,8 +591,8 @@ static void deliver(struct lio_mux *c, const struct lio_record *r)
         lio_session_ready(&c->session, link, server_of(c, link, r->conn),
                           c->now);
     } else if (r->kind == REC_FAILED) {
-        if (c->cluster && link == LIO_LINK_SUB)
-            c->sub_pick++;
+        if ((c->cluster || c->nq > 1) && link == LIO_LINK_SUB)
+            c->sub_pick++; /* any server hears what is published */
         else if (c->cluster)
             want_refresh(c); /* a master may have failed over */
         lio_session_failed(&c->session, link, r->error, r->text, c->now);
@@ -765,6 +773,7 @@ int lio_mux_init(struct lio_mux *c, const struct lu_url *url, uint64_t seed)
 
     memset(c, 0, sizeof *c);
     c->url = *url;
+    c->nq = 1;
     for (int i = 0; i < EP_NODE; i++)
         c->reg[i].fd = -1;
     c->tfd_armed = LC_NEVER;
@@ -792,13 +801,33 @@ int lio_mux_init(struct lio_mux *c, const struct lu_url *url, uint64_t seed)
     return 0;
 }
 
-int lio_mux_init_servers(struct lio_mux *c, const struct lu_url *urls,
-                         size_t n, uint64_t seed)
+int lio_mux_init_servers(struct lio_mux *c, const struct lu_url *urls, size_t n,
+                         uint64_t seed)
 {
+    int rc;
+
     if (n == 1)
         return lio_mux_init(c, urls, seed);
-    /* Quorum elections are being built: refused until they are whole. */
-    return LEADER_EINVAL;
+    if (n < 3 || n > LIO_QUORUM_MAX || n % 2 == 0)
+        return LEADER_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (urls[i].sentinel)
+            return LEADER_EINVAL;
+    rc = lio_mux_init(c, urls, seed);
+    if (rc != 0)
+        return rc;
+    c->qurls = malloc(n * sizeof *c->qurls);
+    if (c->qurls == NULL) {
+        lio_mux_free(c);
+        return LEADER_ENOMEM;
+    }
+    memcpy(c->qurls, urls, n * sizeof *c->qurls);
+    c->nq = n;
+    c->not_cluster = 1;
+    rc = lio_session_set_quorum(&c->session, (unsigned) n);
+    if (rc != 0)
+        lio_mux_free(c);
+    return rc;
 }
 
 void lio_mux_free(struct lio_mux *c)
@@ -813,6 +842,7 @@ void lio_mux_free(struct lio_mux *c)
             freeReplyObject(c->queue[i].reply);
     lio_session_free(&c->session);
     free(c->queue);
+    free(c->qurls);
     close(c->epfd);
     close(c->evfd);
     close(c->tfd);

@@ -73,6 +73,9 @@ struct lio_mux {
     lc_time refresh_at; /* ... not before */
     int not_cluster;    /* the URL's server said it is no cluster node */
     int sub_pick;       /* the node the notification link opens to */
+    /* Quorum mode: the servers, [0] being url; nq is 1 otherwise. */
+    struct lu_url *qurls;
+    size_t nq;
     struct lio_record *queue;
     size_t queued, queue_cap;
     int dropped; /* a record could not be queued */
@@ -99,8 +102,8 @@ int lio_mux_init(struct lio_mux *c, const struct lu_url *url, uint64_t seed);
  * lio_mux_init(urls), an odd n from 3 to LIO_QUORUM_MAX a quorum of them,
  * each elected on a majority. LEADER_EINVAL for any other n, or for a
  * Sentinel or Cluster URL among several. The urls are copied. */
-int lio_mux_init_servers(struct lio_mux *c, const struct lu_url *urls,
-                         size_t n, uint64_t seed);
+int lio_mux_init_servers(struct lio_mux *c, const struct lu_url *urls, size_t n,
+                         uint64_t seed);
 
 /* Closes everything and frees every election still in the mux. */
 void lio_mux_free(struct lio_mux *c);

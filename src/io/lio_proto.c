@@ -100,6 +100,136 @@
     "return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]),\n"       \
     "        redis.call('GET', KEYS[2])}\n"
 
+/* ---- quorum mode: the scripts each of the N servers runs ----
+ *
+ * KEYS[3] holds the run id of the server that last wrote the counter: a
+ * counter is read only by the run that wrote it (the client passes the
+ * run id it read with INFO on the connection, which no restart survives),
+ * so a server that restarted empty or from an older copy of its data is
+ * never a source of a term (docs/protocol.md, Quorum). Terms are compared
+ * as canonical decimal strings: longer is larger, then byte order. */
+
+/* The counter if this run wrote it, else false. */
+#define Q_COUNTER(run)                                                         \
+    "local c = false\n"                                                        \
+    "if redis.call('GET', KEYS[3]) == " run " then\n"                          \
+    "  c = redis.call('GET', KEYS[2])\n"                                       \
+    "end\n"
+
+/* a > b, for canonical decimal strings. */
+#define Q_ABOVE                                                                \
+    "local function above(a, b)\n"                                             \
+    "  return #a > #b or (#a == #b and a > b)\n"                               \
+    "end\n"
+
+/* ARGV: id, ttl, run. {1, counter or nil, server clock in ms} when the key
+ * is (now) ours, else {0, holder, pttl, counter or nil}. No term is taken
+ * here: the client commits one to a majority in a second step. */
+#define QSCRIPT_GRANT                                                          \
+    Q_COUNTER("ARGV[3]")                                                       \
+    "local h = redis.call('GET', KEYS[1])\n"                                   \
+    "if h and h ~= ARGV[1] then\n"                                             \
+    "  return {0, h, redis.call('PTTL', KEYS[1]), c}\n"                        \
+    "end\n"                                                                    \
+    "if redis.replicate_commands then redis.replicate_commands() end\n"        \
+    "local now = redis.call('TIME')\n"                                         \
+    "if h then\n"                                                              \
+    "  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"                              \
+    "else\n"                                                                   \
+    "  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"                   \
+    "end\n"                                                                    \
+    "return {1, c, tonumber(now[1]) * 1000 +\n"                                \
+    "  math.floor(tonumber(now[2]) / 1000)}\n"
+
+/* ARGV: id, term, run. 1 if the key is ours and the counter is now the
+ * term (raised, never lowered), else 0. */
+#define QSCRIPT_COMMIT                                                         \
+    Q_ABOVE Q_COUNTER(                                                         \
+        "ARGV[3]") "if redis.call('GET', KEYS[1]) ~= ARGV[1] or\n"             \
+                   "   (c and above(c, ARGV[2])) then\n"                       \
+                   "  return 0\n"                                              \
+                   "end\n"                                                     \
+                   "redis.call('SET', KEYS[2], ARGV[2])\n"                     \
+                   "redis.call('SET', KEYS[3], ARGV[3])\n"                     \
+                   "redis.call('PUBLISH', KEYS[1] .. ':events',\n"             \
+                   "  'elected ' .. ARGV[2] .. ' ' .. ARGV[1])\n"              \
+                   "return 1\n"
+
+/* ARGV: id, term, ttl, run. 1 if extended: the key is ours and no later
+ * term was committed here; a counter behind the term (or of another run)
+ * is raised to it, so a server that came back empty stops lagging. */
+#define QSCRIPT_RENEW                                                          \
+    Q_ABOVE Q_COUNTER(                                                         \
+        "ARGV[4]") "if redis.call('GET', KEYS[1]) ~= ARGV[1] or\n"             \
+                   "   (c and above(c, ARGV[2])) then\n"                       \
+                   "  return 0\n"                                              \
+                   "end\n"                                                     \
+                   "if c ~= ARGV[2] then\n"                                    \
+                   "  redis.call('SET', KEYS[2], ARGV[2])\n"                   \
+                   "  redis.call('SET', KEYS[3], ARGV[4])\n"                   \
+                   "end\n"                                                     \
+                   "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"                 \
+                   "return 1\n"
+
+/* ARGV: id, term, run. 1 if deleted: the key is ours and no later term
+ * was committed here. */
+#define QSCRIPT_RELEASE                                                        \
+    Q_ABOVE Q_COUNTER(                                                         \
+        "ARGV[3]") "if redis.call('GET', KEYS[1]) ~= ARGV[1] or\n"             \
+                   "   (c and above(c, ARGV[2])) then\n"                       \
+                   "  return 0\n"                                              \
+                   "end\n"                                                     \
+                   "redis.call('DEL', KEYS[1])\n"                              \
+                   "redis.call('PUBLISH', KEYS[1] .. ':events',\n"             \
+                   "  'released ' .. ARGV[2] .. ' ' .. ARGV[1])\n"             \
+                   "return 1\n"
+
+/* ARGV: run. {holder or nil, pttl, counter or nil}. */
+#define QSCRIPT_READ                                                           \
+    Q_COUNTER("ARGV[1]")                                                       \
+    "return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]), c}\n"
+
+static const struct {
+    enum lc_qwire wire;
+    const char *body;
+} qscripts[] = {
+    {LC_QW_GRANT, QSCRIPT_GRANT}, {LC_QW_COMMIT, QSCRIPT_COMMIT},
+    {LC_QW_RENEW, QSCRIPT_RENEW}, {LC_QW_RELEASE, QSCRIPT_RELEASE},
+    {LC_QW_READ, QSCRIPT_READ},
+};
+
+#define NQSCRIPTS (sizeof qscripts / sizeof qscripts[0])
+
+_Static_assert(NQSCRIPTS == sizeof((struct lio_shas *) 0)->qhex /
+                                sizeof((struct lio_shas *) 0)->qhex[0],
+               "one digest per quorum script");
+
+static int qscript_index(enum lc_qwire wire)
+{
+    for (size_t i = 0; i < NQSCRIPTS; i++)
+        if (qscripts[i].wire == wire)
+            return (int) i;
+    return -1;
+}
+
+const char *lio_qscript_body(enum lc_qwire wire)
+{
+    int i = qscript_index(wire);
+
+    return i < 0 ? NULL : qscripts[i].body;
+}
+
+enum lc_qwire lio_qscript_named(const struct lio_shas *s, const char *text,
+                                size_t len, int is_sha)
+{
+    for (size_t i = 0; i < NQSCRIPTS; i++) {
+        const char *t = is_sha ? s->qhex[i] : qscripts[i].body;
+        if (strlen(t) == len && memcmp(t, text, len) == 0)
+            return qscripts[i].wire;
+    }
+    return LC_QW_NONE;
+}
+
 /* Keyed by command kind, in no particular order: lookups search it. */
 static const struct {
     enum lc_cmd_kind kind;
@@ -136,6 +266,9 @@ int lio_shas_init(struct lio_shas *s)
 {
     for (size_t i = 0; i < NSCRIPTS; i++)
         if (lu_sha1_hex(scripts[i].body, strlen(scripts[i].body), s->hex[i]))
+            return -1;
+    for (size_t i = 0; i < NQSCRIPTS; i++)
+        if (lu_sha1_hex(qscripts[i].body, strlen(qscripts[i].body), s->qhex[i]))
             return -1;
     return 0;
 }
@@ -193,6 +326,11 @@ const char *lio_channel(const struct lio_names *n, char buf[LIO_KEY_MAX])
     return derive(n, 0, ":events", buf);
 }
 
+const char *lio_run_key(const struct lio_names *n, char buf[LIO_KEY_MAX])
+{
+    return derive(n, 1, ":run", buf);
+}
+
 /* ---- argument vectors ---- */
 
 /* term in decimal into out (at least 21 bytes), without snprintf. */
@@ -248,6 +386,100 @@ void lio_argv_script(struct lio_argv *a, enum lc_cmd_kind kind, uint64_t term,
     case LC_CMD_PROBE:
         break;
     }
+}
+
+const char *lio_qsha_of(const struct lio_shas *s, enum lc_qwire wire)
+{
+    int i = qscript_index(wire);
+
+    return i < 0 ? "" : s->qhex[i];
+}
+
+void lio_argv_qscript(struct lio_argv *a, enum lc_qwire wire, uint64_t term,
+                      const struct lio_names *n, const char *id,
+                      const char *ttl_text, const char *run, const char *sha)
+{
+    assert(lio_qscript_body(wire) != NULL);
+    a->argc = 0;
+    format_u64(term, a->term);
+    push(a, sha != NULL ? "EVALSHA" : "EVAL");
+    push(a, sha != NULL ? sha : lio_qscript_body(wire));
+    push(a, "3");
+    push(a, n->holder_key);
+    push(a, lio_term_key(n, a->term_key));
+    push(a, lio_run_key(n, a->run_key));
+    switch (wire) {
+    case LC_QW_GRANT:
+        push(a, id);
+        push(a, ttl_text);
+        break;
+    case LC_QW_RENEW:
+        push(a, id);
+        push(a, a->term);
+        push(a, ttl_text);
+        break;
+    case LC_QW_COMMIT:
+    case LC_QW_RELEASE:
+        push(a, id);
+        push(a, a->term);
+        break;
+    default:
+        break;
+    }
+    push(a, run);
+}
+
+void lio_argv_info(struct lio_argv *a)
+{
+    a->argc = 0;
+    push(a, "INFO");
+    push(a, "server");
+}
+
+/* The value of "field:" on a line of an INFO reply, into out; 0 or -1. */
+static int info_field(const char *text, size_t len, const char *field,
+                      char *out, size_t cap)
+{
+    size_t f = strlen(field);
+
+    for (size_t at = 0; at < len;) {
+        const char *line = text + at;
+        const char *end = memchr(line, '\n', len - at);
+        size_t n = end != NULL ? (size_t) (end - line) : len - at;
+        if (n > 0 && line[n - 1] == '\r')
+            n--;
+        if (n > f && memcmp(line, field, f) == 0 && line[f] == ':') {
+            size_t v = n - f - 1;
+            if (v == 0 || v >= cap)
+                return -1;
+            memcpy(out, line + f + 1, v);
+            out[v] = '\0';
+            return 0;
+        }
+        at += (end != NULL ? (size_t) (end - line) + 1 : len - at);
+    }
+    return -1;
+}
+
+int lio_parse_info(const char *text, size_t len, struct lio_server_info *si)
+{
+    char up[24];
+    long long secs = 0;
+
+    if (text == NULL ||
+        info_field(text, len, "run_id", si->run_id, sizeof si->run_id) != 0 ||
+        info_field(text, len, "uptime_in_seconds", up, sizeof up) != 0)
+        return -1;
+    for (const char *p = up; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9' || secs > 1000000000000LL)
+            return -1;
+        secs = secs * 10 + (*p - '0');
+    }
+    for (const char *p = si->run_id; *p != '\0'; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return -1;
+    si->uptime_s = secs;
+    return 0;
 }
 
 void lio_argv_probe(struct lio_argv *a, const struct lio_names *n)

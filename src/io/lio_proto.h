@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "core/lc_core.h"
+#include "core/lc_quorum.h"
 
 /* LEADER_TERM_MAX as the scripts spell it (a unit test checks they agree). */
 #define LIO_TERM_MAX "9000000000000000"
@@ -44,6 +45,8 @@ void lio_names_make(struct lio_names *names, const char *key_hex);
 /* The term counter's key and the notification channel, into buf. */
 const char *lio_term_key(const struct lio_names *n, char buf[LIO_KEY_MAX]);
 const char *lio_channel(const struct lio_names *n, char buf[LIO_KEY_MAX]);
+/* Quorum mode: the run id of the server that wrote the term counter. */
+const char *lio_run_key(const struct lio_names *n, char buf[LIO_KEY_MAX]);
 
 /* ---- scripts ---- */
 
@@ -55,6 +58,7 @@ const char *lio_script_body(enum lc_cmd_kind kind);
 /* The SHA1 hex digests of the scripts, for EVALSHA. */
 struct lio_shas {
     char hex[4][41];
+    char qhex[5][41]; /* the quorum scripts' */
 };
 
 /* 0, or -1 when out of memory. */
@@ -68,9 +72,18 @@ const char *lio_sha_of(const struct lio_shas *s, enum lc_cmd_kind kind);
 enum lc_cmd_kind lio_script_named(const struct lio_shas *s, const char *text,
                                   size_t len, int is_sha);
 
+/* Quorum mode (lc_quorum.h): the Lua body of the script for wire (NULL
+ * for PROBE, a plain PTTL), its digest, and the wire whose body or digest
+ * text[0..len) is (LC_QW_NONE for none). KEYS[1] is the holder key,
+ * KEYS[2] the term counter, KEYS[3] the run id that wrote the counter. */
+const char *lio_qscript_body(enum lc_qwire wire);
+const char *lio_qsha_of(const struct lio_shas *s, enum lc_qwire wire);
+enum lc_qwire lio_qscript_named(const struct lio_shas *s, const char *text,
+                                size_t len, int is_sha);
+
 /* ---- argument vectors ---- */
 
-#define LIO_ARGV_MAX 8
+#define LIO_ARGV_MAX 10
 
 /* A command ready to send. The strings point into the vector itself, into
  * the names, the id and the text given to the builder, all of which must
@@ -81,6 +94,7 @@ struct lio_argv {
     size_t lens[LIO_ARGV_MAX];
     char term[24];
     char term_key[LIO_KEY_MAX];
+    char run_key[LIO_KEY_MAX];
 };
 
 /* EVALSHA sha 2 holder term_key ARGV..., or EVAL body ... when sha is
@@ -94,6 +108,31 @@ struct lio_argv {
 void lio_argv_script(struct lio_argv *a, enum lc_cmd_kind kind, uint64_t term,
                      const struct lio_names *n, const char *id,
                      const char *ttl_text, const char *sha);
+
+/* Quorum mode: EVALSHA sha 3 holder term_key run_key ARGV..., or EVAL
+ * body ... when sha is NULL. run is the server's run id, last of ARGV:
+ *   GRANT    id, ttl             -> {1, counter|nil, clock ms}
+ *                                   | {0, holder, pttl, counter|nil}
+ *   COMMIT   id, term            -> 1 | 0
+ *   RENEW    id, term, ttl       -> 1 | 0
+ *   RELEASE  id, term            -> 1 | 0
+ *   READ     (none)              -> {holder|nil, pttl, counter|nil}
+ * where a counter is given only if this run of the server wrote it. */
+void lio_argv_qscript(struct lio_argv *a, enum lc_qwire wire, uint64_t term,
+                      const struct lio_names *n, const char *id,
+                      const char *ttl_text, const char *run, const char *sha);
+
+/* INFO server: asked on every connection to a server of a quorum. */
+void lio_argv_info(struct lio_argv *a);
+
+/* What quorum mode reads of INFO server. */
+struct lio_server_info {
+    char run_id[48];
+    long long uptime_s;
+};
+
+/* 0, or -1 when the text lacks run_id or uptime_in_seconds. */
+int lio_parse_info(const char *text, size_t len, struct lio_server_info *si);
 
 /* A follower's look between tries: PTTL holder. */
 void lio_argv_probe(struct lio_argv *a, const struct lio_names *n);

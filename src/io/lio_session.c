@@ -37,8 +37,8 @@ static struct lio_slot *tag_slot(const struct lio_session *s, uint64_t tag)
 {
     size_t i = (size_t) (tag >> 40);
 
-    if (tag == LIO_PING_TAG || tag == LIO_TRANSPORT_TAG || i >= s->nslots ||
-        s->slots[i] == NULL)
+    if (tag == LIO_PING_TAG || tag == LIO_TRANSPORT_TAG ||
+        tag == LIO_INFO_TAG || i >= s->nslots || s->slots[i] == NULL)
         return NULL;
 #ifndef LIO_BREAK_STALE_TAG
     if (s->gens[i] != (uint8_t) (tag >> 32))
@@ -100,6 +100,22 @@ static void heap_remove(struct lio_session *s, struct lio_slot *e)
 }
 
 /* ---- the links ---- */
+
+static int quorum(const struct lio_session *s);
+static int cmd_ready(const struct lio_session *s, const struct lio_slot *e);
+static void q_open_links(struct lio_session *s);
+static void q_send_cmd(struct lio_slot *e, const struct lc_cmd *cmd);
+static void q_timed_out(struct lio_slot *e);
+static void q_settle(struct lio_session *s);
+static void q_close_unused(struct lio_session *s);
+static lc_time q_deadline(const struct lio_session *s);
+static void q_abandon(struct lio_slot *e);
+static void q_on_ready(struct lio_session *s, unsigned i);
+static void q_server_down(struct lio_session *s, unsigned i, int error,
+                          const char *text);
+static void q_on_reply(struct lio_session *s, unsigned i, uint64_t tag,
+                       const struct lc_value *v);
+static int link_server(const struct lio_session *s, enum lio_link link);
 
 static enum lio_link_state link_state(const struct lio_session *s,
                                       enum lio_link link)
@@ -228,6 +244,10 @@ static void resend(struct lio_slot *e)
 static void send_cmd(struct lio_slot *e, const struct lc_cmd *cmd)
 {
     e->last_cmd = *cmd;
+    if (quorum(e->session)) {
+        q_send_cmd(e, cmd);
+        return;
+    }
     e->hops = 0;
     e->asking = 0;
     e->resend_at = 0;
@@ -253,7 +273,13 @@ static void connect_for(struct lio_session *s, struct lio_slot *e)
 {
     enum lio_link_state st = link_state(s, e->link);
 
-    if (st == LIO_LINK_DOWN) {
+    if (quorum(s)) {
+        q_open_links(s);
+        if (cmd_ready(s, e) && !e->ready_owed) {
+            e->ready_owed = 1;
+            s->owed++;
+        }
+    } else if (st == LIO_LINK_DOWN) {
         /* The core gives up at its connect deadline, connect_timeout
          * from now: the opening, lookup included, has exactly that long. */
         struct lio_link_params p = {(long) lc_connect_timeout(e->core),
@@ -273,8 +299,10 @@ static void apply(struct lio_slot *e, const struct lc_output *o)
 {
     struct lio_session *s = e->session;
 
-    if ((o->actions & LC_ACT_DISCONNECT) && lc_busy(e->core) &&
-        link_state(s, e->link) != LIO_LINK_DOWN) {
+    if ((o->actions & LC_ACT_DISCONNECT) && lc_busy(e->core) && quorum(s)) {
+        q_timed_out(e);
+    } else if ((o->actions & LC_ACT_DISCONNECT) && lc_busy(e->core) &&
+               link_state(s, e->link) != LIO_LINK_DOWN) {
         /* A command timed out: the link is stuck for everyone. */
         link_close(s, e->link);
 #ifndef LIO_BREAK_NO_TIMEOUT_FANOUT
@@ -502,6 +530,350 @@ static void on_cmd_reply(struct lio_session *s, enum lio_link link,
     step(e, &in);
 }
 
+/* ---- quorum mode ----
+ *
+ * The core asks for one command; its op (lc_quorum.h) says what each
+ * server is sent and what the replies mean together. Each server's link
+ * is opened for the session as a whole, asked INFO server once it is
+ * ready (its run id and how long it has been up), and reopened after a
+ * backoff when it fails; a core is CONNECTED while a majority of servers
+ * are usable. One server's failure is a failed reply in every op that
+ * waits on it, never a lost connection. */
+
+static int quorum(const struct lio_session *s)
+{
+    return s->nservers > 1;
+}
+
+enum lio_link lio_server_link(unsigned i)
+{
+    return i == 0 ? LIO_LINK_CMD : (enum lio_link)(LIO_LINK_NODE + i - 1);
+}
+
+/* The server on link, or -1. */
+static int link_server(const struct lio_session *s, enum lio_link link)
+{
+    unsigned i = link == LIO_LINK_CMD    ? 0
+                 : link >= LIO_LINK_NODE ? (unsigned) link - LIO_LINK_NODE + 1
+                                         : UINT32_MAX;
+
+    return i < s->nservers ? (int) i : -1;
+}
+
+static unsigned usable_servers(const struct lio_session *s)
+{
+    unsigned k = 0;
+
+    for (unsigned i = 0; i < s->nservers; i++)
+        k += s->qs[i].usable != 0;
+    return k;
+}
+
+/* Whether an election's commands can go out: in quorum mode, to a
+ * majority of usable servers. */
+static int cmd_ready(const struct lio_session *s, const struct lio_slot *e)
+{
+    if (quorum(s))
+        return usable_servers(s) >= lc_q_majority(s->nservers);
+    return link_state(s, e->link) == LIO_LINK_READY;
+}
+
+static void q_open_links(struct lio_session *s)
+{
+    struct lio_link_params p = {(long) timing(s).sub_timeout,
+                                timing(s).keepalive_s};
+
+    for (unsigned i = 0; i < s->nservers; i++)
+        if (link_state(s, lio_server_link(i)) == LIO_LINK_DOWN &&
+            s->now >= s->qs[i].retry_at)
+            s->t.open(s->t.ctx, lio_server_link(i), &p, s->now);
+}
+
+/* Sends wire to server i for e's op: 0, or -1 when it cannot go. */
+static int q_send_one(struct lio_slot *e, unsigned i, enum lc_qwire wire,
+                      uint64_t term, uint64_t tag, int eval)
+{
+    struct lio_session *s = e->session;
+    struct lio_argv a;
+
+    if (!s->qs[i].usable)
+        return -1;
+    if (wire == LC_QW_PROBE)
+        lio_argv_probe(&a, e->names);
+    else
+        lio_argv_qscript(&a, wire, term, e->names, lc_id(e->core), e->ttl_text,
+                         s->qs[i].run_id,
+                         eval ? NULL : lio_qsha_of(&s->shas, wire));
+    return s->t.send(s->t.ctx, lio_server_link(i), tag, a.argc, a.argv, a.lens);
+}
+
+/* Sends the op's current round; what the op says after the servers that
+ * cannot be reached are counted as failed. */
+static enum lc_qnext q_round(struct lio_slot *e)
+{
+    struct lc_qop *op = e->qop;
+    unsigned targets = lc_qop_targets(op);
+    enum lc_qnext next = LC_QN_WAIT;
+
+    for (unsigned i = 0; i < op->n && !op->done; i++)
+        if ((targets & 1u << i) &&
+            q_send_one(e, i, lc_qop_wire(op), lc_qop_term(op),
+                       make_tag(e, op->cmd.seq), 0) != 0)
+            next = lc_qop_fail(op, i, LEADER_ECONN, "server not connected",
+                               e->session->now);
+    return op->done ? LC_QN_DONE : next;
+}
+
+/* Releases what an acquire that did not win holds, at once: nobody waits
+ * a ttl for it. The replies are not awaited (the key expires anyway), so
+ * the script goes as EVAL: the server may never have cached it. */
+static void q_release_grants(struct lio_slot *e)
+{
+    unsigned set = lc_qop_release_set(e->qop);
+
+    for (unsigned i = 0; i < e->qop->n; i++)
+        if (set & 1u << i)
+            (void) q_send_one(e, i, LC_QW_RELEASE, lc_qop_term(e->qop),
+                              LIO_PING_TAG, 1);
+}
+
+/* Carries the op on after it was fed: 1 when its result is for the core. */
+static int q_next(struct lio_slot *e, enum lc_qnext next)
+{
+    struct lc_qop *op = e->qop;
+
+    while (next == LC_QN_COMMIT) {
+        if (op->term > e->qfloor)
+            e->qfloor = op->term;
+        next = q_round(e);
+    }
+    if (next != LC_QN_DONE)
+        return 0;
+    q_release_grants(e);
+    return 1;
+}
+
+/* The op's result to its core, if the core still awaits it. */
+static void q_deliver(struct lio_slot *e)
+{
+    struct lc_input in = {.kind = LC_IN_REPLY,
+                          .seq = e->qop->cmd.seq,
+                          .value = lc_qop_result(e->qop)};
+
+    if (lc_awaiting(e->core) && lc_last_seq(e->core) == in.seq)
+        step(e, &in);
+}
+
+/* An acquire given up before its end: its grants go back. */
+static void q_abandon(struct lio_slot *e)
+{
+    if (e->qop->round > 0 && !e->qop->done) {
+        q_release_grants(e);
+        e->qop->done = 1;
+    }
+}
+
+static void q_send_cmd(struct lio_slot *e, const struct lc_cmd *cmd)
+{
+    struct lio_session *s = e->session;
+
+    q_abandon(e);
+    lc_qop_begin(e->qop, cmd, s->nservers, lc_ttl(e->core), e->qfloor, s->now);
+    if (q_next(e, q_round(e)) && !e->qowed) {
+        /* Inside the core's step: the result waits for settle(). */
+        e->qowed = 1;
+        s->qowed++;
+    }
+}
+
+/* Feeds server i's news to every op that waits on it. */
+static void q_fail_ops(struct lio_session *s, unsigned i, int error,
+                       const char *text)
+{
+    for (size_t k = 0; k < s->nslots; k++) {
+        struct lio_slot *e = s->slots[k];
+        if (e != NULL && e->qop != NULL && e->qop->round > 0 && !e->qop->done &&
+            q_next(e, lc_qop_fail(e->qop, i, error, text, s->now)))
+            q_deliver(e);
+    }
+}
+
+/* Too few servers left to reach a majority: the elections still waiting
+ * for one hear why now, rather than at their connect deadline. */
+static void q_fail_connecting(struct lio_session *s, int error,
+                              const char *text)
+{
+    unsigned alive = 0;
+
+    for (unsigned i = 0; i < s->nservers; i++)
+        alive += s->qs[i].usable ||
+                 link_state(s, lio_server_link(i)) != LIO_LINK_DOWN;
+    if (alive >= lc_q_majority(s->nservers))
+        return;
+    for (size_t k = 0; k < s->nslots; k++) {
+        struct lio_slot *e = s->slots[k];
+        if (e != NULL && lc_conn_state(e->core) == LC_CONNECTING)
+            step_kind(e, LC_IN_CONN_FAILED, error, text);
+    }
+}
+
+/* Server i's link is down (failed, or closed by the session). */
+static void q_server_down(struct lio_session *s, unsigned i, int error,
+                          const char *text)
+{
+    struct lio_qserver *q = &s->qs[i];
+
+    q->usable = 0;
+    q->failures++;
+    q->retry_at = s->now + lc_backoff(&s->rng, q->failures, 1000);
+    q_fail_ops(s, i, error, text);
+    q_fail_connecting(s, error, text);
+}
+
+static void q_on_info(struct lio_session *s, unsigned i,
+                      const struct lc_value *v)
+{
+    struct lio_server_info si;
+    struct lio_qserver *q = &s->qs[i];
+    char why[LC_MSG_MAX];
+
+    if (v->type != LC_VAL_STR || lio_parse_info(v->str, v->len, &si) != 0) {
+        snprintf(
+            why, sizeof why, "INFO server: %.*s",
+            v->type == LC_VAL_ERR ? (int) (v->len < 120 ? v->len : 120) : 38,
+            v->type == LC_VAL_ERR ? v->str : "no run_id or uptime_in_seconds");
+        link_close(s, lio_server_link(i));
+        q_server_down(s, i,
+                      v->type == LC_VAL_ERR ? lc_classify_error(v->str, v->len)
+                                            : LEADER_EPROTO,
+                      why);
+        return;
+    }
+    q->usable = 1;
+    q->failures = 0;
+    /* Uptime counts whole seconds: the restart was at most this long
+     * ago. */
+    q->restart_bound = s->now - (lc_time) si.uptime_s * 1000;
+    memcpy(q->run_id, si.run_id, sizeof q->run_id);
+    if (usable_servers(s) < lc_q_majority(s->nservers))
+        return;
+    for (size_t k = 0; k < s->nslots; k++) {
+        struct lio_slot *e = s->slots[k];
+        if (e != NULL && lc_conn_state(e->core) == LC_CONNECTING)
+            connected(e);
+    }
+}
+
+static void q_on_ready(struct lio_session *s, unsigned i)
+{
+    struct lio_argv a;
+
+    lio_argv_info(&a);
+    s->qs[i].usable = 0;
+    if (s->t.send(s->t.ctx, lio_server_link(i), LIO_INFO_TAG, a.argc, a.argv,
+                  a.lens) != 0) {
+        link_close(s, lio_server_link(i));
+        q_server_down(s, i, LEADER_ECONN, "INFO server could not be sent");
+    }
+}
+
+static void q_on_reply(struct lio_session *s, unsigned i, uint64_t tag,
+                       const struct lc_value *v)
+{
+    struct lio_slot *e = tag_slot(s, tag);
+    struct lc_qop *op;
+
+    if (tag == LIO_INFO_TAG) {
+        q_on_info(s, i, v);
+        return;
+    }
+    if (e == NULL || e->qop == NULL)
+        return;
+    op = e->qop;
+    if (op->round == 0 || op->done ||
+        (tag & SEQ_MASK) != (op->cmd.seq & SEQ_MASK))
+        return;
+    if (is_error(v, "NOSCRIPT") && op->st[i] == LC_QS_WAITING &&
+        !(op->late & 1u << i) &&
+        q_send_one(e, i, lc_qop_wire(op), lc_qop_term(op), tag, 1) == 0)
+        return; /* the body goes; the lease still counts from the send */
+    if (q_next(e, lc_qop_reply(op, i, v,
+                               lc_q_eligible(s->qs[i].restart_bound,
+                                             lc_ttl(e->core), s->now),
+                               s->now)))
+        q_deliver(e);
+}
+
+/* A core's command timed out: the servers it still waits on are stuck
+ * for everyone. Their links are closed after the step (settle). */
+static void q_timed_out(struct lio_slot *e)
+{
+    struct lc_qop *op = e->qop;
+
+    if (op->round == 0 || op->done)
+        return;
+    for (unsigned i = 0; i < op->n; i++)
+        if (op->st[i] == LC_QS_WAITING || (op->late & 1u << i))
+            e->session->qstuck |= 1u << i;
+}
+
+/* What settle() owes in quorum mode: the stuck links closed, the results
+ * that came inside a step delivered. */
+static void q_settle(struct lio_session *s)
+{
+    while (s->qstuck != 0) {
+        unsigned i = (unsigned) __builtin_ctz(s->qstuck);
+        s->qstuck &= s->qstuck - 1;
+        link_close(s, lio_server_link(i));
+        q_server_down(s, i, LEADER_ETIMEDOUT, "the server did not answer");
+    }
+    for (size_t k = 0; k < s->nslots && s->qowed > 0; k++) {
+        struct lio_slot *e = s->slots[k];
+        if (e == NULL || !e->qowed)
+            continue;
+        e->qowed = 0;
+        s->qowed--;
+        q_deliver(e);
+    }
+}
+
+/* No election holds the servers any more: every link closes. */
+static void q_close_unused(struct lio_session *s)
+{
+    if (s->books[LIO_LINK_CMD].attached != 0)
+        return;
+    for (unsigned i = 0; i < s->nservers; i++) {
+        link_close(s, lio_server_link(i));
+        s->qs[i].usable = 0;
+    }
+}
+
+static lc_time q_deadline(const struct lio_session *s)
+{
+    lc_time d = LC_NEVER;
+
+    if (!quorum(s) || s->books[LIO_LINK_CMD].attached == 0)
+        return d;
+    for (unsigned i = 0; i < s->nservers; i++)
+        if (link_state(s, lio_server_link(i)) == LIO_LINK_DOWN &&
+            s->qs[i].retry_at < d)
+            d = s->qs[i].retry_at;
+    return d;
+}
+
+int lio_session_set_quorum(struct lio_session *s, unsigned n)
+{
+    if (n < 3 || n > LC_QUORUM_MAX || n % 2 == 0 || s->nslots != 0)
+        return LEADER_EINVAL;
+    for (unsigned i = 0; i < n; i++) {
+        if (book(s, lio_server_link(i)) == NULL)
+            return LEADER_ENOMEM;
+        s->qs[i].restart_bound = LC_NEVER;
+    }
+    s->nservers = n;
+    return 0;
+}
+
 /* ---- the notification link ---- */
 
 static void unsubscribed_all(struct lio_session *s)
@@ -584,6 +956,10 @@ static void check_sub(struct lio_session *s)
 static void settle(struct lio_session *s)
 {
     for (;;) {
+        if (s->qstuck != 0 || s->qowed != 0) {
+            q_settle(s);
+            continue;
+        }
         if (s->breaker != NULL) {
             const struct lio_slot *by = s->breaker;
             s->breaker = NULL;
@@ -598,10 +974,13 @@ static void settle(struct lio_session *s)
                 continue;
             e->ready_owed = 0;
             s->owed--;
-            if (lc_conn_state(e->core) == LC_CONNECTING &&
-                link_state(s, e->link) == LIO_LINK_READY)
+            if (lc_conn_state(e->core) == LC_CONNECTING && cmd_ready(s, e))
                 connected(e);
         }
+    }
+    if (quorum(s)) {
+        q_close_unused(s);
+        return;
     }
     for (size_t i = 0; i < s->nbooks; i++)
         if (is_cmd_link((enum lio_link) i) && s->books[i].attached == 0)
@@ -636,7 +1015,10 @@ int lio_session_init(struct lio_session *s, const struct lio_transport *t,
 void lio_session_free(struct lio_session *s)
 {
     for (size_t i = 0; i < s->nslots; i++)
-        free(s->slots[i]);
+        if (s->slots[i] != NULL) {
+            free(s->slots[i]->qop);
+            free(s->slots[i]);
+        }
     free(s->slots);
     free(s->gens);
     free(s->heap);
@@ -701,7 +1083,12 @@ struct lio_slot *lio_session_add(struct lio_session *s,
         *rc = LEADER_EINVAL;
         return NULL;
     }
+    if (quorum(s) && (e->qop = calloc(1, sizeof *e->qop)) == NULL) {
+        free(e);
+        return NULL;
+    }
     if (take_index(s, &index) != 0) {
+        free(e->qop);
         free(e);
         return NULL;
     }
@@ -742,11 +1129,16 @@ void lio_session_remove(struct lio_session *s, struct lio_slot *e, lc_time now)
         s->listeners--;
     if (e->ready_owed)
         s->owed--;
+    if (e->qowed)
+        s->qowed--;
     if (s->breaker == e)
         s->breaker = NULL;
+    if (e->qop != NULL)
+        q_abandon(e);
     heap_remove(s, e);
     s->slots[e->index] = NULL;
     s->gens[e->index]++;
+    free(e->qop);
     free(e);
     settle(s);
     manage_sub(s);
@@ -783,6 +1175,8 @@ void lio_session_process(struct lio_session *s, lc_time now)
 {
     advance(s, now);
     run_deadlines(s);
+    if (quorum(s) && s->books[LIO_LINK_CMD].attached > 0)
+        q_open_links(s);
     check_sub(s);
     manage_sub(s);
     settle(s);
@@ -803,7 +1197,7 @@ lc_time lio_session_deadline(const struct lio_session *s)
     if (sub == LIO_LINK_READY)
         d = earlier(d, s->sub_pong_by != LC_NEVER ? s->sub_pong_by
                                                   : s->sub_ping_at);
-    return d;
+    return earlier(d, q_deadline(s));
 }
 
 /* ---- what the transport reports ---- */
@@ -812,7 +1206,9 @@ void lio_session_ready(struct lio_session *s, enum lio_link link,
                        uint64_t server, lc_time now)
 {
     advance(s, now);
-    if (is_cmd_link(link)) {
+    if (is_cmd_link(link) && link_server(s, link) >= 0 && quorum(s)) {
+        q_on_ready(s, (unsigned) link_server(s, link));
+    } else if (is_cmd_link(link)) {
         if (book(s, link) == NULL)
             return; /* no election can be on it */
         s->books[link].server = server;
@@ -846,7 +1242,9 @@ void lio_session_failed(struct lio_session *s, enum lio_link link, int error,
                         const char *text, lc_time now)
 {
     advance(s, now);
-    if (is_cmd_link(link)) {
+    if (is_cmd_link(link) && link_server(s, link) >= 0 && quorum(s)) {
+        q_server_down(s, (unsigned) link_server(s, link), error, text);
+    } else if (is_cmd_link(link)) {
         fail_all(s, link, NULL, error, text);
     } else {
         if (error == LEADER_EAUTH)
@@ -860,7 +1258,9 @@ void lio_session_reply(struct lio_session *s, enum lio_link link, uint64_t tag,
                        const struct lc_value *v, lc_time now)
 {
     advance(s, now);
-    if (is_cmd_link(link)) {
+    if (is_cmd_link(link) && link_server(s, link) >= 0 && quorum(s)) {
+        q_on_reply(s, (unsigned) link_server(s, link), tag, v);
+    } else if (is_cmd_link(link)) {
         on_cmd_reply(s, link, tag, v);
     } else if (tag == LIO_PING_TAG) {
         /* Answered ("pong" while subscribed, PONG otherwise). */

@@ -48,6 +48,8 @@ enum lio_link_state { LIO_LINK_DOWN = 0, LIO_LINK_OPENING, LIO_LINK_READY };
 /* A tag no election has: the transport's own commands on a command link,
  * whose replies it keeps. */
 #define LIO_TRANSPORT_TAG (UINT64_MAX - 1)
+/* Quorum mode: the INFO server the session asks on each server's link. */
+#define LIO_INFO_TAG (UINT64_MAX - 2)
 
 /* How to open a link. */
 struct lio_link_params {
@@ -123,6 +125,19 @@ struct lio_slot {
     int asking;        /* ... after ASKING */
     lc_time resend_at; /* ... at this time (TRYAGAIN), 0: not waiting */
     unsigned hops;     /* redirections of the command awaited */
+    /* Quorum mode: the command awaited, as a round over the servers. */
+    struct lc_qop *qop;
+    uint64_t qfloor; /* the highest term an op of this election read */
+    int qowed;       /* the op's result is owed to the core */
+};
+
+/* Quorum mode: what the session knows of one server. */
+struct lio_qserver {
+    int usable;            /* its link is ready and INFO was read on it */
+    lc_time restart_bound; /* its restart was at or before this time */
+    char run_id[48];
+    lc_time retry_at; /* reopen its link not before */
+    unsigned failures;
 };
 
 /* What the session keeps per command link. */
@@ -153,11 +168,26 @@ struct lio_session {
     struct lio_shas shas;
     struct lio_link_book *books; /* by link; [LIO_LINK_SUB] unused */
     size_t nbooks;
+    /* Quorum mode (docs/protocol.md, Quorum): nservers independent
+     * servers, server i on the command link lio_server_link(i); 1 for one
+     * server. */
+    unsigned nservers;
+    struct lio_qserver qs[LC_QUORUM_MAX];
+    unsigned qstuck; /* servers whose links a timeout found stuck */
+    size_t qowed;    /* elections with qowed set */
 };
 
 /* Returns 0, or LEADER_ENOMEM. The transport is copied. */
 int lio_session_init(struct lio_session *s, const struct lio_transport *t,
                      uint64_t seed);
+
+/* Makes the session elect on a majority of n independent servers (odd, 3
+ * .. LC_QUORUM_MAX), server i on link lio_server_link(i), before any
+ * election is added. LEADER_EINVAL for another n. */
+int lio_session_set_quorum(struct lio_session *s, unsigned n);
+
+/* The command link of server i in quorum mode. */
+enum lio_link lio_server_link(unsigned i);
 
 /* Frees every election still in the session; closes nothing (the
  * transport's owner does). */

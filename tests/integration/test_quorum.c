@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* test_quorum.c - quorum mode over real, independent redis-servers, seen
+ * from the transport (src/io/lio_mux.c) down: a leader is elected on a
+ * majority with a term committed to a majority; it keeps leading while a
+ * minority is down and steps down when a majority is; a server that
+ * restarted empty counts for nothing until every lease it lost is over;
+ * terms grow across leaders and lost counters. */
+#define _GNU_SOURCE
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "candidates.h"
+#include "harness.h"
+#include "io/lio_mux.h"
+#include "redis_fixture.h"
+#include "util/lu_clock.h"
+#include "util/lu_url.h"
+
+#define KEY_HEX "00112233445566778899aabbccddeeff00112233"
+#define HOLDER  "leader:" KEY_HEX
+#define COUNTER "{leader:" KEY_HEX "}:term"
+#define RUNKEY  "{leader:" KEY_HEX "}:run"
+#define NMAX    5
+
+struct qcand {
+    struct lio_mux mux;
+    struct lio_names names;
+    struct lio_slot *e;
+    char id[16];
+    int leading;
+    uint64_t term;
+    int64_t elected_at, revoked_at;
+    int elections, revocations;
+};
+
+static void on_event(void *owner, const struct lc_event *ev,
+                     const struct lc_output *step)
+{
+    struct qcand *c = owner;
+
+    (void) step;
+    if (ev == NULL)
+        return;
+    if (ev->kind == LC_EV_ELECTED) {
+        ASSERT(!c->leading);
+        c->leading = 1;
+        c->term = ev->term;
+        c->elected_at = lu_now_ms();
+        c->elections++;
+    } else if (ev->kind == LC_EV_REVOKED) {
+        c->leading = 0;
+        c->revoked_at = lu_now_ms();
+        c->revocations++;
+    }
+}
+
+struct quorum {
+    rfx_server *s[NMAX];
+    int n;
+    struct lu_url urls[NMAX];
+};
+
+static void quorum_start(struct quorum *q, int n)
+{
+    char err[128];
+
+    q->n = n;
+    for (int i = 0; i < n; i++)
+        q->s[i] = start_redis(NULL);
+    for (int i = 0; i < n; i++)
+        if (lu_url_parse(rfx_url(q->s[i]), &q->urls[i], err, sizeof err) != 0)
+            FAIL("%s: %s", rfx_url(q->s[i]), err);
+}
+
+static void quorum_free(struct quorum *q)
+{
+    for (int i = 0; i < q->n; i++)
+        rfx_free(q->s[i]);
+}
+
+static void cand_start(struct qcand *c, struct quorum *q, const char *id,
+                       long ttl)
+{
+    struct lio_slot_config cfg = {c->id, &c->names, ttl, 100, 7, 0, 0};
+    int rc;
+
+    memset(c, 0, sizeof *c);
+    snprintf(c->id, sizeof c->id, "%s", id);
+    ASSERT_OK(lio_mux_init_servers(&c->mux, q->urls, (size_t) q->n, 9));
+    lio_names_make(&c->names, KEY_HEX);
+    c->e = lio_mux_add(&c->mux, &cfg, on_event, c, &rc);
+    ASSERT_NOT_NULL(c->e);
+    lio_mux_input(&c->mux, c->e, LC_IN_START, lu_now_ms());
+}
+
+/* Runs every candidate's loop for ms, or until until() holds; returns
+ * whether it did. At no moment do two candidates lead. */
+static int run(struct qcand **c, int n, long ms,
+               int (*until)(struct qcand **, int))
+{
+    int64_t end = lu_now_ms() + ms;
+
+    while (lu_now_ms() < end) {
+        struct pollfd p[4];
+        int64_t now = lu_now_ms();
+        long wait = end - now;
+        int leaders = 0;
+
+        for (int i = 0; i < n; i++) {
+            lc_time d = lio_mux_deadline(&c[i]->mux);
+            p[i] = (struct pollfd){lio_mux_fd(&c[i]->mux), POLLIN, 0};
+            if (d != LC_NEVER && d - now < wait)
+                wait = d - now;
+        }
+        poll(p, (nfds_t) n, wait > 0 ? (int) (wait < 20 ? wait : 20) : 0);
+        for (int i = 0; i < n; i++) {
+            lio_mux_process(&c[i]->mux, lu_now_ms());
+            leaders += c[i]->leading;
+        }
+        ASSERT_LE(leaders, 1);
+        if (until != NULL && until(c, n))
+            return 1;
+    }
+    return 0;
+}
+
+static int someone_leads(struct qcand **c, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (c[i]->leading)
+            return 1;
+    return 0;
+}
+
+static int nobody_leads(struct qcand **c, int n)
+{
+    return !someone_leads(c, n);
+}
+
+/* A second leadership: B's first, or A's second. */
+static int elected_again(struct qcand **c, int n)
+{
+    return c[0]->elections > 1 || (n > 1 && c[1]->elections > 0);
+}
+
+static struct qcand *leader_of(struct qcand **c, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (c[i]->leading)
+            return c[i];
+    return NULL;
+}
+
+/* What server s holds for the election: the counter as the run that
+ * wrote it, "" when that is not the server's current run. */
+static void server_term(rfx_server *s, char *out, size_t cap)
+{
+    char *run = rfx_command(s, "GET %s", RUNKEY);
+    char *info = rfx_command(s, "INFO server");
+    char *counter = rfx_command(s, "GET %s", COUNTER);
+    const char *at = info != NULL ? strstr(info, "run_id:") : NULL;
+
+    out[0] = '\0';
+    if (run != NULL && at != NULL && counter != NULL &&
+        strncmp(at + 7, run, strlen(run)) == 0)
+        snprintf(out, cap, "%s", counter);
+    free(run);
+    free(info);
+    free(counter);
+}
+
+TEST(elected_on_a_majority_with_the_term_committed_to_a_majority)
+{
+    struct quorum q;
+    struct qcand a, b, *c[2] = {&a, &b};
+    struct qcand *l;
+    char want[24], got[24];
+    int holding = 0;
+
+    quorum_start(&q, 3);
+    cand_start(&a, &q, "cand-a", 2000);
+    cand_start(&b, &q, "cand-b", 2000);
+    ASSERT(run(c, 2, 5000, someone_leads));
+    l = leader_of(c, 2);
+    run(c, 2, 300, NULL); /* the other one tries, and follows */
+    ASSERT_EQ(leader_of(c, 2), l);
+    snprintf(want, sizeof want, "%llu", (unsigned long long) l->term);
+    for (int i = 0; i < q.n; i++) {
+        char *h = rfx_command(q.s[i], "GET %s", HOLDER);
+        server_term(q.s[i], got, sizeof got);
+        holding += h != NULL && strcmp(h, l->id) == 0 && strcmp(got, want) == 0;
+        free(h);
+    }
+    ASSERT_GE(holding, 2);
+    /* The first term of an election is seeded from the servers' clocks,
+     * as a single server's is: above any term an earlier counter reached. */
+    ASSERT_GT(l->term, 1700000000000ULL);
+    lio_mux_free(&a.mux);
+    lio_mux_free(&b.mux);
+    quorum_free(&q);
+}
+
+TEST(a_leader_keeps_leading_while_a_minority_is_down)
+{
+    struct quorum q;
+    struct qcand a, *c[1] = {&a};
+
+    quorum_start(&q, 5);
+    cand_start(&a, &q, "cand-a", 900);
+    ASSERT(run(c, 1, 5000, someone_leads));
+    ASSERT_OK(rfx_kill(q.s[0]));
+    ASSERT_OK(rfx_pause(q.s[3])); /* frozen: its replies never come */
+    /* Renewed every ttl/3 on the three left: many leases long. */
+    run(c, 1, 4000, NULL);
+    ASSERT_EQ(a.leading, 1);
+    ASSERT_EQ(a.revocations, 0);
+    ASSERT_EQ(a.elections, 1);
+    ASSERT_OK(rfx_resume(q.s[3]));
+    lio_mux_free(&a.mux);
+    quorum_free(&q);
+}
+
+TEST(a_leader_steps_down_at_its_deadline_when_a_majority_is_down)
+{
+    struct quorum q;
+    struct qcand a, *c[1] = {&a};
+    int64_t killed;
+
+    quorum_start(&q, 3);
+    cand_start(&a, &q, "cand-a", 900);
+    ASSERT(run(c, 1, 5000, someone_leads));
+    ASSERT_OK(rfx_kill(q.s[1]));
+    ASSERT_OK(rfx_kill(q.s[2]));
+    killed = lu_now_ms();
+    ASSERT(run(c, 1, 3000, nobody_leads));
+    /* By its own clock, within the lease of its last renewal. */
+    ASSERT_LE(a.revoked_at - killed, 900);
+    lio_mux_free(&a.mux);
+    quorum_free(&q);
+}
+
+/* The case the young-server rule is for. A leads on {0, 1} while server 2
+ * is down; then server 0 restarts empty and server 2 comes back empty. B
+ * gets both of their grants at once, and A's renewals get only server 1.
+ * Counting those grants would elect B while A's lease still runs: every
+ * election must wait until each lease the two restarted servers lost is
+ * over, and A steps down before then. */
+TEST(a_server_that_restarted_empty_counts_for_nothing_while_young)
+{
+    struct quorum q;
+    struct qcand a, b, *c[2] = {&a, &b};
+    struct qcand *next;
+    int64_t restarted;
+    uint64_t old_term;
+
+    quorum_start(&q, 3);
+    ASSERT_OK(rfx_kill(q.s[2]));
+    cand_start(&a, &q, "cand-a", 1500);
+    ASSERT(run(c, 1, 5000, someone_leads));
+    cand_start(&b, &q, "cand-b", 1500);
+    run(c, 2, 300, NULL);
+    ASSERT_EQ(a.leading, 1);
+    old_term = a.term;
+    ASSERT_OK(rfx_restart(q.s[0], NULL));
+    ASSERT_OK(rfx_restart(q.s[2], NULL));
+    restarted = lu_now_ms();
+    ASSERT(run(c, 2, 8000, elected_again));
+    next = b.elections > 0 ? &b : &a;
+    ASSERT_EQ(a.revocations, 1);
+    ASSERT_GE(next->elected_at, a.revoked_at);
+    ASSERT_GE(next->elected_at - restarted, 1500);
+    /* Two of the three counters were lost: the term is seeded, and still
+     * above the one before. */
+    ASSERT_GT(next->term, old_term);
+    lio_mux_free(&a.mux);
+    lio_mux_free(&b.mux);
+    quorum_free(&q);
+}

@@ -155,20 +155,27 @@
                    "  'elected ' .. ARGV[2] .. ' ' .. ARGV[1])\n"              \
                    "return 1\n"
 
-/* ARGV: id, term, ttl, run. 1 if extended: the key is ours and no later
- * term was committed here; a counter behind the term (or of another run)
- * is raised to it, so a server that came back empty stops lagging. */
+/* ARGV: id, term, ttl, run. 1 if extended: the key is ours, or nobody's
+ * (a server the acquire did not reach, or that lost the key: it is taken
+ * back), and no later term was committed here. A counter behind the term
+ * (or of another run) is raised to it, so a server that came back empty
+ * stops lagging. */
 #define QSCRIPT_RENEW                                                          \
     Q_ABOVE Q_COUNTER(                                                         \
-        "ARGV[4]") "if redis.call('GET', KEYS[1]) ~= ARGV[1] or\n"             \
-                   "   (c and above(c, ARGV[2])) then\n"                       \
+        "ARGV[4]") "local h = redis.call('GET', KEYS[1])\n"                    \
+                   "if (h and h ~= ARGV[1]) or (c and above(c, ARGV[2])) "     \
+                   "then\n"                                                    \
                    "  return 0\n"                                              \
                    "end\n"                                                     \
                    "if c ~= ARGV[2] then\n"                                    \
                    "  redis.call('SET', KEYS[2], ARGV[2])\n"                   \
                    "  redis.call('SET', KEYS[3], ARGV[4])\n"                   \
                    "end\n"                                                     \
-                   "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"                 \
+                   "if h then\n"                                               \
+                   "  redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"               \
+                   "else\n"                                                    \
+                   "  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])\n"    \
+                   "end\n"                                                     \
                    "return 1\n"
 
 /* ARGV: id, term, run. 1 if deleted: the key is ours and no later term

@@ -588,7 +588,9 @@ LEADER_API void leader_url_redact(const char *url, char *out, size_t len);
  * such as the TLS check that failed or the server's error text; "" when
  * the last one succeeded. Owned by the client; valid until its next query
  * (from any thread), so read it on the thread that made the query, right
- * after it. Never shows a password. "" for NULL. */
+ * after it. Never shows a password. "" for NULL. In quorum mode, when
+ * fewer than a majority of the servers answered: how many failed, and
+ * each one's address and failure. */
 LEADER_API const char *leader_errmsg(const leader *l);
 
 /* A static description of a LEADER_E... code. */

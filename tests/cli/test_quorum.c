@@ -176,3 +176,39 @@ TEST(redis_given_3_times_is_taken_and_status_answers_by_majority)
         FAIL("two down: exit %d, stderr \"%s\"", code, err);
     free_three(&t);
 }
+
+TEST(run_logs_each_url_redacted)
+{
+    static const char *const pw = "quorum-secret";
+    rfx_options ro = {0};
+    rfx_server *s[3];
+    char out[4096], err[4096], want[512];
+    int code;
+
+    RFX_SKIP_IF_UNAVAILABLE();
+    ro.password = pw;
+    for (int i = 0; i < 3; i++) {
+        s[i] = rfx_start(&ro);
+        ASSERT_NOT_NULL(s[i]);
+    }
+    code = run(out, sizeof out, err, sizeof err, "run", "--timeout", "2s",
+               "--redis", rfx_url(s[0]), "--redis", rfx_url(s[1]), "--redis",
+               rfx_url(s[2]), "--", "true", NULL);
+    if (strstr(err, pw) != NULL || strstr(out, pw) != NULL)
+        FAIL("the password shows: stderr \"%s\"", err);
+    if (!lp_quorum_available()) {
+        if (code != 2 || strstr(err, LP_QUORUM_UNAVAILABLE) == NULL)
+            FAIL("exit %d, stderr \"%s\"", code, err);
+        for (int i = 0; i < 3; i++)
+            rfx_free(s[i]);
+        SKIP("%s: the rest needs it", LP_QUORUM_UNAVAILABLE);
+    }
+    snprintf(want, sizeof want,
+             "on redis://:***@127.0.0.1:%d redis://:***@127.0.0.1:%d "
+             "redis://:***@127.0.0.1:%d",
+             rfx_port(s[0]), rfx_port(s[1]), rfx_port(s[2]));
+    if (strstr(err, want) == NULL && strstr(out, want) == NULL)
+        FAIL("no \"%s\" in the log: stderr \"%s\"", want, err);
+    for (int i = 0; i < 3; i++)
+        rfx_free(s[i]);
+}

@@ -186,6 +186,17 @@ typedef struct leader_options {
     long command_timeout_ms; /* each command's reply (1 .. ttl_ms/3, so
                               * that a leader can retry a lost renewal
                               * before its lease ends) */
+
+    /* Quorum mode: a NULL-terminated list of URLs of independent servers,
+     * instead of url (setting both is refused). One URL is the same as
+     * url; 3, 5 or 7 (an odd number, at most 7) elect on a majority of
+     * them, each server holding its own copy of the election (the
+     * protocol is in docs/protocol.md, "Quorum"). Any other count is
+     * refused, and so is a redis-sentinel:// URL among several. Each URL
+     * takes the same forms as url; the password and the tls_ options
+     * apply to each (the tls_ options to each rediss:// one). NULL: url.
+     * $LEADER_REDIS_URL may also hold several URLs, separated by spaces. */
+    const char *const *urls;
 } leader_options;
 
 /* Fills the size bytes of opts with the defaults and records size in
@@ -235,7 +246,14 @@ LEADER_API int leader_observe(leader *l);
  * the answer (a reconnect included, each step bounded by the query
  * timeout). Returns 1, 0, or a negative code (LEADER_ECONN,
  * LEADER_ETIMEDOUT, LEADER_EAUTH, LEADER_EWRONGTYPE, LEADER_EPROTO,
- * LEADER_EREDIS), and LEADER_ESTATE when called from inside a callback. */
+ * LEADER_EREDIS), and LEADER_ESTATE when called from inside a callback.
+ *
+ * In quorum mode (urls) it asks the servers in turn, each on a connection
+ * of its own with the same bounds, until the answer is decided: 1 if a
+ * majority of them hold this id, 0 if a majority answered and not a
+ * majority holds it; an error when fewer than a majority answer at all
+ * (the servers' failures in leader_errmsg()). The same holds for
+ * leader_current() and leader_release_term() below. */
 LEADER_API int leader_is_leader(leader *l);
 
 /* 1 while this candidate's local lease is valid, else 0. No I/O, no lock:
@@ -263,7 +281,13 @@ typedef struct leader_info {
 /* Reads who leads this handle's election, in one round trip on the query
  * connection (as leader_is_leader). Fills info and returns 1 if someone
  * leads, 0 if nobody does, or a negative code as leader_is_leader
- * (LEADER_ESTATE from inside a callback). */
+ * (LEADER_ESTATE from inside a callback).
+ *
+ * In quorum mode it reads every server: someone leads only if a majority
+ * of the servers hold the same id; term is then the highest counter among
+ * the servers that hold it (a server's counter may lag), and
+ * lease_left_ms how long a majority of them still hold it. When nobody
+ * leads, term is the highest counter of the servers that answered. */
 LEADER_API int leader_current_size(leader *l, leader_info *info, size_t size);
 #define leader_current(l, info)                                                \
     leader_current_size((l), (info), sizeof(leader_info))
@@ -431,6 +455,11 @@ LEADER_API int leader_set_healthy(leader *l, int healthy);
  * campaigning or observing (a live candidate ends its own leadership with
  * leader_stop()) or when called from inside a callback.
  *
+ * In quorum mode it runs the release script on every server: it succeeds
+ * when a majority of them answered (released, or did not hold that
+ * leadership), returning 1 if it deleted the key on any server, else 0;
+ * an error when fewer than a majority answered.
+ *
  * Only for a leadership in which nothing can act any more: its process and
  * everything that process started are known to be dead (a supervisor's
  * watchdog, after the tree is confirmed gone, lets the next candidate in at
@@ -517,7 +546,8 @@ typedef struct leader_client_options {
     const char *tls_key;
     const char *tls_server_name;
     int tls_insecure;
-    const char *password; /* as leader_options.password */
+    const char *password;    /* as leader_options.password */
+    const char *const *urls; /* as leader_options.urls */
 } leader_client_options;
 
 /* As leader_options_init_size(), for leader_client_options. */
@@ -532,8 +562,8 @@ LEADER_API leader_client *leader_client_new(const leader_client_options *opts,
                                             char *err, size_t errlen);
 
 /* Adds a handle to the client, as leader_new() does (opts->url,
- * opts->event_loop, the tls_ options and the password are the client's:
- * they must be NULL and 0). The handle
+ * opts->urls, opts->event_loop, the tls_ options and the password are the
+ * client's: they must be NULL and 0). The handle
  * is freed with leader_free(), before the client. */
 LEADER_API leader *leader_client_add(leader_client *c,
                                      const leader_options *opts, char *err,
@@ -547,9 +577,10 @@ LEADER_API int leader_client_timeout_ms(leader_client *c);
 LEADER_API int leader_client_process(leader_client *c);
 
 /* Copies url to out (at most len bytes, NUL-terminated) with its password,
- * if it has one, replaced by "***": for messages and logs. url NULL means
- * the URL a handle would use: $LEADER_REDIS_URL, else
- * redis://127.0.0.1:6379. */
+ * if it has one, replaced by "***": for messages and logs. Several URLs
+ * separated by spaces are each redacted, and written separated by one
+ * space. url NULL means the URL a handle would use: $LEADER_REDIS_URL
+ * (one URL or several), else redis://127.0.0.1:6379. */
 LEADER_API void leader_url_redact(const char *url, char *out, size_t len);
 
 /* The detail of the last failure of a query that waits for Redis
@@ -557,7 +588,9 @@ LEADER_API void leader_url_redact(const char *url, char *out, size_t len);
  * such as the TLS check that failed or the server's error text; "" when
  * the last one succeeded. Owned by the client; valid until its next query
  * (from any thread), so read it on the thread that made the query, right
- * after it. Never shows a password. "" for NULL. */
+ * after it. Never shows a password. "" for NULL. In quorum mode, when
+ * fewer than a majority of the servers answered: how many failed, and
+ * each one's address and failure. */
 LEADER_API const char *leader_errmsg(const leader *l);
 
 /* A static description of a LEADER_E... code. */

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "leader_int.h"
 #include "util/lu_clock.h"
@@ -130,25 +131,37 @@ enum lp_phase lp_phase_of(leader *l)
 
 /* ---- clients ---- */
 
-leader_client *lp_client_create(const struct lu_url *url, int event_loop,
-                                char *err, size_t errlen)
+leader_client *lp_client_create(const struct lu_url *urls, size_t n,
+                                int event_loop, char *err, size_t errlen)
 {
     leader_client *c = calloc(1, sizeof *c);
     pthread_mutexattr_t mattr;
     pthread_condattr_t attr;
     uint64_t seed = 0;
+    int rc = LEADER_ENOMEM;
 
-    assert(url != NULL);
+    assert(urls != NULL && n >= 1 && n <= LIO_QUORUM_MAX);
     if (c == NULL || lu_random(&seed, sizeof seed) != 0 ||
-        lio_mux_init(&c->io, url, seed) != 0) {
-        if (err != NULL && errlen > 0)
-            snprintf(err, errlen,
-                     "cannot set up the connection (memory, "
-                     "randomness, epoll or eventfd)");
+        (rc = lio_mux_init_servers(&c->io, urls, n, seed)) != 0) {
+        if (err != NULL && errlen > 0) {
+            /* The options were checked already: a refusal of several
+             * servers here is the transport's, not the caller's. */
+            if (n > 1 && rc == LEADER_EINVAL)
+                snprintf(err, errlen,
+                         LP_QUORUM_UNAVAILABLE
+                         " yet: an election over %zu servers is refused",
+                         n);
+            else
+                snprintf(err, errlen,
+                         "cannot set up the connection (memory, "
+                         "randomness, epoll or eventfd)");
+        }
         free(c);
         return NULL;
     }
-    c->url = *url;
+    for (size_t i = 0; i < n; i++)
+        c->urls[i] = urls[i];
+    c->nurls = n;
     c->event_loop = event_loop;
     c->phase = LP_CLIENT_IDLE;
     c->query_connect_ms = c->query_command_ms = 2000;
@@ -165,6 +178,28 @@ leader_client *lp_client_create(const struct lu_url *url, int event_loop,
     pthread_cond_init(&c->cond, &attr);
     pthread_condattr_destroy(&attr);
     return c;
+}
+
+int lp_quorum_available(void)
+{
+    struct lu_url urls[3];
+    struct lio_mux *m = calloc(1, sizeof *m);
+    int rc;
+
+    if (m == NULL)
+        return 0;
+    /* No I/O: a mux connects only once an election campaigns. */
+    memset(urls, 0, sizeof urls);
+    for (int i = 0; i < 3; i++) {
+        urls[i].kind = LU_URL_TCP;
+        snprintf(urls[i].host, sizeof urls[i].host, "127.0.0.1");
+        urls[i].port = 6379 + i;
+    }
+    rc = lio_mux_init_servers(m, urls, 3, 1);
+    if (rc == 0)
+        lio_mux_free(m);
+    free(m);
+    return rc == 0;
 }
 
 void lp_client_destroy(leader_client *c)

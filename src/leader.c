@@ -140,14 +140,122 @@ static int check_options(const leader_options *o, char *err, size_t errlen)
     return o->id != NULL ? check_id(o->id, err, errlen) : 0;
 }
 
-static const char *effective_url(const leader_options *o)
+/* ---- servers: one URL, or a quorum of them ---- */
+
+#define DEFAULT_URL "redis://127.0.0.1:6379"
+#define URL_SPACE   " \t\n" /* between the URLs of $LEADER_REDIS_URL */
+
+/* The servers of a client, parsed; large (a few kB a URL): on the heap. */
+struct servers {
+    struct lu_url url[LIO_QUORUM_MAX];
+    size_t n;
+};
+
+/* What url names when the caller leaves it NULL: $LEADER_REDIS_URL (one
+ * URL, or several separated by spaces), else the default. */
+static const char *url_text(const char *url)
 {
     const char *env;
 
-    if (o->url != NULL)
-        return o->url;
+    if (url != NULL)
+        return url;
     env = getenv("LEADER_REDIS_URL");
-    return env != NULL && *env ? env : "redis://127.0.0.1:6379";
+    if (env == NULL || env[strspn(env, URL_SPACE)] == '\0')
+        return DEFAULT_URL;
+    return env;
+}
+
+/* A count of servers must be 1 or an odd number a majority of which
+ * survives the loss of one: 3 to LIO_QUORUM_MAX. where names the source
+ * in the message ("" for urls). */
+static int check_count(size_t n, const char *where, char *err, size_t errlen)
+{
+    if (n == 1 || (n % 2 == 1 && n >= 3 && n <= LIO_QUORUM_MAX))
+        return 0;
+    if (n == 0)
+        return fail(LEADER_EINVAL, err, errlen,
+                    "urls holds no URL: give one, or an odd number of "
+                    "servers, 3 to %d, for quorum mode",
+                    LIO_QUORUM_MAX);
+    return fail(LEADER_EINVAL, err, errlen,
+                "%squorum mode needs an odd number of servers, 3 to %d: got "
+                "%zu",
+                where, LIO_QUORUM_MAX, n);
+}
+
+/* Parses URL i of n into s; with several, a failure names which. */
+static int parse_server(const char *text, size_t i, size_t n, struct servers *s,
+                        char *err, size_t errlen)
+{
+    struct lu_url *u = &s->url[i];
+    char why[256];
+    int rc;
+
+    if (n == 1)
+        return lu_url_parse(text, u, err, errlen);
+    rc = lu_url_parse(text, u, why, sizeof why);
+    if (rc != 0)
+        return fail(rc, err, errlen, "URL %zu of %zu: %s", i + 1, n, why);
+    if (u->sentinel)
+        return fail(LEADER_EINVAL, err, errlen,
+                    "URL %zu of %zu is a Sentinel URL: quorum mode over "
+                    "sentinels is not supported (give each server's "
+                    "redis://, rediss:// or unix:// URL)",
+                    i + 1, n);
+    return 0;
+}
+
+/* The URLs of $LEADER_REDIS_URL (or the default), split at spaces. */
+static int parse_env_servers(const char *text, struct servers *s, char *err,
+                             size_t errlen)
+{
+    const char *word[LIO_QUORUM_MAX];
+    char *copy, *tok, *save = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (strpbrk(text, URL_SPACE) == NULL) {
+        s->n = 1;
+        return parse_server(text, 0, 1, s, err, errlen);
+    }
+    copy = strdup(text);
+    if (copy == NULL)
+        return fail(LEADER_ENOMEM, err, errlen, "out of memory");
+    for (tok = strtok_r(copy, URL_SPACE, &save); tok != NULL;
+         tok = strtok_r(NULL, URL_SPACE, &save)) {
+        if (n < LIO_QUORUM_MAX)
+            word[n] = tok;
+        n++;
+    }
+    rc = check_count(n, "LEADER_REDIS_URL: ", err, errlen);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = parse_server(word[i], i, n, s, err, errlen);
+    s->n = n;
+    free(copy);
+    return rc;
+}
+
+/* Takes the servers of url or urls (never both) into s. 0, or a
+ * LEADER_E... code with err. */
+static int take_servers(const char *url, const char *const *urls,
+                        struct servers *s, char *err, size_t errlen)
+{
+    size_t n = 0;
+    int rc;
+
+    if (url != NULL && urls != NULL)
+        return fail(LEADER_EINVAL, err, errlen,
+                    "url and urls are exclusive: set one of them (urls for "
+                    "several servers)");
+    if (urls == NULL)
+        return parse_env_servers(url_text(url), s, err, errlen);
+    while (urls[n] != NULL)
+        n++;
+    rc = check_count(n, "", err, errlen);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = parse_server(urls[i], i, n, s, err, errlen);
+    s->n = n;
+    return rc;
 }
 
 /* ---- TLS ---- */
@@ -169,27 +277,44 @@ static int tls_set(const struct lio_tls_options *t)
            t->key != NULL || t->server_name != NULL || t->insecure;
 }
 
-/* Loads the TLS options of a rediss:// URL into url->tls_ctx (owned by
+static void free_tls(struct servers *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        lio_tls_free(s->url[i].tls_ctx);
+        s->url[i].tls_ctx = NULL;
+    }
+}
+
+/* Loads the TLS options into the tls_ctx of each rediss:// URL (owned by
  * the client made next). A file that cannot be used fails here, at
  * construction, not as a loop of failed connections. 0, or a LEADER_E...
  * code with err. */
-static int make_tls(struct lu_url *url, const struct lio_tls_options *t,
+static int make_tls(struct servers *s, const struct lio_tls_options *t,
                     char *err, size_t errlen)
 {
-    int code = 0;
+    int code = 0, any = 0;
 
-    url->tls_ctx = NULL;
-    if (!url->tls) {
+    for (size_t i = 0; i < s->n; i++) {
+        s->url[i].tls_ctx = NULL;
+        any |= s->url[i].tls;
+    }
+    if (!any) {
         if (tls_set(t))
             return fail(LEADER_EINVAL, err, errlen,
                         "the tls_ options need a rediss:// URL (never "
                         "ignored)");
         return 0;
     }
-    url->tls_ctx = lio_tls_new(t, &code, err, errlen);
-    if (url->tls_ctx != NULL)
-        return 0;
-    return code < 0 ? code : LEADER_ETLS;
+    for (size_t i = 0; i < s->n; i++) {
+        if (!s->url[i].tls)
+            continue;
+        s->url[i].tls_ctx = lio_tls_new(t, &code, err, errlen);
+        if (s->url[i].tls_ctx == NULL) {
+            free_tls(s);
+            return code < 0 ? code : LEADER_ETLS;
+        }
+    }
+    return 0;
 }
 
 /* A password given apart from the URL replaces the URL's. */
@@ -216,19 +341,40 @@ static int take_password(struct lu_url *url, const char *password, char *err,
     return 0;
 }
 
-static leader_client *create_client(struct lu_url *url,
+static leader_client *create_client(struct servers *s,
                                     const struct lio_tls_options *t,
                                     const char *password, int event_loop,
                                     char *err, size_t errlen)
 {
     leader_client *c;
 
-    if (take_password(url, password, err, errlen) != 0 ||
-        make_tls(url, t, err, errlen) != 0)
+    for (size_t i = 0; i < s->n; i++)
+        if (take_password(&s->url[i], password, err, errlen) != 0)
+            return NULL;
+    if (make_tls(s, t, err, errlen) != 0)
         return NULL;
-    c = lp_client_create(url, event_loop, err, errlen);
+    c = lp_client_create(s->url, s->n, event_loop, err, errlen);
     if (c == NULL)
-        lio_tls_free(url->tls_ctx);
+        free_tls(s);
+    return c;
+}
+
+/* The client of the caller's connection options, NULL with err. */
+static leader_client *client_of(const char *url, const char *const *urls,
+                                const struct lio_tls_options *t,
+                                const char *password, int event_loop, char *err,
+                                size_t errlen)
+{
+    struct servers *s = calloc(1, sizeof *s);
+    leader_client *c = NULL;
+
+    if (s == NULL) {
+        fail(LEADER_ENOMEM, err, errlen, "out of memory");
+        return NULL;
+    }
+    if (take_servers(url, urls, s, err, errlen) == 0)
+        c = create_client(s, t, password, event_loop, err, errlen);
+    free(s);
     return c;
 }
 
@@ -307,7 +453,6 @@ leader *leader_new(const leader_options *caller, char *err, size_t errlen)
     const leader_options *opts;
     leader_options o;
     struct lio_tls_options t;
-    struct lu_url url;
     leader_client *c;
     leader *l;
 
@@ -315,11 +460,10 @@ leader *leader_new(const leader_options *caller, char *err, size_t errlen)
         return NULL;
     opts = &o;
     TLS_OPTIONS_OF(&t, opts);
-    if (check_options(opts, err, errlen) != 0 ||
-        lu_url_parse(effective_url(opts), &url, err, errlen) != 0)
+    if (check_options(opts, err, errlen) != 0)
         return NULL;
-    c = create_client(&url, &t, opts->password, opts->event_loop != 0, err,
-                      errlen);
+    c = client_of(opts->url, opts->urls, &t, opts->password,
+                  opts->event_loop != 0, err, errlen);
     if (c == NULL)
         return NULL;
     l = make_handle(c, opts, err, errlen);
@@ -336,9 +480,7 @@ leader_client *leader_client_new(const leader_client_options *caller, char *err,
 {
     const leader_client_options *opts;
     leader_client_options co;
-    leader_options o;
     struct lio_tls_options t;
-    struct lu_url url;
 
     if (err != NULL && errlen > 0)
         *err = '\0';
@@ -351,13 +493,9 @@ leader_client *leader_client_new(const leader_client_options *caller, char *err,
               "leader_client_options", err, errlen) != 0)
         return NULL;
     opts = &co;
-    leader_options_init(&o);
-    o.url = opts->url;
-    if (lu_url_parse(effective_url(&o), &url, err, errlen) != 0)
-        return NULL;
     TLS_OPTIONS_OF(&t, opts);
-    return create_client(&url, &t, opts->password, opts->event_loop != 0, err,
-                         errlen);
+    return client_of(opts->url, opts->urls, &t, opts->password,
+                     opts->event_loop != 0, err, errlen);
 }
 
 leader *leader_client_add(leader_client *c, const leader_options *caller,
@@ -380,6 +518,10 @@ leader *leader_client_add(leader_client *c, const leader_options *caller,
         fail(LEADER_EINVAL, err, errlen,
              "url and event_loop are the client's: leave them "
              "NULL and 0");
+        return NULL;
+    }
+    if (opts->urls != NULL) {
+        fail(LEADER_EINVAL, err, errlen, "urls is the client's: leave it NULL");
         return NULL;
     }
     TLS_OPTIONS_OF(&t, opts);
@@ -541,18 +683,41 @@ int leader_release_term(leader *l, uint64_t term)
 
 const char *leader_errmsg(const leader *l)
 {
-    return l != NULL ? l->client->query_err : "";
+    if (l == NULL)
+        return "";
+    return l->client->nurls > 1 ? l->client->quorum_err : l->client->query_err;
 }
 
 void leader_url_redact(const char *url, char *out, size_t len)
 {
-    leader_options o;
+    const char *text, *p;
+    size_t used = 0;
 
     if (out == NULL || len == 0)
         return;
-    leader_options_init(&o);
-    o.url = url;
-    lu_url_redact(effective_url(&o), out, len);
+    text = url_text(url);
+    if (strpbrk(text, URL_SPACE) == NULL) {
+        lu_url_redact(text, out, len);
+        return;
+    }
+    /* Each URL on its own: one redaction over the whole list would hide
+     * the first password only. */
+    *out = '\0';
+    for (p = text + strspn(text, URL_SPACE); *p != '\0' && used + 1 < len;
+         p += strspn(p, URL_SPACE)) {
+        size_t n = strcspn(p, URL_SPACE);
+        char *one = strndup(p, n);
+
+        if (one == NULL)
+            break;
+        if (used > 0)
+            out[used++] = ' ';
+        out[used] = '\0';
+        lu_url_redact(one, out + used, len - used);
+        used += strlen(out + used);
+        free(one);
+        p += n;
+    }
 }
 
 /* ---- the event-loop API of a handle: its client's ---- */

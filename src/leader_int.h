@@ -180,7 +180,10 @@ struct leader_client {
     pthread_mutex_t lock;
     _Atomic uintptr_t lock_owner; /* for lp_lock_held() */
     pthread_cond_t cond;          /* stops settled, handles released */
-    struct lu_url url;
+    /* Its servers: one, or in quorum mode an odd 3..LIO_QUORUM_MAX. Each
+     * owns its TLS context (lp_query_close() frees them). */
+    struct lu_url urls[LIO_QUORUM_MAX];
+    size_t nurls;
     int event_loop; /* the caller drives the loop; no thread */
 
     /* lock */
@@ -203,9 +206,12 @@ struct leader_client {
     unsigned io_depth;          /* its recursion, kept by its holder */
     struct lio_mux io;
 
-    pthread_mutex_t query_lock; /* the blocking query connection */
-    redisContext *query;
-    char query_err[256]; /* the last query's failure, for leader_errmsg */
+    pthread_mutex_t query_lock;          /* the blocking query connections */
+    redisContext *query[LIO_QUORUM_MAX]; /* one per server, opened lazily */
+    char query_err[256]; /* the last query's failure (one server's) */
+    /* Quorum mode: the last query's failure over all its servers, for
+     * leader_errmsg (a server's own detail is in query_err meanwhile). */
+    char quorum_err[1024];
     /* lock: the shortest asked for by its handles */
     long query_connect_ms, query_command_ms;
 };
@@ -262,11 +268,20 @@ int lp_set_health(leader *l, int healthy);
 /* l's phase, read under lock. */
 enum lp_phase lp_phase_of(leader *l);
 
-/* A client over url, with its loop run by a thread of its own (started
- * with the first request) or by the caller (event_loop). NULL with a
- * reason in err. */
-leader_client *lp_client_create(const struct lu_url *url, int event_loop,
-                                char *err, size_t errlen);
+/* A client over the n servers of urls (1, or a quorum), with its loop run
+ * by a thread of its own (started with the first request) or by the
+ * caller (event_loop). The urls are copied, with the ownership of their
+ * TLS contexts. NULL with a reason in err. */
+leader_client *lp_client_create(const struct lu_url *urls, size_t n,
+                                int event_loop, char *err, size_t errlen);
+
+/* 1 if this build's transport accepts a quorum of servers (an election
+ * over several URLs), 0 while it refuses them: for tests that need one. */
+int lp_quorum_available(void);
+
+/* The message leader_new() and leader_client_new() give while the
+ * transport refuses a quorum, for whoever must recognise it. */
+#define LP_QUORUM_UNAVAILABLE "quorum mode is not available in this libleader"
 
 /* Frees the client; from its own loop (a callback), once the turn is over.
  * Its handles must be gone. */
@@ -349,8 +364,8 @@ int lp_on_loop(const leader_client *c);
 int lp_is_leader(leader *l);
 int lp_current(leader *l, leader_info *info);
 int lp_release_term(leader *l, uint64_t term);
-/* Closes the query connection and frees the client's TLS context (the
- * last thing of the client to use it). */
+/* Closes the query connections and frees the TLS contexts of the
+ * client's servers (the last thing of the client to use them). */
 void lp_query_close(leader_client *c);
 
 #endif

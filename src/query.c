@@ -2,7 +2,11 @@
 /* query.c - the blocking query connection of a client, for
  * leader_is_leader(), leader_current() and leader_release_term(): one round
  * trip each, from any thread (callbacks included), on a connection of its
- * own that is opened on first use and kept. */
+ * own that is opened on first use and kept.
+ *
+ * In quorum mode the client has one such connection per server, and a
+ * query asks the servers in turn and counts their answers: what a
+ * majority of them says is the answer. */
 #include "util/fmacros.h"
 
 #include <errno.h>
@@ -67,9 +71,11 @@ static int reply_error(leader_client *cl, redisContext *c, redisReply *r)
 struct setup {
     leader_client *cl;
     redisContext *c;
-    const struct lu_url *url; /* what is opened: the client's, or the
-                               * sentinel asked, or the master found */
-    int64_t end;              /* of the opening, on lu_now_ms()'s clock */
+    const struct lu_url *home; /* the client's URL of this server: its TLS
+                                * context, its sentinels */
+    const struct lu_url *url;  /* what is opened: home, or the sentinel
+                                * asked, or the master found */
+    int64_t end;               /* of the opening, on lu_now_ms()'s clock */
 };
 
 static struct timeval timeval_of(long ms)
@@ -115,7 +121,7 @@ static int start_tls(const struct setup *s)
     SSL *ssl;
     redisReply *r;
 
-    ssl = lio_tls_start(cl->url.tls_ctx, c, s->url->host, left_of(s), &code,
+    ssl = lio_tls_start(s->home->tls_ctx, c, s->url->host, left_of(s), &code,
                         text, sizeof text);
     if (ssl == NULL) {
         note(cl, text);
@@ -184,7 +190,7 @@ static int open_blocking(struct setup *s)
         note(cl, "nobody listens on that port");
         return LEADER_ECONN;
     }
-    if (s->url->tls && cl->url.tls_ctx == NULL) {
+    if (s->url->tls && s->home->tls_ctx == NULL) {
         note(cl, "TLS: no TLS context for rediss://");
         return LEADER_ETLS;
     }
@@ -195,8 +201,8 @@ static int open_blocking(struct setup *s)
 static int ask_sentinel(struct setup *s, struct lu_url *master)
 {
     const char *argv[3] = {"SENTINEL", "get-master-addr-by-name",
-                           s->cl->url.master_name};
-    size_t lens[3] = {8, 23, strlen(s->cl->url.master_name)};
+                           s->home->master_name};
+    size_t lens[3] = {8, 23, strlen(s->home->master_name)};
     redisReply *r;
     char host[LU_URL_HOST_MAX + 1];
     int rc = open_blocking(s), port = 0, found;
@@ -212,7 +218,7 @@ static int ask_sentinel(struct setup *s, struct lu_url *master)
     }
     found = lio_sentinel_master_addr(r, host, &port);
     if (found > 0) {
-        *master = s->cl->url;
+        *master = *s->home;
         master->sentinel = 0;
         memcpy(master->host, host, sizeof master->host);
         master->port = port;
@@ -253,7 +259,7 @@ static int open_server(struct setup *s)
 
     if (rc == 0)
         rc = lio_for_each_setup(s->url, run_setup, s);
-    if (rc == 0 && s->cl->url.sentinel)
+    if (rc == 0 && s->home->sentinel)
         rc = check_master(s);
     return rc;
 }
@@ -262,7 +268,7 @@ static int open_server(struct setup *s)
  * one names a master that answers as one; it is open in s->c. */
 static int open_through_sentinels(struct setup *s, struct lu_url *master)
 {
-    const struct lu_url *u = &s->cl->url;
+    const struct lu_url *u = s->home;
     int64_t end = s->end;
     char why[sizeof s->cl->query_err];
     int rc = LEADER_ECONN;
@@ -304,12 +310,13 @@ static int open_through_sentinels(struct setup *s, struct lu_url *master)
     return rc;
 }
 
-/* Opens the query connection to the client's URL, or to a cluster node
- * (to not NULL). */
-static int query_connect_to(leader *l, const struct lu_url *to)
+/* Opens the query connection to the client's server i, or to a cluster
+ * node (to not NULL). */
+static int query_connect_to(leader *l, size_t i, const struct lu_url *to)
 {
     leader_client *cl = l->client;
-    struct setup setup = {cl, NULL, to != NULL ? to : &cl->url, 0};
+    struct setup setup = {cl, NULL, &cl->urls[i],
+                          to != NULL ? to : &cl->urls[i], 0};
     struct lu_url master;
     long ms, cmd_ms;
     int rc;
@@ -319,7 +326,7 @@ static int query_connect_to(leader *l, const struct lu_url *to)
     cmd_ms = l->client->query_command_ms;
     pthread_mutex_unlock(&l->client->lock);
     setup.end = lu_now_ms() + ms;
-    rc = cl->url.sentinel && to == NULL
+    rc = cl->urls[i].sentinel && to == NULL
              ? open_through_sentinels(&setup, &master)
              : open_server(&setup);
     if (rc == 0) {
@@ -332,13 +339,13 @@ static int query_connect_to(leader *l, const struct lu_url *to)
         redisFree(setup.c);
         return rc;
     }
-    l->client->query = setup.c;
+    l->client->query[i] = setup.c;
     return 0;
 }
 
-static int query_connect(leader *l)
+static int query_connect(leader *l, size_t i)
 {
-    return query_connect_to(l, NULL);
+    return query_connect_to(l, i, NULL);
 }
 
 /* At most this many redirections per query. */
@@ -347,24 +354,24 @@ static int query_connect(leader *l)
 /* In a Redis Cluster, a MOVED or ASK reply: the query connection is
  * opened again to the node it names (an empty host is the URL's). 1 when
  * the command is to be sent again there, after ASKING when *ask. */
-static int follow_redirect(leader *l, const redisReply *r, int *ask)
+static int follow_redirect(leader *l, size_t i, const redisReply *r, int *ask)
 {
     leader_client *cl = l->client;
     struct lio_cluster_redirect to;
     struct lu_url u;
-    redisContext *old = cl->query;
+    redisContext *old = cl->query[i];
 
-    if (r->type != REDIS_REPLY_ERROR || cl->url.sentinel ||
+    if (r->type != REDIS_REPLY_ERROR || cl->urls[i].sentinel ||
         !lio_cluster_redirect(r->str, r->len, &to))
         return 0;
-    u = cl->url;
+    u = cl->urls[i];
     u.kind = LU_URL_TCP;
     if (to.to.host[0] != '\0')
         memcpy(u.host, to.to.host, sizeof u.host);
     u.port = to.to.port;
-    cl->query = NULL;
-    if (query_connect_to(l, &u) != 0) {
-        cl->query = old;
+    cl->query[i] = NULL;
+    if (query_connect_to(l, i, &u) != 0) {
+        cl->query[i] = old;
         return 0;
     }
     redisFree(old);
@@ -375,39 +382,40 @@ static int follow_redirect(leader *l, const redisReply *r, int *ask)
 /* Runs one command on the query connection, following a cluster's
  * redirections; the reply, or NULL after the connection failed (and was
  * closed). */
-static redisReply *query_command(leader *l, int argc, const char **argv,
-                                 const size_t *lens)
+static redisReply *query_command(leader *l, size_t i, int argc,
+                                 const char **argv, const size_t *lens)
 {
-    redisReply *r = redisCommandArgv(l->client->query, argc, argv, lens);
+    redisReply *r = redisCommandArgv(l->client->query[i], argc, argv, lens);
     int ask = 0;
 
     for (int hop = 0; r != NULL && hop < MAX_HOPS; hop++) {
-        if (!follow_redirect(l, r, &ask))
+        if (!follow_redirect(l, i, r, &ask))
             break;
         freeReplyObject(r);
         if (ask) {
-            r = redisCommand(l->client->query, "ASKING");
+            r = redisCommand(l->client->query[i], "ASKING");
             if (r == NULL)
                 break;
             freeReplyObject(r);
         }
-        r = redisCommandArgv(l->client->query, argc, argv, lens);
+        r = redisCommandArgv(l->client->query[i], argc, argv, lens);
     }
     return r;
 }
 
-/* GET of the holder key: 1 if it is our id, 0 if not, or an error. A
- * transport error leaves l->client->query NULL so the next call reconnects. */
-static int query_holder(leader *l)
+/* GET of the holder key on server i: 1 if it is our id, 0 if not, or an
+ * error. A transport error leaves l->client->query[i] NULL so the next
+ * call reconnects. */
+static int query_holder(leader *l, size_t i)
 {
     const char *argv[2] = {"GET", l->names.holder_key};
     size_t lens[2] = {3, strlen(l->names.holder_key)};
-    redisReply *r = query_command(l, 2, argv, lens);
-    int rc = reply_error(l->client, l->client->query, r);
+    redisReply *r = query_command(l, i, 2, argv, lens);
+    int rc = reply_error(l->client, l->client->query[i], r);
 
     if (r == NULL) {
-        redisFree(l->client->query);
-        l->client->query = NULL;
+        redisFree(l->client->query[i]);
+        l->client->query[i] = NULL;
         return rc;
     }
     if (rc == 0 && r->type == REDIS_REPLY_NIL)
@@ -422,45 +430,177 @@ static int query_holder(leader *l)
     return rc;
 }
 
-/* Runs fn on the query connection, connecting first if needed. */
-static int run_query(leader *l, int (*fn)(leader *, void *), void *arg)
+typedef int (*query_fn)(leader *l, size_t i, void *arg);
+
+/* Runs fn on the query connection to server i, connecting first if
+ * needed; a failure's detail is left in query_err. With query_lock. */
+static int query_server(leader *l, size_t i, query_fn fn, void *arg)
 {
-    struct lu_sigpipe sp;
     int rc, reused;
 
-    pthread_mutex_lock(&l->client->query_lock);
     l->client->query_err[0] = '\0';
-    lu_sigpipe_block(&sp);
-    reused = l->client->query != NULL;
-    rc = reused ? 0 : query_connect(l);
+    reused = l->client->query[i] != NULL;
+    rc = reused ? 0 : query_connect(l, i);
     if (rc == 0)
-        rc = fn(l, arg);
-    if (rc < 0 && reused && l->client->query == NULL) {
+        rc = fn(l, i, arg);
+    if (rc < 0 && reused && l->client->query[i] == NULL) {
         /* The kept connection had gone stale (a server restart): one
          * fresh try before reporting. */
         l->client->query_err[0] = '\0';
-        rc = query_connect(l);
+        rc = query_connect(l, i);
         if (rc == 0)
-            rc = fn(l, arg);
+            rc = fn(l, i, arg);
     }
     if (rc < 0 && l->client->query_err[0] == '\0')
         note(l->client, leader_strerror(rc));
     else if (rc >= 0)
         l->client->query_err[0] = '\0';
+    return rc;
+}
+
+/* Runs fn on the one server's query connection. */
+static int run_query(leader *l, query_fn fn, void *arg)
+{
+    struct lu_sigpipe sp;
+    int rc;
+
+    pthread_mutex_lock(&l->client->query_lock);
+    lu_sigpipe_block(&sp);
+    rc = query_server(l, 0, fn, arg);
     lu_sigpipe_restore(&sp);
     pthread_mutex_unlock(&l->client->query_lock);
     return rc;
 }
 
-static int holder_is_us(leader *l, void *arg)
+/* ---- quorum mode: the servers' answers counted ---- */
+
+/* A quorum query's answers so far: rc[i] is server i's (1, 0, or a
+ * negative code), or ASKED_NOT while it was not asked. */
+#define ASKED_NOT 1000
+
+struct tally {
+    size_t n, majority;
+    int rc[LIO_QUORUM_MAX];
+};
+
+/* Decides a query once enough is known, before every server is asked: a
+ * return of 1 stops the round. NULL: every server is asked. */
+typedef int (*decided_fn)(const struct tally *t);
+
+/* Where server i is, for messages: never its URL, which may hold a
+ * password. */
+static void server_name(const struct lu_url *u, char *out, size_t len)
+{
+    if (u->kind == LU_URL_UNIX)
+        snprintf(out, len, "%s", u->path);
+    else if (strchr(u->host, ':') != NULL)
+        snprintf(out, len, "[%s]:%d", u->host, u->port);
+    else
+        snprintf(out, len, "%s:%d", u->host, u->port);
+}
+
+/* The code of a quorum query that fewer than a majority answered: the
+ * servers' own code when they all failed alike (all refused the login,
+ * all timed out), else LEADER_ECONN. quorum_err lists them. */
+static int no_majority(leader_client *cl, const struct tally *t,
+                       const char (*why)[sizeof cl->query_err])
+{
+    size_t failed = 0, used;
+    int code = 0;
+
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->rc[i] >= 0 || t->rc[i] == ASKED_NOT)
+            continue;
+        failed++;
+        code = code == 0 || code == t->rc[i] ? t->rc[i] : LEADER_ECONN;
+    }
+    snprintf(cl->quorum_err, sizeof cl->quorum_err,
+             "%zu of %zu servers did not answer (a majority is %zu)", failed,
+             t->n, t->majority);
+    for (size_t i = 0; i < t->n; i++) {
+        char where[LU_URL_HOST_MAX + 16];
+
+        if (t->rc[i] >= 0 || t->rc[i] == ASKED_NOT)
+            continue;
+        used = strlen(cl->quorum_err);
+        server_name(&cl->urls[i], where, sizeof where);
+        snprintf(cl->quorum_err + used, sizeof cl->quorum_err - used,
+                 "; %.80s: %.120s", where, why[i]);
+    }
+    return code != 0 ? code : LEADER_ECONN;
+}
+
+/* Runs fn on each server in turn (args[i] its argument, stride bytes
+ * apart), until decided says the answer is known; the answers in t. 0
+ * when a majority answered, else a negative code with quorum_err. */
+static int run_quorum(leader *l, query_fn fn, void *args, size_t stride,
+                      decided_fn decided, struct tally *t)
+{
+    leader_client *cl = l->client;
+    char why[LIO_QUORUM_MAX][sizeof cl->query_err];
+    struct lu_sigpipe sp;
+    size_t answered = 0;
+    int rc = 0;
+
+    t->n = cl->nurls;
+    t->majority = t->n / 2 + 1;
+    for (size_t i = 0; i < t->n; i++) {
+        t->rc[i] = ASKED_NOT;
+        why[i][0] = '\0';
+    }
+    pthread_mutex_lock(&cl->query_lock);
+    cl->quorum_err[0] = '\0';
+    lu_sigpipe_block(&sp);
+    for (size_t i = 0; i < t->n; i++) {
+        t->rc[i] = query_server(l, i, fn, (char *) args + i * stride);
+        if (t->rc[i] >= 0)
+            answered++;
+        else
+            memcpy(why[i], cl->query_err, sizeof why[i]);
+        if (decided != NULL && decided(t))
+            break;
+    }
+    if (answered < t->majority)
+        rc = no_majority(cl, t, (const char(*)[sizeof cl->query_err]) why);
+    cl->query_err[0] = '\0';
+    lu_sigpipe_restore(&sp);
+    pthread_mutex_unlock(&cl->query_lock);
+    return rc;
+}
+
+static size_t count_of(const struct tally *t, int value)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < t->n; i++)
+        k += t->rc[i] == value;
+    return k;
+}
+
+/* leader_is_leader: decided once a majority says yes, or says no (then
+ * yes cannot reach one). */
+static int holder_decided(const struct tally *t)
+{
+    return count_of(t, 1) >= t->majority || count_of(t, 0) >= t->majority;
+}
+
+static int holder_is_us(leader *l, size_t i, void *arg)
 {
     (void) arg;
-    return query_holder(l);
+    return query_holder(l, i);
 }
 
 int lp_is_leader(leader *l)
 {
-    return run_query(l, holder_is_us, NULL);
+    struct tally t;
+    int rc;
+
+    if (l->client->nurls == 1)
+        return run_query(l, holder_is_us, NULL);
+    rc = run_quorum(l, holder_is_us, NULL, 0, holder_decided, &t);
+    if (rc < 0)
+        return rc;
+    return count_of(&t, 1) >= t.majority;
 }
 
 /* Decodes the read script's reply as the core does. */
@@ -487,27 +627,27 @@ static int decode_current(const redisReply *r, leader_info *info)
 
 /* Sends a; the reply, or NULL after closing a connection that failed.
  * what names the script for a refusal's message (NULL: none). */
-static redisReply *query_argv(leader *l, struct lio_argv *a, const char *what,
-                              int *rc)
+static redisReply *query_argv(leader *l, size_t i, struct lio_argv *a,
+                              const char *what, int *rc)
 {
-    redisReply *r = query_command(l, a->argc, a->argv, a->lens);
+    redisReply *r = query_command(l, i, a->argc, a->argv, a->lens);
 
-    *rc = reply_error_of(l->client, l->client->query, r, what);
+    *rc = reply_error_of(l->client, l->client->query[i], r, what);
     if (r == NULL) {
-        redisFree(l->client->query);
-        l->client->query = NULL;
+        redisFree(l->client->query[i]);
+        l->client->query[i] = NULL;
     }
     return r;
 }
 
-static int read_current(leader *l, void *arg)
+static int read_current(leader *l, size_t i, void *arg)
 {
     struct lio_argv a;
     redisReply *r;
     int rc;
 
     lio_argv_script(&a, LC_CMD_READ, 0, &l->names, NULL, NULL, NULL);
-    r = query_argv(l, &a, "read", &rc);
+    r = query_argv(l, i, &a, "read", &rc);
     if (r == NULL)
         return rc;
     if (rc == 0)
@@ -516,16 +656,79 @@ static int read_current(leader *l, void *arg)
     return rc;
 }
 
-int lp_current(leader *l, leader_info *info)
+static void info_init(leader_info *info)
 {
     memset(info, 0, sizeof *info);
     info->lease_left_ms = -1;
-    return run_query(l, read_current, info);
+}
+
+/* How long at least `majority` of the k servers that hold the key keep
+ * it: the majority-th longest of their ttls (-1, none, is the longest). */
+static long long majority_ttl(long long *ttl, size_t k, size_t majority)
+{
+    for (size_t a = 1; a < k; a++)
+        for (size_t b = a; b > 0; b--) {
+            long long x = ttl[b - 1], y = ttl[b];
+            int longer = y == -1 ? x != -1 : x != -1 && y > x;
+
+            if (!longer)
+                break;
+            ttl[b - 1] = y;
+            ttl[b] = x;
+        }
+    return ttl[majority - 1];
+}
+
+/* Someone leads only if a majority holds the same id; its term is the
+ * highest counter among those servers (one may lag behind a commit). */
+static int combine_current(const struct tally *t, const leader_info *each,
+                           leader_info *info)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        long long ttl[LIO_QUORUM_MAX];
+        uint64_t term = 0;
+        size_t k = 0;
+
+        if (t->rc[i] != 1)
+            continue;
+        for (size_t j = 0; j < t->n; j++) {
+            if (t->rc[j] != 1 || strcmp(each[j].id, each[i].id) != 0)
+                continue;
+            ttl[k++] = each[j].lease_left_ms;
+            if (each[j].term > term)
+                term = each[j].term;
+        }
+        if (k < t->majority)
+            continue;
+        memcpy(info->id, each[i].id, sizeof info->id);
+        info->term = term;
+        info->lease_left_ms = majority_ttl(ttl, k, t->majority);
+        return 1;
+    }
+    for (size_t i = 0; i < t->n; i++)
+        if (t->rc[i] >= 0 && each[i].term > info->term)
+            info->term = each[i].term;
+    return 0;
+}
+
+int lp_current(leader *l, leader_info *info)
+{
+    leader_info each[LIO_QUORUM_MAX];
+    struct tally t;
+    int rc;
+
+    info_init(info);
+    if (l->client->nurls == 1)
+        return run_query(l, read_current, info);
+    for (size_t i = 0; i < l->client->nurls; i++)
+        info_init(&each[i]);
+    rc = run_quorum(l, read_current, each, sizeof each[0], NULL, &t);
+    return rc < 0 ? rc : combine_current(&t, each, info);
 }
 
 /* The release script with (id, term): 1 if it deleted the key, 0 if the
  * key was not that leadership's. */
-static int release_term(leader *l, void *arg)
+static int release_term(leader *l, size_t i, void *arg)
 {
     struct lio_argv a;
     struct lc_value v, elems[LIO_MAX_ELEMS];
@@ -534,7 +737,7 @@ static int release_term(leader *l, void *arg)
 
     lio_argv_script(&a, LC_CMD_RELEASE, *(const uint64_t *) arg, &l->names,
                     l->id, NULL, NULL);
-    r = query_argv(l, &a, "release", &rc);
+    r = query_argv(l, i, &a, "release", &rc);
     if (r == NULL)
         return rc;
     lio_reply_to_value(r, &v, elems);
@@ -546,16 +749,29 @@ static int release_term(leader *l, void *arg)
 
 int lp_release_term(leader *l, uint64_t term)
 {
-    return run_query(l, release_term, &term);
+    uint64_t terms[LIO_QUORUM_MAX];
+    struct tally t;
+    int rc;
+
+    if (l->client->nurls == 1)
+        return run_query(l, release_term, &term);
+    /* On every server, each as a single server would be: where it is not
+     * released, it runs out with its ttl. */
+    for (size_t i = 0; i < l->client->nurls; i++)
+        terms[i] = term;
+    rc = run_quorum(l, release_term, terms, sizeof terms[0], NULL, &t);
+    return rc < 0 ? rc : count_of(&t, 1) > 0;
 }
 
 void lp_query_close(leader_client *c)
 {
-    if (c->query != NULL)
-        redisFree(c->query);
-    c->query = NULL;
-    /* The last user of the client's TLS context: the loop's connections
-     * are gone by now. */
-    lio_tls_free(c->url.tls_ctx);
-    c->url.tls_ctx = NULL;
+    for (size_t i = 0; i < c->nurls; i++) {
+        if (c->query[i] != NULL)
+            redisFree(c->query[i]);
+        c->query[i] = NULL;
+        /* The last user of the server's TLS context: the loop's
+         * connections are gone by now. */
+        lio_tls_free(c->urls[i].tls_ctx);
+        c->urls[i].tls_ctx = NULL;
+    }
 }

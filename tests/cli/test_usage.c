@@ -111,6 +111,8 @@ TEST(bad_usage_exits_2_with_one_line)
         "true", NULL);
     bad("leader run:", "run", "--id", "has space", "--", "true", NULL);
     bad("leader run:", "run", "--key", "", "--", "true", NULL);
+    bad("--redis given 2 times: quorum mode needs an odd number of servers",
+        "status", "--redis", "redis://a", "--redis", "redis://b", NULL);
     bad("unexpected argument 'x'", "status", "x", NULL);
     bad("unknown option '--frob'", "status", "--frob", NULL);
     bad("--redis needs a value", "status", "--redis", NULL);

@@ -29,6 +29,29 @@ struct options_next {
     const char *a_newer_option;
 };
 
+/* leader_options and leader_client_options as they were before urls. */
+struct options_before_urls {
+    size_t struct_size;
+    const char *url, *key, *id;
+    long ttl_ms, wait_ms;
+    int event_loop;
+    const char *tls_ca_cert, *tls_ca_dir, *tls_cert, *tls_key;
+    const char *tls_server_name;
+    int tls_insecure;
+    const char *password;
+    long connect_timeout_ms, command_timeout_ms;
+};
+
+struct client_options_before_urls {
+    size_t struct_size;
+    const char *url;
+    int event_loop;
+    const char *tls_ca_cert, *tls_ca_dir, *tls_cert, *tls_key;
+    const char *tls_server_name;
+    int tls_insecure;
+    const char *password;
+};
+
 /* leader_info as the first version laid it out. */
 struct info_v1 {
     size_t struct_size;
@@ -91,6 +114,33 @@ TEST(a_newer_program_is_refused_only_for_an_option_it_set)
     o->a_newer_option = "on";
     ASSERT(leader_new(&o->known, err, sizeof err) == NULL);
     ASSERT(strstr(err, "does not know") != NULL);
+    free(o);
+}
+
+TEST(a_program_from_before_urls_has_one_server)
+{
+    struct options_before_urls *o = exactly(sizeof *o);
+    struct client_options_before_urls *co = exactly(sizeof *co);
+    leader_client *c;
+    char err[256];
+    leader *l;
+
+    /* The layouts are this header's up to urls. */
+    ASSERT_EQ(sizeof *o, offsetof(leader_options, urls));
+    ASSERT_EQ(sizeof *co, offsetof(leader_client_options, urls));
+    leader_options_init_size((leader_options *) o, sizeof *o);
+    ASSERT_EQ(o->struct_size, sizeof *o);
+    o->url = "redis://127.0.0.1:1";
+    l = leader_new((const leader_options *) o, err, sizeof err);
+    ASSERT_NOT_NULL(l);
+    leader_free(l);
+    leader_client_options_init_size((leader_client_options *) co, sizeof *co);
+    ASSERT_EQ(co->struct_size, sizeof *co);
+    co->url = "redis://127.0.0.1:1";
+    c = leader_client_new((const leader_client_options *) co, err, sizeof err);
+    ASSERT_NOT_NULL(c);
+    leader_client_free(c);
+    free(co);
     free(o);
 }
 

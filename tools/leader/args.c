@@ -11,6 +11,8 @@
 
 #include <leader.h>
 
+#include "opts.h"
+
 int usage_error(const char *cmd, const char *fmt, ...)
 {
     char reason[512];
@@ -27,9 +29,21 @@ int usage_error(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
-void display_url(const char *url, char *out, size_t len)
+void display_url(const struct cli_opts *o, char *out, size_t len)
 {
-    leader_url_redact(url, out, len);
+    char list[DISPLAY_URL_MAX];
+    size_t used = 0;
+
+    if (o->nurls <= 1) {
+        leader_url_redact(o->url, out, len);
+        return;
+    }
+    /* The library redacts each URL of a space-separated list. */
+    list[0] = '\0';
+    for (size_t i = 0; i < o->nurls && used < sizeof list; i++)
+        used += (size_t) snprintf(list + used, sizeof list - used, "%s%s",
+                                  i > 0 ? " " : "", o->urls[i]);
+    leader_url_redact(list, out, len);
 }
 
 /* Prints s as a JSON string. */

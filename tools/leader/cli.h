@@ -33,8 +33,14 @@ void json_string(const char *s);
 int usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+struct cli_opts;
+
 /* The URL that will be used (the option, $LEADER_REDIS_URL or the default)
- * with any password replaced by "***", for messages. */
-void display_url(const char *url, char *out, size_t len);
+ * with any password replaced by "***", for messages; the URLs of a quorum
+ * each so, separated by spaces. */
+void display_url(const struct cli_opts *o, char *out, size_t len);
+
+/* Enough for display_url() of a quorum's URLs. */
+#define DISPLAY_URL_MAX 4096
 
 #endif

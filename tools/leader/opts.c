@@ -122,6 +122,10 @@ static int take_value(unsigned cmd, const struct opt_spec *s, const char *where,
 
     if (s->kind == OPT_STRING) {
         *(const char **) (void *) field = text;
+        /* --redis again: one more server; the count is checked once all
+         * are known. */
+        if (s->offset == AT(url) && o->nurls++ < SERVERS_MAX)
+            o->urls[o->nurls - 1] = text;
         return 0;
     }
     if (s->kind == OPT_COUNT) {
@@ -343,9 +347,28 @@ static int take_password(unsigned cmd, struct cli_opts *o)
     return 0;
 }
 
+/* Several --redis: a quorum of servers, so an odd number, 3 to
+ * SERVERS_MAX, as the library has it. */
+static int take_servers(unsigned cmd, struct cli_opts *o)
+{
+    if (o->nurls <= 1)
+        return 0;
+    if (o->nurls % 2 == 0 || o->nurls > SERVERS_MAX) {
+        usage_error(cmd_name(cmd),
+                    "--redis given %zu times: quorum mode needs an odd "
+                    "number of servers, 3 to %d: got %zu",
+                    o->nurls, SERVERS_MAX, o->nurls);
+        return -1;
+    }
+    o->urls[o->nurls] = NULL;
+    o->url = NULL;
+    return 0;
+}
+
 void cli_connection_options(const struct cli_opts *o, leader_options *lo)
 {
     lo->url = o->url;
+    lo->urls = o->nurls > 1 ? o->urls : NULL;
     lo->password = o->password;
     lo->tls_ca_cert = o->tls_ca_cert;
     lo->tls_ca_dir = o->tls_ca_dir;
@@ -389,7 +412,7 @@ int cli_parse(unsigned cmd, int argc, char **argv, struct cli_opts *o)
         }
         break; /* run: CMD starts here */
     }
-    if (take_rest(cmd, argc, argv, i, o) != 0)
+    if (take_rest(cmd, argc, argv, i, o) != 0 || take_servers(cmd, o) != 0)
         return -1;
     return take_password(cmd, o);
 }

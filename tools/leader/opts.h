@@ -16,9 +16,15 @@
 
 #define MS_MAX              86400000L /* one day, the library's limit */
 #define CONNECT_TIMEOUT_MAX 60000L    /* the library's limit */
+#define SERVERS_MAX         7 /* the library's most servers of a quorum */
 
 struct cli_opts {
-    const char *url; /* NULL: $LEADER_REDIS_URL or the default */
+    const char *url; /* NULL: $LEADER_REDIS_URL or the default; the last
+                      * --redis */
+    /* Every --redis, NULL-terminated when there are several (quorum
+     * mode: leader_options.urls, and url is NULL then). */
+    const char *urls[SERVERS_MAX + 1];
+    size_t nurls; /* how many times --redis was given */
     const char *key;
     const char *id;
     long ttl_ms, wait_ms, grace_ms;
@@ -59,7 +65,7 @@ int cli_parse(unsigned cmd, int argc, char **argv, struct cli_opts *o);
 
 struct leader_options;
 
-/* Copies the connection options (URL and TLS) into lo. */
+/* Copies the connection options (URL or URLs, and TLS) into lo. */
 void cli_connection_options(const struct cli_opts *o,
                             struct leader_options *lo);
 

@@ -217,7 +217,7 @@ static int serve_metrics(struct run *r)
 
 static int setup(struct run *r)
 {
-    char url[600];
+    char url[DISPLAY_URL_MAX];
     int rc;
 
     if ((rc = resolve_cmd(r)) != 0)
@@ -235,7 +235,7 @@ static int setup(struct run *r)
     /* After the watchdog's fork: it must not hold the listening socket. */
     if ((rc = serve_metrics(r)) != 0)
         return rc;
-    display_url(r->o.url, url, sizeof url);
+    display_url(&r->o, url, sizeof url);
     log_set_format(r->o.log_json ? LOG_JSON : LOG_TEXT, r->o.key,
                    leader_id(r->l));
     log_event(LOG_NORMAL, "campaigning", 0, NULL,

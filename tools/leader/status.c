@@ -52,7 +52,7 @@ static int query(const struct cli_opts *o)
 {
     leader_options lo;
     leader_info info;
-    char err[256], url[600];
+    char err[256], url[DISPLAY_URL_MAX];
     leader *l;
     int rc;
 
@@ -67,7 +67,7 @@ static int query(const struct cli_opts *o)
     if (rc < 0) {
         const char *detail = leader_errmsg(l);
 
-        display_url(o->url, url, sizeof url);
+        display_url(o, url, sizeof url);
         if (*detail != '\0' && strcmp(detail, leader_strerror(rc)) != 0)
             fprintf(stderr, "leader status: %s: %s: %s\n", url,
                     leader_strerror(rc), detail);

@@ -17,6 +17,11 @@ unsigned lc_q_majority(unsigned n)
     return n / 2 + 1;
 }
 
+lc_time lc_q_restart_bound(lc_time now, long long uptime_s)
+{
+    return now - (lc_time) (uptime_s > 0 ? uptime_s - 1 : 0) * 1000;
+}
+
 int lc_q_eligible(lc_time restart_bound, lc_time ttl, lc_time now)
 {
     lc_time drift = ttl - lc_lease_length(ttl);

@@ -91,6 +91,12 @@ struct lc_qop {
 /* The smallest majority of n. */
 unsigned lc_q_majority(unsigned n);
 
+/* The latest time a server can have restarted, given the
+ * uptime_in_seconds it reported at now. Redis counts uptime as the
+ * difference of two whole wall-clock seconds, so a server up 300 ms may
+ * already say 1: the bound is a second later than the uptime says. */
+lc_time lc_q_restart_bound(lc_time now, long long uptime_s);
+
 /* Whether a server whose restart happened at or before restart_bound (the
  * time its uptime was read, less the uptime in whole seconds) may count at
  * now for an election of this ttl: once every lease it could have granted

@@ -751,9 +751,7 @@ static void q_on_info(struct lio_session *s, unsigned i,
     }
     q->usable = 1;
     q->failures = 0;
-    /* Uptime counts whole seconds: the restart was at most this long
-     * ago. */
-    q->restart_bound = s->now - (lc_time) si.uptime_s * 1000;
+    q->restart_bound = lc_q_restart_bound(s->now, si.uptime_s);
     memcpy(q->run_id, si.run_id, sizeof q->run_id);
     if (usable_servers(s) < lc_q_majority(s->nservers))
         return;

@@ -99,6 +99,16 @@ TEST(a_server_counts_once_every_lease_it_lost_in_a_restart_is_over)
     ASSERT_EQ(lc_q_eligible(LC_NEVER, TTL, LC_NEVER - 1), 0);
 }
 
+/* uptime_in_seconds is floor(now) - floor(start) in wall-clock seconds:
+ * "1" may come 1 ms after the start. */
+TEST(an_uptime_of_whole_seconds_bounds_the_restart_a_second_late)
+{
+    ASSERT_EQ(lc_q_restart_bound(50000, 0), 50000);
+    ASSERT_EQ(lc_q_restart_bound(50000, 1), 50000);
+    ASSERT_EQ(lc_q_restart_bound(50000, 2), 49000);
+    ASSERT_EQ(lc_q_restart_bound(50000, 30), 21000);
+}
+
 TEST(won_with_a_term_read_from_a_majority_and_committed_to_one)
 {
     struct lc_qop op;

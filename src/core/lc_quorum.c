@@ -414,14 +414,19 @@ static void note_holder(struct lc_qop *op, unsigned i, const struct lc_value *h)
     op->holder_len[i] = (uint8_t) (len > 255 ? 255 : len);
 }
 
-static void note_error(struct lc_qop *op, const char *text, size_t len)
+/* Keeps the first failure's text, a server's own error reply before any
+ * failure to reach one: its code is what the core classifies. */
+static void note_error(struct lc_qop *op, const char *text, size_t len,
+                       int from_server)
 {
-    if (op->error_text[0] != '\0' || text == NULL)
+    if (text == NULL ||
+        (op->error_text[0] != '\0' && (op->error_from_server || !from_server)))
         return;
     if (len >= sizeof op->error_text / 2)
         len = sizeof op->error_text / 2 - 1;
     memcpy(op->error_text, text, len);
     op->error_text[len] = '\0';
+    op->error_from_server = (uint8_t) from_server;
 }
 
 static int is_int(const struct lc_value *v, long long *out)
@@ -526,7 +531,7 @@ enum lc_qnext lc_qop_reply(struct lc_qop *op, unsigned i,
     if (op->done || i >= op->n || op->st[i] != LC_QS_WAITING)
         return op->done ? LC_QN_DONE : LC_QN_WAIT;
     if (v->type == LC_VAL_ERR) {
-        note_error(op, v->str, v->len);
+        note_error(op, v->str, v->len, 1);
     } else {
         switch (lc_qop_wire(op)) {
         case LC_QW_GRANT:
@@ -562,7 +567,7 @@ enum lc_qnext lc_qop_fail(struct lc_qop *op, unsigned i, int error,
         op->late &= ~(1u << i);
     if (op->done || i >= op->n || op->st[i] != LC_QS_WAITING)
         return op->done ? LC_QN_DONE : LC_QN_WAIT;
-    note_error(op, text, text != NULL ? strlen(text) : 0);
+    note_error(op, text, text != NULL ? strlen(text) : 0, 0);
     op->st[i] = LC_QS_FAIL;
     return decide(op);
 }

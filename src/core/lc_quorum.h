@@ -78,7 +78,7 @@ struct lc_qop {
     uint64_t seed_max;    /* the highest server clock seen, in ms */
     uint64_t term;        /* an acquire's new term, once read */
     long long busy[LC_QUORUM_MAX]; /* a refusal's pttl, or a read's */
-    int error; /* the first failure's code, for the result */
+    uint8_t error_from_server;     /* error_text is a server's error reply */
     char error_text[LC_MSG_MAX];
     uint8_t holder_len[LC_QUORUM_MAX];
     char holder[LC_QUORUM_MAX][LC_ID_MAX + 1]; /* as each server said */

@@ -301,3 +301,234 @@ TEST(a_server_that_restarted_empty_counts_for_nothing_while_young)
     lio_mux_free(&b.mux);
     quorum_free(&q);
 }
+
+/* ---- through the public API ---- */
+
+static void urls_of(struct quorum *q, const char *urls[NMAX + 1])
+{
+    for (int i = 0; i < q->n; i++)
+        urls[i] = rfx_url(q->s[i]);
+    urls[q->n] = NULL;
+}
+
+static struct cand *add_quorum_cand(struct world *w, const char *const *urls,
+                                    const char *key, long ttl)
+{
+    leader_options o;
+
+    leader_options_init(&o);
+    o.urls = urls;
+    o.key = key;
+    o.ttl_ms = ttl;
+    o.wait_ms = ttl;
+    return world_add_opts(w, &o);
+}
+
+/* Three handles over three servers: one leads; its stop releases on every
+ * server, and another is elected at once, not a ttl later, with a higher
+ * term. */
+TEST(handles_hand_over_on_stop_through_the_public_api)
+{
+    struct quorum q;
+    struct world w;
+    const char *urls[NMAX + 1];
+    struct logged first, second;
+    int l, next;
+    int64_t stopped;
+
+    quorum_start(&q, 3);
+    urls_of(&q, urls);
+    world_init(&w);
+    for (int i = 0; i < 3; i++)
+        add_quorum_cand(&w, urls, "quorum-api", 5000);
+    for (int i = 0; i < 3; i++)
+        ASSERT_OK(leader_elect(w.c[i].l));
+    l = world_wait_leader(&w, 10000);
+    ASSERT_GE(l, 0);
+    ASSERT_EQ(leader_is_leader(w.c[l].l), 1);
+    ASSERT_EQ(leader_is_leader(w.c[(l + 1) % 3].l), 0);
+    world_last(&w, l, LEADER_EVENT_ELECTED, &first);
+    stopped = now_ms();
+    ASSERT_OK(leader_stop(w.c[l].l));
+    ASSERT_EQ(world_wait(&w, -1, LEADER_EVENT_ELECTED, 2, 4000), 2);
+    ASSERT_GE(world_last(&w, -1, LEADER_EVENT_ELECTED, &second), 0);
+    next = second.cand;
+    ASSERT_NE(next, l);
+    /* Well under the ttl of 5 s that a key left behind would cost. */
+    ASSERT_LT(second.at_ms - stopped, 2500);
+    ASSERT_GT(second.term, first.term);
+    world_check_log(&w);
+    world_free(&w);
+    quorum_free(&q);
+}
+
+/* Many elections over one client, one pipeline per server: each is led,
+ * and all keep leading while one of three servers is down. */
+TEST(a_client_leads_many_elections_over_a_quorum)
+{
+    enum { N = 40 };
+    struct quorum q;
+    const char *urls[NMAX + 1];
+    leader_client_options co;
+    leader_client *client;
+    leader *h[N];
+    char err[256];
+    int64_t end;
+    int leading;
+
+    quorum_start(&q, 3);
+    urls_of(&q, urls);
+    leader_client_options_init(&co);
+    co.urls = urls;
+    client = leader_client_new(&co, err, sizeof err);
+    if (client == NULL)
+        FAIL("leader_client_new: %s", err);
+    for (int i = 0; i < N; i++) {
+        leader_options o;
+        char key[32];
+        leader_options_init(&o);
+        snprintf(key, sizeof key, "many-%d", i);
+        o.key = key;
+        o.ttl_ms = 3000;
+        h[i] = leader_client_add(client, &o, err, sizeof err);
+        if (h[i] == NULL)
+            FAIL("leader_client_add: %s", err);
+        ASSERT_OK(leader_elect(h[i]));
+    }
+    end = now_ms() + 10000;
+    do {
+        leading = 0;
+        for (int i = 0; i < N; i++)
+            leading += leader_has_lease(h[i]) == 1;
+        if (leading < N)
+            sleep_ms(20);
+    } while (leading < N && now_ms() < end);
+    ASSERT_EQ(leading, N);
+    sleep_ms(500); /* the renewals take the key on every server */
+    ASSERT_OK(rfx_kill(q.s[1]));
+    sleep_ms(4000); /* more than a ttl */
+    leading = 0;
+    for (int i = 0; i < N; i++)
+        leading += leader_has_lease(h[i]) == 1;
+    ASSERT_EQ(leading, N);
+    for (int i = 0; i < N; i++)
+        leader_free(h[i]);
+    leader_client_free(client);
+    quorum_free(&q);
+}
+
+/* ---- bad servers: a clear error, never a false ELECTED ---- */
+
+/* A free loopback port: bound, then closed. */
+static int closed_port(void)
+{
+    rfx_server *s = start_redis(NULL);
+    int port = rfx_port(s);
+
+    rfx_free(s);
+    return port;
+}
+
+static struct logged wait_error(struct world *w, struct cand *c)
+{
+    struct logged e;
+
+    ASSERT_GE(world_wait(w, c->index, LEADER_EVENT_ERROR, 1, 8000), 1);
+    world_last(w, c->index, LEADER_EVENT_ERROR, &e);
+    return e;
+}
+
+/* Whether c reports an error of code within ms. */
+static int saw_error(struct world *w, struct cand *c, int code, long ms)
+{
+    int64_t end = now_ms() + ms;
+
+    for (int k = 1; now_ms() < end; k++) {
+        struct logged e;
+        if (world_wait(w, c->index, LEADER_EVENT_ERROR, k, end - now_ms()) < k)
+            return 0;
+        world_last(w, c->index, LEADER_EVENT_ERROR, &e);
+        if (e.error == code)
+            return 1;
+    }
+    return 0;
+}
+
+TEST(a_majority_unreachable_is_an_error_and_no_election)
+{
+    struct quorum q;
+    struct world w;
+    char u1[64], u2[64];
+    const char *urls[4];
+    struct logged e;
+    struct cand *c;
+
+    quorum_start(&q, 1);
+    snprintf(u1, sizeof u1, "redis://127.0.0.1:%d", closed_port());
+    snprintf(u2, sizeof u2, "redis://127.0.0.1:%d", closed_port());
+    urls[0] = rfx_url(q.s[0]);
+    urls[1] = u1;
+    urls[2] = u2;
+    urls[3] = NULL;
+    world_init(&w);
+    c = add_quorum_cand(&w, urls, "quorum-unreachable", 1000);
+    ASSERT_OK(leader_elect(c->l));
+    e = wait_error(&w, c);
+    ASSERT_EQ(e.error, LEADER_ECONN);
+    sleep_ms(1500);
+    ASSERT_EQ(world_count(&w, c->index, LEADER_EVENT_ELECTED), 0);
+    world_free(&w);
+    quorum_free(&q);
+}
+
+TEST(a_key_of_the_wrong_type_on_a_majority_is_reported)
+{
+    struct quorum q;
+    struct world w;
+    const char *urls[NMAX + 1];
+    struct cand *c;
+
+    quorum_start(&q, 3);
+    urls_of(&q, urls);
+    world_init(&w);
+    c = add_quorum_cand(&w, urls, "quorum-wrongtype", 1000);
+    /* A list where the holder key should be, on two of three. */
+    for (int i = 0; i < 2; i++) {
+        char *r = rfx_command(q.s[i], "LPUSH %s x", leader_key(c->l));
+        free(r);
+    }
+    ASSERT_OK(leader_elect(c->l));
+    /* Reported as what it is, whatever else a loaded machine reports
+     * first (a connect that took too long). */
+    ASSERT(saw_error(&w, c, LEADER_EWRONGTYPE, 8000));
+    sleep_ms(500);
+    ASSERT_EQ(world_count(&w, c->index, LEADER_EVENT_ELECTED), 0);
+    world_free(&w);
+    quorum_free(&q);
+}
+
+/* A server where INFO is not allowed cannot tell its age: it counts for
+ * nothing, and the error names the permission it lacks. */
+TEST(a_server_that_refuses_info_counts_for_nothing)
+{
+    struct quorum q;
+    struct world w;
+    const char *urls[NMAX + 1];
+    struct logged e;
+    struct cand *c;
+
+    quorum_start(&q, 3);
+    urls_of(&q, urls);
+    for (int i = 0; i < 2; i++)
+        free(rfx_command(q.s[i], "ACL SETUSER default -info"));
+    world_init(&w);
+    c = add_quorum_cand(&w, urls, "quorum-noinfo", 1000);
+    ASSERT_OK(leader_elect(c->l));
+    e = wait_error(&w, c);
+    ASSERT_EQ(e.error, LEADER_EAUTH);
+    ASSERT(strstr(e.message, "+info") != NULL);
+    sleep_ms(1500);
+    ASSERT_EQ(world_count(&w, c->index, LEADER_EVENT_ELECTED), 0);
+    world_free(&w);
+    quorum_free(&q);
+}

@@ -155,7 +155,7 @@ struct sim_result {
             tryagain, maps, fresh_held, late_failover;
         /* quorum mode */
         uint64_t quorums, qrestarts, qempty, qsnap, qpauses, qcuts, infos,
-            commits, seed_below;
+            commits, seed_below, obs_back;
     } n;
     double live_ratio; /* time to a stable leader / the liveness bound */
     double load_ratio; /* busiest candidate's commands once settled / the

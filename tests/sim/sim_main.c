@@ -77,6 +77,7 @@ static void add_counts(struct sim_result *sum, const struct sim_result *r)
     sum->n.infos += r->n.infos;
     sum->n.commits += r->n.commits;
     sum->n.seed_below += r->n.seed_below;
+    sum->n.obs_back += r->n.obs_back;
 }
 
 static void usage(FILE *f)

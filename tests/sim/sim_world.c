@@ -1015,6 +1015,21 @@ static void break_conn(struct world *w, int ci, int notify)
           notify ? " (reset)" : " (silently)");
     if (notify) {
         send_simple(w, ci, 0, M_RESET, 0);
+    } else if (!cn->sub && w->nservers > 1) {
+        /* Quorum mode: a server's command link carries INFO, which no
+         * core's reply timeout covers; TCP keepalive (the session's
+         * keepalive_s: idle, then probes) is what finds a link that died
+         * silently with INFO unanswered. */
+        struct event ev;
+        int64_t k = (int64_t) w->sub_timing.keepalive_s * 1000;
+        memset(&ev, 0, sizeof ev);
+        ev.t = w->now + rnd_range(w, k, 2 * k) * US_PER_MS;
+        ev.type = EV_TO_CLIENT;
+        ev.conn = ci;
+        ev.who = cn->proc;
+        ev.flag = 1;
+        ev.m.kind = M_RESET;
+        push(w, &ev);
     } else if (cn->sub) {
         /* TCP keepalive finds out, unless the PING health check of the
          * session gives the link up first. */
@@ -2388,7 +2403,13 @@ static void on_changed(struct world *w, struct elect *e,
         e->rep_max = 0;
     }
     if (e->rep_ident >= 0 && granted(w, ev->term, e->rep_ident)) {
-        if (ev->term < e->rep_max)
+        if (ev->term < e->rep_max && w->nservers > 1) {
+            /* Quorum mode: a READ combines the valid counters of the
+             * servers that answered, and a restart leaves a committed
+             * term valid on fewer than a majority: a later read can name
+             * an earlier term. Counted, not held to (8) (README.md). */
+            w->res->n.obs_back++;
+        } else if (ev->term < e->rep_max)
             fail(w, "observer", "%s reports %s with term %llu after term %llu",
                  elect_id(e), ident_id(w, e->rep_ident),
                  (unsigned long long) ev->term,
@@ -4447,7 +4468,8 @@ static void choose_quorum(struct world *w, uint64_t seed)
     w->snap_mean_us = (int64_t) (1 + q_rnd(w, 10)) * w->ttl * US_PER_MS;
     /* After the faults a server may have just restarted (young for a ttl
      * and its drift) and its link be waiting out a backoff (1 s). */
-    w->bound += w->ttl + w->ttl / 50 + 1200;
+    w->bound += w->ttl + w->ttl / 50 + 1200 +
+                2 * 1000 * (lc_time) w->sub_timing.keepalive_s;
     set_tail(w);
 }
 

@@ -19,6 +19,10 @@ unsigned lc_q_majority(unsigned n)
 
 lc_time lc_q_restart_bound(lc_time now, long long uptime_s)
 {
+#ifdef LC_BREAK_Q_UPTIME_EXACT
+    /* Broken on purpose (tests/sim): the uptime taken as exact. */
+    return now - (lc_time) uptime_s * 1000;
+#endif
     return now - (lc_time) (uptime_s > 0 ? uptime_s - 1 : 0) * 1000;
 }
 
@@ -26,6 +30,12 @@ int lc_q_eligible(lc_time restart_bound, lc_time ttl, lc_time now)
 {
     lc_time drift = ttl - lc_lease_length(ttl);
 
+#ifdef LC_BREAK_Q_COUNT_YOUNG
+    /* Broken on purpose (tests/sim): a restarted server counts at once. */
+    (void) drift;
+    (void) now;
+    return restart_bound != LC_NEVER;
+#endif
     return restart_bound != LC_NEVER && now >= restart_bound + ttl + drift;
 }
 
@@ -300,6 +310,13 @@ static enum lc_qnext decide_grant(struct lc_qop *op)
      * more may come, so that the term is read, not seeded. */
     if (yes < op->q || (op->nvalid < op->q && wait > 0))
         return LC_QN_WAIT;
+#ifdef LC_BREAK_Q_NO_COMMIT
+    /* Broken on purpose (tests/sim): won on the grants, the term read
+     * from their counters and the floor alone, never committed. */
+    op->term = (op->counter_max > op->floor ? op->counter_max : op->floor) + 1;
+    result_won(op);
+    return LC_QN_DONE;
+#endif
     op->term = new_term(op);
     if (op->term == 0) {
         snprintf(op->error_text, sizeof op->error_text,
@@ -399,8 +416,13 @@ static void note_counter(struct lc_qop *op, const struct lc_value *v)
 {
     uint64_t c = number_of(v);
 
-    if (c == 0)
+    if (c == 0) {
+#ifdef LC_BREAK_Q_NIL_AS_ZERO
+        /* Broken on purpose (tests/sim): a missing counter read as 0. */
+        op->nvalid++;
+#endif
         return; /* missing or not from this server's run: left out */
+    }
     op->nvalid++;
     if (c > op->counter_max)
         op->counter_max = c;

@@ -626,10 +626,16 @@ static enum lc_qnext q_round(struct lio_slot *e)
 
 /* Releases what an acquire that did not win holds, at once: nobody waits
  * a ttl for it. The replies are not awaited (the key expires anyway), so
- * the script goes as EVAL: the server may never have cached it. */
+ * the script goes as EVAL: the server may never have cached it.
+ * Not a leader's acquire for a new term: its grants extended the key of
+ * the leadership that goes on when the new term is not had (the core
+ * keeps its lease to the deadline), and releasing them would free the key
+ * under a lease still held (a release of the new term deletes it where
+ * the counter is still at the old one). The core's own release, when it
+ * steps down, or the expiry frees them. */
 static void q_release_grants(struct lio_slot *e)
 {
-    unsigned set = lc_qop_release_set(e->qop);
+    unsigned set = e->qkeep ? 0 : lc_qop_release_set(e->qop);
 
     for (unsigned i = 0; i < e->qop->n; i++)
         if (set & 1u << i)
@@ -678,6 +684,7 @@ static void q_send_cmd(struct lio_slot *e, const struct lc_cmd *cmd)
     struct lio_session *s = e->session;
 
     q_abandon(e);
+    e->qkeep = cmd->kind == LC_CMD_ACQUIRE && lc_state(e->core) == LC_LEADER;
     lc_qop_begin(e->qop, cmd, s->nservers, lc_ttl(e->core), e->qfloor, s->now);
     if (q_next(e, q_round(e)) && !e->qowed) {
         /* Inside the core's step: the result waits for settle(). */

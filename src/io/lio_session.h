@@ -129,6 +129,8 @@ struct lio_slot {
     struct lc_qop *qop;
     uint64_t qfloor; /* the highest term an op of this election read */
     int qowed;       /* the op's result is owed to the core */
+    int qkeep;       /* the op is a leader's acquire for a new term: its
+                      * grants extend the key its lease stands on */
 };
 
 /* Quorum mode: what the session knows of one server. */

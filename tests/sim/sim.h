@@ -23,6 +23,9 @@
  * master and perhaps a replica. */
 #define SIM_MAX_SHARDS 3
 #define SIM_MAX_NODES  (2 * SIM_MAX_SHARDS)
+/* Quorum mode: up to this many independent servers (lio_session_set_quorum
+ * takes 3 .. 7; the simulated transport has links for SIM_MAX_NODES). */
+#define SIM_MAX_SERVERS 5
 
 /* Deliberate breakages of the Redis side, to show that the simulator
  * notices a protocol that is wrong on the server. The core's own breakages
@@ -52,6 +55,11 @@ struct sim_redis {
     unsigned epoch;
     int scripts_loaded;
     enum sim_redis_break brk;
+    /* Quorum mode: the run that wrote the counter (the run key, as the
+     * world numbers run ids; -1: no run key), and which quorum scripts the
+     * cache holds (bit by enum lc_qwire). */
+    int counter_run;
+    unsigned qloaded;
 };
 
 enum sim_script_kind {
@@ -59,7 +67,9 @@ enum sim_script_kind {
     SIM_SR_LOST,
     SIM_SR_FLAG,
     SIM_SR_TERM_ERROR, /* LEADERTERM: floor or counter out of range */
-    SIM_SR_READ        /* READ: holder, pttl and the counter (term) */
+    SIM_SR_READ,       /* READ: holder, pttl and the counter (term) */
+    SIM_SR_QGRANT      /* quorum GRANT won: {1, counter or nil, clock} with
+                        * the clock in pttl */
 };
 enum sim_pub_kind { SIM_PUB_NONE = 0, SIM_PUB_ELECTED, SIM_PUB_RELEASED };
 
@@ -91,6 +101,22 @@ void sim_redis_read(struct sim_redis *r, int64_t now_ms,
 int sim_redis_renew_check(struct sim_redis *r, int64_t now_ms, int id,
                           uint64_t term);
 void sim_redis_pexpire(struct sim_redis *r, int64_t now_ms, int64_t ttl);
+/* The quorum scripts of lio_proto.c (QSCRIPT_*), as their Lua does:
+ * run is the run id in ARGV, as the world numbers them; a counter counts
+ * only when the run key equals it; terms are canonical decimals, so
+ * comparing them as numbers is comparing them as the scripts do. wall_ms
+ * is what TIME reads. */
+void sim_redis_qgrant(struct sim_redis *r, int64_t now_ms, int64_t wall_ms,
+                      int id, int64_t ttl, int run, struct sim_script *out);
+void sim_redis_qcommit(struct sim_redis *r, int64_t now_ms, int id,
+                       uint64_t term, int run, struct sim_script *out);
+void sim_redis_qrenew(struct sim_redis *r, int64_t now_ms, int id,
+                      uint64_t term, int64_t ttl, int run,
+                      struct sim_script *out);
+void sim_redis_qrelease(struct sim_redis *r, int64_t now_ms, int id,
+                        uint64_t term, int run, struct sim_script *out);
+void sim_redis_qread(struct sim_redis *r, int64_t now_ms, int run,
+                     struct sim_script *out);
 /* A restart: the script cache is always lost, the data only if asked. */
 void sim_redis_restart(struct sim_redis *r, int lose_data);
 /* FLUSHALL: the data is gone, the server and its scripts stay. The caller
@@ -103,6 +129,8 @@ struct sim_options {
     long ttl, wait; /* < 0: chosen by the seed */
     int cluster;    /* < 0: a Redis Cluster in 30 % of the runs; 0 never,
                      * 1 always */
+    int servers;    /* independent servers: 1 (no quorum), 3 or 5; 0: 3 or
+                     * 5 by the seed */
     enum sim_redis_break redis_break;
     int trace; /* 0 off, 1 keep the last lines, 2 print every line */
 };
@@ -125,6 +153,9 @@ struct sim_result {
         /* the Redis Cluster */
         uint64_t clusters, reshards, failovers, lossy, rollbacks, moved, ask,
             tryagain, maps, fresh_held, late_failover;
+        /* quorum mode */
+        uint64_t quorums, qrestarts, qempty, qsnap, qpauses, qcuts, infos,
+            commits, seed_below, obs_back;
     } n;
     double live_ratio; /* time to a stable leader / the liveness bound */
     double load_ratio; /* busiest candidate's commands once settled / the

@@ -68,6 +68,16 @@ static void add_counts(struct sim_result *sum, const struct sim_result *r)
     sum->n.tryagain += r->n.tryagain;
     sum->n.maps += r->n.maps;
     sum->n.fresh_held += r->n.fresh_held;
+    sum->n.quorums += r->n.quorums;
+    sum->n.qrestarts += r->n.qrestarts;
+    sum->n.qempty += r->n.qempty;
+    sum->n.qsnap += r->n.qsnap;
+    sum->n.qpauses += r->n.qpauses;
+    sum->n.qcuts += r->n.qcuts;
+    sum->n.infos += r->n.infos;
+    sum->n.commits += r->n.commits;
+    sum->n.seed_below += r->n.seed_below;
+    sum->n.obs_back += r->n.obs_back;
 }
 
 static void usage(FILE *f)
@@ -77,6 +87,7 @@ static void usage(FILE *f)
         "usage: sim [--seed N | --runs N [--first-seed S] | --soak SECONDS]\n"
         "           [--candidates K] [--minutes M] [--ttl MS] [--wait MS]\n"
         "           [--redis-break NAME] [--cluster auto|on|off]\n"
+        "           [--servers 1|3|5|auto]\n"
         "           [--expect-violation MAX_SEEDS] [--verbose] [--quiet]\n"
         "  --seed N       run one seed (and print its trace if it fails)\n"
         "  --runs N       run seeds S .. S+N-1 (default S = 1)\n"
@@ -88,6 +99,8 @@ static void usage(FILE *f)
         "                 release-id-only | acquire-old-term | no-seed\n"
         "  --cluster      a Redis Cluster in 30 %% of the runs (auto, the\n"
         "                 default), in every run (on), or in none (off)\n"
+        "  --servers      independent servers: 1 (the default), or a quorum\n"
+        "                 of 3 or 5 (auto: 3 or 5 per seed); no Cluster then\n"
         "  --expect-violation N  succeed only if one of N seeds fails\n"
         "  --verbose      print the whole trace of each run\n",
         SIM_MAX_CAND);
@@ -120,7 +133,7 @@ static int parse_break(const char *s, enum sim_redis_break *b)
 
 int main(int argc, char **argv)
 {
-    struct sim_options opt = {0, 3, -1, -1, -1, SIM_RB_NONE, 0};
+    struct sim_options opt = {0, 3, -1, -1, -1, 1, SIM_RB_NONE, 0};
     long long seed = -1, runs = 1, first = 1, soak = 0, expect = 0, v;
     int verbose = 0, quiet = 0, failed = 0, caught = 0;
     unsigned long long done = 0;
@@ -173,6 +186,10 @@ int main(int argc, char **argv)
                  (strcmp(val, "auto") == 0 || strcmp(val, "on") == 0 ||
                   strcmp(val, "off") == 0))
             opt.cluster = val[1] == 'u' ? -1 : val[1] == 'n';
+        else if (strcmp(a, "--servers") == 0 && val != NULL &&
+                 (strcmp(val, "auto") == 0 || strcmp(val, "1") == 0 ||
+                  strcmp(val, "3") == 0 || strcmp(val, "5") == 0))
+            opt.servers = val[0] == 'a' ? 0 : val[0] - '0';
         else
             bad = -1;
         if (bad) {
@@ -248,6 +265,10 @@ int main(int argc, char **argv)
                        sim_redis_break_name(opt.redis_break));
             if (opt.cluster >= 0)
                 printf(" --cluster %s", opt.cluster ? "on" : "off");
+            if (opt.servers == 0)
+                printf(" --servers auto");
+            else if (opt.servers != 1)
+                printf(" --servers %d", opt.servers);
             printf(" --verbose\n");
             if (!verbose) {
                 /* Replay with the trace on: same seed, same run. */
@@ -324,6 +345,20 @@ int main(int argc, char **argv)
                (unsigned long long) sum.n.tryagain,
                (unsigned long long) sum.n.maps,
                (unsigned long long) sum.n.fresh_held);
+    if (!quiet && sum.n.quorums > 0)
+        printf(
+            "quorum: %llu runs; %llu server restarts (%llu empty, %llu "
+            "from an older snapshot), %llu freezes, %llu partitions from "
+            "some servers only, %llu INFO answered, %llu commits taken; "
+            "%llu terms seeded below an earlier one by a clock behind "
+            "(forgiven)\n",
+            (unsigned long long) sum.n.quorums,
+            (unsigned long long) sum.n.qrestarts,
+            (unsigned long long) sum.n.qempty, (unsigned long long) sum.n.qsnap,
+            (unsigned long long) sum.n.qpauses,
+            (unsigned long long) sum.n.qcuts, (unsigned long long) sum.n.infos,
+            (unsigned long long) sum.n.commits,
+            (unsigned long long) sum.n.seed_below);
     if (expect > 0) {
         if (!caught)
             printf("NOT caught: no violation in %lld seeds\n", expect);

@@ -8,6 +8,11 @@
  * LEADER_TERM_MAX, refusing a floor or a counter out of range before it
  * writes anything, and starting a missing counter from the server's clock.
  *
+ * In quorum mode each server runs the five quorum scripts (QSCRIPT_* of
+ * lio_proto.c) on its own copy: the holder key, the counter and the run
+ * key, which names the run (the server's life between two restarts) that
+ * last wrote the counter.
+ *
  * The breakage switches (enum sim_redis_break) change one rule each, so a
  * test can show that the simulator notices when the server side of the
  * protocol is wrong.
@@ -25,6 +30,8 @@ void sim_redis_init(struct sim_redis *r, enum sim_redis_break brk)
     r->epoch = 0;
     r->scripts_loaded = 0;
     r->brk = brk;
+    r->counter_run = -1;
+    r->qloaded = 0;
 }
 
 /* Redis treats a key as gone once its expiry time is reached; taking the
@@ -133,9 +140,102 @@ void sim_redis_read(struct sim_redis *r, int64_t now_ms, struct sim_script *out)
     out->term = r->counter;
 }
 
+/* ---- quorum mode: the scripts as their Lua runs them ---- */
+
+/* Q_COUNTER: the counter if the run key equals ARGV's run, else false
+ * (0). */
+static uint64_t q_counter(const struct sim_redis *r, int run)
+{
+    return r->counter_run == run && run >= 0 ? r->counter : 0;
+}
+
+void sim_redis_qgrant(struct sim_redis *r, int64_t now_ms, int64_t wall_ms,
+                      int id, int64_t ttl, int run, struct sim_script *out)
+{
+    uint64_t c = q_counter(r, run);
+    int h = sim_redis_holder(r, now_ms);
+
+    out->pub = SIM_PUB_NONE;
+    out->term = c;
+    if (h >= 0 && h != id) {
+        out->kind = SIM_SR_LOST;
+        out->holder = h;
+        out->pttl = r->expire_ms - now_ms;
+        return;
+    }
+    /* PEXPIRE our own key, or SET it: either way it is ours for ttl. */
+    r->holder = id;
+    r->expire_ms = now_ms + ttl;
+    out->kind = SIM_SR_QGRANT;
+    out->pttl = wall_ms; /* TIME, in ms */
+}
+
+void sim_redis_qcommit(struct sim_redis *r, int64_t now_ms, int id,
+                       uint64_t term, int run, struct sim_script *out)
+{
+    uint64_t c = q_counter(r, run);
+
+    out->kind = SIM_SR_FLAG;
+    out->pub = SIM_PUB_NONE;
+    out->flag = sim_redis_holder(r, now_ms) == id && !(c != 0 && c > term);
+    if (!out->flag)
+        return;
+    r->counter = term; /* raised, or set again: never lowered */
+    r->counter_run = run;
+    out->pub = SIM_PUB_ELECTED;
+    out->pub_term = term;
+}
+
+void sim_redis_qrenew(struct sim_redis *r, int64_t now_ms, int id,
+                      uint64_t term, int64_t ttl, int run,
+                      struct sim_script *out)
+{
+    uint64_t c = q_counter(r, run);
+    int h = sim_redis_holder(r, now_ms);
+
+    out->kind = SIM_SR_FLAG;
+    out->pub = SIM_PUB_NONE;
+    out->flag = !(h >= 0 && h != id) && !(c != 0 && c > term);
+    if (!out->flag)
+        return;
+    if (c != term) { /* behind, or missing, or another run's */
+        r->counter = term;
+        r->counter_run = run;
+    }
+    /* A free key is taken back: PEXPIRE ours, or SET it. */
+    r->holder = id;
+    r->expire_ms = now_ms + ttl;
+}
+
+void sim_redis_qrelease(struct sim_redis *r, int64_t now_ms, int id,
+                        uint64_t term, int run, struct sim_script *out)
+{
+    uint64_t c = q_counter(r, run);
+
+    out->kind = SIM_SR_FLAG;
+    out->pub = SIM_PUB_NONE;
+    out->flag = sim_redis_holder(r, now_ms) == id && !(c != 0 && c > term);
+    if (!out->flag)
+        return;
+    r->holder = -1;
+    out->pub = SIM_PUB_RELEASED;
+    out->pub_term = term;
+}
+
+void sim_redis_qread(struct sim_redis *r, int64_t now_ms, int run,
+                     struct sim_script *out)
+{
+    out->kind = SIM_SR_READ;
+    out->pub = SIM_PUB_NONE;
+    out->holder = sim_redis_holder(r, now_ms);
+    out->pttl = sim_redis_pttl(r, now_ms);
+    out->term = q_counter(r, run);
+}
+
 void sim_redis_restart(struct sim_redis *r, int lose_data)
 {
     r->scripts_loaded = 0;
+    r->qloaded = 0;
     if (lose_data)
         sim_redis_flush(r);
 }
@@ -144,6 +244,7 @@ void sim_redis_flush(struct sim_redis *r)
 {
     r->holder = -1;
     r->counter = 0;
+    r->counter_run = -1;
 }
 
 const char *sim_redis_break_name(enum sim_redis_break b)

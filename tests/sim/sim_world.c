@@ -39,6 +39,17 @@
  * a replica with what it had replicated. The transport then routes and
  * follows redirections as lio_mux.c does, with the library's own slot map
  * (lio_cmap.c) and parsers (lio_cluster.c).
+ *
+ * In quorum runs (--servers 3 or 5) there are N independent servers, each
+ * with its own clock (rate off by up to 0.5 %, so that a process and a
+ * server are never more than 1 % apart, the bound the drift margin is
+ * for), its own copy of the keys, a run id that changes on every restart
+ * and an uptime counted as Redis counts it. The session is in quorum mode
+ * (lio_session_set_quorum): server i on its command link
+ * lio_server_link(i), the notification link on one server, the next after
+ * each failure. Servers crash and restart with their data, empty, or from
+ * an older snapshot, and freeze (SIGSTOP); a process can be cut off from
+ * any set of them.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -108,8 +119,10 @@ enum reply_kind {
     R_MOVED,    /* to the node in res.holder */
     R_ASK,      /* to the node in res.holder */
     R_TRYAGAIN, /* the slot's keys are split between two nodes */
-    R_SLOTS     /* CLUSTER SLOTS: the map version in res.term, the nodes
+    R_SLOTS,    /* CLUSTER SLOTS: the map version in res.term, the nodes
                  * down in res.flag */
+    R_INFO      /* INFO server: the run in res.holder, the uptime in
+                 * seconds in res.pttl */
 };
 
 enum fault {
@@ -135,12 +148,14 @@ enum fault {
     F_RECREATE,  /* an election is freed and made again, with a new id */
     F_RESHARD,   /* the election's slot starts moving to another master */
     F_MIGRATE,   /* ... a key of it moves, or the slot does */
-    F_FAILOVER   /* a replica is promoted */
+    F_FAILOVER,  /* a replica is promoted */
+    F_QFAULT,    /* quorum mode: servers restart or freeze */
+    F_SNAPSHOT   /* ... a server writes a snapshot of its data */
 };
 
 /* A command as Redis parsed it from its argument vector (CLUSTER SLOTS
  * comes only from the transport's own connection that asks for the map). */
-enum cmd_type { C_SCRIPT = 1, C_PTTL, C_PING, C_ASKING, C_SLOTS };
+enum cmd_type { C_SCRIPT = 1, C_PTTL, C_PING, C_ASKING, C_SLOTS, C_INFO };
 
 struct cmd {
     enum cmd_type type;
@@ -149,6 +164,8 @@ struct cmd {
     int ident;             /* the id in ARGV, numbered; -1 for none */
     uint64_t term;         /* acquire's floor, renew's or release's term */
     int64_t ttl;
+    enum lc_qwire qwire; /* quorum mode: the script (kind is 0) */
+    int run;             /* ... the run id in ARGV, numbered */
 };
 
 /* Small: the event queue moves these around by value. */
@@ -238,6 +255,7 @@ struct proc {
     struct event *deferred; /* arrived while paused */
     size_t ndeferred, capdeferred;
     int partitioned, part_hold;
+    unsigned part_mask; /* the servers it is cut off from (all: ~0u) */
     int64_t heal_at;
     int members[MAX_ELECT];
     int nmembers;
@@ -314,6 +332,14 @@ struct node {
     int port;
     char addr[32]; /* host:port, as MOVED and ASK name it */
     char id[16];   /* its node id, as CLUSTER SLOTS names it */
+    /* Quorum mode: its clock (ms = true time * rate + clock_off), what
+     * TIME adds to it, its run (numbered: w->runs), the wall time it
+     * started at, a freeze, and its last snapshot. */
+    int64_t rate, clock_off, wall_off, start_wall, paused_until;
+    int run;
+    unsigned pause_serial;
+    int has_snap;
+    struct sim_redis snap;
 };
 
 /* A version of the Cluster's slot map: which shard serves the election's
@@ -352,7 +378,7 @@ struct world {
     struct epoch_info *eps;
     size_t neps, capeps;
     struct lio_names names;
-    char channel[LIO_KEY_MAX], term_key[LIO_KEY_MAX];
+    char channel[LIO_KEY_MAX], term_key[LIO_KEY_MAX], run_key[LIO_KEY_MAX];
     const struct lio_shas *shas; /* Redis' script cache knows these */
     struct elect el[MAX_ELECT];
     struct proc proc[MAX_ELECT];
@@ -412,6 +438,14 @@ struct world {
     int in_reply;             /* a command reply is being handed over */
     const struct msg *answer; /* ... and it is an answer (see elect) */
     int answer_node;          /* ... from this node */
+    /* Quorum mode: the servers, their run ids (index in the last 8 hex
+     * digits), the faults' own stream, and INFO's reply text. */
+    int nservers;
+    char (*runs)[41];
+    size_t nruns, capruns;
+    uint64_t q_rng;
+    int64_t qfault_mean_us, snap_mean_us;
+    char info[160];
     /* outcome */
     struct sim_result *res;
     uint64_t steps;
@@ -462,6 +496,12 @@ static int chance(struct world *w, double p)
 static uint64_t shape_rnd(struct world *w, uint64_t n)
 {
     return n == 0 ? 0 : splitmix(&w->shape_rng) % n;
+}
+
+/* From the quorum's stream: uniform in [0, n). */
+static uint64_t q_rnd(struct world *w, uint64_t n)
+{
+    return n == 0 ? 0 : splitmix(&w->q_rng) % n;
 }
 
 /* From the Cluster stream: uniform in [0, n). */
@@ -522,6 +562,66 @@ static int64_t true_at(const struct proc *p, lc_time local)
 static int64_t redis_ms(const struct world *w)
 {
     return w->now / US_PER_MS;
+}
+
+/* Server x's clock in ms: its keys expire by it, and TIME and the uptime
+ * read it (plus wall_off). In quorum mode each server's runs at a rate of
+ * its own; else true time, as before. */
+static int64_t node_ms(const struct world *w, int x)
+{
+    const struct node *n = &w->node[x];
+
+    if (w->nservers <= 1)
+        return redis_ms(w);
+    return n->clock_off + (w->now * n->rate) / ((int64_t) RATE_ONE * US_PER_MS);
+}
+
+/* Whether traffic between p and server x is cut off now. */
+static int cut_off(const struct proc *p, int x)
+{
+    return p->partitioned &&
+           (p->part_mask == ~0u || (x >= 0 && (p->part_mask >> x & 1)));
+}
+
+/* ---- run ids (quorum mode) ---- */
+
+static void *grow(void *p, size_t *cap, size_t size);
+
+/* A new run id for a server's new life: 40 random hex digits, the last 8
+ * of them its number, so that a command's ARGV names it at once. */
+static int new_run(struct world *w)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *id;
+    size_t n = w->nruns;
+
+    if (w->nruns == w->capruns)
+        w->runs = grow(w->runs, &w->capruns, sizeof *w->runs);
+    id = w->runs[w->nruns++];
+    for (int i = 0; i < 32; i++)
+        id[i] = hex[splitmix(&w->q_rng) & 15];
+    for (int i = 39; i >= 32; i--, n >>= 4)
+        id[i] = hex[n & 15];
+    id[40] = '\0';
+    return (int) w->nruns - 1;
+}
+
+/* The number of a run id, -1 if it names no run of this world. */
+static int run_of(const struct world *w, const char *a, size_t len)
+{
+    size_t n = 0;
+
+    if (len != 40)
+        return -1;
+    for (size_t i = 32; i < 40; i++) {
+        int d = a[i] >= '0' && a[i] <= '9'   ? a[i] - '0'
+                : a[i] >= 'a' && a[i] <= 'f' ? a[i] - 'a' + 10
+                                             : -1;
+        if (d < 0)
+            return -1;
+        n = n * 16 + (size_t) d;
+    }
+    return n < w->nruns && memcmp(w->runs[n], a, 40) == 0 ? (int) n : -1;
 }
 
 /* ---- ids ---- */
@@ -605,6 +705,33 @@ static void tracef(struct world *w, int pi, const char *fmt, ...)
     h = sim_redis_holder(&redis, redis_ms(w));
     snprintf(who, sizeof who, pi >= 0 ? "p%d" : "--", pi);
     where[0] = '\0';
+    if (w->nservers > 1) {
+        /* Each server: its holder/counter (* if another run wrote it),
+         * and whether it is down or frozen. */
+        char q[200];
+        size_t at = 0;
+        for (int x = 0; x < w->nservers && at < sizeof q; x++) {
+            struct sim_redis r = w->node[x].r;
+            int hx = sim_redis_holder(&r, node_ms(w, x));
+            at += (size_t) snprintf(
+                q + at, sizeof q - at, " n%d:%s/%llu%s%s", x,
+                hx >= 0 ? ident_id(w, hx) + strlen(ident_id(w, hx)) - 2 : "-",
+                (unsigned long long) r.counter,
+                r.counter_run != w->node[x].run ? "*" : "",
+                !r.up                              ? "(DOWN)"
+                : w->node[x].paused_until > w->now ? "(FROZEN)"
+                                                   : "");
+        }
+        snprintf(line, TRACE_WIDTH, "%10.3f %-3s %13lld | %-80.190s |%.150s",
+                 (double) w->now / 1e6, who,
+                 pi >= 0 ? (long long) local_now(&w->proc[pi]) : 0LL, body, q);
+        if (w->trace == 2)
+            fprintf(w->out, "%s\n", line);
+        w->ring_next = (w->ring_next + 1) % TRACE_LINES;
+        if (w->ring_count < TRACE_LINES)
+            w->ring_count++;
+        return;
+    }
     if (w->cluster && w->mig_to >= 0)
         snprintf(where, sizeof where, " n%d->n%d/%d", w->owner, w->mig_to,
                  w->mig_moved);
@@ -834,7 +961,7 @@ static void net_send(struct world *w, int ci, int to_redis, const struct msg *m)
     int64_t base = w->now, t;
     struct event *ev;
 
-    if (p->partitioned && p->part_hold && p->heal_at > base)
+    if (cut_off(p, cn->node) && p->part_hold && p->heal_at > base)
         base = p->heal_at;
     t = base + net_delay(w);
     if (t < *last)
@@ -888,6 +1015,21 @@ static void break_conn(struct world *w, int ci, int notify)
           notify ? " (reset)" : " (silently)");
     if (notify) {
         send_simple(w, ci, 0, M_RESET, 0);
+    } else if (!cn->sub && w->nservers > 1) {
+        /* Quorum mode: a server's command link carries INFO, which no
+         * core's reply timeout covers; TCP keepalive (the session's
+         * keepalive_s: idle, then probes) is what finds a link that died
+         * silently with INFO unanswered. */
+        struct event ev;
+        int64_t k = (int64_t) w->sub_timing.keepalive_s * 1000;
+        memset(&ev, 0, sizeof ev);
+        ev.t = w->now + rnd_range(w, k, 2 * k) * US_PER_MS;
+        ev.type = EV_TO_CLIENT;
+        ev.conn = ci;
+        ev.who = cn->proc;
+        ev.flag = 1;
+        ev.m.kind = M_RESET;
+        push(w, &ev);
     } else if (cn->sub) {
         /* TCP keepalive finds out, unless the PING health check of the
          * session gives the link up first. */
@@ -928,6 +1070,60 @@ static int arg_num(const char *a, size_t len, uint64_t *v)
  * wrong with it (the session sent something the protocol does not know).
  * The bytes of a command cannot change on the way, so the world parses
  * them as they are written, and the event carries the parsed form. */
+/* A term as the quorum scripts compare it: a canonical decimal (no
+ * leading zero), or they would not order it as a number. */
+static int arg_term(const char *a, size_t len, uint64_t *v)
+{
+    return arg_num(a, len, v) != 0 || (len > 1 && a[0] == '0') ? -1 : 0;
+}
+
+/* The quorum scripts' argument vectors (lio_argv_qscript): EVAL|EVALSHA
+ * script 3 holder term run ARGV..., the last ARGV the run id. */
+static const char *parse_qcmd(struct world *w, int argc, const char **argv,
+                              const size_t *lens, struct cmd *c)
+{
+    static const int nargv[] = {[LC_QW_GRANT] = 3,
+                                [LC_QW_COMMIT] = 3,
+                                [LC_QW_RENEW] = 4,
+                                [LC_QW_RELEASE] = 3,
+                                [LC_QW_READ] = 1};
+    uint64_t v;
+
+    c->qwire = lio_qscript_named(w->shas, argv[1], lens[1], !c->eval);
+    if (c->qwire == LC_QW_NONE || c->qwire == LC_QW_PROBE)
+        return "a script Redis does not know";
+    if (argc < 6 || !arg_is(argv[2], lens[2], "3") ||
+        !arg_is(argv[3], lens[3], w->names.holder_key) ||
+        !arg_is(argv[4], lens[4], w->term_key) ||
+        !arg_is(argv[5], lens[5], w->run_key))
+        return "wrong keys";
+    if (argc != 6 + nargv[c->qwire])
+        return "wrong number of arguments";
+    c->run = run_of(w, argv[argc - 1], lens[argc - 1]);
+    if (c->run < 0)
+        return "a run id that no server had";
+    if (c->qwire == LC_QW_READ)
+        return NULL;
+    c->ident = ident_of(w, argv[6], lens[6]);
+    if (c->ident < 0)
+        return "an id that is no election's";
+    if (c->qwire == LC_QW_GRANT) {
+        if (arg_num(argv[7], lens[7], &v))
+            return "grant: bad ttl";
+        c->ttl = (int64_t) v;
+    } else if (arg_term(argv[7], lens[7], &c->term)) {
+        return "a term that is no canonical decimal";
+    } else if (c->qwire == LC_QW_RENEW) {
+        if (arg_num(argv[8], lens[8], &v))
+            return "renew: bad ttl";
+        c->ttl = (int64_t) v;
+    }
+    if ((c->qwire == LC_QW_GRANT || c->qwire == LC_QW_RENEW) &&
+        c->ttl != w->ttl)
+        return "a ttl that is not the election's";
+    return NULL;
+}
+
 static const char *parse_cmd(struct world *w, int argc, const char **argv,
                              const size_t *lens, struct cmd *c)
 {
@@ -939,6 +1135,11 @@ static const char *parse_cmd(struct world *w, int argc, const char **argv,
     if (argc == 1 && arg_is(argv[0], lens[0], "PING")) {
         c->type = C_PING;
         return NULL;
+    }
+    if (argc == 2 && arg_is(argv[0], lens[0], "INFO") &&
+        arg_is(argv[1], lens[1], "server")) {
+        c->type = C_INFO;
+        return w->nservers > 1 ? NULL : "INFO outside quorum mode";
     }
     if (argc == 1 && arg_is(argv[0], lens[0], "ASKING")) {
         c->type = C_ASKING;
@@ -955,6 +1156,8 @@ static const char *parse_cmd(struct world *w, int argc, const char **argv,
                       (c->eval = arg_is(argv[0], lens[0], "EVAL"))))
         return "not a command of the protocol";
     c->type = C_SCRIPT;
+    if (w->nservers > 1)
+        return parse_qcmd(w, argc, argv, lens, c);
     c->kind = lio_script_named(w->shas, argv[1], lens[1], !c->eval);
     if (c->kind == 0)
         return "a script Redis does not know";
@@ -994,6 +1197,22 @@ static const char *cmd_name(enum lc_cmd_kind k)
            : k == LC_CMD_PROBE   ? "PROBE"
            : k == LC_CMD_RELEASE ? "RELEASE"
                                  : "READ";
+}
+
+/* A command's name in the trace, quorum scripts and INFO included. */
+static const char *cmd_label(const struct cmd *c)
+{
+    static const char *q[] = {[LC_QW_GRANT] = "Q-GRANT",
+                              [LC_QW_COMMIT] = "Q-COMMIT",
+                              [LC_QW_RENEW] = "Q-RENEW",
+                              [LC_QW_RELEASE] = "Q-RELEASE",
+                              [LC_QW_READ] = "Q-READ"};
+
+    if (c->type == C_INFO)
+        return "INFO";
+    if (c->type == C_SCRIPT && c->qwire != LC_QW_NONE && c->qwire <= LC_QW_READ)
+        return q[c->qwire];
+    return cmd_name(c->kind);
 }
 
 /* ---- the transport: what the session asks of the network ---- */
@@ -1043,6 +1262,9 @@ static int link_target(struct proc *p, enum lio_link link)
 {
     const struct world *w = p->w;
 
+    if (w->nservers > 1) /* server i on lio_server_link(i) */
+        return link == LIO_LINK_SUB ? p->sub_pick % w->nservers
+                                    : node_of_link(link);
     if (!p->cluster || link == LIO_LINK_CMD ||
         (link == LIO_LINK_SUB && p->map.n == 0))
         return p->url_node;
@@ -1061,6 +1283,8 @@ static uint64_t server_of(const struct proc *p, enum lio_link link)
      * connection on, before anyone knows it is a Cluster's node 0. */
     if (link == LIO_LINK_SUB)
         return 0;
+    if (p->w->nservers > 1)
+        return (uint64_t) node_of_link(link) + 1;
     return p->cluster ? p->map.nodes[node_of_link(link)].lineage : 1;
 }
 
@@ -1149,7 +1373,7 @@ static int t_send(void *ctx, enum lio_link link, uint64_t tag, int argc,
         TRACE(w, p->index, "transport: %s on a %s link fails",
               m.cmd.type == C_PING     ? "PING"
               : m.cmd.type == C_ASKING ? "ASKING"
-                                       : cmd_name(m.cmd.kind),
+                                       : cmd_label(&m.cmd),
               cn == NULL ? "closed" : "opening");
         return -1;
     }
@@ -1572,17 +1796,21 @@ static int granted(const struct world *w, uint64_t term, int ident)
 
 /* ---- Redis ---- */
 
-static void publish_msg(struct world *w, const struct msg *m)
+/* A PUBLISH at server x (-1: at every server): a Cluster's nodes all
+ * hear each other's, independent servers of a quorum do not. */
+static void publish_msg(struct world *w, const struct msg *m, int x)
 {
     for (int j = 0; j < w->nproc; j++) {
         int sc = w->proc[j].link[LIO_LINK_SUB];
         if (sc >= 0 && w->conns[sc].subscribed && !w->conns[sc].broken &&
-            !w->conns[sc].client_closed)
+            !w->conns[sc].client_closed &&
+            (x < 0 || w->nservers <= 1 || w->conns[sc].node == x))
             net_send(w, sc, 0, m);
     }
 }
 
-static void publish(struct world *w, const struct sim_script *s, int ident)
+static void publish(struct world *w, const struct sim_script *s, int ident,
+                    int x)
 {
     struct msg m;
 
@@ -1590,7 +1818,7 @@ static void publish(struct world *w, const struct sim_script *s, int ident)
     m.kind = M_MESSAGE;
     m.res = *s;
     m.res.holder = ident;
-    publish_msg(w, &m);
+    publish_msg(w, &m, x);
 }
 
 static void reply(struct world *w, int ci, const struct msg *cmd,
@@ -1769,15 +1997,68 @@ static void mark_aba(struct world *w, int ident, int x, int ci)
 
 /* ---- Redis runs a command ---- */
 
+/* Quorum mode: COMMIT granted term to ident at a server. The log stays
+ * sorted (commits of different terms can land in any order) and names
+ * each (term, id) once: granted() reads it for (8). */
+static void note_commit(struct world *w, uint64_t term, int ident)
+{
+    size_t at = w->ngrants;
+
+    w->res->n.commits++;
+    while (at > 0 &&
+           (w->grants[at - 1].term > term || (w->grants[at - 1].term == term &&
+                                              w->grants[at - 1].ident > ident)))
+        at--;
+    if (at > 0 && w->grants[at - 1].term == term &&
+        w->grants[at - 1].ident == ident)
+        return;
+    if (w->ngrants == w->capgrants)
+        w->grants = grow(w->grants, &w->capgrants, sizeof *w->grants);
+    memmove(&w->grants[at + 1], &w->grants[at],
+            (w->ngrants - at) * sizeof *w->grants);
+    w->grants[at].term = term;
+    w->grants[at].ident = ident;
+    w->ngrants++;
+}
+
+/* A quorum script at server x, at its clock now. */
+static void quorum_script(struct world *w, int x, const struct cmd *cmd,
+                          int64_t now, struct sim_script *s)
+{
+    struct sim_redis *r = &w->node[x].r;
+
+    switch (cmd->qwire) {
+    case LC_QW_GRANT:
+        sim_redis_qgrant(r, now, now + w->node[x].wall_off, cmd->ident,
+                         cmd->ttl, cmd->run, s);
+        break;
+    case LC_QW_COMMIT:
+        sim_redis_qcommit(r, now, cmd->ident, cmd->term, cmd->run, s);
+        if (s->flag)
+            note_commit(w, cmd->term, cmd->ident);
+        break;
+    case LC_QW_RENEW:
+        sim_redis_qrenew(r, now, cmd->ident, cmd->term, cmd->ttl, cmd->run, s);
+        break;
+    case LC_QW_RELEASE:
+        sim_redis_qrelease(r, now, cmd->ident, cmd->term, cmd->run, s);
+        break;
+    default:
+        sim_redis_qread(r, now, cmd->run, s);
+        break;
+    }
+}
+
 static void redis_cmd(struct world *w, int ci, const struct msg *m)
 {
     struct conn *cn = &w->conns[ci];
     int pi = cn->proc, x = cn->node, asking, to = -1, wrote;
     struct sim_redis *r = &w->node[x].r;
-    int64_t now = redis_ms(w);
+    int64_t now = node_ms(w, x);
     struct sim_script s;
     const struct cmd *cmd = &m->cmd;
     enum reply_kind rk;
+    int quorum = cmd->type == C_SCRIPT && cmd->qwire != LC_QW_NONE;
 
     if (cmd->type == C_PING) {
         memset(&s, 0, sizeof s);
@@ -1799,7 +2080,28 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
         reply(w, ci, m, R_OK, NULL);
         return;
     }
-    asking = cn->asking; /* for this command only */
+    if (cmd->type == C_INFO) {
+        /* As Redis counts it: whole seconds of its wall clock. */
+        memset(&s, 0, sizeof s);
+        s.holder = w->node[x].run;
+        s.pttl =
+            (now + w->node[x].wall_off) / 1000 - w->node[x].start_wall / 1000;
+        w->res->n.infos++;
+        TRACE(w, pi, "redis n%d: INFO -> run %d, uptime %lld s", x,
+              w->node[x].run, (long long) s.pttl);
+        reply(w, ci, m, R_INFO, &s);
+        return;
+    }
+    if (quorum && !cmd->eval && !(r->qloaded >> cmd->qwire & 1)) {
+        w->res->n.noscript++;
+        TRACE(w, pi, "redis n%d: EVALSHA %s from %s -> NOSCRIPT", x,
+              cmd_label(cmd), ident_id(w, cmd->ident));
+        reply(w, ci, m, R_NOSCRIPT, NULL);
+        return;
+    }
+    if (quorum)
+        r->qloaded |= 1u << cmd->qwire; /* EVAL caches this body */
+    asking = cn->asking;                /* for this command only */
     cn->asking = 0;
     if (w->cluster &&
         (rk = cluster_route(w, x, cmd, asking, &to)) != R_SCRIPT) {
@@ -1809,7 +2111,7 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
         w->res->n.ask += rk == R_ASK;
         w->res->n.tryagain += rk == R_TRYAGAIN;
         TRACE(w, pi, "redis n%d: %s%s from %s -> %s n%d", x,
-              asking ? "(ASKING) " : "", cmd_name(cmd->kind),
+              asking ? "(ASKING) " : "", cmd_label(cmd),
               ident_id(w, cmd->ident),
               rk == R_MOVED ? "MOVED"
               : rk == R_ASK ? "ASK"
@@ -1818,10 +2120,10 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
         reply(w, ci, m, rk, &s);
         return;
     }
-    if (cmd->type == C_SCRIPT && !r->scripts_loaded && !cmd->eval) {
+    if (cmd->type == C_SCRIPT && !quorum && !r->scripts_loaded && !cmd->eval) {
         w->res->n.noscript++;
-        TRACE(w, pi, "redis: EVALSHA %s from %s -> NOSCRIPT",
-              cmd_name(cmd->kind), ident_id(w, cmd->ident));
+        TRACE(w, pi, "redis: EVALSHA %s from %s -> NOSCRIPT", cmd_label(cmd),
+              ident_id(w, cmd->ident));
         reply(w, ci, m, R_NOSCRIPT, NULL);
         return;
     }
@@ -1832,12 +2134,14 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
     if (w->now >= w->t_live)
         w->proc[pi].cmds_after_live++;
     if (!w->quiet && chance(w, w->p_err)) {
-        TRACE(w, pi, "redis: %s from %s -> error", cmd_name(cmd->kind),
+        TRACE(w, pi, "redis: %s from %s -> error", cmd_label(cmd),
               ident_id(w, cmd->ident));
         reply(w, ci, m, R_ERROR, NULL);
         return;
     }
-    if (cmd->kind == LC_CMD_PROBE) {
+    if (quorum) {
+        quorum_script(w, x, cmd, now, &s);
+    } else if (cmd->kind == LC_CMD_PROBE) {
         /* A plain PTTL of the holder key. */
         s.kind = SIM_SR_FLAG;
         s.pub = SIM_PUB_NONE;
@@ -1872,17 +2176,19 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
     } else {
         sim_redis_release(r, now, cmd->ident, cmd->term, &s);
     }
-    TRACE(w, pi, "redis%s: %s%s from %s term %llu%s -> %s %llu",
-          w->cluster ? (x == w->owner ? " owner" : " importer") : "",
-          cmd->eval ? "EVAL " : "", cmd_name(cmd->kind),
-          ident_id(w, cmd->ident), (unsigned long long) cmd->term,
+    TRACE(w, pi, "redis%s n%d: %s%s from %s term %llu%s -> %s %llu",
+          w->cluster ? (x == w->owner ? " owner" : " importer") : "", x,
+          cmd->eval ? "EVAL " : "", cmd_label(cmd), ident_id(w, cmd->ident),
+          (unsigned long long) cmd->term,
           cn->client_closed ? " (closed conn)" : "",
           s.kind == SIM_SR_WON          ? "won"
+          : s.kind == SIM_SR_QGRANT     ? "granted, counter"
           : s.kind == SIM_SR_LOST       ? "lost"
           : s.kind == SIM_SR_TERM_ERROR ? "LEADERTERM"
           : s.kind == SIM_SR_READ       ? "read"
                                         : "flag",
-          (unsigned long long) (s.kind == SIM_SR_WON    ? s.term
+          (unsigned long long) (s.kind == SIM_SR_WON || s.kind == SIM_SR_QGRANT
+                                    ? s.term
                                 : s.kind == SIM_SR_LOST ? (uint64_t) s.pttl
                                 : s.kind == SIM_SR_READ ? s.term
                                                         : (uint64_t) s.flag));
@@ -1896,7 +2202,7 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
     }
     reply(w, ci, m, R_SCRIPT, &s);
     if (s.pub != SIM_PUB_NONE)
-        publish(w, &s, cmd->ident);
+        publish(w, &s, cmd->ident, x);
 }
 
 static void on_redis(struct world *w, struct event *ev)
@@ -1906,13 +2212,20 @@ static void on_redis(struct world *w, struct event *ev)
 
     if (cn->broken)
         return;
-    if (p->partitioned && !p->part_hold) {
+    if (cut_off(p, cn->node) && !p->part_hold) {
         cn->broken = 1; /* dropped on the way: the connection is gone */
         return;
     }
     if (cn->node < 0 || !w->node[cn->node].r.up) {
         if (ev->m.kind == M_SYN)
             send_simple(w, ev->conn, 0, M_REFUSED, 0);
+        return;
+    }
+    if (w->node[cn->node].paused_until > w->now) {
+        /* Frozen: the kernel takes it in, the server reads it when it goes
+         * on, in the order it came (its seq, ahead of later arrivals). */
+        ev->t = w->node[cn->node].paused_until;
+        push_seq(w, ev);
         return;
     }
     switch (ev->m.kind) {
@@ -1961,10 +2274,30 @@ static void on_redis_step(struct world *w, struct event *ev)
 
 /* ---- what the elections report (their emit callbacks) ---- */
 
+/* Quorum mode: whether the acquire that won term found fewer than a
+ * majority of valid counters and took the term from the servers' clocks
+ * (TIME), not from a counter or its floor. Such a term is above every
+ * earlier one only while the earlier ones stayed below those clocks
+ * (docs/protocol.md, Quorum: as a single server's seeded counter); the
+ * servers' clocks here run apart by up to 1 %, so a term seeded from a
+ * clock behind another is forgiven and counted, as (2b) does for one
+ * server. */
+static int seeded_below(const struct world *w, const struct elect *e,
+                        uint64_t term)
+{
+    const struct lc_qop *op = e->slot != NULL ? e->slot->qop : NULL;
+
+    if (w->nservers <= 1 || op == NULL || op->cmd.kind != LC_CMD_ACQUIRE ||
+        op->term != term || op->nvalid >= op->q)
+        return 0;
+    return op->seed_max >= op->floor && op->seed_max >= op->counter_max &&
+           term == op->seed_max + 1;
+}
+
 static void on_elected(struct world *w, struct elect *e,
                        const struct lc_event *ev, unsigned epoch)
 {
-    int h = sim_redis_holder(holder_redis(w), redis_ms(w));
+    int h = sim_redis_holder(holder_redis(w), node_ms(w, 0));
 
     if (e->app_leader) /* (3) */
         fail(w, "events", "%s: ELECTED (term %llu) twice without REVOKED",
@@ -1974,12 +2307,14 @@ static void on_elected(struct world *w, struct elect *e,
              elect_id(e), (unsigned long long) ev->term,
              (unsigned long long) e->last_term);
     if (epoch == w->epoch) {
-        if (ev->term <= w->last_term) /* (2), globally */
+        if (ev->term <= w->last_term && seeded_below(w, e, ev->term))
+            w->res->n.seed_below++;
+        else if (ev->term <= w->last_term) /* (2), globally */
             fail(w, "safety",
                  "%s: ELECTED with term %llu after term %llu was elected",
                  elect_id(e), (unsigned long long) ev->term,
                  (unsigned long long) w->last_term);
-        if (h != e->ident) /* (5) */
+        if (w->nservers <= 1 && h != e->ident) /* (5) */
             fail(w, "safety", "%s: ELECTED while the key holds %s", elect_id(e),
                  h >= 0 ? ident_id(w, h) : "nothing");
         w->last_term = ev->term;
@@ -2068,7 +2403,13 @@ static void on_changed(struct world *w, struct elect *e,
         e->rep_max = 0;
     }
     if (e->rep_ident >= 0 && granted(w, ev->term, e->rep_ident)) {
-        if (ev->term < e->rep_max)
+        if (ev->term < e->rep_max && w->nservers > 1) {
+            /* Quorum mode: a READ combines the valid counters of the
+             * servers that answered, and a restart leaves a committed
+             * term valid on fewer than a majority: a later read can name
+             * an earlier term. Counted, not held to (8) (README.md). */
+            w->res->n.obs_back++;
+        } else if (ev->term < e->rep_max)
             fail(w, "observer", "%s reports %s with term %llu after term %llu",
                  elect_id(e), ident_id(w, e->rep_ident),
                  (unsigned long long) ev->term,
@@ -2183,6 +2524,10 @@ static void on_emit(void *owner, const struct lc_event *ev,
  * new one is then the one to hold, and it may still be opening. */
 static void check_links(struct world *w, struct proc *p)
 {
+    /* In quorum mode a core is up while a majority of servers is usable;
+     * one server's link coming and going is no core's. */
+    if (w->nservers > 1)
+        return;
     for (int i = 0; i < p->nmembers; i++) {
         struct elect *e = &w->el[p->members[i]];
         enum lio_link l;
@@ -2391,7 +2736,15 @@ static void reply_value(struct world *w, const struct msg *m,
     const struct sim_script *s = &m->res;
     const char *text;
 
-    if (m->rkind == R_PONG) {
+    if (m->rkind == R_INFO) {
+        int n = snprintf(w->info, sizeof w->info,
+                         "# Server\r\nredis_version:7.2.4\r\n"
+                         "run_id:%s\r\nuptime_in_seconds:%lld\r\n"
+                         "uptime_in_days:%lld\r\n",
+                         w->runs[s->holder], (long long) s->pttl,
+                         (long long) s->pttl / 86400);
+        *v = val_str(LC_VAL_STR, w->info, (size_t) n);
+    } else if (m->rkind == R_PONG) {
         if (s->flag) {
             el[0] = val_str(LC_VAL_STR, "pong", 4);
             el[1] = val_str(LC_VAL_STR, "", 0);
@@ -2423,6 +2776,14 @@ static void reply_value(struct world *w, const struct msg *m,
         el[0] = val_int(1);
         el[1] = val_int((long long) s->term);
         *v = val_array(el, 2);
+    } else if (s->kind == SIM_SR_QGRANT) {
+        /* {1, counter or nil, TIME in ms} */
+        el[0] = val_int(1);
+        el[1] = val_str(LC_VAL_NIL, NULL, 0);
+        if (s->term > 0)
+            el[1] = val_str(LC_VAL_STR, buf, decimal(buf, s->term));
+        el[2] = val_int((long long) s->pttl);
+        *v = val_array(el, 3);
     } else if (s->kind == SIM_SR_LOST || s->kind == SIM_SR_READ) {
         /* {0, holder, pttl, counter} or {holder, pttl, counter}. */
         struct lc_value *x = el;
@@ -2530,6 +2891,8 @@ static void deliver_message(struct world *w, struct proc *p, int ci,
  * asked for again (as lio_mux.c does). */
 static void cluster_link_failed(struct proc *p, enum lio_link link)
 {
+    if (p->w->nservers > 1 && link == LIO_LINK_SUB)
+        p->sub_pick++; /* the next server, as lio_mux.c does */
     if (!p->cluster)
         return;
     if (link == LIO_LINK_SUB)
@@ -2579,7 +2942,7 @@ static void on_client(struct world *w, struct event *ev)
         return;
     if (cn->broken && ev->m.kind != M_RESET)
         return;
-    if (p->partitioned && !p->part_hold && !ev->flag) {
+    if (cut_off(p, cn->node) && !p->part_hold && !ev->flag) {
         cn->broken = 1;
         return;
     }
@@ -2691,6 +3054,12 @@ static void proc_start(struct world *w, int pi)
         fail(w, "setup", "lio_session_init failed");
         return;
     }
+    if (w->nservers > 1 &&
+        lio_session_set_quorum(&p->s, (unsigned) w->nservers) != 0) {
+        fail(w, "setup", "lio_session_set_quorum failed");
+        lio_session_free(&p->s);
+        return;
+    }
     p->has_session = 1;
     TRACE(w, pi, "process starts (fresh session, %d election(s))", p->nmembers);
     for (int i = 0; i < p->nmembers && !w->res->failed; i++) {
@@ -2794,7 +3163,8 @@ static int pick(struct world *w, int need_alive)
     return ci;
 }
 
-static void partition(struct world *w, int pi)
+/* Process pi is cut off from the servers in mask (~0u: from everything). */
+static void partition(struct world *w, int pi, unsigned mask)
 {
     struct proc *p = &w->proc[pi];
     int64_t d;
@@ -2803,16 +3173,19 @@ static void partition(struct world *w, int pi)
         if (w->proc[i].partitioned)
             return; /* one at a time */
     p->partitioned = 1;
+    p->part_mask = mask;
+    w->res->n.qcuts += mask != ~0u;
     w->res->n.partitions++;
     p->part_hold = chance(w, 0.5);
     p->heal_at = until(w, rnd_range(w, w->ttl / 4, 3 * w->ttl));
     p->part_serial++;
     push_fault(w, p->heal_at, F_HEAL, pi, p->part_serial);
-    TRACE(w, pi, "net: partitioned until %.3f, %s", (double) p->heal_at / 1e6,
+    TRACE(w, pi, "net: partitioned from %s until %.3f, %s",
+          mask == ~0u ? "all" : "some servers", (double) p->heal_at / 1e6,
           p->part_hold ? "traffic held" : "traffic dropped");
     if (!p->part_hold) {
         for (size_t i = 0; i < w->nconns; i++)
-            if (w->conns[i].proc == pi)
+            if (w->conns[i].proc == pi && cut_off(p, w->conns[i].node))
                 break_conn(w, (int) i, 0);
         return;
     }
@@ -2823,7 +3196,7 @@ static void partition(struct world *w, int pi)
         struct event *ev = &w->pool[w->heap[i].ev];
         struct conn *cn;
         if ((ev->type != EV_TO_REDIS && ev->type != EV_TO_CLIENT) ||
-            ev->who != pi)
+            ev->who != pi || !cut_off(p, w->conns[ev->conn].node))
             continue;
         ev->t += d;
         w->heap[i].t = ev->t;
@@ -2900,6 +3273,32 @@ static void redis_down(struct world *w, int x, int lose)
     if (!n->r.up || migrating(w, x))
         return;
     lose = lose || chance(w, w->p_lose_data);
+    if (w->nservers > 1) {
+        /* One server of a quorum: its data is kept (appendfsync always),
+         * lost, or an older snapshot of it comes back. None of it is a
+         * loss of the election's data: no new epoch. */
+        int snap = !lose && n->has_snap && q_rnd(w, 3) == 0;
+        sim_redis_restart(&n->r, lose);
+        if (snap) {
+            n->r.holder = n->snap.holder;
+            n->r.expire_ms = n->snap.expire_ms;
+            n->r.counter = n->snap.counter;
+            n->r.counter_run = n->snap.counter_run;
+        }
+        w->res->n.redis_restarts++;
+        w->res->n.qrestarts++;
+        w->res->n.qempty += lose != 0;
+        w->res->n.qsnap += snap;
+        TRACE(w, -1, "redis n%d: restarts %s", x,
+              lose   ? "EMPTY"
+              : snap ? "from an OLDER SNAPSHOT"
+                     : "with its data");
+        n->paused_until = 0;
+        node_down(w, x, 1);
+        push_fault(w, until(w, (int64_t) q_rnd(w, (uint64_t) w->ttl + 1)),
+                   F_REDIS_UP, x, n->serial);
+        return;
+    }
     sim_redis_restart(&n->r, lose);
     w->res->n.redis_restarts++;
     if (lose && x == w->owner)
@@ -2923,6 +3322,10 @@ static void node_up(struct world *w, int x)
 
     n->r.up = 1;
     n->view = (unsigned) w->ntopo - 1;
+    if (w->nservers > 1) { /* a new life: a new run id, uptime 0 */
+        n->run = new_run(w);
+        n->start_wall = node_ms(w, x) + n->wall_off;
+    }
     if (w->cluster)
         TRACE(w, -1, "redis n%d: up again", x);
     else
@@ -2939,6 +3342,8 @@ static void node_up(struct world *w, int x)
  * election's slot. */
 static int pick_node(struct world *w)
 {
+    if (w->nservers > 1)
+        return (int) q_rnd(w, (uint64_t) w->nservers);
     if (!w->cluster || cl_rnd(w, 10) < 6)
         return w->owner;
     return (int) cl_rnd(w, (uint64_t) w->nnodes);
@@ -3105,11 +3510,16 @@ static void schedule_flush(struct world *w)
         push_fault(w, t, F_FLUSH, -1, 0);
 }
 
+/* Not in quorum mode: a server that loses its data without a restart
+ * (FLUSHALL) keeps its run id and its uptime, and nothing tells a client
+ * that it no longer holds the leases it granted. The quorum's rule stands
+ * on restarts only (docs/protocol.md, Quorum); with FLUSHALLs the
+ * simulator finds two leaders in a few seeds (see README.md). */
 static void redis_flush(struct world *w)
 {
     struct sim_redis *r = &w->node[w->owner].r;
 
-    if (!r->up || migrating(w, w->owner))
+    if (!r->up || migrating(w, w->owner) || w->nservers > 1)
         return;
     sim_redis_flush(r);
     w->res->n.flushes++;
@@ -3169,10 +3579,77 @@ static void late_join(struct world *w)
 
 static void lose_data(struct world *w)
 {
-    if (loss_rnd(w, 2) == 0 || !w->node[w->owner].r.up)
-        redis_down(w, w->owner, 1);
+    int x = w->nservers > 1 ? pick_node(w) : w->owner;
+
+    /* A quorum's server is not flushed (see redis_flush()). */
+    if (loss_rnd(w, 2) == 0 || !w->node[x].r.up || w->nservers > 1)
+        redis_down(w, x, 1);
     else
         redis_flush(w);
+}
+
+/* ---- the quorum's servers' faults (a stream of their own) ---- */
+
+static void schedule_q(struct world *w, enum fault f, int64_t mean_us)
+{
+    int64_t t;
+
+    if (mean_us <= 0)
+        return;
+    t = w->now + 1 + (int64_t) q_rnd(w, (uint64_t) (2 * mean_us));
+    if (t < w->t_quiet)
+        push_fault(w, t, f, -1, 0);
+}
+
+/* Server x freezes (SIGSTOP) for a while: its connections stay, what
+ * comes waits, its clock runs on, its keys expire. */
+static void server_pause(struct world *w, int x)
+{
+    struct node *n = &w->node[x];
+    uint64_t r = q_rnd(w, 10);
+    int64_t d = (int64_t) q_rnd(w, (uint64_t) (r < 6   ? w->ttl / 2
+                                               : r < 9 ? 2 * w->ttl
+                                                       : 5 * w->ttl) +
+                                       1);
+
+    if (!n->r.up || n->paused_until > w->now)
+        return;
+    n->paused_until = until(w, d);
+    w->res->n.qpauses++;
+    TRACE(w, -1, "redis n%d: frozen for %lld ms", x, (long long) d);
+}
+
+/* One server restarts or freezes; now and then several restart at once
+ * (a power cut): each is independent, and nothing keeps them apart. */
+static void q_fault(struct world *w)
+{
+    uint64_t r = q_rnd(w, 20);
+    int x = pick_node(w);
+
+    if (r < 9) {
+        redis_down(w, x, q_rnd(w, 3) == 0);
+    } else if (r < 17) {
+        server_pause(w, x);
+    } else {
+        int k = 2 + (int) q_rnd(w, (uint64_t) w->nservers - 1);
+        int lose = (int) q_rnd(w, 2);
+        for (int i = 0; i < k; i++)
+            redis_down(w, (x + i) % w->nservers, lose);
+    }
+    schedule_q(w, F_QFAULT, w->qfault_mean_us);
+}
+
+/* A server writes a snapshot (BGSAVE): what a later restart may bring
+ * back instead of its last data. */
+static void snapshot(struct world *w)
+{
+    struct node *n = &w->node[pick_node(w)];
+
+    if (n->r.up) {
+        n->snap = n->r;
+        n->has_snap = 1;
+    }
+    schedule_q(w, F_SNAPSHOT, w->snap_mean_us);
 }
 
 /* ---- the Cluster's faults (a stream of their own) ---- */
@@ -3424,7 +3901,7 @@ static void hostile_publish(struct world *w)
     w->res->n.forged++;
     if (w->now >= w->t_live)
         w->hostile_after_live++;
-    publish_msg(w, &m);
+    publish_msg(w, &m, -1);
     schedule_hostile(w);
 }
 
@@ -3515,7 +3992,14 @@ static void on_fault(struct world *w, const struct event *ev)
         }
         break;
     case F_PARTITION:
-        partition(w, w->el[pick(w, 0)].proc);
+        pi = w->el[pick(w, 0)].proc;
+        if (w->nservers > 1 && q_rnd(w, 2) == 0) {
+            /* Cut off from some servers only: any set but all of them. */
+            unsigned all = (1u << w->nservers) - 1;
+            partition(w, pi, 1 + (unsigned) q_rnd(w, all - 1));
+        } else {
+            partition(w, pi, ~0u);
+        }
         break;
     case F_REDIS:
         redis_down(w, pick_node(w), 0);
@@ -3588,6 +4072,12 @@ static void on_fault(struct world *w, const struct event *ev)
         break;
     case F_FAILOVER:
         failover(w);
+        break;
+    case F_QFAULT:
+        q_fault(w);
+        break;
+    case F_SNAPSHOT:
+        snapshot(w);
         break;
     case F_NTYPES:
         break;
@@ -3760,12 +4250,17 @@ static struct proc *new_proc(struct world *w, int64_t rate, int64_t offset)
 
     p->w = w;
     p->index = w->nproc++;
-    p->rate = rate;
+    /* In quorum mode the servers' clocks drift too: each side within
+     * 0.5 %, so that any two are within the 1 % the drift margin is for. */
+    p->rate = w->nservers > 1 ? RATE_ONE + (rate - RATE_ONE) / 2 : rate;
     p->offset_ms = offset;
     p->clock_at = -1;
     p->tick_at = SIM_NEVER;
     w->ticks[p->index] = SIM_NEVER;
-    p->nlinks = w->cluster ? MAX_LINKS : 2;
+    p->nlinks = w->cluster ? MAX_LINKS
+                : w->nservers > 1
+                    ? (int) lio_server_link((unsigned) w->nservers - 1) + 1
+                    : 2;
     for (int l = 0; l < MAX_LINKS; l++) {
         p->link[l] = -1;
         p->open_deadline[l] = LC_NEVER;
@@ -3888,6 +4383,8 @@ static void choose_cluster(struct world *w, uint64_t seed)
     w->mig_to = -1;
     w->cluster =
         w->opt->cluster >= 0 ? w->opt->cluster != 0 : cl_rnd(w, 10) < 3;
+    if (w->opt->servers != 1)
+        w->cluster = 0; /* a quorum of independent servers, no Cluster */
     w->nshards = w->cluster ? 2 + (int) cl_rnd(w, 2) : 1;
     memset(&t, 0, sizeof t);
     for (int s = 0; s < w->nshards; s++) {
@@ -3934,15 +4431,59 @@ static void choose_cluster(struct world *w, uint64_t seed)
         w->reshard_mean_us = (int64_t) (3 + cl_rnd(w, 28)) * w->ttl * US_PER_MS;
 }
 
+/* Quorum mode, when the options ask for it: 3 or 5 independent servers,
+ * each with its clock (a rate within 0.5 %, TIME a few ms apart), up for
+ * a while or just started, and faults of their own: restarts (with the
+ * data, empty, from an older snapshot), freezes and now and then several
+ * restarting at once, every 1 .. 15 leases on average; snapshots every 1
+ * .. 10. All from a stream of its own. */
+static void choose_quorum(struct world *w, uint64_t seed)
+{
+    w->q_rng = seed ^ 0x71756f72756d2121ULL;
+    w->nservers =
+        w->opt->servers > 0 ? w->opt->servers : (q_rnd(w, 2) == 0 ? 3 : 5);
+    if (w->nservers > SIM_MAX_SERVERS)
+        w->nservers = SIM_MAX_SERVERS;
+    if (w->nservers <= 1) {
+        w->nservers = 1;
+        return;
+    }
+    w->res->n.quorums++;
+    w->nnodes = w->nservers;
+    for (int x = 0; x < w->nservers; x++) {
+        struct node *n = &w->node[x];
+        if (x > 0)
+            init_node(w, x, 0);
+        n->rate = RATE_ONE - 5000 + (int64_t) q_rnd(w, 10001);
+        n->clock_off = 0;
+        n->wall_off = w->redis_wall - 20 + (int64_t) q_rnd(w, 41);
+        n->run = new_run(w);
+        n->start_wall =
+            n->wall_off - (q_rnd(w, 2) == 0 ? (int64_t) q_rnd(w, 3000)
+                                            : (int64_t) q_rnd(w, 1000000000));
+        n->r.wall_offset_ms = n->wall_off;
+    }
+    w->qfault_mean_us =
+        (int64_t) (1 + q_rnd(w, 15)) * w->ttl * US_PER_MS + 500000;
+    w->snap_mean_us = (int64_t) (1 + q_rnd(w, 10)) * w->ttl * US_PER_MS;
+    /* After the faults a server may have just restarted (young for a ttl
+     * and its drift) and its link be waiting out a backoff (1 s). */
+    w->bound += w->ttl + w->ttl / 50 + 1200 +
+                2 * 1000 * (lc_time) w->sub_timing.keepalive_s;
+    set_tail(w);
+}
+
 static void world_init(struct world *w, const struct sim_options *o,
                        uint64_t seed)
 {
     lio_names_make(&w->names, "5e6b9d1c0c7a4f3e8a2b1d0c9e8f7a6b5c4d3e2f");
     lio_term_key(&w->names, w->term_key);
+    lio_run_key(&w->names, w->run_key);
     lio_channel(&w->names, w->channel);
     w->shas = redis_shas();
     choose_params(w, seed);
     choose_cluster(w, seed);
+    choose_quorum(w, seed);
     w->live_leader = -1;
     make_processes(w, seed);
     /* Each process' URL names one node of the Cluster, any of them. */
@@ -3964,6 +4505,10 @@ static void world_init(struct world *w, const struct sim_options *o,
         schedule_recreate(w);
     schedule_cluster(w, F_FAILOVER, w->failover_mean_us);
     schedule_cluster(w, F_RESHARD, w->reshard_mean_us);
+    if (w->nservers > 1) {
+        schedule_q(w, F_QFAULT, w->qfault_mean_us);
+        schedule_q(w, F_SNAPSHOT, w->snap_mean_us);
+    }
 }
 
 static void world_free(struct world *w)
@@ -3983,6 +4528,7 @@ static void world_free(struct world *w)
     free(w->free_ix);
     free(w->idents);
     free(w->grants);
+    free(w->runs);
 }
 
 static void tick(struct world *w, struct proc *p)
@@ -4027,6 +4573,10 @@ static void check_load(struct world *w)
         period = 0.05;
     allowed = 1.25 * (span_ms / period + 3 * span_ms / (double) w->ttl) +
               2.0 * (double) w->hostile_after_live + 20;
+    /* Quorum mode: each command goes to every server (an acquire's grant,
+     * the release of a lost acquire's grants). */
+    if (w->nservers > 1)
+        allowed *= 2 * w->nservers;
     for (int i = 0; i < w->nproc; i++) {
         struct proc *p = &w->proc[i];
         double mine = allowed * p->nmembers;

@@ -21,9 +21,11 @@ fi
 seconds=${1:-120}
 # The quick mode compiles with -O1: ten compilations at -O2 would take
 # most of its minute.
-cflags=-O2
+# A long search gets a larger bit array (128 MB), fewer states hidden by
+# hash collisions.
+cflags=-O2 bits=30
 if ((quick)); then
-    cflags=-O1
+    cflags=-O1 bits=28
 fi
 command -v spin >/dev/null || {
     echo "model: spin is missing (apt-get install spin)" >&2
@@ -42,7 +44,7 @@ run() {
     shift 2
     spin "$@" -a "$model" >/dev/null
     cc $cflags -w -DSAFETY -DBITSTATE -o pan pan.c
-    out=$(timeout -s INT "$limit" ./pan -E -m1000000 -w28 2>&1 || true)
+    out=$(timeout -s INT "$limit" ./pan -E -m1000000 -w$bits 2>&1 || true)
     errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' <<<"$out" | tail -1)
     states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' <<<"$out" | tail -1)
     grep -q "assertion violated" <<<"$out" && violated=1 || violated=0

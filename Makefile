@@ -11,7 +11,7 @@
 #   make bench         build, then print handover and failover figures
 #   make fuzz          run each libFuzzer target FUZZ_SECONDS (default 60)
 #   make chaos         a chaos soak of SECONDS (default 600), random seed
-#   make model         the Promela model of the protocol, checked with spin
+#   make model         the Promela models of the protocol, checked with spin
 #   make abi-check     libleader.so's ABI against abi/libleader.abi
 #   make check-bare    the README's quick start in a throwaway bare Debian 12
 #                      root (debootstrap; root and network needed)
@@ -127,7 +127,7 @@ chaos: build
 	@$(CLEAN_ENV) cmake --build $(ROOT)/build --target leader-chaos -j$(JOBS)
 	@$(ROOT)/build/tests/chaos/leader-chaos --seconds $(or $(SECONDS),600)
 
-# The Promela model of the protocol, checked with spin (model/README.md);
+# The Promela models of the protocol, checked with spin (model/README.md);
 # SECONDS per search (default 120).
 model:
 	@command -v spin >/dev/null || $(ROOT)/scripts/bootstrap model

@@ -131,6 +131,13 @@ inline expire(s)
 /* Writing a term or releasing: ours, and no later term in this run. */
 #define MAY_WRITE(c, s, t) \
     (holder[s] == c + 1 && (!cvalid[s] || counter[s] <= t))
+/* A renewal also takes the key where it is free (a server the acquire did
+ * not reach, or one that came back empty). */
+#define MAY_RENEW(c, s, t) \
+    ((holder[s] == c + 1 || holder[s] == 0) && (!cvalid[s] || counter[s] <= t))
+#define MAY(c, s, k) \
+    (rq_kind[k] == RENEW -> MAY_RENEW(c, s, rq_term[k]) \
+                         : MAY_WRITE(c, s, rq_term[k]))
 
 inline forget(c)
 {
@@ -219,19 +226,17 @@ inline serve(c, s, lose)
         :: !lose -> read_grant(c, s, 0, cnt)
         :: else -> skip
         fi
-    :: (rq_kind[k] == COMMIT || rq_kind[k] == RENEW) &&
-       MAY_WRITE(c, s, rq_term[k]) ->
+    :: (rq_kind[k] == COMMIT || rq_kind[k] == RENEW) && MAY(c, s, k) ->
         counter[s] = rq_term[k]; cvalid[s] = 1;
         if
-        :: rq_kind[k] == RENEW -> expire_at[s] = now + TTL
+        :: rq_kind[k] == RENEW -> holder[s] = c + 1; expire_at[s] = now + TTL
         :: else -> skip
         fi;
         if
         :: !lose -> read_confirm(c, s)
         :: else -> skip
         fi
-    :: (rq_kind[k] == COMMIT || rq_kind[k] == RENEW) &&
-       !MAY_WRITE(c, s, rq_term[k]) -> skip /* a refusal counts for nothing */
+    :: (rq_kind[k] == COMMIT || rq_kind[k] == RENEW) && !MAY(c, s, k) -> skip /* a refusal counts for nothing */
     :: rq_kind[k] == REL && MAY_WRITE(c, s, rq_term[k]) -> holder[s] = 0
     :: rq_kind[k] == REL && !MAY_WRITE(c, s, rq_term[k]) -> skip
     fi;

@@ -11,7 +11,13 @@
  * the resident set over 20 candidates of one process.
  * Prints median, p95 and max over the runs. Not a test: figures only.
  *
- * Usage: bench-failover [RUNS [TTL_MS [WAIT_MS]]]  (default 25 2000 200) */
+ * With --quorum: the same handover and failover on one server and on
+ * quorums of 3 and 5 independent servers side by side, with what Redis
+ * runs for them (commands per acquire and release, and per second for a
+ * leader and an idle follower, summed over the servers).
+ *
+ * Usage: bench-failover [--quorum] [RUNS [TTL_MS [WAIT_MS]]]
+ * (default 25 2000 200) */
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
@@ -110,13 +116,34 @@ static double wait_elected(void)
     return mark_wait(&elected);
 }
 
-static leader *candidate(const char *url, const char *key, long ttl, long wait)
+/* The servers an election runs on: one, or a quorum. */
+#define MAX_SERVERS 5
+struct target {
+    int n;
+    rfx_server *s[MAX_SERVERS];
+    const char *urls[MAX_SERVERS + 1];
+};
+
+static void target_of(struct target *t, rfx_server *s)
 {
+    memset(t, 0, sizeof *t);
+    t->n = 1;
+    t->s[0] = s;
+    t->urls[0] = rfx_url(s);
+}
+
+static leader *candidate(const struct target *t, const char *key, long ttl,
+                         long wait)
+{
+    const char *url = t->urls[0];
     leader_options o;
     leader *l;
 
     leader_options_init(&o);
-    o.url = url;
+    if (t->n > 1)
+        o.urls = t->urls;
+    else
+        o.url = url;
     o.key = key;
     o.ttl_ms = ttl;
     o.wait_ms = wait;
@@ -137,9 +164,10 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-static leader *observer(const char *url, const char *key, long ttl, long wait)
+static leader *observer(const struct target *t, const char *key, long ttl,
+                        long wait)
 {
-    leader *o = candidate(url, key, ttl, wait);
+    leader *o = candidate(t, key, ttl, wait);
 
     leader_on(o, on_observer_event, NULL);
     leader_observe(o);
@@ -148,12 +176,12 @@ static leader *observer(const char *url, const char *key, long ttl, long wait)
 
 /* Times from leader_stop() to the follower's ELECTED and to an
  * observer's CHANGED naming the new leader. */
-static void handover_once(const char *url, const char *key, long ttl, long wait,
-                          double *elect, double *seen)
+static void handover_once(const struct target *t, const char *key, long ttl,
+                          long wait, double *elect, double *seen)
 {
-    leader *obs = observer(url, key, ttl, wait);
-    leader *a = candidate(url, key, ttl, wait);
-    leader *b = candidate(url, key, ttl, wait);
+    leader *obs = observer(t, key, ttl, wait);
+    leader *a = candidate(t, key, ttl, wait);
+    leader *b = candidate(t, key, ttl, wait);
     double t0;
 
     leader_elect(a);
@@ -172,7 +200,7 @@ static void handover_once(const char *url, const char *key, long ttl, long wait,
 }
 
 /* A leader in a child process; returns its pid once it leads. */
-static pid_t child_leader(const char *url, const char *key, long ttl)
+static pid_t child_leader(const struct target *t, const char *key, long ttl)
 {
     int fds[2];
     pid_t pid;
@@ -182,7 +210,7 @@ static pid_t child_leader(const char *url, const char *key, long ttl)
         exit(1);
     pid = fork();
     if (pid == 0) {
-        leader *l = candidate(url, key, ttl, 100);
+        leader *l = candidate(t, key, ttl, 100);
         leader_elect(l);
         while (!leader_has_lease(l))
             sleep_ms(1);
@@ -201,24 +229,44 @@ static pid_t child_leader(const char *url, const char *key, long ttl)
 /* Times from kill -9 of the leader to the follower's ELECTED, and how far
  * beyond the key's expiry the follower was elected and an observer saw the
  * leader gone. */
-static void failover_once(rfx_server *s, const char *key, long ttl, long wait,
-                          double *total, double *beyond, double *seen)
+/* How long until the key no longer holds on a majority of t's servers
+ * (on one server: its PTTL), in ms. */
+static double majority_expiry(const struct target *t, const char *key)
 {
-    pid_t pid = child_leader(rfx_url(s), key, ttl);
-    leader *obs = observer(rfx_url(s), key, ttl, wait);
-    leader *b = candidate(rfx_url(s), key, ttl, wait);
-    char *pttl;
-    double killed, expiry;
+    double left[MAX_SERVERS];
+
+    for (int i = 0; i < t->n; i++) {
+        char *pttl = rfx_command(t->s[i], "PTTL %s", key);
+        left[i] = pttl != NULL ? atof(pttl) : 0;
+        free(pttl);
+    }
+    /* The (n - q + 1)-th smallest: once it passes, fewer than q hold. */
+    for (int i = 1; i < t->n; i++)
+        for (int j = i; j > 0 && left[j - 1] > left[j]; j--) {
+            double x = left[j];
+            left[j] = left[j - 1];
+            left[j - 1] = x;
+        }
+    return left[t->n - (t->n / 2 + 1)];
+}
+
+static void failover_once(const struct target *t, const char *key, long ttl,
+                          long wait, double *total, double *beyond,
+                          double *seen)
+{
+    pid_t pid = child_leader(t, key, ttl);
+    leader *obs = observer(t, key, ttl, wait);
+    leader *b = candidate(t, key, ttl, wait);
+    double killed, expiry, left;
     int status;
 
     leader_elect(b);
     sleep_ms(50);
     mark_reset(&any_change);
-    pttl = rfx_command(s, "PTTL %s", leader_key(b));
+    left = majority_expiry(t, leader_key(b));
     killed = now_ms();
     kill(pid, SIGKILL);
-    expiry = killed + (pttl != NULL ? atof(pttl) : 0);
-    free(pttl);
+    expiry = killed + left;
     waitpid(pid, &status, 0);
     *total = wait_elected() - killed;
     *beyond = *total + killed - expiry;
@@ -262,12 +310,14 @@ static long rss_kib(void)
 /* KiB per leading candidate (each a handle with a client of its own: a
  * thread, a command and a notification connection), measured in a child
  * so that nothing of earlier runs counts. */
-static double memory_per_candidate(const char *url, long ttl)
+static double memory_per_candidate(rfx_server *s, long ttl)
 {
+    struct target t;
     int fds[2];
     double kib = -1;
     pid_t pid;
 
+    target_of(&t, s);
     if (pipe(fds) != 0)
         exit(1);
     pid = fork();
@@ -279,7 +329,7 @@ static double memory_per_candidate(const char *url, long ttl)
 
         /* Once first, so that what every candidate shares (OpenSSL's
          * tables, the first thread's arena) is not counted per one. */
-        l[0] = candidate(url, "mem-warm", ttl, 200);
+        l[0] = candidate(&t, "mem-warm", ttl, 200);
         leader_elect(l[0]);
         while (!leader_has_lease(l[0]))
             sleep_ms(1);
@@ -287,7 +337,7 @@ static double memory_per_candidate(const char *url, long ttl)
         before = rss_kib();
         for (int i = 0; i < MEM_CANDIDATES; i++) {
             snprintf(key, sizeof key, "mem-%d", i);
-            l[i] = candidate(url, key, ttl, 200);
+            l[i] = candidate(&t, key, ttl, 200);
             leader_elect(l[i]);
         }
         do {
@@ -311,25 +361,36 @@ static double memory_per_candidate(const char *url, long ttl)
     return kib;
 }
 
+/* Handover and failover on t: medians and p95s into fig (handover,
+ * observer, failover, beyond expiry, observer beyond expiry). */
+static void measure_target(const struct target *t, int runs, long ttl,
+                           long wait, double *v[5])
+{
+    char key[32];
+
+    for (int i = 0; i < runs; i++) {
+        snprintf(key, sizeof key, "handover-%d", i);
+        handover_once(t, key, ttl, wait, &v[0][i], &v[1][i]);
+    }
+    for (int i = 0; i < runs; i++) {
+        snprintf(key, sizeof key, "failover-%d", i);
+        failover_once(t, key, ttl, wait, &v[2][i], &v[3][i], &v[4][i]);
+    }
+}
+
 /* Handover and failover on s, reported under title. */
 static void measure(rfx_server *s, const char *title, int runs, long ttl,
                     long wait)
 {
+    struct target t;
     double *v[5];
-    char key[32];
 
+    target_of(&t, s);
     for (int k = 0; k < 5; k++)
         if ((v[k] = calloc((size_t) runs, sizeof(double))) == NULL)
             exit(1);
     printf("%s\n", title);
-    for (int i = 0; i < runs; i++) {
-        snprintf(key, sizeof key, "handover-%d", i);
-        handover_once(rfx_url(s), key, ttl, wait, &v[0][i], &v[1][i]);
-    }
-    for (int i = 0; i < runs; i++) {
-        snprintf(key, sizeof key, "failover-%d", i);
-        failover_once(s, key, ttl, wait, &v[2][i], &v[3][i], &v[4][i]);
-    }
+    measure_target(&t, runs, ttl, wait, v);
     report("handover after leader_stop", v[0], runs);
     report("  an observer sees the new leader", v[1], runs);
     report("failover after kill -9", v[2], runs);
@@ -339,20 +400,145 @@ static void measure(rfx_server *s, const char *title, int runs, long ttl,
         free(v[k]);
 }
 
+/* ---- quorum mode, side by side with one server ---- */
+
+/* Commands every server of t has run since its last CONFIG RESETSTAT:
+ * the calls of INFO commandstats, those that scripts run included. */
+static long commands_run(const struct target *t)
+{
+    long calls = 0;
+
+    for (int i = 0; i < t->n; i++) {
+        char *info = rfx_command(t->s[i], "INFO commandstats");
+        for (const char *p = info; p != NULL && (p = strstr(p, "calls="));
+             p += 6)
+            calls += atol(p + 6);
+        free(info);
+    }
+    return calls;
+}
+
+static void reset_stats(const struct target *t)
+{
+    for (int i = 0; i < t->n; i++)
+        free(rfx_command(t->s[i], "CONFIG RESETSTAT"));
+}
+
+#define CYCLES 20
+
+/* Commands per acquire and release by one candidate alone, and per
+ * second for one leader and one idle follower, each over every server.
+ * The INFO and RESETSTAT of the count itself are taken out. */
+static void redis_load(const struct target *t, long ttl, double *per_cycle,
+                       double *per_second)
+{
+    leader *l = candidate(t, "load", ttl, 1000);
+    leader *f;
+
+    /* The first election waits out the servers' youth: not counted. */
+    leader_elect(l);
+    if (wait_elected() < 0)
+        exit(1);
+    leader_stop(l);
+    sleep_ms(100);
+    reset_stats(t);
+    for (int i = 0; i < CYCLES; i++) {
+        leader_elect(l);
+        if (wait_elected() < 0)
+            exit(1);
+        leader_stop(l);
+        while (leader_has_lease(l))
+            sleep_ms(1);
+        sleep_ms(20);
+    }
+    *per_cycle = (double) (commands_run(t) - 2 * t->n) / CYCLES;
+    leader_elect(l);
+    if (wait_elected() < 0)
+        exit(1);
+    f = candidate(t, "load", ttl, 1000);
+    leader_elect(f);
+    sleep_ms(ttl);
+    reset_stats(t);
+    sleep_ms(3000);
+    *per_second = (double) (commands_run(t) - 2 * t->n) / 3.0;
+    leader_free(f);
+    leader_free(l);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t) n, sizeof *v, cmp);
+    return v[n / 2];
+}
+
+static double p95(double *v, int n)
+{
+    qsort(v, (size_t) n, sizeof *v, cmp);
+    return v[(n * 95 + 99) / 100 - 1];
+}
+
+static int quorum_main(int runs, long ttl, long wait)
+{
+    static const int sizes[] = {1, 3, 5};
+
+    printf("libleader %s, quorum mode, ttl %ld ms, wait %ld ms, %d runs "
+           "each, ms\n",
+           leader_version(), ttl, wait, runs);
+    printf("%-8s %22s %22s %22s %11s %11s\n", "servers", "handover median/p95",
+           "failover median/p95", "beyond expiry med/p95", "cmds/cycle",
+           "cmds/s");
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        struct target t;
+        double *v[5], cycle, second;
+
+        memset(&t, 0, sizeof t);
+        t.n = sizes[k];
+        for (int i = 0; i < t.n; i++)
+            if ((t.s[i] = rfx_start(NULL)) == NULL)
+                return 1;
+            else
+                t.urls[i] = rfx_url(t.s[i]);
+        for (int i = 0; i < 5; i++)
+            if ((v[i] = calloc((size_t) runs, sizeof(double))) == NULL)
+                return 1;
+        redis_load(&t, ttl, &cycle, &second);
+        measure_target(&t, runs, ttl, wait, v);
+        printf("%-8d %10.2f / %-9.2f %10.2f / %-9.2f %10.2f / %-9.2f %11.1f "
+               "%11.1f\n",
+               t.n, median(v[0], runs), p95(v[0], runs), median(v[2], runs),
+               p95(v[2], runs), median(v[3], runs), p95(v[3], runs), cycle,
+               second);
+        fflush(stdout);
+        for (int i = 0; i < 5; i++)
+            free(v[i]);
+        for (int i = 0; i < t.n; i++)
+            rfx_free(t.s[i]);
+    }
+    printf("cmds/cycle: Redis commands (scripts' own calls included) for one "
+           "acquire and release, over every server;\ncmds/s: for one leader "
+           "and one idle follower, over every server\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    int runs = argc > 1 ? atoi(argv[1]) : 25;
-    long ttl = argc > 2 ? atol(argv[2]) : 2000;
-    long wait = argc > 3 ? atol(argv[3]) : 200;
+    int quorum = argc > 1 && strcmp(argv[1], "--quorum") == 0;
+    int runs, at = quorum ? 2 : 1;
+    long ttl, wait;
     rfx_options tls_opts = {.tls = RFX_TLS};
     rfx_server *s, *t;
     double tcp_kib, tls_kib;
 
+    runs = argc > at ? atoi(argv[at]) : 25;
+    ttl = argc > at + 1 ? atol(argv[at + 1]) : 2000;
+    wait = argc > at + 2 ? atol(argv[at + 2]) : 200;
     if (runs < 1 || ttl < 10 || wait < 0 || rfx_server_path() == NULL) {
-        fprintf(stderr, "usage: bench-failover [RUNS [TTL [WAIT]]] "
+        fprintf(stderr, "usage: bench-failover [--quorum] [RUNS [TTL [WAIT]]] "
                         "(needs redis-server)\n");
         return 2;
     }
+    if (quorum)
+        return quorum_main(runs, ttl, wait);
     s = rfx_start(NULL);
     t = rfx_start(&tls_opts);
     if (s == NULL || t == NULL)
@@ -362,8 +548,8 @@ int main(int argc, char **argv)
            leader_version(), ttl, wait, runs);
     measure(s, "plain TCP (redis://):", runs, ttl, wait);
     measure(t, "TLS (rediss://, certificate verified):", runs, ttl, wait);
-    tcp_kib = memory_per_candidate(rfx_url(s), ttl);
-    tls_kib = memory_per_candidate(rfx_url(t), ttl);
+    tcp_kib = memory_per_candidate(s, ttl);
+    tls_kib = memory_per_candidate(t, ttl);
     printf("memory per leading candidate (its own client: thread, command "
            "and notification connections)\n");
     printf("%-34s %8.1f KiB\n", "  plain TCP", tcp_kib);

@@ -258,7 +258,13 @@ static void result_read(struct lc_qop *op)
         op->out_elem[0] = (struct lc_value){.type = LC_VAL_NIL};
         op->out_elem[1] = (struct lc_value){.type = LC_VAL_INT, .integer = -2};
     }
-    set_counter(op, &op->out_elem[2]);
+    /* A term only from a majority of valid counters: fewer may all be of
+     * servers that lost the last one, and an observer would see the term
+     * go back. */
+    if (op->nvalid >= op->q)
+        set_counter(op, &op->out_elem[2]);
+    else
+        op->out_elem[2] = (struct lc_value){.type = LC_VAL_NIL};
     op->out =
         (struct lc_value){.type = LC_VAL_ARRAY, .elem = op->out_elem, .n = 3};
     op->done = 1;

@@ -392,6 +392,16 @@ TEST(read_names_the_holder_of_a_majority)
     ASSERT_EQ(r.pttl, 1500); /* until fewer than a majority hold it */
     ASSERT_EQ(r.term, 12);
 
+    /* One valid counter of three: no term, rather than one that may be
+     * behind the last committed. */
+    struct lc_value e = arr3(s_("L"), i_(1500), nil_());
+    begin(&op, LC_CMD_READ, 0, 3);
+    (void) lc_qop_reply(&op, 0, &a, 1, 1001);
+    (void) lc_qop_reply(&op, 1, &e, 1, 1001);
+    ASSERT_EQ(lc_qop_reply(&op, 2, &c, 1, 1001), LC_QN_DONE);
+    ASSERT_OK(lc_decode_read(lc_qop_result(&op), &r));
+    ASSERT_EQ(r.term, 0);
+
     /* Split: nobody leads. */
     struct lc_value d = arr3(nil_(), i_(-2), nil_());
     begin(&op, LC_CMD_READ, 0, 3);

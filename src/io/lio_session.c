@@ -731,6 +731,7 @@ static void q_server_down(struct lio_session *s, unsigned i, int error,
     struct lio_qserver *q = &s->qs[i];
 
     q->usable = 0;
+    q->info_due = 0;
     q->failures++;
     q->retry_at = s->now + lc_backoff(&s->rng, q->failures, 1000);
     q_fail_ops(s, i, error, text);
@@ -757,6 +758,7 @@ static void q_on_info(struct lio_session *s, unsigned i,
         return;
     }
     q->usable = 1;
+    q->info_due = 0;
     q->failures = 0;
     q->restart_bound = lc_q_restart_bound(s->now, si.uptime_s);
     memcpy(q->run_id, si.run_id, sizeof q->run_id);
@@ -775,6 +777,9 @@ static void q_on_ready(struct lio_session *s, unsigned i)
 
     lio_argv_info(&a);
     s->qs[i].usable = 0;
+    /* A link that broke silently would otherwise keep the server unusable
+     * until TCP keepalive finds out. */
+    s->qs[i].info_due = s->now + timing(s).sub_timeout;
     if (s->t.send(s->t.ctx, lio_server_link(i), LIO_INFO_TAG, a.argc, a.argv,
                   a.lens) != 0) {
         link_close(s, lio_server_link(i));
@@ -850,7 +855,19 @@ static void q_close_unused(struct lio_session *s)
     for (unsigned i = 0; i < s->nservers; i++) {
         link_close(s, lio_server_link(i));
         s->qs[i].usable = 0;
+        s->qs[i].info_due = 0;
     }
+}
+
+/* INFO asked and not answered in time: the link is given up. */
+static void q_check_info(struct lio_session *s)
+{
+    for (unsigned i = 0; i < s->nservers; i++)
+        if (s->qs[i].info_due != 0 && s->now >= s->qs[i].info_due) {
+            link_close(s, lio_server_link(i));
+            q_server_down(s, i, LEADER_ETIMEDOUT,
+                          "INFO server was not answered in time");
+        }
 }
 
 static lc_time q_deadline(const struct lio_session *s)
@@ -859,10 +876,13 @@ static lc_time q_deadline(const struct lio_session *s)
 
     if (!quorum(s) || s->books[LIO_LINK_CMD].attached == 0)
         return d;
-    for (unsigned i = 0; i < s->nservers; i++)
+    for (unsigned i = 0; i < s->nservers; i++) {
         if (link_state(s, lio_server_link(i)) == LIO_LINK_DOWN &&
             s->qs[i].retry_at < d)
             d = s->qs[i].retry_at;
+        if (s->qs[i].info_due != 0 && s->qs[i].info_due < d)
+            d = s->qs[i].info_due;
+    }
     return d;
 }
 
@@ -1180,6 +1200,8 @@ void lio_session_process(struct lio_session *s, lc_time now)
 {
     advance(s, now);
     run_deadlines(s);
+    if (quorum(s))
+        q_check_info(s);
     if (quorum(s) && s->books[LIO_LINK_CMD].attached > 0)
         q_open_links(s);
     check_sub(s);

@@ -139,6 +139,7 @@ struct lio_qserver {
     lc_time restart_bound; /* its restart was at or before this time */
     char run_id[48];
     lc_time retry_at; /* reopen its link not before */
+    lc_time info_due; /* INFO's reply, once asked; 0: not waiting */
     unsigned failures;
 };
 

@@ -438,8 +438,9 @@ static void note_holder(struct lc_qop *op, unsigned i, const struct lc_value *h)
 {
     size_t len = h->type == LC_VAL_STR && h->len <= LC_ID_MAX ? h->len : 0;
 
-    memcpy(op->holder[i], h->str, len);
-    op->holder_len[i] = (uint8_t) (len > 255 ? 255 : len);
+    if (len > 0)
+        memcpy(op->holder[i], h->str, len);
+    op->holder_len[i] = (uint8_t) len;
 }
 
 /* Keeps the first failure's text, a server's own error reply before any

@@ -539,11 +539,8 @@ static enum lc_qstate on_probe(struct lc_qop *op, unsigned i,
 static void on_late_grant(struct lc_qop *op, unsigned i,
                           const struct lc_value *v)
 {
-    long long flag;
-
     op->late &= ~(1u << i);
-    if (v->type == LC_VAL_ARRAY && v->n == 3 && is_int(&v->elem[0], &flag) &&
-        flag == 1)
+    if (lc_q_is_grant(v))
         op->granted |= 1u << i;
 }
 
@@ -599,6 +596,14 @@ enum lc_qnext lc_qop_fail(struct lc_qop *op, unsigned i, int error,
     note_error(op, text, text != NULL ? strlen(text) : 0, 0);
     op->st[i] = LC_QS_FAIL;
     return decide(op);
+}
+
+int lc_q_is_grant(const struct lc_value *v)
+{
+    long long flag;
+
+    return v->type == LC_VAL_ARRAY && v->n == 3 && is_int(&v->elem[0], &flag) &&
+           flag == 1;
 }
 
 const struct lc_value *lc_qop_result(const struct lc_qop *op)

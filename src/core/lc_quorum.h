@@ -134,6 +134,11 @@ enum lc_qnext lc_qop_reply(struct lc_qop *op, unsigned i,
 enum lc_qnext lc_qop_fail(struct lc_qop *op, unsigned i, int error,
                           const char *text, lc_time now);
 
+/* Whether v is a grant (the first round's "the key is now yours"): one
+ * that comes after its op was decided, or for an op given up, holds a key
+ * nobody will release unless the caller does. */
+int lc_q_is_grant(const struct lc_value *v);
+
 /* Once DONE: the reply for the core (valid while the op is). */
 const struct lc_value *lc_qop_result(const struct lc_qop *op);
 

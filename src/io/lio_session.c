@@ -787,6 +787,21 @@ static void q_on_ready(struct lio_session *s, unsigned i)
     }
 }
 
+/* A grant for an acquire already decided or given up: the key it holds
+ * on server i would stay there, extended by each next try of the same
+ * candidate ("the key is ours"), and candidates could each keep a few
+ * servers for good, none a majority. Released at once, with a term not
+ * below any this election computed (never one a later attempt commits).
+ * Not while leading: there it extends the leadership's own key. */
+static void q_release_late(struct lio_slot *e, unsigned i,
+                           const struct lc_value *v)
+{
+    uint64_t term = e->qfloor > e->qop->floor ? e->qfloor : e->qop->floor;
+
+    if (lc_q_is_grant(v) && lc_state(e->core) != LC_LEADER && !e->qkeep)
+        (void) q_send_one(e, i, LC_QW_RELEASE, term, LIO_PING_TAG, 1);
+}
+
 static void q_on_reply(struct lio_session *s, unsigned i, uint64_t tag,
                        const struct lc_value *v)
 {
@@ -801,8 +816,10 @@ static void q_on_reply(struct lio_session *s, unsigned i, uint64_t tag,
         return;
     op = e->qop;
     if (op->round == 0 || op->done ||
-        (tag & SEQ_MASK) != (op->cmd.seq & SEQ_MASK))
+        (tag & SEQ_MASK) != (op->cmd.seq & SEQ_MASK)) {
+        q_release_late(e, i, v);
         return;
+    }
     if (is_error(v, "NOSCRIPT") && op->st[i] == LC_QS_WAITING &&
         !(op->late & 1u << i) &&
         q_send_one(e, i, lc_qop_wire(op), lc_qop_term(op), tag, 1) == 0)

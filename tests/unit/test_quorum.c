@@ -267,6 +267,26 @@ TEST(a_commit_refused_by_a_majority_loses)
     ASSERT_EQ(lc_qop_release_set(&op), 7);
 }
 
+/* A grant after the op was decided: not counted, and the caller is told
+ * it holds a key (lc_q_is_grant), which it releases. */
+TEST(a_grant_after_a_lost_acquire_is_known_as_one)
+{
+    struct lc_qop op;
+    struct lc_value a = refuse("other", 900, s_("8")),
+                    b = refuse("other", 400, s_("8")), c = grant(s_("8"), 1);
+    struct lc_value renewed = i_(1), read = arr3(s_("x"), i_(5), nil_());
+
+    begin(&op, LC_CMD_ACQUIRE, 0, 3);
+    (void) lc_qop_reply(&op, 0, &a, 1, 1001);
+    ASSERT_EQ(lc_qop_reply(&op, 1, &b, 1, 1001), LC_QN_DONE);
+    ASSERT_EQ(lc_qop_release_set(&op), 0); /* nothing granted yet */
+    ASSERT_EQ(lc_qop_reply(&op, 2, &c, 1, 1002), LC_QN_DONE);
+    ASSERT_EQ(lc_q_is_grant(&c), 1);
+    ASSERT_EQ(lc_q_is_grant(&a), 0);
+    ASSERT_EQ(lc_q_is_grant(&renewed), 0);
+    ASSERT_EQ(lc_q_is_grant(&read), 0);
+}
+
 TEST(refused_by_a_majority_names_the_holder_and_when_a_majority_frees)
 {
     struct lc_qop op;

@@ -6,6 +6,7 @@
  *   leader-chaos [--seed N] [--seconds S] [--candidates N] [--ttl MS]
  *                [--beat MS] [--faults KIND,...] [--tree | --single]
  *                [--naive] [--expect-violation] [--keep] [--tls]
+ *                [--servers 1|3|5]
  *
  * It starts a redis-server with appendfsync always (the Redis fixture), one
  * leader-proxy per candidate in front of it, and N candidates, each through
@@ -33,6 +34,25 @@
  *                  leader's renewal comes late (past the renew-late point)
  *                  but succeeds
  *
+ * --servers 3 or 5 is quorum mode: N independent servers, a proxy for each
+ * candidate and server (candidates x servers), and every candidate runs
+ * `leader run` with one --redis per server. The redis-* kinds give way to
+ * (a minority is 1 to floor(N/2) servers, drawn at random):
+ *
+ *   server-kill9    kill -9 a minority, down for 2-3 x ttl, restarted with
+ *                   their data (appendfsync always)
+ *   server-restart  a minority stopped cleanly and started again at once
+ *   server-empty    a minority killed and started again at once without
+ *                   their data (the append-only files deleted)
+ *   server-pause    SIGSTOP a minority for 2-3 x ttl, then SIGCONT
+ *   link-blackhole  one candidate's proxy to one server (the leader's, 2
+ *   link-reset      times in 3) blackholed, or reset every 100 ms, for 2-3
+ *                   x ttl
+ *   majority-loss   floor(N/2)+1 servers, each killed or frozen, for 3-4 x
+ *                   ttl: no leader may be left once a lease has passed
+ *
+ * and blackhole and reset cut the candidate off from every server.
+ *
  * --tls runs Redis on TLS only (the fixture's throwaway CA and
  * certificates) and the candidates over rediss:// with the CA in
  * LEADER_TLS_CA_CERT: the proxies forward the TLS bytes, so every fault
@@ -40,7 +60,9 @@
  * mid-record).
  *
  * --naive runs naive_candidate.sh instead of `leader run` (a SET NX +
- * GET-then-PEXPIRE script with no lease deadline); with
+ * GET-then-PEXPIRE script with no lease deadline; in quorum mode
+ * naive_quorum.sh, the same on each server, elected on a majority with no
+ * young-server rule and no term commit); with
  * --expect-violation the run passes only if the checker finds a split brain
  * or a term violation, and it ends as soon as one shows up in the log.
  *
@@ -763,8 +785,9 @@ static int inject_servers(int k, long dur, const int *perm, uint64_t draw)
                  : k != CK_MAJORITY_LOSS
                      ? DOWN_KILL
                      : ((draw >> x) & 1 ? DOWN_FREEZE : DOWN_KILL);
-        snprintf(target + len, sizeof target - len, "%ss%d%s", x ? "+" : "",
-                 perm[x], how[x] == DOWN_FREEZE ? ":frozen" : "");
+        snprintf(
+            target + len, sizeof target - len, "%ss%d%s", x ? "+" : "", perm[x],
+            k == CK_MAJORITY_LOSS && how[x] == DOWN_FREEZE ? ":frozen" : "");
     }
     event("fault", "%s %s", name, target);
     if (k == CK_SERVER_KILL9 || k == CK_SERVER_PAUSE || k == CK_MAJORITY_LOSS)
@@ -941,8 +964,7 @@ static void dump_redis(void)
             char *v = rfx_command(servers[j], "GET %s", k);
             char *p = rfx_command(servers[j], "PTTL %s", k);
 
-            say("server %d: %s = %s (pttl %s)", j, k, v ? v : "?",
-                p ? p : "?");
+            say("server %d: %s = %s (pttl %s)", j, k, v ? v : "?", p ? p : "?");
             free(v);
             free(p);
         }
@@ -967,14 +989,25 @@ static int parse_kinds(const char *list)
     return opt.kinds ? 0 : -1;
 }
 
+/* The next kind: the enabled kinds are dealt in a shuffled round, so that
+ * every kind comes once in each round (a short run still injects each
+ * one). */
 static int pick_kind(void)
 {
-    int enabled[CK_NKINDS], n = 0;
+    static int bag[CK_NKINDS], left;
 
-    for (int k = 0; k < CK_NKINDS; k++)
-        if (opt.kinds & (1u << k))
-            enabled[n++] = k;
-    return enabled[rnd() % (uint64_t) n];
+    if (left == 0) {
+        for (int k = 0; k < CK_NKINDS; k++)
+            if (opt.kinds & (1u << k))
+                bag[left++] = k;
+        for (int j = left - 1; j > 0; j--) {
+            int x = (int) (rnd() % (uint64_t) (j + 1)), t = bag[j];
+
+            bag[j] = bag[x];
+            bag[x] = t;
+        }
+    }
+    return bag[--left];
 }
 
 /* 1 while pid is a live leader-heartbeat writing to this run's log (not a
@@ -1381,7 +1414,13 @@ int main(int argc, char **argv)
     }
     printf("leader-chaos: files in %s\n", dir);
     if (wait_for_leader(10000 + 5 * opt.ttl) != 0) {
-        fprintf(stderr, "leader-chaos: no leader came up\n");
+        /* The candidates' doing, not the harness': what the servers hold
+         * tells a stuck key from candidates that do not campaign. */
+        fprintf(stderr,
+                "leader-chaos: no leader came up in %ld ms (see the "
+                "candidates' .out logs)\n",
+                10000 + 5 * opt.ttl);
+        dump_redis();
         failed = 1;
     }
     t0_us = hb_now_us();

@@ -22,10 +22,10 @@
 #define MAX_PRINTED 10
 
 static const char *const kind_names[CK_NKINDS] = {
-    "kill9",         "sigterm",       "blackhole",   "reset",       "sigstop",
-    "sigstop-group", "redis-restart", "redis-kill9", "redis-pause",
-    "server-kill9",  "server-restart", "server-empty", "server-pause",
-    "link-blackhole", "link-reset",   "majority-loss",
+    "kill9",        "sigterm",        "blackhole",      "reset",
+    "sigstop",      "sigstop-group",  "redis-restart",  "redis-kill9",
+    "redis-pause",  "server-kill9",   "server-restart", "server-empty",
+    "server-pause", "link-blackhole", "link-reset",     "majority-loss",
 };
 
 const char *chaos_kind_name(int kind)
@@ -385,6 +385,10 @@ static void recovery_table(const hb_log *log, const struct flog *f, FILE *out,
     for (int k = 0; k < CK_NKINDS && rec != NULL; k++) {
         int count = 0, n = 0;
 
+        /* Only the kinds of the run's mode. */
+        if (!((f->servers > 1 ? CK_QUORUM_KINDS : CK_SINGLE_KINDS) & (1u << k)))
+            continue;
+
         for (size_t i = 0; i < f->n; i++) {
             long long bound = f->end_us, r;
 
@@ -670,9 +674,9 @@ int chaos_check(const char *hb_path, const char *fault_path, FILE *out,
     fprintf(out,
             "\nchaos summary: seed %llu, %d %s candidates, %d server%s, ttl "
             "%d ms, %.1f s of faults, %zu children (%zu processes)\n",
-            f.seed, f.candidates, f.naive ? "naive" : "`leader run`",
-            f.servers, f.servers > 1 ? "s" : "", f.ttl,
-            ms(f.end_us - f.begin_us) / 1000, log.n, log.nprocs);
+            f.seed, f.candidates, f.naive ? "naive" : "`leader run`", f.servers,
+            f.servers > 1 ? "s" : "", f.ttl, ms(f.end_us - f.begin_us) / 1000,
+            log.n, log.nprocs);
     recovery_table(&log, &f, out, res);
     fprintf(out, "%-14s %7d\n", "total", res->faults);
     fprintf(out, "split brains     %d\n", res->split_brains);
@@ -690,8 +694,8 @@ int chaos_check(const char *hb_path, const char *fault_path, FILE *out,
         fprintf(out,
                 "availability with a quorum up    %.2f %% of %.1f s (at most "
                 "%d of %d servers down or young)\n",
-                100 * res->quorum_availability, res->quorum_up_s,
-                f.servers / 2, f.servers);
+                100 * res->quorum_availability, res->quorum_up_s, f.servers / 2,
+                f.servers);
     }
     hb_free(&log);
     free(f.ev);

@@ -3,8 +3,9 @@
 # naive_quorum.sh - a deliberately unsafe quorum candidate, so that the
 # chaos suite can show that its checker catches what quorum mode's own
 # rules prevent. It is elected on a majority of independent servers the way
-# a first attempt with redis-cli would be: SET NX PX on each server, elected
-# when a majority said OK, a term from INCR on the servers it won (no
+# a first attempt with redis-cli would be: SET NX PX on each server (or
+# GET-then-PEXPIRE where it already holds the key), elected when a majority
+# is its, a term from INCR on the servers it won (no
 # commit of the term to a majority), renewal by GET-then-PEXPIRE on each,
 # leading while a majority still holds its id. It has no young-server rule:
 # a server that restarted empty counts at once, so another candidate can
@@ -45,7 +46,11 @@ while [ $round -lt 100000 ]; do
     if [ -z "$child" ]; then
         won= votes=0
         for p in $ports; do
-            if [ "$(cli "$p" SET "$key" "$id" NX PX "$ttl")" = OK ]; then
+            # A server that already holds our id (an earlier try that
+            # fell short of a majority) is ours again: extend it.
+            if [ "$(cli "$p" SET "$key" "$id" NX PX "$ttl")" = OK ] ||
+                { [ "$(cli "$p" GET "$key")" = "$id" ] &&
+                    cli "$p" PEXPIRE "$key" "$ttl" >/dev/null; }; then
                 won="$won $p" votes=$((votes + 1))
             fi
         done

@@ -6,6 +6,7 @@
  *   leader-chaos [--seed N] [--seconds S] [--candidates N] [--ttl MS]
  *                [--beat MS] [--faults KIND,...] [--tree | --single]
  *                [--naive] [--expect-violation] [--keep] [--tls]
+ *                [--servers 1|3|5]
  *
  * It starts a redis-server with appendfsync always (the Redis fixture), one
  * leader-proxy per candidate in front of it, and N candidates, each through
@@ -33,6 +34,25 @@
  *                  leader's renewal comes late (past the renew-late point)
  *                  but succeeds
  *
+ * --servers 3 or 5 is quorum mode: N independent servers, a proxy for each
+ * candidate and server (candidates x servers), and every candidate runs
+ * `leader run` with one --redis per server. The redis-* kinds give way to
+ * (a minority is 1 to floor(N/2) servers, drawn at random):
+ *
+ *   server-kill9    kill -9 a minority, down for 2-3 x ttl, restarted with
+ *                   their data (appendfsync always)
+ *   server-restart  a minority stopped cleanly and started again at once
+ *   server-empty    a minority killed and started again at once without
+ *                   their data (the append-only files deleted)
+ *   server-pause    SIGSTOP a minority for 2-3 x ttl, then SIGCONT
+ *   link-blackhole  one candidate's proxy to one server (the leader's, 2
+ *   link-reset      times in 3) blackholed, or reset every 100 ms, for 2-3
+ *                   x ttl
+ *   majority-loss   floor(N/2)+1 servers, each killed or frozen, for 3-4 x
+ *                   ttl: no leader may be left once a lease has passed
+ *
+ * and blackhole and reset cut the candidate off from every server.
+ *
  * --tls runs Redis on TLS only (the fixture's throwaway CA and
  * certificates) and the candidates over rediss:// with the CA in
  * LEADER_TLS_CA_CERT: the proxies forward the TLS bytes, so every fault
@@ -40,7 +60,9 @@
  * mid-record).
  *
  * --naive runs naive_candidate.sh instead of `leader run` (a SET NX +
- * GET-then-PEXPIRE script with no lease deadline); with
+ * GET-then-PEXPIRE script with no lease deadline; in quorum mode
+ * naive_quorum.sh, the same on each server, elected on a majority with no
+ * young-server rule and no term commit); with
  * --expect-violation the run passes only if the checker finds a split brain
  * or a term violation, and it ends as soon as one shows up in the log.
  *
@@ -80,6 +102,7 @@
 #include "redis_fixture.h"
 
 #define MAX_CANDIDATES 16
+#define MAX_SERVERS    5
 #define ELECTION_KEY   "chaos"
 /* How long a process of a candidate may outlive the `leader run` it
  * descends from: a watchdog has time to kill the tree and release the key;
@@ -93,22 +116,24 @@
 #define MAX_ADOPTED       256
 #define MAX_ORPHANS       256
 
-/* One candidate slot: a process, its id and its proxy. A restarted
- * candidate keeps its slot and proxy. */
+/* One candidate slot: a process, its id and its proxies, one to each
+ * server (so that one link can be cut). A restarted candidate keeps its
+ * slot and proxies. */
 struct cand {
     pid_t pid; /* `leader run` or the naive script; 0 when not running */
     char id[64];
     int restarts, spawns;
-    proxy_ctl proxy;
+    proxy_ctl proxy[MAX_SERVERS];
 };
 
 static struct {
     unsigned long long seed;
     long seconds, ttl, beat;
     int n, naive, expect_violation, keep, single;
-    unsigned kinds; /* bit per enum chaos_kind */
+    unsigned kinds; /* bit per enum chaos_kind; 0 until chosen */
     int tls;
-} opt = {0, 60, 1000, 5, 3, 0, 0, 0, 0, (1u << CK_NKINDS) - 1, 0};
+    int servers; /* 1, or a quorum of 3 or 5 */
+} opt = {0, 60, 1000, 5, 3, 0, 0, 0, 0, 0, 0, 1};
 
 /* --tls: "LEADER_TLS_CA_CERT=<the server's CA>" for the candidates. */
 static char tls_ca_env[4200];
@@ -129,7 +154,9 @@ struct adoptee {
 };
 
 static struct cand cands[MAX_CANDIDATES];
-static rfx_server *redis;
+/* The servers; in single-server mode only the first. */
+static rfx_server *servers[MAX_SERVERS];
+#define redis (servers[0])
 static FILE *fault_log;
 static char dir[256], hb_path[300], fault_path[300], self_exe[4096];
 static long long t0_us; /* when the schedule began */
@@ -326,11 +353,16 @@ static void orphan(pid_t pid, const char *name)
  * Redis): those it reaps where it started them. */
 static int own_child(pid_t pid)
 {
-    if (redis != NULL && rfx_pid(redis) == pid)
-        return 1;
-    for (int i = 0; i < opt.n; i++)
-        if (cands[i].pid == pid || cands[i].proxy.pid == pid)
+    for (int j = 0; j < opt.servers; j++)
+        if (servers[j] != NULL && rfx_pid(servers[j]) == pid)
             return 1;
+    for (int i = 0; i < opt.n; i++) {
+        if (cands[i].pid == pid)
+            return 1;
+        for (int j = 0; j < opt.servers; j++)
+            if (cands[i].proxy[j].pid == pid)
+                return 1;
+    }
     return 0;
 }
 
@@ -452,16 +484,24 @@ static void nap(long ms)
 static void spawn(int i)
 {
     struct cand *c = &cands[i];
-    char url[64], port[16], ttl[16], beat[16], pause[32], out[400];
+    char url[MAX_SERVERS][64], port[16], ports[MAX_SERVERS * 8], ttl[16],
+        beat[16], pause[32], out[400];
     /* The tree's shape alternates over slots and restarts (not drawn from
      * the seed: how often a slot is spawned depends on timing). */
     static const char *const shapes[] = {"exec", "wait", "escape"};
     const char *shape = shapes[(i + c->spawns++) % 3];
     pid_t parent = getpid(), pid;
 
-    snprintf(url, sizeof url, "%s://127.0.0.1:%d", opt.tls ? "rediss" : "redis",
-             c->proxy.port);
-    snprintf(port, sizeof port, "%d", c->proxy.port);
+    ports[0] = '\0';
+    for (int j = 0; j < opt.servers; j++) {
+        size_t len = strlen(ports);
+
+        snprintf(url[j], sizeof url[j], "%s://127.0.0.1:%d",
+                 opt.tls ? "rediss" : "redis", c->proxy[j].port);
+        snprintf(ports + len, sizeof ports - len, "%s%d", j ? " " : "",
+                 c->proxy[j].port);
+    }
+    snprintf(port, sizeof port, "%d", c->proxy[0].port);
     snprintf(ttl, sizeof ttl, "%ld", opt.ttl);
     snprintf(beat, sizeof beat, "%ld", opt.beat);
     snprintf(pause, sizeof pause, "%.3f", (double) opt.ttl / 3000.0);
@@ -472,23 +512,46 @@ static void spawn(int i)
         return;
     }
     if (pid == 0) {
-        const char *real[] = {
-            LEADER_BIN,   "run",   "--redis", url,           "--key",
-            ELECTION_KEY, "--ttl", ttl,       "--wait",      ttl,
-            "--id",       c->id,   "--",      HEARTBEAT_BIN, hb_path,
-            "--interval", beat,    NULL};
-        const char *tree[] = {LEADER_BIN,    "run",        "--redis",   url,
-                              "--key",       ELECTION_KEY, "--ttl",     ttl,
-                              "--wait",      ttl,          "--id",      c->id,
-                              "--",          "/bin/sh",    TREE_SCRIPT, shape,
-                              HEARTBEAT_BIN, hb_path,      beat,        NULL};
         const char *naive[] = {
             "/bin/sh", NAIVE_SCRIPT,    port,          ELECTION_KEY, c->id,
             ttl,       pause,           HEARTBEAT_BIN, hb_path,      beat,
             self_exe,  "--exec-pdeath", NULL};
-        const char *const *argv = opt.naive ? naive : opt.single ? real : tree;
+        const char *naive_q[] = {"/bin/sh", NAIVE_QUORUM_SCRIPT,
+                                 ports,     ELECTION_KEY,
+                                 c->id,     ttl,
+                                 pause,     HEARTBEAT_BIN,
+                                 hb_path,   beat,
+                                 self_exe,  "--exec-pdeath",
+                                 NULL};
+        /* `leader run` with one --redis per server, then the child. */
+        const char *argv[40];
+        int a = 0;
         char mark[128];
         int fd;
+
+        argv[a++] = LEADER_BIN;
+        argv[a++] = "run";
+        for (int j = 0; j < opt.servers; j++) {
+            argv[a++] = "--redis";
+            argv[a++] = url[j];
+        }
+        argv[a++] = "--key", argv[a++] = ELECTION_KEY;
+        argv[a++] = "--ttl", argv[a++] = ttl;
+        argv[a++] = "--wait", argv[a++] = ttl;
+        argv[a++] = "--id", argv[a++] = c->id;
+        argv[a++] = "--";
+        if (opt.single) {
+            argv[a++] = HEARTBEAT_BIN, argv[a++] = hb_path;
+            argv[a++] = "--interval", argv[a++] = beat;
+        } else {
+            argv[a++] = "/bin/sh", argv[a++] = TREE_SCRIPT;
+            argv[a++] = shape, argv[a++] = HEARTBEAT_BIN;
+            argv[a++] = hb_path, argv[a++] = beat;
+        }
+        argv[a] = NULL;
+        if (opt.naive)
+            memcpy(argv, opt.servers > 1 ? naive_q : naive,
+                   (opt.servers > 1 ? sizeof naive_q : sizeof naive));
 
         /* A group of its own, so that the end can check it is empty; and
          * it dies with us. */
@@ -645,6 +708,104 @@ static void kill_and_restart(int i, int sig)
     spawn(i);
 }
 
+/* Quorum mode: takes server j down (killed with SIGKILL, stopped cleanly,
+ * or frozen with SIGSTOP) and records it. 0, or -1. */
+enum down_how { DOWN_KILL, DOWN_STOP, DOWN_FREEZE };
+
+static int server_down(int j, enum down_how how)
+{
+    int rc = how == DOWN_KILL   ? rfx_kill(servers[j])
+             : how == DOWN_STOP ? rfx_stop(servers[j])
+                                : rfx_pause(servers[j]);
+
+    event("server", "%d down", j);
+    return rc;
+}
+
+/* Removes what a server keeps of its data (the append-only files, and an
+ * RDB snapshot if one was ever written), so that it starts empty: a disk
+ * lost, or a server moved to a fresh machine. */
+static void wipe_data(int j)
+{
+    static const char *const files[] = {"appendonlydir", "appendonly.aof",
+                                        "dump.rdb"};
+    char path[4200];
+
+    for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
+        snprintf(path, sizeof path, "%s/%s", rfx_dir(servers[j]), files[f]);
+        rfx_rmtree(path);
+    }
+}
+
+/* Brings server j back after server_down: SIGCONT for a frozen one (it
+ * counts again at once), else a start on the same port, with its data or,
+ * with empty, without. 0, or -1 when it would not come back. */
+static int server_up(int j, enum down_how how, int empty)
+{
+    int rc;
+
+    if (how == DOWN_FREEZE) {
+        rc = rfx_resume(servers[j]);
+        event("server", "%d up", j);
+        return rc;
+    }
+    if (empty)
+        wipe_data(j);
+    rc = rfx_restart(servers[j], NULL);
+    event("server", "%d restarted", j);
+    if (rc != 0)
+        fprintf(stderr, "leader-chaos: server %d did not restart\n", j);
+    return rc;
+}
+
+/* The server faults of quorum mode (see the top of this file): cnt
+ * servers from perm down for a while or restarted at once, a minority
+ * (or, for majority-loss, a majority). */
+static int inject_servers(int k, long dur, const int *perm, uint64_t draw)
+{
+    const char *name = chaos_kind_name(k);
+    enum down_how how[MAX_SERVERS];
+    char target[64] = "";
+    int cnt, rc = 0;
+
+    if (k == CK_MAJORITY_LOSS) {
+        cnt = opt.servers / 2 + 1;
+        /* Longer than a lease, so that the leader's deadline falls inside
+         * and the checker sees the time with no leader. */
+        dur += opt.ttl;
+    } else {
+        cnt = 1 + (int) (draw % (uint64_t) (opt.servers / 2));
+    }
+    draw /= (uint64_t) opt.servers;
+    for (int x = 0; x < cnt; x++) {
+        size_t len = strlen(target);
+
+        how[x] = k == CK_SERVER_RESTART ? DOWN_STOP
+                 : k == CK_SERVER_PAUSE ? DOWN_FREEZE
+                 : k != CK_MAJORITY_LOSS
+                     ? DOWN_KILL
+                     : ((draw >> x) & 1 ? DOWN_FREEZE : DOWN_KILL);
+        snprintf(
+            target + len, sizeof target - len, "%ss%d%s", x ? "+" : "", perm[x],
+            k == CK_MAJORITY_LOSS && how[x] == DOWN_FREEZE ? ":frozen" : "");
+    }
+    event("fault", "%s %s", name, target);
+    if (k == CK_SERVER_KILL9 || k == CK_SERVER_PAUSE || k == CK_MAJORITY_LOSS)
+        say("%s %s for %ld ms", name, target, dur);
+    else
+        say("%s %s", name, target);
+    for (int x = 0; x < cnt; x++)
+        if (server_down(perm[x], how[x]) != 0)
+            rc = -1;
+    if (k == CK_SERVER_KILL9 || k == CK_SERVER_PAUSE || k == CK_MAJORITY_LOSS)
+        nap(dur);
+    for (int x = 0; x < cnt; x++)
+        if (server_up(perm[x], how[x], k == CK_SERVER_EMPTY) != 0)
+            rc = -1;
+    event("heal", "%s %s", name, target);
+    return rc;
+}
+
 /* Injects one fault of kind k and lifts it. Returns 0, or -1 when the
  * harness itself failed (Redis would not restart). */
 static int inject(int k)
@@ -659,9 +820,50 @@ static int inject(int k)
      * draws are made every time, so that the schedule of kinds and
      * durations depends on the seed alone. */
     uint64_t aim = rnd(), other = rnd();
+    /* Quorum mode: which servers (a shuffle), how many and how. */
+    int perm[MAX_SERVERS];
+    uint64_t draw = 0;
 
-    if (s < 0 || ((k == CK_KILL9 || k == CK_SIGTERM) && aim % 3 == 0))
+    for (int j = 0; j < opt.servers; j++)
+        perm[j] = j;
+    if (opt.servers > 1) {
+        for (int j = opt.servers - 1; j > 0; j--) {
+            int x = (int) (rnd() % (uint64_t) (j + 1)), t = perm[j];
+
+            perm[j] = perm[x];
+            perm[x] = t;
+        }
+        draw = rnd();
+    }
+    if (s < 0 || ((k == CK_KILL9 || k == CK_SIGTERM || k == CK_LINK_BLACKHOLE ||
+                   k == CK_LINK_RESET) &&
+                  aim % 3 == 0))
         s = (int) (other % (uint64_t) opt.n);
+    if (k >= CK_SERVER_KILL9 && k != CK_LINK_BLACKHOLE && k != CK_LINK_RESET)
+        return inject_servers(k, dur, perm, draw);
+    if (k == CK_LINK_BLACKHOLE || k == CK_LINK_RESET) {
+        /* One candidate cut off from one server: it may lead on the
+         * others. */
+        proxy_ctl *link = &cands[s].proxy[perm[0]];
+        char target[96];
+
+        snprintf(target, sizeof target, "%s/s%d", cands[s].id, perm[0]);
+        event("fault", "%s %s", name, target);
+        say("%s %s for %ld ms", name, target, dur);
+        if (k == CK_LINK_BLACKHOLE) {
+            proxy_blackhole(link);
+            nap(dur);
+            proxy_heal(link);
+        } else {
+            for (end = hb_now_us() + dur * 1000LL;
+                 !interrupted && hb_now_us() < end;) {
+                proxy_reset(link);
+                nap(80); /* plus proxy_reset's own 20 ms */
+            }
+        }
+        event("heal", "%s %s", name, target);
+        return 0;
+    }
     if (k == CK_REDIS_PAUSE) {
         /* Long enough that the leader's renewal is still unanswered at its
          * renew-late point (ttl - drift - grace after the last confirmed
@@ -701,16 +903,19 @@ static int inject(int k)
         break;
     case CK_BLACKHOLE:
         say("%s %s for %ld ms", name, cands[s].id, dur);
-        proxy_blackhole(&cands[s].proxy);
+        for (int j = 0; j < opt.servers; j++)
+            proxy_blackhole(&cands[s].proxy[j]);
         nap(dur);
-        proxy_heal(&cands[s].proxy);
+        for (int j = 0; j < opt.servers; j++)
+            proxy_heal(&cands[s].proxy[j]);
         break;
     case CK_RESET:
         say("%s %s every 100 ms for %ld ms", name, cands[s].id, dur);
         for (end = hb_now_us() + dur * 1000LL;
              !interrupted && hb_now_us() < end;) {
-            proxy_reset(&cands[s].proxy);
-            nap(80); /* plus proxy_reset's own 20 ms */
+            for (int j = 0; j < opt.servers; j++)
+                proxy_reset(&cands[s].proxy[j]);
+            nap(80); /* plus proxy_reset's own 20 ms each */
         }
         break;
     case CK_SIGSTOP:
@@ -746,22 +951,25 @@ static int inject(int k)
  * candidates that do not campaign. */
 static void dump_redis(void)
 {
-    char *keys = rfx_command(redis, "KEYS leader:*"), *save = NULL;
+    for (int j = 0; j < opt.servers; j++) {
+        char *keys = rfx_command(servers[j], "KEYS *leader:*"), *save = NULL;
 
-    if (keys == NULL) {
-        say("Redis does not answer");
-        return;
-    }
-    for (char *k = strtok_r(keys, " ", &save); k != NULL;
-         k = strtok_r(NULL, " ", &save)) {
-        char *v = rfx_command(redis, "GET %s", k);
-        char *p = rfx_command(redis, "PTTL %s", k);
+        if (keys == NULL) {
+            say("server %d does not answer", j);
+            continue;
+        }
+        for (char *k = strtok_r(keys, " ", &save); k != NULL;
+             k = strtok_r(NULL, " ", &save)) {
+            /* The counter is a string too; PTTL -1: no expiry. */
+            char *v = rfx_command(servers[j], "GET %s", k);
+            char *p = rfx_command(servers[j], "PTTL %s", k);
 
-        say("redis: %s = %s (pttl %s)", k, v ? v : "?", p ? p : "?");
-        free(v);
-        free(p);
+            say("server %d: %s = %s (pttl %s)", j, k, v ? v : "?", p ? p : "?");
+            free(v);
+            free(p);
+        }
+        free(keys);
     }
-    free(keys);
 }
 
 /* The kinds enabled, in a list like "sigstop,blackhole". */
@@ -781,14 +989,25 @@ static int parse_kinds(const char *list)
     return opt.kinds ? 0 : -1;
 }
 
+/* The next kind: the enabled kinds are dealt in a shuffled round, so that
+ * every kind comes once in each round (a short run still injects each
+ * one). */
 static int pick_kind(void)
 {
-    int enabled[CK_NKINDS], n = 0;
+    static int bag[CK_NKINDS], left;
 
-    for (int k = 0; k < CK_NKINDS; k++)
-        if (opt.kinds & (1u << k))
-            enabled[n++] = k;
-    return enabled[rnd() % (uint64_t) n];
+    if (left == 0) {
+        for (int k = 0; k < CK_NKINDS; k++)
+            if (opt.kinds & (1u << k))
+                bag[left++] = k;
+        for (int j = left - 1; j > 0; j--) {
+            int x = (int) (rnd() % (uint64_t) (j + 1)), t = bag[j];
+
+            bag[j] = bag[x];
+            bag[x] = t;
+        }
+    }
+    return bag[--left];
 }
 
 /* 1 while pid is a live leader-heartbeat writing to this run's log (not a
@@ -973,9 +1192,11 @@ static void usage(void)
             "                    [--beat MS] [--faults KIND,...] "
             "[--tree | --single]\n"
             "                    [--naive] [--expect-violation] [--keep] "
-            "[--tls]\n"
+            "[--tls] [--servers 1|3|5]\n"
             "kinds: kill9 sigterm blackhole reset sigstop sigstop-group\n"
-            "       redis-restart redis-kill9 redis-pause\n");
+            "       with one server: redis-restart redis-kill9 redis-pause\n"
+            "       with 3 or 5: server-kill9 server-restart server-empty\n"
+            "       server-pause link-blackhole link-reset majority-loss\n");
     exit(2);
 }
 
@@ -1010,11 +1231,28 @@ static void parse_args(int argc, char **argv)
             opt.ttl = atol(v);
         else if (strcmp(a, "--beat") == 0)
             opt.beat = atol(v);
+        else if (strcmp(a, "--servers") == 0)
+            opt.servers = atoi(v);
         else if (strcmp(a, "--faults") != 0 || parse_kinds(v) != 0)
             usage();
     }
     if (opt.naive && opt.tls) /* the naive script speaks plain TCP */
         usage();
+    /* Quorum mode: 3 or 5 servers, over plain TCP (each TLS server of the
+     * fixture has a CA of its own, and the candidates trust one). */
+    if ((opt.servers != 1 && opt.servers != 3 && opt.servers != 5) ||
+        (opt.servers > 1 && opt.tls))
+        usage();
+    if (opt.kinds == 0)
+        opt.kinds = opt.servers > 1 ? CK_QUORUM_KINDS : CK_SINGLE_KINDS;
+    if (opt.kinds & ~(opt.servers > 1 ? CK_QUORUM_KINDS : CK_SINGLE_KINDS)) {
+        fprintf(stderr, "leader-chaos: %s\n",
+                opt.servers > 1 ? "the redis-* kinds need one server: use "
+                                  "the server-* kinds"
+                                : "the server, link and majority kinds "
+                                  "need --servers 3 or 5");
+        usage();
+    }
     if (opt.n < 2 || opt.n > MAX_CANDIDATES || opt.ttl < 100 ||
         opt.seconds < 1 || opt.seconds > 86400 || opt.beat < 1 ||
         opt.beat > opt.ttl / 4)
@@ -1053,29 +1291,33 @@ static int setup(void)
     snprintf(fault_path, sizeof fault_path, "%s/faults.log", dir);
     snprintf(proxy_log, sizeof proxy_log, "%s/proxies.log", dir);
     fault_log = fopen(fault_path, "w");
-    redis = rfx_start(&ro);
-    if (fault_log == NULL || redis == NULL)
+    if (fault_log == NULL)
         return 2;
+    for (int j = 0; j < opt.servers; j++)
+        if ((servers[j] = rfx_start(&ro)) == NULL)
+            return 2;
     if (opt.tls)
         snprintf(tls_ca_env, sizeof tls_ca_env, "LEADER_TLS_CA_CERT=%s",
                  rfx_tls_file(redis, "ca.crt"));
     for (int i = 0; i < opt.n; i++) {
         snprintf(cands[i].id, sizeof cands[i].id, "c%d", i);
-        /* The proxies log every mode change on stderr: into a file. */
-        int saved = dup(STDERR_FILENO),
-            fd = open(proxy_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                      0644);
-        if (fd != -1)
-            dup2(fd, STDERR_FILENO);
-        rc = proxy_start(&cands[i].proxy, rfx_port(redis), 0);
-        if (saved != -1)
-            dup2(saved, STDERR_FILENO);
-        if (fd != -1)
-            close(fd);
-        if (saved != -1)
-            close(saved);
-        if (rc != 0)
-            return 2;
+        for (int j = 0; j < opt.servers; j++) {
+            /* The proxies log every mode change on stderr: into a file. */
+            int saved = dup(STDERR_FILENO),
+                fd = open(proxy_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                          0644);
+            if (fd != -1)
+                dup2(fd, STDERR_FILENO);
+            rc = proxy_start(&cands[i].proxy[j], rfx_port(servers[j]), 0);
+            if (saved != -1)
+                dup2(saved, STDERR_FILENO);
+            if (fd != -1)
+                close(fd);
+            if (saved != -1)
+                close(saved);
+            if (rc != 0)
+                return 2;
+        }
     }
     for (int i = 0; i < opt.n; i++)
         spawn(i);
@@ -1085,23 +1327,26 @@ static int setup(void)
 static void teardown(void)
 {
     for (int i = 0; i < opt.n; i++)
-        if (cands[i].proxy.pid > 0)
-            proxy_stop(&cands[i].proxy);
-    if (redis != NULL)
-        rfx_free(redis);
-    redis = NULL;
+        for (int j = 0; j < opt.servers; j++)
+            if (cands[i].proxy[j].pid > 0)
+                proxy_stop(&cands[i].proxy[j]);
+    for (int j = 0; j < opt.servers; j++) {
+        if (servers[j] != NULL)
+            rfx_free(servers[j]);
+        servers[j] = NULL;
+    }
 }
 
 static void print_replay(void)
 {
     printf("replay: leader-chaos --seed %llu --seconds %ld --candidates %d "
-           "--ttl %ld --beat %ld%s%s%s%s",
-           opt.seed, opt.seconds, opt.n, opt.ttl, opt.beat,
+           "--servers %d --ttl %ld --beat %ld%s%s%s%s",
+           opt.seed, opt.seconds, opt.n, opt.servers, opt.ttl, opt.beat,
            opt.single && !opt.naive ? " --single" : "",
            opt.naive ? " --naive" : "",
            opt.expect_violation ? " --expect-violation" : "",
            opt.tls ? " --tls" : "");
-    if (opt.kinds != (1u << CK_NKINDS) - 1) {
+    if (opt.kinds != (opt.servers > 1 ? CK_QUORUM_KINDS : CK_SINGLE_KINDS)) {
         const char *sep = " --faults ";
         for (int k = 0; k < CK_NKINDS; k++)
             if (opt.kinds & (1u << k)) {
@@ -1152,10 +1397,11 @@ int main(int argc, char **argv)
         perror("leader-chaos: PR_SET_CHILD_SUBREAPER");
         return 2;
     }
-    printf("leader-chaos: seed %llu, %d %s candidates (%s children), ttl %ld "
-           "ms, %ld s\n",
+    printf("leader-chaos: seed %llu, %d %s candidates (%s children), %d "
+           "server%s, ttl %ld ms, %ld s\n",
            opt.seed, opt.n, opt.naive ? "naive" : "`leader run`",
-           opt.naive || opt.single ? "single-process" : "process-tree", opt.ttl,
+           opt.naive || opt.single ? "single-process" : "process-tree",
+           opt.servers, opt.servers > 1 ? "s (quorum)" : "", opt.ttl,
            opt.seconds);
     rc = setup();
     if (rc != 0) {
@@ -1168,11 +1414,18 @@ int main(int argc, char **argv)
     }
     printf("leader-chaos: files in %s\n", dir);
     if (wait_for_leader(10000 + 5 * opt.ttl) != 0) {
-        fprintf(stderr, "leader-chaos: no leader came up\n");
+        /* The candidates' doing, not the harness': what the servers hold
+         * tells a stuck key from candidates that do not campaign. */
+        fprintf(stderr,
+                "leader-chaos: no leader came up in %ld ms (see the "
+                "candidates' .out logs)\n",
+                10000 + 5 * opt.ttl);
+        dump_redis();
         failed = 1;
     }
     t0_us = hb_now_us();
-    event("begin", "%llu %d %ld %d", opt.seed, opt.n, opt.ttl, opt.naive);
+    event("begin", "%llu %d %ld %d %d", opt.seed, opt.n, opt.ttl, opt.naive,
+          opt.servers);
     while (!failed && !interrupted &&
            hb_now_us() - t0_us < opt.seconds * 1000000LL) {
         int k;

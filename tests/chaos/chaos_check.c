@@ -22,8 +22,10 @@
 #define MAX_PRINTED 10
 
 static const char *const kind_names[CK_NKINDS] = {
-    "kill9",         "sigterm",       "blackhole",   "reset",       "sigstop",
-    "sigstop-group", "redis-restart", "redis-kill9", "redis-pause",
+    "kill9",        "sigterm",        "blackhole",      "reset",
+    "sigstop",      "sigstop-group",  "redis-restart",  "redis-kill9",
+    "redis-pause",  "server-kill9",   "server-restart", "server-empty",
+    "server-pause", "link-blackhole", "link-reset",     "majority-loss",
 };
 
 const char *chaos_kind_name(int kind)
@@ -53,7 +55,7 @@ struct flog {
     struct event *ev;
     size_t n;
     unsigned long long seed;
-    int candidates, ttl, naive;
+    int candidates, ttl, naive, servers;
     long long begin_us, end_us;
 };
 
@@ -91,9 +93,12 @@ static int flog_read(const char *path, struct flog *f)
         snprintf(e.what, sizeof e.what, "%s", what);
         e.us = ms_to_us(ms);
         if (strcmp(what, "begin") == 0) {
-            if (sscanf(line, "begin %*s %llu %d %d %d", &f->seed,
-                       &f->candidates, &f->ttl, &f->naive) != 4)
+            n = sscanf(line, "begin %*s %llu %d %d %d %d", &f->seed,
+                       &f->candidates, &f->ttl, &f->naive, &f->servers);
+            if (n < 4)
                 goto bad;
+            if (n == 4) /* a log of single-server days */
+                f->servers = 1;
             f->begin_us = e.us;
             continue;
         }
@@ -123,6 +128,12 @@ static int flog_read(const char *path, struct flog *f)
             e.pid = atoi(a);
             snprintf(e.id, sizeof e.id, "%s", b);
             e.cand = atoi(c);
+        } else if (strcmp(what, "server") == 0) {
+            if (n != 4 || (strcmp(b, "down") != 0 && strcmp(b, "up") != 0 &&
+                           strcmp(b, "restarted") != 0))
+                goto bad;
+            e.slot = atoi(a);
+            snprintf(e.id, sizeof e.id, "%s", b);
         } else if (strcmp(what, "gone") == 0) {
             if (n != 3)
                 goto bad;
@@ -374,6 +385,10 @@ static void recovery_table(const hb_log *log, const struct flog *f, FILE *out,
     for (int k = 0; k < CK_NKINDS && rec != NULL; k++) {
         int count = 0, n = 0;
 
+        /* Only the kinds of the run's mode. */
+        if (!((f->servers > 1 ? CK_QUORUM_KINDS : CK_SINGLE_KINDS) & (1u << k)))
+            continue;
+
         for (size_t i = 0; i < f->n; i++) {
             long long bound = f->end_us, r;
 
@@ -405,6 +420,235 @@ static void recovery_table(const hb_log *log, const struct flog *f, FILE *out,
     free(rec);
 }
 
+/* ---- Quorum mode: when the servers could elect ------------------------
+ * Time is cut into intervals [a, b) in microseconds; a list of them is
+ * sorted and disjoint. */
+struct span {
+    long long a, b;
+};
+
+struct spans {
+    struct span *v;
+    size_t n;
+};
+
+/* How long a restarted server counts for nothing: the library's rule is
+ * ttl + drift + up to 2 s (its uptime is whole wall-clock seconds); ttl +
+ * 2 s is close enough for a figure, and for the majority check the young
+ * time is not counted at all. */
+#define YOUNG_SLACK_US 2000000LL
+/* A child seen alive this long past the lease of a leader whose majority
+ * went down is judged: the lease ends ttl after its last renewal was sent,
+ * at the latest when the majority went down; the slack covers a SIGKILL
+ * delivered late on a loaded machine, never a lease. */
+#define MAJORITY_SLACK_US 300000LL
+
+static int spans_add(struct spans *s, long long a, long long b)
+{
+    struct span *grown;
+
+    if (b <= a)
+        return 0;
+    grown = realloc(s->v, (s->n + 1) * sizeof *grown);
+    if (grown == NULL)
+        return -1;
+    s->v = grown;
+    s->v[s->n].a = a;
+    s->v[s->n++].b = b;
+    return 0;
+}
+
+static int cmp_span(const void *x, const void *y)
+{
+    const struct span *p = x, *q = y;
+
+    return (p->a > q->a) - (p->a < q->a);
+}
+
+/* Sorts and merges overlapping or touching spans. */
+static void spans_merge(struct spans *s)
+{
+    size_t w = 0;
+
+    qsort(s->v, s->n, sizeof *s->v, cmp_span);
+    for (size_t i = 0; i < s->n; i++) {
+        if (w > 0 && s->v[i].a <= s->v[w - 1].b) {
+            if (s->v[i].b > s->v[w - 1].b)
+                s->v[w - 1].b = s->v[i].b;
+        } else {
+            s->v[w++] = s->v[i];
+        }
+    }
+    s->n = w;
+}
+
+static long long spans_len(const struct spans *s)
+{
+    long long len = 0;
+
+    for (size_t i = 0; i < s->n; i++)
+        len += s->v[i].b - s->v[i].a;
+    return len;
+}
+
+/* The length of the intersection of two merged lists. */
+static long long spans_overlap(const struct spans *x, const struct spans *y)
+{
+    long long len = 0;
+
+    for (size_t i = 0, j = 0; i < x->n && j < y->n;) {
+        long long a = x->v[i].a > y->v[j].a ? x->v[i].a : y->v[j].a;
+        long long b = x->v[i].b < y->v[j].b ? x->v[i].b : y->v[j].b;
+
+        if (b > a)
+            len += b - a;
+        if (x->v[i].b < y->v[j].b)
+            i++;
+        else
+            j++;
+    }
+    return len;
+}
+
+/* The spans in which more than half of the servers counted for nothing:
+ * down (killed or frozen) and, with young_us > 0, for young_us after a
+ * restart. Each server's own spans are merged first, so that a server is
+ * counted once at a time. */
+static int majority_out(const struct flog *f, long long young_us,
+                        struct spans *out)
+{
+    struct {
+        long long at;
+        int d;
+    } *edge = NULL;
+    size_t ne = 0;
+    int rc = 0, down = 0;
+    long long from = 0;
+
+    memset(out, 0, sizeof *out);
+    for (int srv = 0; srv < f->servers && rc == 0; srv++) {
+        struct spans mine = {0};
+        long long open = -1;
+
+        for (size_t i = 0; i < f->n && rc == 0; i++) {
+            const struct event *e = &f->ev[i];
+
+            if (strcmp(e->what, "server") != 0 || e->slot != srv)
+                continue;
+            if (strcmp(e->id, "down") == 0) {
+                if (open < 0)
+                    open = e->us;
+            } else {
+                long long b =
+                    e->us + (strcmp(e->id, "restarted") == 0 ? young_us : 0);
+
+                rc = spans_add(&mine, open < 0 ? e->us : open, b);
+                open = -1;
+            }
+        }
+        if (open >= 0 && rc == 0)
+            rc = spans_add(&mine, open, f->end_us);
+        spans_merge(&mine);
+        for (size_t i = 0; i < mine.n && rc == 0; i++) {
+            void *grown = realloc(edge, (ne + 2) * sizeof *edge);
+
+            if (grown == NULL) {
+                rc = -1;
+                break;
+            }
+            edge = grown;
+            edge[ne].at = mine.v[i].a, edge[ne++].d = 1;
+            edge[ne].at = mine.v[i].b, edge[ne++].d = -1;
+        }
+        free(mine.v);
+    }
+    /* In time order, ends before starts at the same instant. */
+    for (size_t i = 1; i < ne; i++)
+        for (size_t j = i; j > 0 && (edge[j - 1].at > edge[j].at ||
+                                     (edge[j - 1].at == edge[j].at &&
+                                      edge[j - 1].d > edge[j].d));
+             j--) {
+            long long at = edge[j].at;
+            int d = edge[j].d;
+
+            edge[j] = edge[j - 1];
+            edge[j - 1].at = at, edge[j - 1].d = d;
+        }
+    for (size_t i = 0; i < ne && rc == 0; i++) {
+        int was = 2 * down > f->servers;
+
+        down += edge[i].d;
+        if (!was && 2 * down > f->servers)
+            from = edge[i].at;
+        else if (was && 2 * down <= f->servers)
+            rc = spans_add(out, from, edge[i].at);
+    }
+    free(edge);
+    return rc;
+}
+
+/* Children alive while a majority of the servers had been down for more
+ * than a lease: no renewal can have been confirmed since the majority went
+ * down, so every lease has ended ttl later, and no acquire can be won. */
+static int count_majority_leaders(const hb_log *log, const struct flog *f,
+                                  FILE *out)
+{
+    struct spans lost;
+    int found = 0;
+
+    if (f->servers < 3 || majority_out(f, 0, &lost) != 0)
+        return 0;
+    for (size_t w = 0; w < lost.n; w++) {
+        long long from = lost.v[w].a + f->ttl * 1000LL + MAJORITY_SLACK_US;
+
+        for (size_t i = 0; i < log->n; i++) {
+            const hb_child *c = &log->children[i];
+
+            if (from >= lost.v[w].b || c->start_us > lost.v[w].b ||
+                c->last_us < from)
+                continue;
+            if (found++ < MAX_PRINTED)
+                fprintf(out,
+                        "LEADER WITHOUT A MAJORITY: child %d (id %s, term "
+                        "%llu) alive from %.3f to %.3f ms while a majority "
+                        "of the servers was down from %.3f to %.3f ms\n",
+                        (int) c->pid, c->id, c->term, ms(c->start_us),
+                        ms(c->last_us), ms(lost.v[w].a), ms(lost.v[w].b));
+        }
+    }
+    free(lost.v);
+    return found;
+}
+
+/* The share of the time during which at most a minority of the servers
+ * counted for nothing (down, frozen or young) that some child was
+ * running; *up_s is how long that time was. */
+static double quorum_availability(const hb_log *log, const struct flog *f,
+                                  double *up_s)
+{
+    struct spans bad, led = {0}, span = {0};
+    long long up, covered;
+
+    *up_s = 0;
+    if (majority_out(f, f->ttl * 1000LL + YOUNG_SLACK_US, &bad) != 0)
+        return 0;
+    for (size_t i = 0; i < log->n; i++) {
+        long long a = log->children[i].start_us, b = log->children[i].last_us;
+
+        spans_add(&led, a < f->begin_us ? f->begin_us : a,
+                  b > f->end_us ? f->end_us : b);
+    }
+    spans_merge(&led);
+    spans_add(&span, f->begin_us, f->end_us);
+    up = spans_len(&span) - spans_overlap(&span, &bad);
+    covered = spans_len(&led) - spans_overlap(&led, &bad);
+    free(bad.v);
+    free(led.v);
+    free(span.v);
+    *up_s = (double) up / 1e6;
+    return up > 0 ? (double) covered / (double) up : 0;
+}
+
 int chaos_check(const char *hb_path, const char *fault_path, FILE *out,
                 chaos_result *res)
 {
@@ -424,12 +668,15 @@ int chaos_check(const char *hb_path, const char *fault_path, FILE *out,
     res->split_brains = count_split_brains(&log, out);
     res->term_violations = count_term_violations(&log, out);
     res->orphans = count_orphans(&log, &f, out);
+    res->majority_leaders = count_majority_leaders(&log, &f, out);
+    res->servers = f.servers;
 
     fprintf(out,
-            "\nchaos summary: seed %llu, %d %s candidates, ttl %d ms, "
-            "%.1f s of faults, %zu children (%zu processes)\n",
-            f.seed, f.candidates, f.naive ? "naive" : "`leader run`", f.ttl,
-            ms(f.end_us - f.begin_us) / 1000, log.n, log.nprocs);
+            "\nchaos summary: seed %llu, %d %s candidates, %d server%s, ttl "
+            "%d ms, %.1f s of faults, %zu children (%zu processes)\n",
+            f.seed, f.candidates, f.naive ? "naive" : "`leader run`", f.servers,
+            f.servers > 1 ? "s" : "", f.ttl, ms(f.end_us - f.begin_us) / 1000,
+            log.n, log.nprocs);
     recovery_table(&log, &f, out, res);
     fprintf(out, "%-14s %7d\n", "total", res->faults);
     fprintf(out, "split brains     %d\n", res->split_brains);
@@ -437,7 +684,19 @@ int chaos_check(const char *hb_path, const char *fault_path, FILE *out,
     fprintf(out, "orphans          %d\n", res->orphans);
     fprintf(out, "stalls           %d\n", res->stalls);
     adoption_summary(&f, out);
-    fprintf(out, "availability     %.2f %%\n", 100 * availability(&log, &f));
+    res->availability = availability(&log, &f);
+    fprintf(out, "availability     %.2f %%\n", 100 * res->availability);
+    if (f.servers > 1) {
+        res->quorum_availability =
+            quorum_availability(&log, &f, &res->quorum_up_s);
+        fprintf(out, "leaderless with a majority lost  %d children alive\n",
+                res->majority_leaders);
+        fprintf(out,
+                "availability with a quorum up    %.2f %% of %.1f s (at most "
+                "%d of %d servers down or young)\n",
+                100 * res->quorum_availability, res->quorum_up_s, f.servers / 2,
+                f.servers);
+    }
     hb_free(&log);
     free(f.ev);
     return 0;
@@ -446,7 +705,7 @@ int chaos_check(const char *hb_path, const char *fault_path, FILE *out,
 int chaos_verdict(const chaos_result *res)
 {
     return res->split_brains || res->term_violations || res->orphans ||
-                   res->stalls
+                   res->stalls || res->majority_leaders
                ? 1
                : 0;
 }

@@ -6,7 +6,9 @@
  * The fault log has one event per line, times on CLOCK_BOOTTIME in
  * milliseconds with three decimals (the clock of the heartbeat log):
  *
- *   begin MS SEED CANDIDATES TTL NAIVE   the schedule starts
+ *   begin MS SEED CANDIDATES TTL NAIVE [SERVERS]
+ *                                        the schedule starts (SERVERS: 1
+ *                                        when absent)
  *   spawn MS SLOT ID PID                 a candidate was started
  *   died MS SLOT ID PID                  ...and was reaped (or killed) here
  *   fault MS KIND TARGET                 a fault was injected
@@ -21,6 +23,12 @@
  *   orphan MS PID [NAME]                 a process of a candidate outlived
  *                                        it (-PGID: its group was not
  *                                        empty); NAME is its comm
+ *   server MS IDX STATE                  quorum mode: server IDX went
+ *                                        down (killed or frozen), came
+ *                                        back up (resumed: it counts at
+ *                                        once) or restarted (it counts for
+ *                                        nothing until its young period,
+ *                                        ttl + 2 s, is over)
  *   end MS                               the schedule ended
  *
  * What it judges, and how, is in README.md next to this file. */
@@ -40,8 +48,25 @@ enum chaos_kind {
     CK_REDIS_RESTART,
     CK_REDIS_KILL9,
     CK_REDIS_PAUSE,
+    /* Quorum mode only (--servers 3 or 5). */
+    CK_SERVER_KILL9,
+    CK_SERVER_RESTART,
+    CK_SERVER_EMPTY,
+    CK_SERVER_PAUSE,
+    CK_LINK_BLACKHOLE,
+    CK_LINK_RESET,
+    CK_MAJORITY_LOSS,
     CK_NKINDS
 };
+
+/* The kinds of single-server mode (every kind before CK_SERVER_KILL9) and
+ * of quorum mode (the candidate kinds and the server and link kinds), as
+ * bit sets. */
+#define CK_SINGLE_KINDS ((1u << CK_SERVER_KILL9) - 1)
+#define CK_QUORUM_KINDS                                                        \
+    (((1u << CK_NKINDS) - 1) &                                                 \
+     ~((1u << CK_REDIS_RESTART) | (1u << CK_REDIS_KILL9) |                     \
+       (1u << CK_REDIS_PAUSE)))
 
 /* "kill9", "sigterm", ...; NULL for an unknown kind. */
 const char *chaos_kind_name(int kind);
@@ -55,6 +80,15 @@ typedef struct chaos_result {
     int orphans;
     int stalls;
     int faults;
+    /* Quorum mode: children alive while a majority of the servers had
+     * been down for longer than a lease. */
+    int majority_leaders;
+    int servers;
+    /* The share of the time with a leader, over the whole run, and
+     * (quorum mode) over the time when at most a minority of the servers
+     * were down or young; and how long that time was. */
+    double availability, quorum_availability;
+    double quorum_up_s;
 } chaos_result;
 
 /* Reads both logs, prints the findings and the summary table to out and
@@ -64,7 +98,8 @@ int chaos_check(const char *hb_path, const char *fault_path, FILE *out,
                 chaos_result *res);
 
 /* The exit status a run's result deserves: 1 on a split brain, a term
- * violation, an orphan or a stall, else 0. */
+ * violation, an orphan, a stall or a leader during a majority loss, else
+ * 0. */
 int chaos_verdict(const chaos_result *res);
 
 #endif

@@ -532,3 +532,37 @@ TEST(a_server_that_refuses_info_counts_for_nothing)
     world_free(&w);
     quorum_free(&q);
 }
+
+/* A grant that comes back after its acquire was decided lost holds a key
+ * nobody else releases: the same candidate's next tries would extend it
+ * ("the key is ours"), and candidates could each keep a few servers, none
+ * a majority. Here servers 0 and 1 hold another's key and server 2 is
+ * frozen: a notification makes A acquire, 0 and 1 refuse, and server 2's
+ * grant only comes once it thaws. It must be released at once. */
+TEST(a_grant_after_a_lost_acquire_is_released)
+{
+    struct quorum q;
+    struct qcand a, *c[1] = {&a};
+    char *h;
+
+    quorum_start(&q, 3);
+    for (int i = 0; i < 2; i++)
+        free(rfx_command(q.s[i], "SET %s other PX 30000", HOLDER));
+    cand_start(&a, &q, "cand-a", 1000);
+    run(c, 1, 1500, NULL); /* connected to all three, following */
+    ASSERT_EQ(a.leading, 0);
+    ASSERT_OK(rfx_pause(q.s[2]));
+    /* The notification link is on server 0, the first of the list. */
+    free(rfx_command(q.s[0], "PUBLISH %s:events %s", HOLDER,
+                     "released 5 other"));
+    run(c, 1, 300, NULL);
+    ASSERT_OK(rfx_resume(q.s[2]));
+    run(c, 1, 300, NULL);
+    h = rfx_command(q.s[2], "GET %s", HOLDER);
+    ASSERT_NOT_NULL(h);
+    ASSERT_STR_EQ(h, "(nil)");
+    free(h);
+    ASSERT_EQ(a.leading, 0);
+    lio_mux_free(&a.mux);
+    quorum_free(&q);
+}

@@ -151,9 +151,8 @@ static void set_counter(struct lc_qop *op, struct lc_value *v)
     set_str(v, op->out_term, strlen(op->out_term));
 }
 
-/* The k-th smallest (1-based) of the op's busy times over the servers in
- * state s or better; servers in no state that gives a time count as
- * LLONG_MAX. */
+/* The k-th smallest (1-based) of the n times t; the callers put LLONG_MAX
+ * for a server that gave no time. */
 static long long kth_smallest(const long long *t, unsigned n, unsigned k)
 {
     long long v[LC_QUORUM_MAX];

@@ -403,16 +403,18 @@ static void measure(rfx_server *s, const char *title, int runs, long ttl,
 /* ---- quorum mode, side by side with one server ---- */
 
 /* Commands every server of t has run since its last CONFIG RESETSTAT:
- * the calls of INFO commandstats, those that scripts run included. */
+ * the calls of INFO commandstats, those that scripts run included. Only
+ * the field right after the command's name: rejected_calls= and
+ * failed_calls= further on are not commands of their own. */
 static long commands_run(const struct target *t)
 {
     long calls = 0;
 
     for (int i = 0; i < t->n; i++) {
         char *info = rfx_command(t->s[i], "INFO commandstats");
-        for (const char *p = info; p != NULL && (p = strstr(p, "calls="));
-             p += 6)
-            calls += atol(p + 6);
+        for (const char *p = info; p != NULL && (p = strstr(p, ":calls="));
+             p += 7)
+            calls += atol(p + 7);
         free(info);
     }
     return calls;
@@ -428,7 +430,8 @@ static void reset_stats(const struct target *t)
 
 /* Commands per acquire and release by one candidate alone, and per
  * second for one leader and one idle follower, each over every server.
- * The INFO and RESETSTAT of the count itself are taken out. */
+ * The count's own RESETSTAT is taken out: Redis counts it once it has
+ * run, after the reset, and an INFO does not count itself in its reply. */
 static void redis_load(const struct target *t, long ttl, double *per_cycle,
                        double *per_second)
 {
@@ -451,7 +454,7 @@ static void redis_load(const struct target *t, long ttl, double *per_cycle,
             sleep_ms(1);
         sleep_ms(20);
     }
-    *per_cycle = (double) (commands_run(t) - 2 * t->n) / CYCLES;
+    *per_cycle = (double) (commands_run(t) - t->n) / CYCLES;
     leader_elect(l);
     if (wait_elected() < 0)
         exit(1);
@@ -460,7 +463,7 @@ static void redis_load(const struct target *t, long ttl, double *per_cycle,
     sleep_ms(ttl);
     reset_stats(t);
     sleep_ms(3000);
-    *per_second = (double) (commands_run(t) - 2 * t->n) / 3.0;
+    *per_second = (double) (commands_run(t) - t->n) / 3.0;
     leader_free(f);
     leader_free(l);
 }

@@ -16,10 +16,21 @@
  * runs for them (commands per acquire and release, and per second for a
  * leader and an idle follower, summed over the servers).
  *
+ * With --quorum-acquire: one candidate's uncontended acquire (leader_elect()
+ * to ELECTED) and release (leader_stop() until it returns) on a quorum of 5
+ * servers, with the Redis commands of an acquire and release: once on
+ * connections that stay open, once with a handle that opens its own at
+ * every leader_elect(). Then, on the same servers, the command after "--"
+ * (bench/peers/redlock.js: the npm package redlock doing the same), run
+ * with RUNS TTL_MS and the servers' ports appended; all in one table.
+ *
  * Usage: bench-failover [--quorum] [RUNS [TTL_MS [WAIT_MS]]]
- * (default 25 2000 200) */
+ * (default 25 2000 200)
+ *        bench-failover --quorum-acquire [RUNS [TTL_MS]] [-- CMD [ARGS...]]
+ * (default 1000 1000) */
 #define _POSIX_C_SOURCE 200809L
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -523,15 +534,329 @@ static int quorum_main(int runs, long ttl, long wait)
     return 0;
 }
 
+/* ---- uncontended acquire and release, next to node-redlock ---- */
+
+#define ACQUIRE_SERVERS 5
+
+/* Candidate l alone on t, runs times: leader_elect() to its ELECTED (acq)
+ * and leader_stop() until it returns (rel), ms. Returns the Redis commands
+ * per acquire and release, over every server. */
+static double acquire_release(const struct target *t, leader *l, int runs,
+                              double *acq, double *rel)
+{
+    long base, overhead, before;
+    double t0;
+
+    /* The first election waits out the servers' youth (docs/protocol.md,
+     * "Servers that restarted") and loads the scripts: not counted. */
+    leader_elect(l);
+    if (wait_elected() < 0)
+        exit(1);
+    leader_stop(l);
+    sleep_ms(20);
+    /* What the counting itself runs (an INFO per server), measured. */
+    base = commands_run(t);
+    overhead = commands_run(t) - base;
+    before = commands_run(t);
+    for (int i = 0; i < runs; i++) {
+        t0 = now_ms();
+        leader_elect(l);
+        acq[i] = wait_elected() - t0;
+        if (acq[i] < 0)
+            exit(1);
+        /* As the work a leadership is taken for would; it also lets the
+         * commits that came after the majority's arrive. */
+        sleep_ms(1);
+        t0 = now_ms();
+        leader_stop(l);
+        rel[i] = now_ms() - t0;
+        sleep_ms(1); /* the same for the release */
+    }
+    sleep_ms(20); /* the last release's slower servers */
+    return (double) (commands_run(t) - before - overhead) / runs;
+}
+
+/* Figures of one kind of candidate: medians and p95s of acquire, release
+ * and their sum, and commands per acquire and release. */
+struct acquire_fig {
+    double m[6];
+    double cmds;
+};
+
+static void acquire_figures(const struct target *t, leader *l, int runs,
+                            struct acquire_fig *f)
+{
+    double *v[3];
+
+    for (int k = 0; k < 3; k++)
+        if ((v[k] = calloc((size_t) runs, sizeof(double))) == NULL)
+            exit(1);
+    f->cmds = acquire_release(t, l, runs, v[0], v[1]);
+    for (int i = 0; i < runs; i++)
+        v[2][i] = v[0][i] + v[1][i];
+    for (int k = 0; k < 3; k++) {
+        f->m[2 * k] = median(v[k], runs);
+        f->m[2 * k + 1] = p95(v[k], runs);
+        free(v[k]);
+    }
+}
+
+/* Waits until no new connection finds a server of t young: a client reads
+ * a server's uptime in whole seconds s and takes it as up since at most
+ * s - 1 s, young until that plus ttl and the drift margin
+ * (docs/protocol.md, "Servers that restarted"). Servers in use are older;
+ * a handle that connects at every leader_elect() would otherwise wait for
+ * them in its first seconds. */
+static void wait_old(const struct target *t, long ttl)
+{
+    long need = (ttl + 999) / 1000 + 2;
+
+    for (int i = 0; i < t->n; i++)
+        for (;;) {
+            char *info = rfx_command(t->s[i], "INFO server");
+            const char *up =
+                info != NULL ? strstr(info, "uptime_in_seconds:") : NULL;
+            long s = up != NULL ? atol(up + 18) : -1;
+
+            free(info);
+            if (s < 0)
+                exit(1);
+            if (s >= need)
+                break;
+            sleep_ms(100);
+        }
+}
+
+/* A candidate on a client whose connections stay open between its
+ * campaigns, as redlock's clients do: a handle that stops closes its
+ * client's connections once no other handle of the client is active, so
+ * an observer of a key nobody uses stays active beside it. Its wait is
+ * long, so that it reads nothing while the candidate runs. */
+static leader *open_candidate(const struct target *t, long ttl,
+                              leader_client **client, leader **keeper)
+{
+    leader_client_options co;
+    leader_options o;
+    leader *l;
+
+    leader_client_options_init(&co);
+    co.urls = t->urls;
+    if ((*client = leader_client_new(&co, NULL, 0)) == NULL)
+        exit(1);
+    leader_options_init(&o);
+    o.key = "bench-keep-open";
+    o.ttl_ms = 60000;
+    o.wait_ms = 60000;
+    if ((*keeper = leader_client_add(*client, &o, NULL, 0)) == NULL ||
+        leader_observe(*keeper) != 0)
+        exit(1);
+    o.key = "bench-acquire-open";
+    o.ttl_ms = ttl;
+    o.wait_ms = 1000;
+    if ((l = leader_client_add(*client, &o, NULL, 0)) == NULL)
+        exit(1);
+    leader_on(l, on_candidate_event, NULL);
+    return l;
+}
+
+/* The value of " name=" in line, or NULL. */
+static const char *field(const char *line, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = line; (p = strchr(p, ' ')) != NULL; p++)
+        if (strncmp(p + 1, name, n) == 0 && p[1 + n] == '=')
+            return p + 2 + n;
+    return NULL;
+}
+
+/* A peer's result: the line bench/peers/redlock.js prints. */
+struct peer_result {
+    char name[64];
+    int failed;
+    double acq[2], rel[2], cyc[2]; /* median, p95 */
+    double cmds;
+};
+
+static int parse_peer(const char *line, struct peer_result *r)
+{
+    const char *v[6] = {field(line, "version"), field(line, "failed"),
+                        field(line, "acquire"), field(line, "release"),
+                        field(line, "cycle"),   field(line, "cmds")};
+    char version[32];
+
+    for (int i = 0; i < 6; i++)
+        if (v[i] == NULL)
+            return -1;
+    if (sscanf(v[0], "%31s", version) != 1 ||
+        sscanf(v[1], "%d", &r->failed) != 1 ||
+        sscanf(v[2], "%lf/%lf", &r->acq[0], &r->acq[1]) != 2 ||
+        sscanf(v[3], "%lf/%lf", &r->rel[0], &r->rel[1]) != 2 ||
+        sscanf(v[4], "%lf/%lf", &r->cyc[0], &r->cyc[1]) != 2 ||
+        sscanf(v[5], "%lf", &r->cmds) != 1)
+        return -1;
+    snprintf(r->name, sizeof r->name, "node-redlock %s (%d servers)", version,
+             ACQUIRE_SERVERS);
+    return 0;
+}
+
+/* Runs cmd with RUNS TTL_MS and t's ports appended, and reads its result
+ * line (it starts with "node-redlock "). Its stderr passes through. */
+static int run_peer(char **cmd, int ncmd, const struct target *t, int runs,
+                    long ttl, struct peer_result *r)
+{
+    char nums[2 + MAX_SERVERS][24], buf[4096], rest[512], *line;
+    char *argv[64];
+    size_t len = 0;
+    ssize_t got;
+    int fds[2], status, argc = 0;
+    pid_t pid;
+
+    if (ncmd + 2 + t->n >= (int) (sizeof argv / sizeof *argv))
+        return -1;
+    for (int i = 0; i < ncmd; i++)
+        argv[argc++] = cmd[i];
+    snprintf(nums[0], sizeof nums[0], "%d", runs);
+    snprintf(nums[1], sizeof nums[1], "%ld", ttl);
+    for (int i = 0; i < t->n; i++)
+        snprintf(nums[2 + i], sizeof nums[2 + i], "%d", rfx_port(t->s[i]));
+    for (int i = 0; i < 2 + t->n; i++)
+        argv[argc++] = nums[i];
+    argv[argc] = NULL;
+    fflush(stdout);
+    if (pipe(fds) != 0 || (pid = fork()) < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execvp(argv[0], argv);
+        fprintf(stderr, "bench-failover: cannot run %s\n", argv[0]);
+        _exit(127);
+    }
+    close(fds[1]);
+    /* To its end, so that it never blocks on a full pipe; what does not
+     * fit in buf is not needed (the result is one short line). */
+    for (;;) {
+        if (len < sizeof buf - 1)
+            got = read(fds[0], buf + len, sizeof buf - 1 - len);
+        else
+            got = read(fds[0], rest, sizeof rest);
+        if (got == 0 || (got < 0 && errno != EINTR))
+            break;
+        if (got > 0 && len < sizeof buf - 1)
+            len += (size_t) got;
+    }
+    buf[len] = '\0';
+    close(fds[0]);
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "bench-failover: %s failed\n", argv[0]);
+        return -1;
+    }
+    line = strstr(buf, "node-redlock ");
+    if (line == NULL || parse_peer(line, r) != 0) {
+        fprintf(stderr, "bench-failover: no result from %s: %s\n", argv[0],
+                buf);
+        return -1;
+    }
+    return 0;
+}
+
+static void acquire_row(const char *name, const double m[6], double cmds,
+                        const char *gives)
+{
+    printf("%-42s %6.3f %6.3f  %6.3f %6.3f  %6.3f %6.3f  %6.1f   %s\n", name,
+           m[0], m[1], m[2], m[3], m[4], m[5], cmds, gives);
+}
+
+static int quorum_acquire_main(int runs, long ttl, char **cmd, int ncmd)
+{
+    struct acquire_fig own, kept;
+    struct peer_result peer;
+    struct target t;
+    leader_client *client;
+    leader *l, *keeper;
+    int rc = 0;
+
+    memset(&t, 0, sizeof t);
+    t.n = ACQUIRE_SERVERS;
+    for (int i = 0; i < t.n; i++)
+        if ((t.s[i] = rfx_start(NULL)) == NULL)
+            return 1;
+        else
+            t.urls[i] = rfx_url(t.s[i]);
+    l = open_candidate(&t, ttl, &client, &keeper);
+    acquire_figures(&t, l, runs, &kept);
+    leader_free(l);
+    leader_free(keeper);
+    leader_client_free(client);
+    /* A handle of its own: leader_elect() opens its connections to every
+     * server, leader_stop() closes them. */
+    wait_old(&t, ttl);
+    l = candidate(&t, "bench-acquire", ttl, 1000);
+    acquire_figures(&t, l, runs, &own);
+    leader_free(l);
+    if (ncmd > 0 && run_peer(cmd, ncmd, &t, runs, ttl, &peer) != 0)
+        rc = 1;
+
+    printf("uncontended acquire and release on the same %d servers, one "
+           "after the other,\n%d rounds each, ttl %ld ms, libleader %s; ms\n",
+           t.n, runs, ttl, leader_version());
+    printf("%-42s %13s  %13s  %13s  %6s\n", "", "acquire", "release",
+           "acq+release", "Redis");
+    printf("%-42s %6s %6s  %6s %6s  %6s %6s  %6s   %s\n", "", "median", "p95",
+           "median", "p95", "median", "p95", "cmds", "gives");
+    acquire_row("libleader quorum (5 servers)", kept.m, kept.cmds,
+                "a term that only grows");
+    acquire_row("libleader quorum, connecting (5 servers)", own.m, own.cmds,
+                "the same");
+    if (ncmd > 0 && rc == 0) {
+        double pm[6] = {peer.acq[0], peer.acq[1], peer.rel[0],
+                        peer.rel[1], peer.cyc[0], peer.cyc[1]};
+        acquire_row(peer.name, pm, peer.cmds, "no fencing token");
+        if (peer.failed > 0)
+            printf("node-redlock: %d of %d acquires failed (left out of the "
+                   "times, counted in the commands)\n",
+                   peer.failed, runs);
+    }
+    printf("connecting: a handle of its own, whose leader_elect() opens its "
+           "connections (one to each\nserver and one for notifications) "
+           "and whose leader_stop() closes them; the other rows'\n"
+           "connections were open before the first acquire. Redis cmds: "
+           "per acquire and release,\nover every server, a script's own "
+           "call and each redis.call in it included\n");
+    for (int i = 0; i < t.n; i++)
+        rfx_free(t.s[i]);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     int quorum = argc > 1 && strcmp(argv[1], "--quorum") == 0;
+    int acquire = argc > 1 && strcmp(argv[1], "--quorum-acquire") == 0;
     int runs, at = quorum ? 2 : 1;
     long ttl, wait;
     rfx_options tls_opts = {.tls = RFX_TLS};
     rfx_server *s, *t;
     double tcp_kib, tls_kib;
 
+    if (acquire) {
+        int dash = 2;
+
+        while (dash < argc && strcmp(argv[dash], "--") != 0)
+            dash++;
+        runs = dash > 2 ? atoi(argv[2]) : 1000;
+        ttl = dash > 3 ? atol(argv[3]) : 1000;
+        if (runs < 1 || ttl < 10 || dash > 4 || rfx_server_path() == NULL) {
+            fprintf(stderr, "usage: bench-failover --quorum-acquire [RUNS "
+                            "[TTL]] [-- CMD [ARGS...]] (needs "
+                            "redis-server)\n");
+            return 2;
+        }
+        return quorum_acquire_main(runs, ttl, argv + dash + 1,
+                                   dash < argc ? argc - dash - 1 : 0);
+    }
     runs = argc > at ? atoi(argv[at]) : 25;
     ttl = argc > at + 1 ? atol(argv[at + 1]) : 2000;
     wait = argc > at + 2 ? atol(argv[at + 2]) : 200;

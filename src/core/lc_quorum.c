@@ -259,10 +259,17 @@ static void result_read(struct lc_qop *op)
     }
     /* A term only from a majority of valid counters: fewer may all be of
      * servers that lost the last one, and an observer would see the term
-     * go back. */
-    if (op->nvalid >= op->q)
+     * go back. Nor below a term this election read before (the floor): a
+     * committed term stands on fewer than a majority while a server that
+     * restarted, or lagged, is not yet raised by a renewal, and what was
+     * read once stays true. */
+    if (op->nvalid >= op->q) {
+#ifndef LC_BREAK_Q_READ_NO_FLOOR
+        if (op->floor > op->counter_max)
+            op->counter_max = op->floor;
+#endif
         set_counter(op, &op->out_elem[2]);
-    else
+    } else
         op->out_elem[2] = (struct lc_value){.type = LC_VAL_NIL};
     op->out =
         (struct lc_value){.type = LC_VAL_ARRAY, .elem = op->out_elem, .n = 3};
@@ -610,9 +617,22 @@ const struct lc_value *lc_qop_result(const struct lc_qop *op)
     return op->done ? &op->out : NULL;
 }
 
+uint64_t lc_qop_named(const struct lc_qop *op)
+{
+    if (op->cmd.kind == LC_CMD_ACQUIRE)
+        return op->term;
+    return op->cmd.kind == LC_CMD_READ && op->done && op->nvalid >= op->q
+               ? op->counter_max
+               : 0;
+}
+
+int lc_qop_won(const struct lc_qop *op)
+{
+    return op->cmd.kind == LC_CMD_ACQUIRE && op->done &&
+           op->out.type == LC_VAL_ARRAY && op->out.n == 2;
+}
+
 unsigned lc_qop_release_set(const struct lc_qop *op)
 {
-    int won = op->done && op->out.type == LC_VAL_ARRAY && op->out.n == 2;
-
-    return op->cmd.kind == LC_CMD_ACQUIRE && !won ? op->granted : 0;
+    return op->cmd.kind == LC_CMD_ACQUIRE && !lc_qop_won(op) ? op->granted : 0;
 }

@@ -142,6 +142,15 @@ int lc_q_is_grant(const struct lc_value *v);
 /* Once DONE: the reply for the core (valid while the op is). */
 const struct lc_value *lc_qop_result(const struct lc_qop *op);
 
+/* The term the op computed (an acquire, once read) or named (a read that
+ * is done), else 0: the floor of the election's later ops, so that its
+ * terms, and what its reads report, never go back. */
+uint64_t lc_qop_named(const struct lc_qop *op);
+
+/* Whether the op is an acquire that won: its term (lc_qop_term) is
+ * committed on a majority, to be announced to every server. */
+int lc_qop_won(const struct lc_qop *op);
+
 /* The servers that hold the key for this op and must be released, with
  * lc_qop_term() as the term: an acquire that did not win, or one given
  * up before its end (call it then too). 0 for any other op. */

@@ -142,7 +142,8 @@
     "  math.floor(tonumber(now[2]) / 1000)}\n"
 
 /* ARGV: id, term, run. 1 if the key is ours and the counter is now the
- * term (raised, never lowered), else 0. */
+ * term (raised, never lowered), else 0. No notification: the client
+ * publishes the term once a majority committed it (lio_argv_elected). */
 #define QSCRIPT_COMMIT                                                         \
     Q_ABOVE Q_COUNTER(                                                         \
         "ARGV[3]") "if redis.call('GET', KEYS[1]) ~= ARGV[1] or\n"             \
@@ -151,8 +152,6 @@
                    "end\n"                                                     \
                    "redis.call('SET', KEYS[2], ARGV[2])\n"                     \
                    "redis.call('SET', KEYS[3], ARGV[3])\n"                     \
-                   "redis.call('PUBLISH', KEYS[1] .. ':events',\n"             \
-                   "  'elected ' .. ARGV[2] .. ' ' .. ARGV[1])\n"              \
                    "return 1\n"
 
 /* ARGV: id, term, ttl, run. 1 if extended: the key is ours, or nobody's
@@ -393,6 +392,24 @@ void lio_argv_script(struct lio_argv *a, enum lc_cmd_kind kind, uint64_t term,
     case LC_CMD_PROBE:
         break;
     }
+}
+
+void lio_argv_elected(struct lio_argv *a, const struct lio_names *n,
+                      uint64_t term, const char *id)
+{
+    size_t tl, il = strlen(id);
+
+    assert(il <= LC_ID_MAX);
+    format_u64(term, a->term);
+    tl = strlen(a->term);
+    memcpy(a->text, "elected ", 8);
+    memcpy(a->text + 8, a->term, tl);
+    a->text[8 + tl] = ' ';
+    memcpy(a->text + 9 + tl, id, il + 1);
+    a->argc = 0;
+    push(a, "PUBLISH");
+    push(a, lio_channel(n, a->term_key));
+    push(a, a->text);
 }
 
 const char *lio_qsha_of(const struct lio_shas *s, enum lc_qwire wire)

@@ -95,6 +95,7 @@ struct lio_argv {
     char term[24];
     char term_key[LIO_KEY_MAX];
     char run_key[LIO_KEY_MAX];
+    char text[LC_ID_MAX + 32]; /* a notification's text */
 };
 
 /* EVALSHA sha 2 holder term_key ARGV..., or EVAL body ... when sha is
@@ -121,6 +122,13 @@ void lio_argv_script(struct lio_argv *a, enum lc_cmd_kind kind, uint64_t term,
 void lio_argv_qscript(struct lio_argv *a, enum lc_qwire wire, uint64_t term,
                       const struct lio_names *n, const char *id,
                       const char *ttl_text, const char *run, const char *sha);
+
+/* Quorum mode: PUBLISH channel "elected <term> <id>", sent to every
+ * server once a majority committed the term. The commit script does not
+ * publish: one server's commit is not yet a win, and an observer told of
+ * it would then read the term before it back from a majority. */
+void lio_argv_elected(struct lio_argv *a, const struct lio_names *n,
+                      uint64_t term, const char *id);
 
 /* INFO server: asked on every connection to a server of a quorum. */
 void lio_argv_info(struct lio_argv *a);

@@ -643,18 +643,42 @@ static void q_release_grants(struct lio_slot *e)
                               LIO_PING_TAG, 1);
 }
 
+/* A won term, told to every server's subscribers (replies not awaited).
+ * Only now: a commit that reached some servers is not yet a win. */
+static void q_announce(struct lio_slot *e)
+{
+    struct lio_session *s = e->session;
+    struct lio_argv a;
+
+    lio_argv_elected(&a, e->names, lc_qop_term(e->qop), lc_id(e->core));
+    for (unsigned i = 0; i < e->qop->n; i++)
+        if (s->qs[i].usable)
+            (void) s->t.send(s->t.ctx, lio_server_link(i), LIO_PING_TAG, a.argc,
+                             a.argv, a.lens);
+}
+
 /* Carries the op on after it was fed: 1 when its result is for the core. */
 static int q_next(struct lio_slot *e, enum lc_qnext next)
 {
     struct lc_qop *op = e->qop;
 
     while (next == LC_QN_COMMIT) {
-        if (op->term > e->qfloor)
-            e->qfloor = op->term;
+        if (lc_qop_named(op) > e->qfloor)
+            e->qfloor = lc_qop_named(op);
+#ifdef LIO_BREAK_Q_EARLY_ANNOUNCE
+        /* Broken on purpose (tests/sim): the term told before it is won. */
+        q_announce(e);
+#endif
         next = q_round(e);
     }
     if (next != LC_QN_DONE)
         return 0;
+    if (lc_qop_named(op) > e->qfloor)
+        e->qfloor = lc_qop_named(op);
+#ifndef LIO_BREAK_Q_EARLY_ANNOUNCE
+    if (lc_qop_won(op))
+        q_announce(e);
+#endif
     q_release_grants(e);
     return 1;
 }

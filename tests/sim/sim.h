@@ -155,7 +155,7 @@ struct sim_result {
             tryagain, maps, fresh_held, late_failover;
         /* quorum mode */
         uint64_t quorums, qrestarts, qempty, qsnap, qpauses, qcuts, infos,
-            commits, seed_below, obs_back;
+            commits, seed_below;
     } n;
     double live_ratio; /* time to a stable leader / the liveness bound */
     double load_ratio; /* busiest candidate's commands once settled / the

@@ -77,7 +77,6 @@ static void add_counts(struct sim_result *sum, const struct sim_result *r)
     sum->n.infos += r->n.infos;
     sum->n.commits += r->n.commits;
     sum->n.seed_below += r->n.seed_below;
-    sum->n.obs_back += r->n.obs_back;
 }
 
 static void usage(FILE *f)
@@ -351,16 +350,14 @@ int main(int argc, char **argv)
             "from an older snapshot), %llu freezes, %llu partitions from "
             "some servers only, %llu INFO answered, %llu commits taken; "
             "%llu terms seeded below an earlier one by a clock behind "
-            "(forgiven); %llu observer reports of an earlier term "
-            "(counted)\n",
+            "(forgiven)\n",
             (unsigned long long) sum.n.quorums,
             (unsigned long long) sum.n.qrestarts,
             (unsigned long long) sum.n.qempty, (unsigned long long) sum.n.qsnap,
             (unsigned long long) sum.n.qpauses,
             (unsigned long long) sum.n.qcuts, (unsigned long long) sum.n.infos,
             (unsigned long long) sum.n.commits,
-            (unsigned long long) sum.n.seed_below,
-            (unsigned long long) sum.n.obs_back);
+            (unsigned long long) sum.n.seed_below);
     if (expect > 0) {
         if (!caught)
             printf("NOT caught: no violation in %lld seeds\n", expect);

@@ -182,8 +182,6 @@ void sim_redis_qcommit(struct sim_redis *r, int64_t now_ms, int id,
         return;
     r->counter = term; /* raised, or set again: never lowered */
     r->counter_run = run;
-    out->pub = SIM_PUB_ELECTED;
-    out->pub_term = term;
 }
 
 void sim_redis_qrenew(struct sim_redis *r, int64_t now_ms, int id,

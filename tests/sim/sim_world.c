@@ -155,7 +155,15 @@ enum fault {
 
 /* A command as Redis parsed it from its argument vector (CLUSTER SLOTS
  * comes only from the transport's own connection that asks for the map). */
-enum cmd_type { C_SCRIPT = 1, C_PTTL, C_PING, C_ASKING, C_SLOTS, C_INFO };
+enum cmd_type {
+    C_SCRIPT = 1,
+    C_PTTL,
+    C_PING,
+    C_ASKING,
+    C_SLOTS,
+    C_INFO,
+    C_PUBLISH /* quorum mode: a won term announced */
+};
 
 struct cmd {
     enum cmd_type type;
@@ -1124,6 +1132,26 @@ static const char *parse_qcmd(struct world *w, int argc, const char **argv,
     return NULL;
 }
 
+/* PUBLISH channel "elected <term> <id>": in quorum mode, a term a
+ * majority committed, told to each server by its winner. */
+static const char *parse_publish(struct world *w, const char **argv,
+                                 const size_t *lens, struct cmd *c)
+{
+    struct lc_notify n;
+
+    c->type = C_PUBLISH;
+    if (w->nservers <= 1)
+        return "PUBLISH outside quorum mode";
+    if (!arg_is(argv[1], lens[1], w->channel))
+        return "PUBLISH to another channel";
+    if (lc_parse_notify(argv[2], lens[2], &n) != 0 ||
+        n.kind != LC_NOTIFY_ELECTED)
+        return "a notification the protocol does not send";
+    c->ident = ident_of(w, n.id, n.id_len);
+    c->term = n.term;
+    return c->ident < 0 ? "an id that is no election's" : NULL;
+}
+
 static const char *parse_cmd(struct world *w, int argc, const char **argv,
                              const size_t *lens, struct cmd *c)
 {
@@ -1141,6 +1169,8 @@ static const char *parse_cmd(struct world *w, int argc, const char **argv,
         c->type = C_INFO;
         return w->nservers > 1 ? NULL : "INFO outside quorum mode";
     }
+    if (argc == 3 && arg_is(argv[0], lens[0], "PUBLISH"))
+        return parse_publish(w, argv, lens, c);
     if (argc == 1 && arg_is(argv[0], lens[0], "ASKING")) {
         c->type = C_ASKING;
         return w->cluster ? NULL : "ASKING to a server that is no Cluster";
@@ -1210,6 +1240,8 @@ static const char *cmd_label(const struct cmd *c)
 
     if (c->type == C_INFO)
         return "INFO";
+    if (c->type == C_PUBLISH)
+        return "PUBLISH";
     if (c->type == C_SCRIPT && c->qwire != LC_QW_NONE && c->qwire <= LC_QW_READ)
         return q[c->qwire];
     return cmd_name(c->kind);
@@ -2092,6 +2124,16 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
         reply(w, ci, m, R_INFO, &s);
         return;
     }
+    if (cmd->type == C_PUBLISH) {
+        memset(&s, 0, sizeof s);
+        s.pub = SIM_PUB_ELECTED;
+        s.pub_term = cmd->term;
+        TRACE(w, pi, "redis n%d: PUBLISH elected %llu %s", x,
+              (unsigned long long) cmd->term, ident_id(w, cmd->ident));
+        reply(w, ci, m, R_OK, NULL);
+        publish(w, &s, cmd->ident, x);
+        return;
+    }
     if (quorum && !cmd->eval && !(r->qloaded >> cmd->qwire & 1)) {
         w->res->n.noscript++;
         TRACE(w, pi, "redis n%d: EVALSHA %s from %s -> NOSCRIPT", x,
@@ -2403,13 +2445,7 @@ static void on_changed(struct world *w, struct elect *e,
         e->rep_max = 0;
     }
     if (e->rep_ident >= 0 && granted(w, ev->term, e->rep_ident)) {
-        if (ev->term < e->rep_max && w->nservers > 1) {
-            /* Quorum mode: a READ combines the valid counters of the
-             * servers that answered, and a restart leaves a committed
-             * term valid on fewer than a majority: a later read can name
-             * an earlier term. Counted, not held to (8) (README.md). */
-            w->res->n.obs_back++;
-        } else if (ev->term < e->rep_max)
+        if (ev->term < e->rep_max)
             fail(w, "observer", "%s reports %s with term %llu after term %llu",
                  elect_id(e), ident_id(w, e->rep_ident),
                  (unsigned long long) ev->term,

@@ -439,6 +439,53 @@ TEST(read_names_the_holder_of_a_majority)
     ASSERT_NE(lc_decode_read(lc_qop_result(&op), &r), 0);
 }
 
+/* {A: 13, B: 12, C down} is a term 13 committed on A and C with B behind,
+ * or a commit of 13 that reached only A: once a read named 13, a later
+ * one that finds only 12 still says 13 (the floor it is given). */
+TEST(a_read_never_names_a_term_below_its_floor)
+{
+    struct lc_cmd cmd = {LC_CMD_READ, 7, 0};
+    struct lc_qop op;
+    struct lc_value a = arr3(s_("L"), i_(2000), s_("13")),
+                    b = arr3(s_("L"), i_(1500), s_("12"));
+    struct lc_read_result r;
+
+    lc_qop_begin(&op, &cmd, 3, TTL, 0, 1000);
+    (void) lc_qop_reply(&op, 0, &a, 1, 1001);
+    ASSERT_EQ(lc_qop_reply(&op, 1, &b, 1, 1001), LC_QN_DONE);
+    ASSERT_EQ(lc_qop_named(&op), 13);
+
+    lc_qop_begin(&op, &cmd, 3, TTL, 13, 1000);
+    (void) lc_qop_reply(&op, 1, &b, 1, 1001);
+    ASSERT_EQ(lc_qop_reply(&op, 1, &b, 1, 1001), LC_QN_WAIT);
+    ASSERT_EQ(lc_qop_reply(&op, 2, &b, 1, 1001), LC_QN_DONE);
+    ASSERT_OK(lc_decode_read(lc_qop_result(&op), &r));
+    ASSERT_EQ(r.term, 13);
+    ASSERT_EQ(lc_qop_named(&op), 13);
+    ASSERT_EQ(lc_qop_won(&op), 0);
+}
+
+TEST(only_an_acquire_that_won_is_announced)
+{
+    struct lc_qop op;
+    struct lc_value g = grant(s_("5"), 1700000000000), yes = i_(1), no = i_(0);
+
+    begin(&op, LC_CMD_ACQUIRE, 0, 3);
+    (void) lc_qop_reply(&op, 0, &g, 1, 1001);
+    ASSERT_EQ(lc_qop_reply(&op, 1, &g, 1, 1001), LC_QN_COMMIT);
+    (void) lc_qop_reply(&op, 0, &yes, 1, 1002);
+    ASSERT_EQ(lc_qop_won(&op), 0); /* one commit is not a win */
+    ASSERT_EQ(lc_qop_reply(&op, 1, &yes, 1, 1002), LC_QN_DONE);
+    ASSERT_EQ(lc_qop_won(&op), 1);
+
+    begin(&op, LC_CMD_ACQUIRE, 0, 3);
+    (void) lc_qop_reply(&op, 0, &g, 1, 1001);
+    ASSERT_EQ(lc_qop_reply(&op, 1, &g, 1, 1001), LC_QN_COMMIT);
+    (void) lc_qop_reply(&op, 0, &yes, 1, 1002);
+    ASSERT_EQ(lc_qop_reply(&op, 1, &no, 1, 1002), LC_QN_DONE);
+    ASSERT_EQ(lc_qop_won(&op), 0);
+}
+
 TEST(probe_says_when_a_majority_is_free)
 {
     struct lc_qop op;

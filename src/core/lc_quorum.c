@@ -264,10 +264,8 @@ static void result_read(struct lc_qop *op)
      * restarted, or lagged, is not yet raised by a renewal, and what was
      * read once stays true. */
     if (op->nvalid >= op->q) {
-#ifndef LC_BREAK_Q_READ_NO_FLOOR
         if (op->floor > op->counter_max)
             op->counter_max = op->floor;
-#endif
         set_counter(op, &op->out_elem[2]);
     } else
         op->out_elem[2] = (struct lc_value){.type = LC_VAL_NIL};
@@ -394,7 +392,10 @@ static enum lc_qnext decide(struct lc_qop *op)
         break;
     }
     case LC_CMD_PROBE:
-        if (wait == 0)
+        /* From the first majority: when it is free is the latest a
+         * majority can be, and a server that does not answer (frozen, cut
+         * off) holds up no follower's try until its timeout. */
+        if (wait == 0 || yes >= op->q)
             result_probe(op);
         break;
     }

@@ -144,13 +144,14 @@ static int node_of_link(enum lio_link link)
 }
 
 /* The URL of map node i: the URL's, at the node's address; in quorum
- * mode, server i's. */
+ * mode, server i's, and for i >= nq server i - nq + 1's notification link
+ * (lio_sub_link). */
 static void node_url(const struct lio_mux *c, int i, struct lu_url *u)
 {
     const struct lio_cluster_node *a;
 
     if (c->nq > 1) {
-        *u = c->qurls[i];
+        *u = c->qurls[(size_t) i < c->nq ? (size_t) i : (size_t) i - c->nq + 1];
         return;
     }
     a = &c->map.nodes[i].addr;
@@ -202,13 +203,13 @@ static struct lio_conn *conn_of(struct lio_mux *c, enum lio_link link)
                                                             : NULL;
 }
 
-/* Where the notification link opens: the URL's server, or in a cluster
- * any node (every node hears every PUBLISH), a next one after each
- * failure. */
+/* Where the notification link opens: the URL's server (in quorum mode
+ * server 0's, each other server having its own), or in a cluster any node
+ * (every node hears every PUBLISH), a next one after each failure. */
 static const struct lu_url *sub_target(struct lio_mux *c)
 {
     if (c->nq > 1)
-        return &c->qurls[(size_t) c->sub_pick % c->nq];
+        return &c->qurls[0];
     if (!c->cluster || c->map.n == 0)
         return &c->url;
     node_url(c, (int) ((size_t) c->sub_pick % c->map.n), &c->sub_url);
@@ -306,15 +307,18 @@ static int t_redirect(void *ctx, enum lio_link from, const char *text,
     return (int) link_of_node(to);
 }
 
-static int t_subscribe(void *ctx, uint64_t tag, const char *channel, int on)
+static int t_subscribe(void *ctx, enum lio_link link, uint64_t tag,
+                       const char *channel, int on)
 {
-    struct lio_mux *c = ctx;
+    struct lio_conn *conn = conn_of(ctx, link);
     const char *argv[2] = {"UNSUBSCRIBE", channel};
     size_t lens[2] = {11, strlen(channel)};
 
+    if (conn == NULL)
+        return -1;
     if (on)
-        return lio_conn_subscribe(&c->sub, tag, channel) == 0 ? 0 : -1;
-    return lio_conn_send(&c->sub, tag, 2, argv, lens) == 0 ? 0 : -1;
+        return lio_conn_subscribe(conn, tag, channel) == 0 ? 0 : -1;
+    return lio_conn_send(conn, tag, 2, argv, lens) == 0 ? 0 : -1;
 }
 
 /* ---- handing the records to the session ---- */
@@ -326,13 +330,14 @@ static void deliver_reply(struct lio_mux *c, enum lio_link link,
 {
     const redisReply *m = r->reply;
     struct lc_value v, elems[LIO_MAX_ELEMS];
+    int sub = lio_session_sub_index(&c->session, link) >= 0;
 
-    if (link != LIO_LINK_SUB && r->tag == LIO_TRANSPORT_TAG) {
+    if (!sub && r->tag == LIO_TRANSPORT_TAG) {
         on_map(c, link, m);
         return;
     }
 
-    if (link != LIO_LINK_SUB || r->tag == LIO_PING_TAG) {
+    if (!sub || r->tag == LIO_PING_TAG) {
         lio_reply_to_value(m, &v, elems);
         lio_session_reply(&c->session, link, r->tag, &v, c->now);
         return;
@@ -343,7 +348,7 @@ static void deliver_reply(struct lio_mux *c, enum lio_link link,
         m->element[0]->type != REDIS_REPLY_STRING)
         return;
     if (strcmp(m->element[0]->str, "subscribe") == 0)
-        lio_session_subscribed(&c->session, r->tag, c->now);
+        lio_session_subscribed(&c->session, link, r->tag, c->now);
     else if (strcmp(m->element[0]->str, "message") == 0 &&
              m->element[2]->type == REDIS_REPLY_STRING)
         lio_session_message(&c->session, r->tag, m->element[2]->str,
@@ -559,7 +564,7 @@ static enum lio_link link_of_conn(const struct lio_mux *c,
 static uint64_t server_of(const struct lio_mux *c, enum lio_link link,
                           const struct lio_conn *conn)
 {
-    if (link == LIO_LINK_SUB)
+    if (lio_session_sub_index(&c->session, link) >= 0)
         return 0;
     if (c->url.sentinel)
         return lio_conn_server(conn);
@@ -591,8 +596,8 @@ static void deliver(struct lio_mux *c, const struct lio_record *r)
         lio_session_ready(&c->session, link, server_of(c, link, r->conn),
                           c->now);
     } else if (r->kind == REC_FAILED) {
-        if ((c->cluster || c->nq > 1) && link == LIO_LINK_SUB)
-            c->sub_pick++; /* any server hears what is published */
+        if (c->cluster && link == LIO_LINK_SUB)
+            c->sub_pick++; /* any node hears what is published */
         else if (c->cluster)
             want_refresh(c); /* a master may have failed over */
         lio_session_failed(&c->session, link, r->error, r->text, c->now);

@@ -178,7 +178,10 @@
                    "return 1\n"
 
 /* ARGV: id, term, run. 1 if deleted: the key is ours and no later term
- * was committed here. */
+ * was committed here. No notification: a leader's release is told to every
+ * server by the client (lio_argv_notify), and the release of a lost
+ * acquire's grants is told to nobody (followers woken by each one would
+ * take the free server again, lose again and release again). */
 #define QSCRIPT_RELEASE                                                        \
     Q_ABOVE Q_COUNTER(                                                         \
         "ARGV[3]") "if redis.call('GET', KEYS[1]) ~= ARGV[1] or\n"             \
@@ -186,8 +189,6 @@
                    "  return 0\n"                                              \
                    "end\n"                                                     \
                    "redis.call('DEL', KEYS[1])\n"                              \
-                   "redis.call('PUBLISH', KEYS[1] .. ':events',\n"             \
-                   "  'released ' .. ARGV[2] .. ' ' .. ARGV[1])\n"             \
                    "return 1\n"
 
 /* ARGV: run. {holder or nil, pttl, counter or nil}. */
@@ -394,18 +395,19 @@ void lio_argv_script(struct lio_argv *a, enum lc_cmd_kind kind, uint64_t term,
     }
 }
 
-void lio_argv_elected(struct lio_argv *a, const struct lio_names *n,
-                      uint64_t term, const char *id)
+void lio_argv_notify(struct lio_argv *a, const struct lio_names *n,
+                     enum lc_notify_kind kind, uint64_t term, const char *id)
 {
-    size_t tl, il = strlen(id);
+    const char *verb = kind == LC_NOTIFY_ELECTED ? "elected " : "released ";
+    size_t vl = strlen(verb), tl, il = strlen(id);
 
     assert(il <= LC_ID_MAX);
     format_u64(term, a->term);
     tl = strlen(a->term);
-    memcpy(a->text, "elected ", 8);
-    memcpy(a->text + 8, a->term, tl);
-    a->text[8 + tl] = ' ';
-    memcpy(a->text + 9 + tl, id, il + 1);
+    memcpy(a->text, verb, vl);
+    memcpy(a->text + vl, a->term, tl);
+    a->text[vl + tl] = ' ';
+    memcpy(a->text + vl + tl + 1, id, il + 1);
     a->argc = 0;
     push(a, "PUBLISH");
     push(a, lio_channel(n, a->term_key));

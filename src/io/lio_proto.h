@@ -123,12 +123,14 @@ void lio_argv_qscript(struct lio_argv *a, enum lc_qwire wire, uint64_t term,
                       const struct lio_names *n, const char *id,
                       const char *ttl_text, const char *run, const char *sha);
 
-/* Quorum mode: PUBLISH channel "elected <term> <id>", sent to every
- * server once a majority committed the term. The commit script does not
- * publish: one server's commit is not yet a win, and an observer told of
- * it would then read the term before it back from a majority. */
-void lio_argv_elected(struct lio_argv *a, const struct lio_names *n,
-                      uint64_t term, const char *id);
+/* Quorum mode: PUBLISH channel "elected|released <term> <id>", sent to
+ * every server by the client; the scripts publish nothing. "elected" once
+ * a majority committed the term: one server's commit is not yet a win,
+ * and an observer told of it would then read the term before it back from
+ * a majority. "released" with a leader's release, after its script on each
+ * link. */
+void lio_argv_notify(struct lio_argv *a, const struct lio_names *n,
+                     enum lc_notify_kind kind, uint64_t term, const char *id);
 
 /* INFO server: asked on every connection to a server of a quorum. */
 void lio_argv_info(struct lio_argv *a);

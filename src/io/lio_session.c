@@ -129,9 +129,9 @@ static void link_close(struct lio_session *s, enum lio_link link)
         s->t.close(s->t.ctx, link);
 }
 
-static int is_cmd_link(enum lio_link link)
+static int is_cmd_link(const struct lio_session *s, enum lio_link link)
 {
-    return link != LIO_LINK_SUB;
+    return lio_session_sub_index(s, link) < 0;
 }
 
 /* The book of a command link, made on first use. NULL only when out of
@@ -257,15 +257,31 @@ static void send_cmd(struct lio_slot *e, const struct lc_cmd *cmd)
         send_script(e, cmd, 0);
 }
 
+/* The notification links: one per server in quorum mode, else one. */
+static unsigned nsubs(const struct lio_session *s)
+{
+    return quorum(s) ? s->nservers : 1;
+}
+
+static enum lio_link sub_link(const struct lio_session *s, unsigned i)
+{
+    return lio_sub_link(nsubs(s), i);
+}
+
+/* Subscribes e's channel on every ready notification link it is not yet
+ * subscribed on. */
 static void subscribe(struct lio_slot *e)
 {
     struct lio_session *s = e->session;
     char channel[LIO_KEY_MAX];
 
-    if (link_state(s, LIO_LINK_SUB) == LIO_LINK_READY && !e->subscribed &&
-        s->t.subscribe(s->t.ctx, make_tag(e, 0), lio_channel(e->names, channel),
-                       1) == 0)
-        e->subscribed = 1;
+    lio_channel(e->names, channel);
+    for (unsigned i = 0; i < nsubs(s); i++)
+        if (!(e->subscribed & 1u << i) &&
+            link_state(s, sub_link(s, i)) == LIO_LINK_READY &&
+            s->t.subscribe(s->t.ctx, sub_link(s, i), make_tag(e, 0), channel,
+                           1) == 0)
+            e->subscribed |= 1u << i;
 }
 
 /* Asks for the command link on behalf of e. */
@@ -550,6 +566,19 @@ enum lio_link lio_server_link(unsigned i)
     return i == 0 ? LIO_LINK_CMD : (enum lio_link)(LIO_LINK_NODE + i - 1);
 }
 
+enum lio_link lio_sub_link(unsigned n, unsigned i)
+{
+    return i == 0 ? LIO_LINK_SUB : (enum lio_link)(LIO_LINK_NODE + n - 2 + i);
+}
+
+int lio_session_sub_index(const struct lio_session *s, enum lio_link link)
+{
+    for (unsigned i = 0; i < nsubs(s); i++)
+        if (sub_link(s, i) == link)
+            return (int) i;
+    return -1;
+}
+
 /* The server on link, or -1. */
 static int link_server(const struct lio_session *s, enum lio_link link)
 {
@@ -643,14 +672,15 @@ static void q_release_grants(struct lio_slot *e)
                               LIO_PING_TAG, 1);
 }
 
-/* A won term, told to every server's subscribers (replies not awaited).
- * Only now: a commit that reached some servers is not yet a win. */
-static void q_announce(struct lio_slot *e)
+/* A won term, or a leader's release, told to every server's subscribers
+ * (replies not awaited). A win only once won: a commit that reached some
+ * servers is not yet one. */
+static void q_announce(struct lio_slot *e, enum lc_notify_kind kind)
 {
     struct lio_session *s = e->session;
     struct lio_argv a;
 
-    lio_argv_elected(&a, e->names, lc_qop_term(e->qop), lc_id(e->core));
+    lio_argv_notify(&a, e->names, kind, lc_qop_term(e->qop), lc_id(e->core));
     for (unsigned i = 0; i < e->qop->n; i++)
         if (s->qs[i].usable)
             (void) s->t.send(s->t.ctx, lio_server_link(i), LIO_PING_TAG, a.argc,
@@ -667,7 +697,7 @@ static int q_next(struct lio_slot *e, enum lc_qnext next)
             e->qfloor = lc_qop_named(op);
 #ifdef LIO_BREAK_Q_EARLY_ANNOUNCE
         /* Broken on purpose (tests/sim): the term told before it is won. */
-        q_announce(e);
+        q_announce(e, LC_NOTIFY_ELECTED);
 #endif
         next = q_round(e);
     }
@@ -677,7 +707,7 @@ static int q_next(struct lio_slot *e, enum lc_qnext next)
         e->qfloor = lc_qop_named(op);
 #ifndef LIO_BREAK_Q_EARLY_ANNOUNCE
     if (lc_qop_won(op))
-        q_announce(e);
+        q_announce(e, LC_NOTIFY_ELECTED);
 #endif
     q_release_grants(e);
     return 1;
@@ -706,11 +736,15 @@ static void q_abandon(struct lio_slot *e)
 static void q_send_cmd(struct lio_slot *e, const struct lc_cmd *cmd)
 {
     struct lio_session *s = e->session;
+    enum lc_qnext next;
 
     q_abandon(e);
     e->qkeep = cmd->kind == LC_CMD_ACQUIRE && lc_state(e->core) == LC_LEADER;
     lc_qop_begin(e->qop, cmd, s->nservers, lc_ttl(e->core), e->qfloor, s->now);
-    if (q_next(e, q_round(e)) && !e->qowed) {
+    next = q_round(e);
+    if (cmd->kind == LC_CMD_RELEASE)
+        q_announce(e, LC_NOTIFY_RELEASED); /* each after its server's script */
+    if (q_next(e, next) && !e->qowed) {
         /* Inside the core's step: the result waits for settle(). */
         e->qowed = 1;
         s->qowed++;
@@ -940,75 +974,87 @@ int lio_session_set_quorum(struct lio_session *s, unsigned n)
     return 0;
 }
 
-/* ---- the notification link ---- */
+/* ---- the notification links ---- */
 
-static void unsubscribed_all(struct lio_session *s)
+static void unsubscribed_all(struct lio_session *s, unsigned k)
 {
     for (size_t i = 0; i < s->nslots; i++)
         if (s->slots[i] != NULL)
-            s->slots[i]->subscribed = 0;
-    s->sub_ping_at = LC_NEVER;
-    s->sub_pong_by = LC_NEVER;
+            s->slots[i]->subscribed &= ~(1u << k);
+    s->subs[k].ping_at = LC_NEVER;
+    s->subs[k].pong_by = LC_NEVER;
 }
 
-/* The link failed or was given up: open another after a backoff (short
+/* Link k failed or was given up: open another after a backoff (short
  * the first time: a silently dead link is replaced at once, and the
  * elections catch up on what they missed once subscribed). */
-static void sub_failed(struct lio_session *s)
+static void sub_failed(struct lio_session *s, unsigned k)
 {
-    unsubscribed_all(s);
-    s->sub_failures++;
-    s->sub_retry_at = s->now + lc_backoff(&s->rng, s->sub_failures, 1000);
+    unsubscribed_all(s, k);
+    s->subs[k].failures++;
+    s->subs[k].retry_at =
+        s->now + lc_backoff(&s->rng, s->subs[k].failures, 1000);
 }
 
 static void manage_sub(struct lio_session *s)
 {
-    if (s->listeners == 0) {
-        if (link_state(s, LIO_LINK_SUB) != LIO_LINK_DOWN) {
-            link_close(s, LIO_LINK_SUB);
-            unsubscribed_all(s);
+    for (unsigned k = 0; k < nsubs(s); k++) {
+        enum lio_link link = sub_link(s, k);
+
+        if (s->listeners == 0) {
+            if (link_state(s, link) != LIO_LINK_DOWN) {
+                link_close(s, link);
+                unsubscribed_all(s, k);
+            }
+            s->subs[k].failures = 0;
+            s->subs[k].retry_at = 0;
+        } else if (link_state(s, link) == LIO_LINK_DOWN &&
+                   s->now >= s->subs[k].retry_at) {
+            struct lio_timing t = timing(s);
+            struct lio_link_params p = {(long) t.sub_timeout, t.keepalive_s};
+            s->t.open(s->t.ctx, link, &p, s->now);
         }
-        s->sub_failures = 0;
-        s->sub_retry_at = 0;
-    } else if (link_state(s, LIO_LINK_SUB) == LIO_LINK_DOWN &&
-               s->now >= s->sub_retry_at) {
-        struct lio_timing t = timing(s);
-        struct lio_link_params p = {(long) t.sub_timeout, t.keepalive_s};
-        s->t.open(s->t.ctx, LIO_LINK_SUB, &p, s->now);
     }
 }
 
-/* The health check: a PING every ping_every, its reply due within
- * sub_timeout. A link that does not answer in time is closed and
+/* The health check of link k: a PING every ping_every, its reply due
+ * within sub_timeout. A link that does not answer in time is closed and
  * replaced, however quiet the network is about it. */
-static void check_sub(struct lio_session *s)
+static void check_one_sub(struct lio_session *s, unsigned k)
 {
     static const char *ping = "PING";
     static const size_t ping_len = 4;
+    enum lio_link link = sub_link(s, k);
+    struct lio_sub *b = &s->subs[k];
 
-    if (link_state(s, LIO_LINK_SUB) != LIO_LINK_READY)
+    if (link_state(s, link) != LIO_LINK_READY)
         return;
-    if (s->sub_pong_by != LC_NEVER) {
-        if (s->now >= s->sub_pong_by) {
+    if (b->pong_by != LC_NEVER) {
+        if (s->now >= b->pong_by) {
 #ifdef LIO_BREAK_NO_SUB_HEALTH
             /* Broken on purpose (tests/sim): an unanswered PING is
              * forgotten, and a silently dead link is kept. */
-            s->sub_pong_by = LC_NEVER;
-            s->sub_ping_at = s->now + timing(s).ping_every;
+            b->pong_by = LC_NEVER;
+            b->ping_at = s->now + timing(s).ping_every;
             return;
 #endif
-            link_close(s, LIO_LINK_SUB);
-            sub_failed(s);
+            link_close(s, link);
+            sub_failed(s, k);
         }
-    } else if (s->now >= s->sub_ping_at) {
-        if (s->t.send(s->t.ctx, LIO_LINK_SUB, LIO_PING_TAG, 1, &ping,
-                      &ping_len) == 0) {
-            s->sub_pong_by = s->now + timing(s).sub_timeout;
+    } else if (s->now >= b->ping_at) {
+        if (s->t.send(s->t.ctx, link, LIO_PING_TAG, 1, &ping, &ping_len) == 0) {
+            b->pong_by = s->now + timing(s).sub_timeout;
         } else {
-            link_close(s, LIO_LINK_SUB);
-            sub_failed(s);
+            link_close(s, link);
+            sub_failed(s, k);
         }
     }
+}
+
+static void check_sub(struct lio_session *s)
+{
+    for (unsigned k = 0; k < nsubs(s); k++)
+        check_one_sub(s, k);
 }
 
 /* ---- after every entry point ---- */
@@ -1049,7 +1095,7 @@ static void settle(struct lio_session *s)
         return;
     }
     for (size_t i = 0; i < s->nbooks; i++)
-        if (is_cmd_link((enum lio_link) i) && s->books[i].attached == 0)
+        if (is_cmd_link(s, (enum lio_link) i) && s->books[i].attached == 0)
             link_close(s, (enum lio_link) i);
 }
 
@@ -1067,8 +1113,8 @@ int lio_session_init(struct lio_session *s, const struct lio_transport *t,
     memset(s, 0, sizeof *s);
     s->t = *t;
     s->rng = seed | 1;
-    s->sub_ping_at = LC_NEVER;
-    s->sub_pong_by = LC_NEVER;
+    for (unsigned k = 0; k < LC_QUORUM_MAX; k++)
+        s->subs[k].ping_at = s->subs[k].pong_by = LC_NEVER;
     if (book(s, LIO_LINK_CMD) == NULL)
         return LEADER_ENOMEM;
     if (lio_shas_init(&s->shas) != 0) {
@@ -1182,10 +1228,12 @@ void lio_session_remove(struct lio_session *s, struct lio_slot *e, lc_time now)
 {
     assert(e->session == s && s->slots[e->index] == e);
     advance(s, now);
-    if (e->subscribed && link_state(s, LIO_LINK_SUB) == LIO_LINK_READY) {
+    for (unsigned k = 0; k < nsubs(s); k++) {
         char channel[LIO_KEY_MAX];
-        (void) s->t.subscribe(s->t.ctx, make_tag(e, 0),
-                              lio_channel(e->names, channel), 0);
+        if ((e->subscribed & 1u << k) &&
+            link_state(s, sub_link(s, k)) == LIO_LINK_READY)
+            (void) s->t.subscribe(s->t.ctx, sub_link(s, k), make_tag(e, 0),
+                                  lio_channel(e->names, channel), 0);
     }
     if (lc_conn_state(e->core) != LC_DOWN) {
         s->books[e->link].attached--;
@@ -1258,13 +1306,16 @@ static lc_time earlier(lc_time a, lc_time b)
 lc_time lio_session_deadline(const struct lio_session *s)
 {
     lc_time d = s->heap_n > 0 ? s->heap[0]->deadline : LC_NEVER;
-    enum lio_link_state sub = link_state(s, LIO_LINK_SUB);
 
-    if (s->listeners > 0 && sub == LIO_LINK_DOWN)
-        d = earlier(d, s->sub_retry_at);
-    if (sub == LIO_LINK_READY)
-        d = earlier(d, s->sub_pong_by != LC_NEVER ? s->sub_pong_by
-                                                  : s->sub_ping_at);
+    for (unsigned k = 0; k < nsubs(s); k++) {
+        const struct lio_sub *b = &s->subs[k];
+        enum lio_link_state st = link_state(s, sub_link(s, k));
+
+        if (s->listeners > 0 && st == LIO_LINK_DOWN)
+            d = earlier(d, b->retry_at);
+        if (st == LIO_LINK_READY)
+            d = earlier(d, b->pong_by != LC_NEVER ? b->pong_by : b->ping_at);
+    }
     return earlier(d, q_deadline(s));
 }
 
@@ -1274,16 +1325,17 @@ void lio_session_ready(struct lio_session *s, enum lio_link link,
                        uint64_t server, lc_time now)
 {
     advance(s, now);
-    if (is_cmd_link(link) && link_server(s, link) >= 0 && quorum(s)) {
+    if (is_cmd_link(s, link) && link_server(s, link) >= 0 && quorum(s)) {
         q_on_ready(s, (unsigned) link_server(s, link));
-    } else if (is_cmd_link(link)) {
+    } else if (is_cmd_link(s, link)) {
         if (book(s, link) == NULL)
             return; /* no election can be on it */
         s->books[link].server = server;
         ready_all(s, link);
     } else {
-        s->sub_ping_at = s->now + timing(s).ping_every;
-        s->sub_pong_by = LC_NEVER;
+        unsigned k = (unsigned) lio_session_sub_index(s, link);
+        s->subs[k].ping_at = s->now + timing(s).ping_every;
+        s->subs[k].pong_by = LC_NEVER;
         for (size_t i = 0; i < s->nslots; i++)
             if (s->slots[i] != NULL && s->slots[i]->listening)
                 subscribe(s->slots[i]);
@@ -1310,14 +1362,14 @@ void lio_session_failed(struct lio_session *s, enum lio_link link, int error,
                         const char *text, lc_time now)
 {
     advance(s, now);
-    if (is_cmd_link(link) && link_server(s, link) >= 0 && quorum(s)) {
+    if (is_cmd_link(s, link) && link_server(s, link) >= 0 && quorum(s)) {
         q_server_down(s, (unsigned) link_server(s, link), error, text);
-    } else if (is_cmd_link(link)) {
+    } else if (is_cmd_link(s, link)) {
         fail_all(s, link, NULL, error, text);
     } else {
         if (error == LEADER_EAUTH)
             sub_refused(s, error, text);
-        sub_failed(s);
+        sub_failed(s, (unsigned) lio_session_sub_index(s, link));
     }
     settle(s);
 }
@@ -1326,25 +1378,29 @@ void lio_session_reply(struct lio_session *s, enum lio_link link, uint64_t tag,
                        const struct lc_value *v, lc_time now)
 {
     advance(s, now);
-    if (is_cmd_link(link) && link_server(s, link) >= 0 && quorum(s)) {
+    if (is_cmd_link(s, link) && link_server(s, link) >= 0 && quorum(s)) {
         q_on_reply(s, (unsigned) link_server(s, link), tag, v);
-    } else if (is_cmd_link(link)) {
+    } else if (is_cmd_link(s, link)) {
         on_cmd_reply(s, link, tag, v);
     } else if (tag == LIO_PING_TAG) {
         /* Answered ("pong" while subscribed, PONG otherwise). */
-        s->sub_pong_by = LC_NEVER;
-        s->sub_ping_at = s->now + timing(s).ping_every;
+        struct lio_sub *b = &s->subs[lio_session_sub_index(s, link)];
+        b->pong_by = LC_NEVER;
+        b->ping_at = s->now + timing(s).ping_every;
     }
     settle(s);
 }
 
-void lio_session_subscribed(struct lio_session *s, uint64_t tag, lc_time now)
+void lio_session_subscribed(struct lio_session *s, enum lio_link link,
+                            uint64_t tag, lc_time now)
 {
     struct lio_slot *e = tag_slot(s, tag);
     struct lc_input in = {.kind = LC_IN_SUBSCRIBED};
+    int k = lio_session_sub_index(s, link);
 
     advance(s, now);
-    s->sub_failures = 0;
+    if (k >= 0)
+        s->subs[k].failures = 0;
     if (e != NULL)
         step(e, &in);
     settle(s);

@@ -13,10 +13,10 @@
  *     first send;
  *   - a command that times out breaks the link for every election: each
  *     is told that its commands in flight are lost;
- *   - the notification link is held while an election listens (a
- *     follower, leader or observer), each listening election's channel is
- *     subscribed on it, it is checked with a PING, and it is reopened with
- *     a backoff when it fails;
+ *   - the notification link (in quorum mode one per server) is held while
+ *     an election listens (a follower, leader or observer), each listening
+ *     election's channel is subscribed on it, it is checked with a PING,
+ *     and it is reopened with a backoff when it fails;
  *   - the links are opened with the timing of lio_proto.h.
  *
  * The links are behind a small transport interface (struct
@@ -72,9 +72,10 @@ struct lio_transport {
      * or -1 (the link's failure, or a timeout, resolves the command). */
     int (*send)(void *ctx, enum lio_link link, uint64_t tag, int argc,
                 const char **argv, const size_t *lens);
-    /* SUBSCRIBE (on) or UNSUBSCRIBE (off) channel on the notification
-     * link; the confirmation and every message come back with tag. */
-    int (*subscribe)(void *ctx, uint64_t tag, const char *channel, int on);
+    /* SUBSCRIBE (on) or UNSUBSCRIBE (off) channel on a notification link;
+     * the confirmation and every message come back with tag. */
+    int (*subscribe)(void *ctx, enum lio_link link, uint64_t tag,
+                     const char *channel, int on);
     void *ctx;
     /* For a Redis Cluster, NULL for one server. route: the command link
      * for an election whose holder key is key. redirect: for an error
@@ -113,7 +114,8 @@ struct lio_slot {
     size_t heap_pos;        /* in the session's deadline heap */
     lc_time deadline;       /* lc_deadline() as last seen */
     int listening;          /* wants notifications: counted in listeners */
-    int subscribed;         /* its channel, on the current notification link */
+    unsigned subscribed;    /* its channel, on each notification link (bit i:
+                             * server i's in quorum mode) */
     int ready_owed;         /* CONNECTED is owed once this step is over */
     struct lc_cmd last_cmd; /* the command awaited, for the EVAL fallback */
     lio_emit_fn emit;
@@ -143,6 +145,15 @@ struct lio_qserver {
     unsigned failures;
 };
 
+/* A notification link: one, or in quorum mode one per server, each
+ * checked with a PING and reopened after a backoff. */
+struct lio_sub {
+    lc_time retry_at;
+    unsigned failures;
+    lc_time ping_at; /* next health check */
+    lc_time pong_by; /* its PING's reply is due, LC_NEVER for none */
+};
+
 /* What the session keeps per command link. */
 struct lio_link_book {
     size_t attached; /* elections whose core holds the link */
@@ -163,13 +174,10 @@ struct lio_session {
     struct lc_output out;     /* every core's step writes here */
     struct lio_slot *breaker; /* broke the command link */
     lc_time now;
-    lc_time sub_retry_at;
-    unsigned sub_failures;
-    lc_time sub_ping_at; /* next health check of the notification link */
-    lc_time sub_pong_by; /* its PING's reply is due, LC_NEVER for none */
+    struct lio_sub subs[LC_QUORUM_MAX]; /* by server (lio_sub_link) */
     uint64_t rng;
     struct lio_shas shas;
-    struct lio_link_book *books; /* by link; [LIO_LINK_SUB] unused */
+    struct lio_link_book *books; /* by link; notification links' unused */
     size_t nbooks;
     /* Quorum mode (docs/protocol.md, Quorum): nservers independent
      * servers, server i on the command link lio_server_link(i); 1 for one
@@ -191,6 +199,15 @@ int lio_session_set_quorum(struct lio_session *s, unsigned n);
 
 /* The command link of server i in quorum mode. */
 enum lio_link lio_server_link(unsigned i);
+
+/* The notification link of server i of n (n = 1: the one server's,
+ * LIO_LINK_SUB). In quorum mode each server has its own: what one server
+ * publishes, the others do not hear. Server 0's is LIO_LINK_SUB, server
+ * i's comes after the command links, LIO_LINK_NODE + n - 2 + i. */
+enum lio_link lio_sub_link(unsigned n, unsigned i);
+
+/* Which server's notification link link is, or -1 for a command link. */
+int lio_session_sub_index(const struct lio_session *s, enum lio_link link);
 
 /* Frees every election still in the session; closes nothing (the
  * transport's owner does). */
@@ -232,8 +249,9 @@ void lio_session_failed(struct lio_session *s, enum lio_link link, int error,
 /* A reply to the command sent with tag. v is borrowed for the call. */
 void lio_session_reply(struct lio_session *s, enum lio_link link, uint64_t tag,
                        const struct lc_value *v, lc_time now);
-/* The subscription made with tag is in place. */
-void lio_session_subscribed(struct lio_session *s, uint64_t tag, lc_time now);
+/* The subscription made with tag on link is in place. */
+void lio_session_subscribed(struct lio_session *s, enum lio_link link,
+                            uint64_t tag, lc_time now);
 /* A message on the channel subscribed with tag. */
 void lio_session_message(struct lio_session *s, uint64_t tag, const char *text,
                          size_t len, lc_time now);

@@ -266,7 +266,7 @@ static int64_t run_client(struct one_election *o, long ms,
 
 static int sub_gave_up(const struct one_election *o)
 {
-    return o->client.session.sub_failures > 0;
+    return o->client.session.subs[0].failures > 0;
 }
 
 TEST(notification_connect_into_a_syn_blackhole_gives_up_in_time)

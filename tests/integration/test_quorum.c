@@ -81,10 +81,10 @@ static void quorum_free(struct quorum *q)
         rfx_free(q->s[i]);
 }
 
-static void cand_start(struct qcand *c, struct quorum *q, const char *id,
-                       long ttl)
+static void cand_start_wait(struct qcand *c, struct quorum *q, const char *id,
+                            long ttl, long wait)
 {
-    struct lio_slot_config cfg = {c->id, &c->names, ttl, 100, 7, 0, 0};
+    struct lio_slot_config cfg = {c->id, &c->names, ttl, wait, 7, 0, 0};
     int rc;
 
     memset(c, 0, sizeof *c);
@@ -94,6 +94,12 @@ static void cand_start(struct qcand *c, struct quorum *q, const char *id,
     c->e = lio_mux_add(&c->mux, &cfg, on_event, c, &rc);
     ASSERT_NOT_NULL(c->e);
     lio_mux_input(&c->mux, c->e, LC_IN_START, lu_now_ms());
+}
+
+static void cand_start(struct qcand *c, struct quorum *q, const char *id,
+                       long ttl)
+{
+    cand_start_wait(c, q, id, ttl, 100);
 }
 
 /* Runs every candidate's loop for ms, or until until() holds; returns
@@ -615,5 +621,51 @@ TEST(a_won_term_is_told_on_every_server)
         redisFree(sub[i]);
     }
     lio_mux_free(&a.mux);
+    quorum_free(&q);
+}
+
+static struct qcand *watched_b;
+
+static int b_waits_long(struct qcand **c, int n)
+{
+    (void) c;
+    (void) n;
+    return lc_deadline(lio_slot_core(watched_b->e)) - lu_now_ms() > 1000;
+}
+
+/* Server 0 frozen: its notification link hears nothing and it answers no
+ * probe, yet the follower hears the leader's release from the others and
+ * takes over at once: not when the key would have expired, nor after its
+ * probe to server 0 timed out. */
+TEST(a_release_is_heard_from_every_server)
+{
+    struct quorum q;
+    struct qcand a, b, *c[2] = {&a, &b};
+    int64_t stopped;
+
+    quorum_start(&q, 3);
+    cand_start(&a, &q, "cand-a", 2000);
+    ASSERT(run(c, 1, 5000, someone_leads));
+    /* b tries every 1.5 s, or when the key's holder lets it go. */
+    cand_start_wait(&b, &q, "cand-b", 2000, 1500);
+    /* b follows, subscribed on every server, which are no longer young
+     * to it (up to a second after it asked their uptime). */
+    run(c, 2, 2500, NULL);
+    ASSERT_EQ(b.leading, 0);
+    /* Right after one of b's tries: its next is a second or more away. */
+    watched_b = &b;
+    ASSERT(run(c, 2, 3000, b_waits_long));
+    ASSERT_OK(rfx_pause(q.s[0]));
+    lio_mux_input(&a.mux, a.e, LC_IN_STOP, lu_now_ms());
+    stopped = lu_now_ms();
+    /* The key would expire between 1.3 and 2 s after the stop (a renews
+     * every ttl/3); b probes only then without a notification. */
+    ASSERT(run(c, 2, 1000, someone_leads));
+    ASSERT_EQ(b.leading, 1);
+    ASSERT_LT(b.elected_at - stopped, 300);
+    ASSERT_GT(b.term, a.term);
+    ASSERT_OK(rfx_resume(q.s[0]));
+    lio_mux_free(&a.mux);
+    lio_mux_free(&b.mux);
     quorum_free(&q);
 }

@@ -216,8 +216,6 @@ void sim_redis_qrelease(struct sim_redis *r, int64_t now_ms, int id,
     if (!out->flag)
         return;
     r->holder = -1;
-    out->pub = SIM_PUB_RELEASED;
-    out->pub_term = term;
 }
 
 void sim_redis_qread(struct sim_redis *r, int64_t now_ms, int run,

@@ -75,8 +75,12 @@
  * again (the policy the simulator holds it to). */
 #define SUB_BACKOFF_CAP 1000
 /* The session's links: the command link, the notification link, and in a
- * Cluster a command link per other node of the map (LIO_LINK_NODE + i). */
-#define MAX_LINKS (LIO_LINK_NODE + SIM_MAX_NODES)
+ * Cluster a command link per other node of the map (LIO_LINK_NODE + i);
+ * in quorum mode a command and a notification link per server. */
+#define MAX_LINKS                                                              \
+    (LIO_LINK_NODE + (SIM_MAX_NODES > 2 * SIM_MAX_SERVERS                      \
+                          ? SIM_MAX_NODES                                      \
+                          : 2 * SIM_MAX_SERVERS))
 /* What lio_mux.c waits between two askings of the slot map, and how long
  * it gives the opening of the connection that asks. */
 #define REFRESH_MIN_MS   200
@@ -174,6 +178,7 @@ struct cmd {
     int64_t ttl;
     enum lc_qwire qwire; /* quorum mode: the script (kind is 0) */
     int run;             /* ... the run id in ARGV, numbered */
+    int released;        /* C_PUBLISH: "released", else "elected" */
 };
 
 /* Small: the event queue moves these around by value. */
@@ -324,6 +329,7 @@ struct ident {
 struct grant {
     uint64_t term;
     int ident;
+    unsigned servers; /* quorum mode: the servers that committed it */
 };
 
 /* A Redis server: one node of a Cluster, or the one server. */
@@ -395,6 +401,8 @@ struct world {
     size_t nidents, capidents;
     struct grant *grants; /* this epoch's, in order */
     size_t ngrants, capgrants;
+    struct grant *commits; /* quorum mode: each (term, id) committed */
+    size_t ncommits, capcommits;
     struct conn *conns;
     size_t nconns, capconns;
     struct key *heap;
@@ -926,6 +934,17 @@ static void push_fault(struct world *w, int64_t t, enum fault f, int who,
 
 /* A connection of process pi to server node, carrying link (-1: the
  * transport's own, that asks for the slot map). */
+/* Which server's notification link link is (lio_sub_link), or -1. */
+static int sub_server(const struct world *w, int link)
+{
+    unsigned n = w->nservers > 1 ? (unsigned) w->nservers : 1;
+
+    for (unsigned i = 0; i < n; i++)
+        if (link == (int) lio_sub_link(n, i))
+            return (int) i;
+    return -1;
+}
+
 static int new_conn(struct world *w, int pi, int link, int node)
 {
     struct conn *cn;
@@ -935,7 +954,7 @@ static int new_conn(struct world *w, int pi, int link, int node)
     cn = &w->conns[w->nconns];
     memset(cn, 0, sizeof *cn);
     cn->proc = pi;
-    cn->sub = link == LIO_LINK_SUB;
+    cn->sub = sub_server(w, link) >= 0;
     cn->link = link;
     cn->node = node;
     cn->opened_at = w->now;
@@ -1132,8 +1151,9 @@ static const char *parse_qcmd(struct world *w, int argc, const char **argv,
     return NULL;
 }
 
-/* PUBLISH channel "elected <term> <id>": in quorum mode, a term a
- * majority committed, told to each server by its winner. */
+/* PUBLISH channel "elected|released <term> <id>": in quorum mode, a term
+ * a majority committed, or a leader's release, told to each server by the
+ * client. */
 static const char *parse_publish(struct world *w, const char **argv,
                                  const size_t *lens, struct cmd *c)
 {
@@ -1144,9 +1164,9 @@ static const char *parse_publish(struct world *w, const char **argv,
         return "PUBLISH outside quorum mode";
     if (!arg_is(argv[1], lens[1], w->channel))
         return "PUBLISH to another channel";
-    if (lc_parse_notify(argv[2], lens[2], &n) != 0 ||
-        n.kind != LC_NOTIFY_ELECTED)
+    if (lc_parse_notify(argv[2], lens[2], &n) != 0)
         return "a notification the protocol does not send";
+    c->released = n.kind == LC_NOTIFY_RELEASED;
     c->ident = ident_of(w, n.id, n.id_len);
     c->term = n.term;
     return c->ident < 0 ? "an id that is no election's" : NULL;
@@ -1294,9 +1314,9 @@ static int link_target(struct proc *p, enum lio_link link)
 {
     const struct world *w = p->w;
 
-    if (w->nservers > 1) /* server i on lio_server_link(i) */
-        return link == LIO_LINK_SUB ? p->sub_pick % w->nservers
-                                    : node_of_link(link);
+    if (w->nservers > 1) /* server i on lio_server_link(i), lio_sub_link */
+        return sub_server(w, link) >= 0 ? sub_server(w, link)
+                                        : node_of_link(link);
     if (!p->cluster || link == LIO_LINK_CMD ||
         (link == LIO_LINK_SUB && p->map.n == 0))
         return p->url_node;
@@ -1313,7 +1333,7 @@ static uint64_t server_of(const struct proc *p, enum lio_link link)
 {
     /* As lio_mux.c: the URL's server is lineage 1 from the first
      * connection on, before anyone knows it is a Cluster's node 0. */
-    if (link == LIO_LINK_SUB)
+    if (sub_server(p->w, link) >= 0)
         return 0;
     if (p->w->nservers > 1)
         return (uint64_t) node_of_link(link) + 1;
@@ -1353,7 +1373,7 @@ static void t_close(void *ctx, enum lio_link link)
 
     if (p->link[link] < 0)
         return;
-    if (link != LIO_LINK_SUB && w->conns[p->link[link]].ready) {
+    if (sub_server(w, link) < 0 && w->conns[p->link[link]].ready) {
         /* One election's timeout closes the link of all: count the
          * closings that leave others attached (the fan-out). */
         for (int i = 0; i < p->nmembers; i++) {
@@ -1417,11 +1437,12 @@ static int t_send(void *ctx, enum lio_link link, uint64_t tag, int argc,
     return 0;
 }
 
-static int t_subscribe(void *ctx, uint64_t tag, const char *channel, int on)
+static int t_subscribe(void *ctx, enum lio_link link, uint64_t tag,
+                       const char *channel, int on)
 {
     struct proc *p = ctx;
     struct world *w = p->w;
-    struct conn *cn = link_conn(p, LIO_LINK_SUB);
+    struct conn *cn = (int) link < p->nlinks ? link_conn(p, link) : NULL;
 
     if (strcmp(channel, w->channel) != 0) {
         fail(w, "protocol", "p%d subscribes to %s, not to %s", p->index,
@@ -1431,7 +1452,7 @@ static int t_subscribe(void *ctx, uint64_t tag, const char *channel, int on)
     if (cn == NULL || !cn->ready)
         return -1;
     if (on) {
-        send_simple(w, p->link[LIO_LINK_SUB], 1, M_SUBSCRIBE, tag);
+        send_simple(w, p->link[link], 1, M_SUBSCRIBE, tag);
         return 0;
     }
     for (int i = 0; i < cn->ntags; i++) {
@@ -1443,7 +1464,7 @@ static int t_subscribe(void *ctx, uint64_t tag, const char *channel, int on)
     /* The channel is left when no election of the process listens on it
      * any more: one subscription of a channel per connection in Redis. */
     if (cn->ntags == 0)
-        send_simple(w, p->link[LIO_LINK_SUB], 1, M_UNSUBSCRIBE, tag);
+        send_simple(w, p->link[link], 1, M_UNSUBSCRIBE, tag);
     return 0;
 }
 
@@ -1833,11 +1854,13 @@ static int granted(const struct world *w, uint64_t term, int ident)
 static void publish_msg(struct world *w, const struct msg *m, int x)
 {
     for (int j = 0; j < w->nproc; j++) {
-        int sc = w->proc[j].link[LIO_LINK_SUB];
-        if (sc >= 0 && w->conns[sc].subscribed && !w->conns[sc].broken &&
-            !w->conns[sc].client_closed &&
-            (x < 0 || w->nservers <= 1 || w->conns[sc].node == x))
-            net_send(w, sc, 0, m);
+        for (int l = 0; l < w->proc[j].nlinks; l++) {
+            int sc = w->proc[j].link[l];
+            if (sc >= 0 && w->conns[sc].sub && w->conns[sc].subscribed &&
+                !w->conns[sc].broken && !w->conns[sc].client_closed &&
+                (x < 0 || w->nservers <= 1 || w->conns[sc].node == x))
+                net_send(w, sc, 0, m);
+        }
     }
 }
 
@@ -2029,14 +2052,44 @@ static void mark_aba(struct world *w, int ident, int x, int ci)
 
 /* ---- Redis runs a command ---- */
 
-/* Quorum mode: COMMIT granted term to ident at a server. The log stays
- * sorted (commits of different terms can land in any order) and names
- * each (term, id) once: granted() reads it for (8). */
-static void note_commit(struct world *w, uint64_t term, int ident)
+/* Quorum mode: whether server x's COMMIT of term to ident is the one that
+ * makes a majority. One server's commit is not Redis standing behind the
+ * term: an observer may have been told of it by a forged notification,
+ * then read the term before it from a majority, as it should. */
+static int commit_makes_majority(struct world *w, uint64_t term, int ident,
+                                 int x)
+{
+    size_t i = w->ncommits;
+    unsigned before, n = 0;
+
+    while (i > 0 && !(w->commits[i - 1].term == term &&
+                      w->commits[i - 1].ident == ident))
+        i--;
+    if (i == 0) {
+        if (w->ncommits == w->capcommits)
+            w->commits = grow(w->commits, &w->capcommits, sizeof *w->commits);
+        w->commits[w->ncommits] = (struct grant){term, ident, 0};
+        i = ++w->ncommits;
+    }
+    before = w->commits[i - 1].servers;
+    w->commits[i - 1].servers |= 1u << x;
+    if (w->commits[i - 1].servers == before)
+        return 0;
+    for (unsigned b = before | 1u << x; b != 0; b &= b - 1)
+        n++;
+    return n == lc_q_majority((unsigned) w->nservers);
+}
+
+/* Quorum mode: a majority COMMITted term to ident. The log stays sorted
+ * (commits of different terms can land in any order) and names each
+ * (term, id) once: granted() reads it for (8). */
+static void note_commit(struct world *w, uint64_t term, int ident, int x)
 {
     size_t at = w->ngrants;
 
     w->res->n.commits++;
+    if (!commit_makes_majority(w, term, ident, x))
+        return;
     while (at > 0 &&
            (w->grants[at - 1].term > term || (w->grants[at - 1].term == term &&
                                               w->grants[at - 1].ident > ident)))
@@ -2067,7 +2120,7 @@ static void quorum_script(struct world *w, int x, const struct cmd *cmd,
     case LC_QW_COMMIT:
         sim_redis_qcommit(r, now, cmd->ident, cmd->term, cmd->run, s);
         if (s->flag)
-            note_commit(w, cmd->term, cmd->ident);
+            note_commit(w, cmd->term, cmd->ident, x);
         break;
     case LC_QW_RENEW:
         sim_redis_qrenew(r, now, cmd->ident, cmd->term, cmd->ttl, cmd->run, s);
@@ -2125,10 +2178,17 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
         return;
     }
     if (cmd->type == C_PUBLISH) {
+        /* (12) A client tells of a term only once a majority committed
+         * it: what an observer hears from Redis, Redis stands behind. */
+        if (!cmd->released && !granted(w, cmd->term, cmd->ident))
+            fail(w, "notify",
+                 "%s publishes elected %llu, which no majority committed",
+                 ident_id(w, cmd->ident), (unsigned long long) cmd->term);
         memset(&s, 0, sizeof s);
-        s.pub = SIM_PUB_ELECTED;
+        s.pub = cmd->released ? SIM_PUB_RELEASED : SIM_PUB_ELECTED;
         s.pub_term = cmd->term;
-        TRACE(w, pi, "redis n%d: PUBLISH elected %llu %s", x,
+        TRACE(w, pi, "redis n%d: PUBLISH %s %llu %s", x,
+              cmd->released ? "released" : "elected",
               (unsigned long long) cmd->term, ident_id(w, cmd->ident));
         reply(w, ci, m, R_OK, NULL);
         publish(w, &s, cmd->ident, x);
@@ -2916,7 +2976,7 @@ static void deliver_message(struct world *w, struct proc *p, int ci,
     memcpy(tags, w->conns[ci].tags, (size_t) ntags * sizeof *tags);
     TRACE(w, p->index, "transport: message \"%.*s\" to %d subscription(s)",
           n > 60 ? 60 : n, text, ntags);
-    for (int i = 0; i < ntags && p->link[LIO_LINK_SUB] == ci; i++) {
+    for (int i = 0; i < ntags && p->link[w->conns[ci].link] == ci; i++) {
         lio_session_message(&p->s, tags[i], text, (size_t) n, local_now(p));
         settled(w, p);
     }
@@ -2927,8 +2987,6 @@ static void deliver_message(struct world *w, struct proc *p, int ci,
  * asked for again (as lio_mux.c does). */
 static void cluster_link_failed(struct proc *p, enum lio_link link)
 {
-    if (p->w->nservers > 1 && link == LIO_LINK_SUB)
-        p->sub_pick++; /* the next server, as lio_mux.c does */
     if (!p->cluster)
         return;
     if (link == LIO_LINK_SUB)
@@ -3030,7 +3088,7 @@ static void on_client(struct world *w, struct event *ev)
         if (link == LIO_LINK_SUB)
             p->sub_heard = local_now(p); /* the health check's PONG */
         reply_value(w, &ev->m, &v, el, buf);
-        if (link != LIO_LINK_SUB) {
+        if (!cn->sub) {
             w->cur_epoch = ev->m.epoch;
             w->in_reply = 1;
             if (ev->m.rkind == R_SCRIPT || ev->m.rkind == R_ERROR) {
@@ -3051,7 +3109,7 @@ static void on_client(struct world *w, struct event *ev)
             if (i == cn->ntags)
                 cn->tags[cn->ntags++] = ev->m.tag;
         }
-        lio_session_subscribed(&p->s, ev->m.tag, local_now(p));
+        lio_session_subscribed(&p->s, link, ev->m.tag, local_now(p));
         break;
     case M_MESSAGE:
         deliver_message(w, p, ci, &ev->m);
@@ -3294,9 +3352,16 @@ static void node_down(struct world *w, int x, int notify)
     struct node *n = &w->node[x];
 
     n->r.up = 0;
-    for (size_t i = 0; i < w->nconns; i++)
-        if (w->conns[i].accepted && w->conns[i].node == x)
+    for (size_t i = 0; i < w->nconns; i++) {
+        struct conn *cn = &w->conns[i];
+        if (!cn->accepted || cn->node != x)
+            continue;
+        if (cn->client_closed)
+            cn->broken = 1; /* what it still carried dies with the server:
+                             * no later incarnation reads it */
+        else
             break_conn(w, (int) i, notify || chance(w, 0.5));
+    }
     n->serial++;
 }
 
@@ -3389,7 +3454,7 @@ static int pick_node(struct world *w)
 static int cmd_conn(const struct proc *p)
 {
     for (int l = 0; l < p->nlinks; l++)
-        if (l != LIO_LINK_SUB && p->link[l] >= 0)
+        if (sub_server(p->w, l) < 0 && p->link[l] >= 0)
             return p->link[l];
     return -1;
 }
@@ -4295,7 +4360,9 @@ static struct proc *new_proc(struct world *w, int64_t rate, int64_t offset)
     w->ticks[p->index] = SIM_NEVER;
     p->nlinks = w->cluster ? MAX_LINKS
                 : w->nservers > 1
-                    ? (int) lio_server_link((unsigned) w->nservers - 1) + 1
+                    ? (int) lio_sub_link((unsigned) w->nservers,
+                                         (unsigned) w->nservers - 1) +
+                          1
                     : 2;
     for (int l = 0; l < MAX_LINKS; l++) {
         p->link[l] = -1;
@@ -4564,6 +4631,7 @@ static void world_free(struct world *w)
     free(w->free_ix);
     free(w->idents);
     free(w->grants);
+    free(w->commits);
     free(w->runs);
 }
 
@@ -4631,12 +4699,12 @@ static void check_load(struct world *w)
 
 /* (10) At the end, every process with an election that listens (a
  * follower, the leader, an observer) holds a notification link on which
- * Redis has the channel subscribed, with a subscription for each. */
+ * Redis has the channel subscribed, with a subscription for each: in
+ * quorum mode, one on every server. */
 static void check_subscribed(struct world *w)
 {
     for (int i = 0; i < w->nproc; i++) {
         struct proc *p = &w->proc[i];
-        struct conn *cn = link_conn(p, LIO_LINK_SUB);
         int listening = 0;
         if (!p->alive)
             continue;
@@ -4647,16 +4715,20 @@ static void check_subscribed(struct world *w)
             listening +=
                 st == LC_FOLLOWER || st == LC_LEADER || st == LC_OBSERVER;
         }
-        if (listening > 0 && (cn == NULL || !cn->ready || !cn->subscribed ||
-                              cn->ntags < listening))
-            fail(w, "session",
-                 "p%d: %d election(s) listen, but its notification link is "
-                 "%s",
-                 i, listening,
-                 cn == NULL        ? "down"
-                 : !cn->ready      ? "still opening"
-                 : !cn->subscribed ? "not subscribed"
-                                   : "missing subscriptions");
+        for (int x = 0; x < (w->nservers > 1 ? w->nservers : 1); x++) {
+            unsigned n = w->nservers > 1 ? (unsigned) w->nservers : 1;
+            struct conn *cn = link_conn(p, lio_sub_link(n, (unsigned) x));
+            if (listening > 0 && (cn == NULL || !cn->ready || !cn->subscribed ||
+                                  cn->ntags < listening))
+                fail(w, "session",
+                     "p%d: %d election(s) listen, but its notification link "
+                     "to server %d is %s",
+                     i, listening, x,
+                     cn == NULL        ? "down"
+                     : !cn->ready      ? "still opening"
+                     : !cn->subscribed ? "not subscribed"
+                                       : "missing subscriptions");
+        }
     }
 }
 

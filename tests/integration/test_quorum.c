@@ -15,6 +15,7 @@
 #include "candidates.h"
 #include "harness.h"
 #include "io/lio_mux.h"
+#include "proxy_ctl.h"
 #include "redis_fixture.h"
 #include "util/lu_clock.h"
 #include "util/lu_url.h"
@@ -61,12 +62,14 @@ struct quorum {
     rfx_server *s[NMAX];
     int n;
     struct lu_url urls[NMAX];
+    proxy_ctl proxy[NMAX]; /* pid 0: server i is reached directly */
 };
 
 static void quorum_start(struct quorum *q, int n)
 {
     char err[128];
 
+    memset(q, 0, sizeof *q);
     q->n = n;
     for (int i = 0; i < n; i++)
         q->s[i] = start_redis(NULL);
@@ -77,8 +80,23 @@ static void quorum_start(struct quorum *q, int n)
 
 static void quorum_free(struct quorum *q)
 {
-    for (int i = 0; i < q->n; i++)
+    for (int i = 0; i < q->n; i++) {
+        if (q->proxy[i].pid > 0)
+            proxy_stop(&q->proxy[i]);
         rfx_free(q->s[i]);
+    }
+}
+
+/* Server i is reached through a proxy that delays each message by
+ * delay_ms. */
+static void quorum_proxy(struct quorum *q, int i, long delay_ms)
+{
+    char url[64], err[128];
+
+    ASSERT_OK(proxy_start(&q->proxy[i], rfx_port(q->s[i]), delay_ms));
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", q->proxy[i].port);
+    if (lu_url_parse(url, &q->urls[i], err, sizeof err) != 0)
+        FAIL("%s: %s", url, err);
 }
 
 static void cand_start_wait(struct qcand *c, struct quorum *q, const char *id,
@@ -667,5 +685,42 @@ TEST(a_release_is_heard_from_every_server)
     ASSERT_OK(rfx_resume(q.s[0]));
     lio_mux_free(&a.mux);
     lio_mux_free(&b.mux);
+    quorum_free(&q);
+}
+
+static struct qcand *watched_info;
+
+/* INFO asked on server 2, not answered yet. */
+static int info_asked(struct qcand **c, int n)
+{
+    (void) c;
+    (void) n;
+    return watched_info->mux.session.qs[2].info_due != 0;
+}
+
+/* Server 2's connection dies silently once INFO is on its way (a proxy
+ * that passes nothing more on it, without closing it), while servers 0
+ * and 1 elect the candidate. INFO's deadline gives the connection up and
+ * a new one makes server 2 usable: the leader then keeps leading when
+ * server 1 dies. Without the deadline server 2 would wait for the reply
+ * for good, and the leader would step down with server 1. */
+TEST(a_server_whose_info_never_answers_is_asked_again)
+{
+    struct quorum q;
+    struct qcand a, *c[1] = {&a};
+
+    quorum_start(&q, 3);
+    quorum_proxy(&q, 2, 100);
+    cand_start(&a, &q, "cand-a", 2000);
+    watched_info = &a;
+    ASSERT(run(c, 1, 3000, info_asked));
+    ASSERT_OK(proxy_freeze(&q.proxy[2]));
+    ASSERT(run(c, 1, 5000, someone_leads));
+    run(c, 1, 3000, NULL); /* server 2 asked again, its key taken */
+    ASSERT_OK(rfx_kill(q.s[1]));
+    run(c, 1, 3000, NULL);
+    ASSERT_EQ(a.leading, 1);
+    ASSERT_EQ(a.revocations, 0);
+    lio_mux_free(&a.mux);
     quorum_free(&q);
 }

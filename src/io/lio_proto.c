@@ -84,30 +84,22 @@
     "return 0\n"
 
 /* KEYS: holder and counter of each election; ARGV: id, term and ttl of
- * each. For each election, in order, RENEW's check and answer: 1 if
- * extended, 0 if the key is not this leadership's, or the error that a
- * GET or the PEXPIRE gave for that election alone (redis.pcall), where
- * RENEW would have failed as a whole. One MGET reads every key first: a
- * string key reads as GET reads it, so an election whose holder and
- * counter both match is extended at once; for any other, GET reads its
- * keys again to tell a missing key from one of another type (MGET reads
- * both as nil). Nothing is written before the PEXPIRE of the matching
- * elections, and a PEXPIRE changes no value, so every check sees the keys
- * as they were when the script began, as separate RENEWs run in a row
- * would. */
+ * each. For each election, in order, RENEW's own check and answer: GET
+ * the holder, and if it is the id GET the counter, and if that is the
+ * term PEXPIRE the holder: 1 if extended, 0 if the key is not this
+ * leadership's. A command that fails (a key of another type) is that
+ * election's error alone (redis.pcall), where RENEW would have failed as a
+ * whole. The same commands as RENEW, so the same ACL rules; an MGET of
+ * every key first saved Redis no more than the noise of a measurement. */
 #define SCRIPT_BATCH_RENEW                                                     \
     "local function failed(x)\n"                                               \
     "  return type(x) == 'table' and x.err ~= nil\n"                           \
     "end\n"                                                                    \
-    "local v = redis.call('MGET', unpack(KEYS))\n"                             \
     "local r = {}\n"                                                           \
     "for i = 1, #KEYS / 2 do\n"                                                \
     "  local h, id, t = KEYS[2 * i - 1], ARGV[3 * i - 2], ARGV[3 * i - 1]\n"   \
-    "  local g, c = v[2 * i - 1], v[2 * i]\n"                                  \
-    "  if g ~= id or c ~= t then\n"                                            \
-    "    g, c = redis.pcall('GET', h), nil\n"                                  \
-    "    if g == id then c = redis.pcall('GET', KEYS[2 * i]) end\n"            \
-    "  end\n"                                                                  \
+    "  local g, c = redis.pcall('GET', h), nil\n"                              \
+    "  if g == id then c = redis.pcall('GET', KEYS[2 * i]) end\n"              \
     "  if failed(g) or failed(c) then\n"                                       \
     "    r[i] = failed(g) and g or c\n"                                        \
     "  elseif g ~= id or c ~= t then\n"                                        \

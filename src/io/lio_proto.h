@@ -85,10 +85,11 @@ enum lc_qwire lio_qscript_named(const struct lio_shas *s, const char *text,
 /* The batch renewal: the renewals of several elections of one server in
  * one script call (docs/protocol.md, Renewal). For each election, in
  * order, it makes exactly the check of RENEW on that election's keys
- * (GET holder == id, GET counter == term, then PEXPIRE) and answers what
- * RENEW would: an array with 1, 0 or the election's own error reply (a key
- * of the wrong type) per election. Atomic as a whole. Not for a Redis
- * Cluster: the keys of different elections are in different slots. */
+ * (GET holder == id, GET counter == term, then PEXPIRE), with the same
+ * commands, and answers what RENEW would: an array with 1, 0 or the
+ * election's own error reply (a key of the wrong type) per election.
+ * Atomic as a whole. Not for a Redis Cluster: the keys of different
+ * elections are in different slots. */
 const char *lio_batch_body(void);
 const char *lio_batch_sha(const struct lio_shas *s);
 

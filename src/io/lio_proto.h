@@ -83,7 +83,7 @@ enum lc_qwire lio_qscript_named(const struct lio_shas *s, const char *text,
                                 size_t len, int is_sha);
 
 /* The batch renewal: the renewals of several elections of one server in
- * one script call (docs/protocol.md, Renewal). For each election, in
+ * one script call (docs/protocol.md, Renewal in batches). For each election, in
  * order, it makes exactly the check of RENEW on that election's keys
  * (GET holder == id, GET counter == term, then PEXPIRE), with the same
  * commands, and answers what RENEW would: an array with 1, 0 or the

@@ -197,8 +197,8 @@ struct lio_session {
     struct lio_qserver qs[LC_QUORUM_MAX];
     unsigned qstuck; /* servers whose links a timeout found stuck */
     size_t qowed;    /* elections with qowed set */
-    /* Renewals in batches (docs/protocol.md, Renewal): the RENEWs that
-     * the cores ask for during one entry point, by tag, are sent when it
+    /* Renewals in batches (docs/protocol.md, Renewal in batches): the RENEWs
+     * that the cores ask for during one entry point, by tag, are sent when it
      * settles, those of one link together, at most batch_max a script
      * call; then each batch awaits its reply here. */
     uint64_t *pending;

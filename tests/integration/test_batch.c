@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* test_batch.c - renewals in batches against a real redis-server: many
  * elections led by one leader_client renew through the batch renewal
- * script (docs/protocol.md, Renewal), and what goes wrong with one
+ * script (docs/protocol.md, Renewal in batches), and what goes wrong with one
  * election's keys inside a batch is that election's alone:
  *
  * - they keep leading past several ttls, with far fewer script calls than

@@ -3,35 +3,48 @@
  * (event-loop mode) holding N elections, all led by this process, on a
  * private redis-server. Prints, for each N: how long it took to win them
  * all, then over a steady window the process' CPU (share of one core) and
- * RSS, Redis' CPU, the renewals per second, and the renewal round trip
+ * RSS, what Redis ran (commands per second, INFO commandstats, the
+ * commands scripts run inside counted too) and its CPU, both also per
+ * 1000 led elections, the renewals per second, and the renewal round trip
  * (median, p99, max) measured on a sample of the elections: from a
  * renewal's send time (its new deadline less the lease length) to the
  * loop turn that saw the deadline move. Not a test: figures only.
  *
- * With --cluster M the server is a Redis Cluster of M masters reached
- * through one node's URL, and Redis' CPU is given per master. With
- * --ceiling the N are tried in turn until one is not all led or its
+ * With --node-leader HOST_JS, node-leader's protocol holds the same N
+ * elections on the same server right after, in one Node.js process on one
+ * client (bench/peers/host.js, which needs Node.js and its npm packages,
+ * bench/package.json), measured the same way; a table of both ends the
+ * output. With --cluster M the server is a Redis Cluster of M masters
+ * reached through one node's URL, and Redis' CPU is given per master.
+ * With --ceiling the N are tried in turn until one is not all led or its
  * renewal round trip p99 reaches 50 ms: the last N before is the largest
  * held.
  *
- * Usage: bench-many [--cluster M] [--ceiling] [SECONDS [N...]]
- *        (default 20 s, N = 10000) */
+ * Usage: bench-many [--cluster M | --node-leader HOST_JS] [--ceiling]
+ *                   [SECONDS [N...]]   (default 20 s, N = 10000) */
 #define _GNU_SOURCE
 
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "leader.h"
 #include "redis_fixture.h"
 
 #define TTL       10000L
+#define WAIT      1000L
 #define SAMPLE    500
 #define P99_LIMIT 50.0
 #define NODES_MAX 8
+#define ROWS_MAX  64
 
 /* Where the elections are held: one server, or a cluster's masters. */
 struct target {
@@ -47,6 +60,16 @@ struct figures {
     int all_led;
     double p99;
 };
+
+/* What Redis ran for one candidate kind at one N, for the closing table. */
+struct row {
+    int n;
+    const char *who;
+    double cmds, cpu; /* per second; CPU in % of a core */
+};
+
+static struct row rows[ROWS_MAX];
+static int nrows;
 
 static double cpu_seconds(void)
 {
@@ -100,6 +123,36 @@ static void cpu_all(const struct target *t, double *cpu)
 {
     for (int i = 0; i < t->nodes; i++)
         cpu[i] = redis_cpu(t->node[i]);
+}
+
+/* The commands Redis ran so far, from INFO commandstats: every command's
+ * calls, a script's own and those it runs inside, less our INFO. */
+static double redis_calls(const struct target *t)
+{
+    double sum = 0;
+
+    for (int i = 0; i < t->nodes; i++) {
+        char *info = rfx_command(t->node[i], "INFO commandstats"), name[64];
+        double calls;
+        for (const char *p = info; p != NULL && (p = strstr(p, "cmdstat_"));
+             p++)
+            if (sscanf(p, "cmdstat_%63[^:]:calls=%lf", name, &calls) == 2 &&
+                strcmp(name, "info") != 0)
+                sum += calls;
+        free(info);
+    }
+    return sum;
+}
+
+/* Prints what Redis ran over a window, in all and per 1000 elections, and
+ * keeps it for the table. */
+static void report_redis(const char *who, int n, double cmds, double cpu)
+{
+    printf("         Redis: %.0f commands/s, CPU %.2f %%; per 1000 led "
+           "elections: %.1f commands/s, CPU %.3f %%\n",
+           cmds, cpu, cmds * 1000 / n, cpu * 1000 / n);
+    if (nrows < ROWS_MAX)
+        rows[nrows++] = (struct row){n, who, cmds, cpu};
 }
 
 /* One loop turn: wait for the client, then process. */
@@ -162,6 +215,7 @@ static int run(const struct target *tg, int n, double seconds,
     leader **h = calloc((size_t) n, sizeof *h);
     double *rtt = calloc(100000, sizeof *rtt);
     double t0, cpu0, rcpu0[NODES_MAX], rcpu1[NODES_MAX], wall, total = 0;
+    double calls0, calls1;
     char key[32];
     size_t got;
     int led = 0;
@@ -190,11 +244,13 @@ static int run(const struct target *tg, int n, double seconds,
            wall_seconds() - t0, led);
     fig->all_led = led == n;
     cpu0 = cpu_seconds();
+    calls0 = redis_calls(tg);
     cpu_all(tg, rcpu0);
     t0 = wall_seconds();
     got = steady(c, h, n, seconds, rtt, 100000);
     wall = wall_seconds() - t0;
     cpu_all(tg, rcpu1);
+    calls1 = redis_calls(tg);
     qsort(rtt, got, sizeof *rtt, cmp);
     for (int i = 0; i < tg->nodes; i++)
         total += rcpu1[i] - rcpu0[i];
@@ -202,6 +258,7 @@ static int run(const struct target *tg, int n, double seconds,
            "%.0f renewals/s\n",
            100 * (cpu_seconds() - cpu0) / wall, rss_kb() / 1024.0,
            100 * total / wall, n / (TTL / 3000.0));
+    report_redis("libleader", n, (calls1 - calls0) / wall, 100 * total / wall);
     if (tg->nodes > 1) {
         printf("         Redis CPU per master:");
         for (int i = 0; i < tg->nodes; i++)
@@ -222,6 +279,152 @@ static int run(const struct target *tg, int n, double seconds,
     free(h);
     free(rtt);
     return 0;
+}
+
+/* ---- node-leader's protocol beside it ---- */
+
+/* A Node.js process of bench/peers/host.js and its line protocol. */
+struct peer {
+    pid_t pid;
+    int in, out; /* its stdin, its stdout */
+    char buf[65536];
+    size_t len;
+    int elected, revoked, errors, ready;
+};
+
+static int peer_start(struct peer *p, const char *host_js, const char *url,
+                      int n)
+{
+    char ttl[24], wait[24], count[24], prefix[32];
+    int to[2], from[2];
+
+    memset(p, 0, sizeof *p);
+    snprintf(ttl, sizeof ttl, "%ld", TTL);
+    snprintf(wait, sizeof wait, "%ld", WAIT);
+    snprintf(count, sizeof count, "%d", n);
+    snprintf(prefix, sizeof prefix, "many-node-%d", n);
+    if (pipe2(to, O_CLOEXEC) != 0 || pipe2(from, O_CLOEXEC) != 0)
+        return -1;
+    p->pid = fork();
+    if (p->pid < 0)
+        return -1;
+    if (p->pid == 0) {
+        char *argv[] = {
+            "node", (char *) host_js, "node-leader", (char *) url, ttl,
+            wait,   "--range",        prefix,        count,        NULL};
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(to[0], 0);
+        dup2(from[1], 1);
+        execvp("node", argv);
+        _exit(127);
+    }
+    close(to[0]);
+    close(from[1]);
+    p->in = to[1];
+    p->out = from[0];
+    return 0;
+}
+
+/* Reads what the peer said within ms, counting its events. */
+static void peer_pump(struct peer *p, int ms)
+{
+    struct pollfd pfd = {p->out, POLLIN, 0};
+    ssize_t r;
+    char *nl;
+
+    if (poll(&pfd, 1, ms) <= 0)
+        return;
+    r = read(p->out, p->buf + p->len, sizeof p->buf - 1 - p->len);
+    if (r <= 0)
+        return;
+    p->len += (size_t) r;
+    p->buf[p->len] = '\0';
+    while ((nl = strchr(p->buf, '\n')) != NULL) {
+        *nl = '\0';
+        p->ready += strcmp(p->buf, "ready") == 0;
+        p->elected += strncmp(p->buf, "elected ", 8) == 0;
+        p->revoked += strncmp(p->buf, "revoked ", 8) == 0;
+        p->errors += strncmp(p->buf, "error ", 6) == 0;
+        p->len -= (size_t) (nl + 1 - p->buf);
+        memmove(p->buf, nl + 1, p->len + 1);
+    }
+}
+
+static void peer_until(struct peer *p, const int *count, int want,
+                       double seconds)
+{
+    double end = wall_seconds() + seconds;
+
+    while (*count < want && wall_seconds() < end)
+        peer_pump(p, 100);
+}
+
+static void peer_stop(struct peer *p)
+{
+    int status;
+
+    if (write(p->in, "quit\n", 5) != 5)
+        kill(p->pid, SIGKILL);
+    close(p->in);
+    close(p->out);
+    waitpid(p->pid, &status, 0);
+}
+
+/* node-leader's protocol (bench/peers/node-leader.js) holding n
+ * elections on one client of one Node.js process, on tg, measured as
+ * run() measures libleader. */
+static int node_run(const struct target *tg, const char *host_js, int n,
+                    double seconds)
+{
+    struct peer p;
+    double t0, won, rcpu0[NODES_MAX], rcpu1[NODES_MAX], calls0, calls1, wall;
+
+    if (peer_start(&p, host_js, tg->url, n) != 0)
+        return -1;
+    peer_until(&p, &p.ready, 1, 60);
+    if (!p.ready) {
+        fprintf(stderr, "bench-many: %s did not start\n", host_js);
+        peer_stop(&p);
+        return -1;
+    }
+    t0 = wall_seconds();
+    if (write(p.in, "elect-all\n", 10) != 10) {
+        peer_stop(&p);
+        return -1;
+    }
+    peer_until(&p, &p.elected, n, 120);
+    won = wall_seconds() - t0;
+    printf("%7d node-leader elections: all elected in %.2f s (%d led)\n", n,
+           won, p.elected);
+    t0 = wall_seconds();
+    while (wall_seconds() < t0 + 1)
+        peer_pump(&p, 100);
+    calls0 = redis_calls(tg);
+    cpu_all(tg, rcpu0);
+    t0 = wall_seconds();
+    while (wall_seconds() < t0 + seconds)
+        peer_pump(&p, 100);
+    wall = wall_seconds() - t0;
+    cpu_all(tg, rcpu1);
+    calls1 = redis_calls(tg);
+    report_redis("node-leader", n, (calls1 - calls0) / wall,
+                 100 * (rcpu1[0] - rcpu0[0]) / wall);
+    printf("         still leading at the end: %d of %d (%d errors)\n",
+           p.elected - p.revoked, n, p.errors);
+    peer_stop(&p);
+    return 0;
+}
+
+/* The closing table: per N, libleader's next to node-leader's. */
+static void print_table(void)
+{
+    printf("\n| elections | candidate | Redis commands/s | Redis CPU, %% | "
+           "per 1000 elections: commands/s | per 1000 elections: Redis "
+           "CPU, %% |\n|---:|---|---:|---:|---:|---:|\n");
+    for (int i = 0; i < nrows; i++)
+        printf("| %d | %s | %.0f | %.2f | %.1f | %.3f |\n", rows[i].n,
+               rows[i].who, rows[i].cmds, rows[i].cpu,
+               rows[i].cmds * 1000 / rows[i].n, rows[i].cpu * 1000 / rows[i].n);
 }
 
 static int start_target(struct target *t, int masters)
@@ -259,14 +462,15 @@ static void stop_target(struct target *t)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: bench-many [--cluster M] [--ceiling] "
-                    "[SECONDS [N...]] (needs redis-server)\n");
+    fprintf(stderr, "usage: bench-many [--cluster M | --node-leader HOST_JS] "
+                    "[--ceiling] [SECONDS [N...]] (needs redis-server)\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
     int masters = 0, ceiling = 0, rc = 0, held = 0, i = 1;
+    const char *host_js = NULL;
     double seconds;
     struct target t;
     struct figures fig;
@@ -276,12 +480,14 @@ int main(int argc, char **argv)
             masters = atoi(argv[++i]);
         else if (strcmp(argv[i], "--ceiling") == 0)
             ceiling = 1;
+        else if (strcmp(argv[i], "--node-leader") == 0 && i + 1 < argc)
+            host_js = argv[++i];
         else
             return usage();
     }
     seconds = i < argc ? atof(argv[i++]) : 20;
     if (seconds <= 0 || masters < 0 || masters > NODES_MAX ||
-        rfx_server_path() == NULL)
+        (host_js != NULL && masters > 0) || rfx_server_path() == NULL)
         return usage();
     if (start_target(&t, masters) != 0)
         return 1;
@@ -293,11 +499,16 @@ int main(int argc, char **argv)
         printf("libleader %s: N elections on one connection, ttl %ld ms, "
                "%.0f s windows\n",
                leader_version(), TTL, seconds);
-    if (i >= argc)
+    if (i >= argc) {
         rc = run(&t, 10000, seconds, &fig);
+        if (rc == 0 && host_js != NULL)
+            rc = node_run(&t, host_js, 10000, seconds);
+    }
     for (; i < argc && rc == 0; i++) {
         int n = atoi(argv[i]);
         rc = run(&t, n, seconds, &fig);
+        if (rc == 0 && host_js != NULL)
+            rc = node_run(&t, host_js, n, seconds);
         if (!ceiling)
             continue;
         if (!fig.all_led || fig.p99 >= P99_LIMIT)
@@ -307,6 +518,8 @@ int main(int argc, char **argv)
     if (ceiling && rc == 0)
         printf("largest N held with renewal p99 < %.0f ms: %d\n", P99_LIMIT,
                held);
+    if (rc == 0)
+        print_table();
     stop_target(&t);
     return rc == 0 ? 0 : 1;
 }

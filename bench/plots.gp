@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# plots.gp - the latency plots of docs/benchmarks.md, from the samples that
-# bench-peers and bench-handover write (NAME.dat: value in ms, cumulative
-# fraction).
+# plots.gp - the plots of docs/benchmarks.md: latencies from the samples
+# that bench-peers and bench-handover write (NAME.dat: value in ms,
+# cumulative fraction), and Redis' CPU against the elections held, from
+# bench-many's table (redis-cpu.dat, which bench/run extracts: elections,
+# libleader's Redis CPU %, node-leader's).
 # Run by bench/run: gnuplot -e "dir='OUT'; png='DOCS/bench'" plots.gp
 
 set terminal pngcairo size 1100,500 font "sans,10"
@@ -41,4 +43,20 @@ child(i) = i == 1 ? "bench-stamp (static, no libc)" : \
 set output sprintf("%s/run-handover.png", png)
 set title "leader run: from the old child's exit to the new child's start (ttl 2000 ms, wait 200 ms)"
 plot for [i=1:2] sprintf("%s/run-handover-%d.dat", dir, i) using (clamp($1)):2 lw 2 title child(i)
+unset output
+
+# Redis' CPU against the elections one process holds (bench-many
+# --node-leader): what a leader costs the server, libleader's renewals in
+# batches next to node-leader's GET and PEXPIRE.
+unset logscale x
+set format x "%.0f"
+set xlabel "elections held by one process (ttl 10000 ms)"
+set ylabel "Redis CPU, % of a core"
+set yrange [0:*]
+set xrange [0:*]
+set style data linespoints
+set output sprintf("%s/redis-cpu.png", png)
+set title "Redis CPU against elections held, one process on one client"
+plot sprintf("%s/redis-cpu.dat", dir) using 1:2 lw 2 pt 7 title "libleader", \
+     "" using 1:3 lw 2 pt 5 title "node-leader"
 unset output

@@ -4,9 +4,11 @@
 // (node-leader or safe-redis-leader) that a driver commands over a line protocol.
 //
 // usage: node host.js IMPL URL TTL_MS WAIT_MS KEY [KEY...]
+//        node host.js IMPL URL TTL_MS WAIT_MS --range PREFIX N
 //   IMPL is node-leader or safe-redis-leader; one candidate per KEY, numbered 0, 1, ... in
-//   argument order (a repeated KEY = several candidates of one election). All candidates
-//   share one Redis client.
+//   argument order (a repeated KEY = several candidates of one election); --range names N
+//   keys PREFIX-0 .. PREFIX-(N-1), more than a command line holds. All candidates share one
+//   Redis client.
 // stdin, one command a line: 'elect I', 'elect-all', 'stop I', 'quit' (or EOF: exit at once,
 //   stopping nothing).
 // stdout, one line each: 'ready', 'elected I NS', 'revoked I NS', 'stopping I NS' (as stop()
@@ -17,7 +19,8 @@
 const fs = require('fs')
 const readline = require('readline')
 
-const USAGE = 'usage: node host.js node-leader|safe-redis-leader URL TTL_MS WAIT_MS KEY [KEY...]'
+const USAGE = 'usage: node host.js node-leader|safe-redis-leader URL TTL_MS WAIT_MS ' +
+  '(KEY [KEY...] | --range PREFIX N)'
 
 // One synchronous write per line, so lines are never interleaved or held back.
 function out (line) {
@@ -48,7 +51,12 @@ function logRedisError (err) {
 }
 
 function parseArgs (argv) {
-  const [impl, url, ttl, wait, ...keys] = argv
+  const [impl, url, ttl, wait, ...args] = argv
+  let keys = args
+  if (args[0] === '--range') {
+    if (args.length !== 3 || !/^[1-9][0-9]*$/.test(args[2])) fail(2, USAGE)
+    keys = Array.from({ length: Number(args[2]) }, (_, i) => `${args[1]}-${i}`)
+  }
   if (keys.length === 0) fail(2, USAGE)
   if (impl !== 'node-leader' && impl !== 'safe-redis-leader') fail(2, `bad IMPL ${impl}\n${USAGE}`)
   for (const [name, v] of [['TTL_MS', ttl], ['WAIT_MS', wait]]) {

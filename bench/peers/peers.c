@@ -1270,7 +1270,7 @@ static void many_one(rfx_server *s, redisContext *c, enum impl im, int n,
 static void many(rfx_server *s)
 {
     int n = cfg.quick ? 1000 : 10000;
-    double window = cfg.quick ? 5000 : 15000;
+    double window = cfg.quick ? 5000 : 10000;
     redisContext *c = rfx_connect(s);
 
     if (c == NULL)

@@ -920,7 +920,9 @@ static int wants_connection(const struct lc_core *c)
     return c->state != LC_IDLE;
 }
 
-static void run_timers(struct lc_core *c)
+/* early: how long before its next renewal is due a leader renews now
+ * (lc_input.early). Not while its renewals fail: the backoff stands. */
+static void run_timers(struct lc_core *c, lc_time early)
 {
 #ifndef LC_BREAK_NO_STEPDOWN
     if (c->state == LC_LEADER && c->now >= c->lease_end)
@@ -965,7 +967,8 @@ static void run_timers(struct lc_core *c)
     else if (c->state == LC_LEADER && c->term_pending) {
         if (c->now >= c->retry_at)
             send_cmd(c, LC_CMD_ACQUIRE, c->max_term);
-    } else if (c->state == LC_LEADER && c->now >= c->renew_at)
+    } else if (c->state == LC_LEADER &&
+               c->now + (c->failures == 0 ? early : 0) >= c->renew_at)
         send_cmd(c, LC_CMD_RENEW, c->term);
     else if (c->state == LC_OBSERVER && c->now >= c->read_at)
         send_cmd(c, LC_CMD_READ, 0);
@@ -1093,7 +1096,7 @@ const struct lc_output *lc_step(struct lc_core *c, const struct lc_input *in,
     case LC_IN_TICK:
         break;
     }
-    run_timers(c);
+    run_timers(c, in->kind == LC_IN_TICK && in->early > 0 ? in->early : 0);
     o->deadline = lc_deadline(c);
     report(c, o);
     return o;

@@ -164,6 +164,13 @@ struct lc_input {
      * one acquires there for one ttl: a lease of the old master that did
      * not reach the new one runs out first (docs/protocol.md, Sentinel). */
     int fresh;
+    /* TICK: a leader whose next renewal falls due within this many ms
+     * renews now (0: only when due). The session offers it to line up
+     * the renewals of many elections on one connection, which then go to
+     * Redis in one script call. Renewing early is always safe: a lease
+     * counts from its renewal's send. Ignored by every other input and
+     * state, and while renewals fail (the retry's backoff stands). */
+    lc_time early;
 };
 
 struct lc_config {

@@ -42,6 +42,7 @@
 #include <hiredis/hiredis.h>
 
 #include "core/lc_core.h"
+#include "io/lio_proto.h"
 #include "io/lio_resolve.h"
 #include "io/lio_tls.h"
 #include "util/lu_url.h"
@@ -159,7 +160,8 @@ int lio_for_each_setup(const struct lu_url *url,
                                  const size_t *lens),
                        void *arg);
 
-#define LIO_MAX_ELEMS 8 /* the widest reply the scripts return has four */
+/* The widest reply: a batch renewal's, one element per election. */
+#define LIO_MAX_ELEMS LIO_BATCH_MAX
 
 struct lc_value;
 

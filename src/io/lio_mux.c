@@ -307,6 +307,17 @@ static int t_redirect(void *ctx, enum lio_link from, const char *text,
     return (int) link_of_node(to);
 }
 
+/* One server that is no Cluster node: the URL's server refused CLUSTER
+ * SLOTS, or it is reached through a sentinel or a Unix socket, which
+ * become_cluster() never takes for a Cluster. Not a quorum's servers. */
+static int t_batchable(void *ctx, enum lio_link link)
+{
+    const struct lio_mux *c = ctx;
+
+    return link == LIO_LINK_CMD && c->nq == 1 && !c->cluster &&
+           (c->not_cluster || c->url.sentinel || c->url.kind != LU_URL_TCP);
+}
+
 static int t_subscribe(void *ctx, enum lio_link link, uint64_t tag,
                        const char *channel, int on)
 {
@@ -773,8 +784,9 @@ int lio_mux_init(struct lio_mux *c, const struct lu_url *url, uint64_t seed)
 {
     struct epoll_event wake = {.events = EPOLLIN, .data.u32 = EP_WAKE};
     struct epoll_event timer = {.events = EPOLLIN, .data.u32 = EP_TIMER};
-    const struct lio_transport t = {t_open,      t_close, t_state, t_send,
-                                    t_subscribe, c,       t_route, t_redirect};
+    const struct lio_transport t = {t_open,  t_close,     t_state,
+                                    t_send,  t_subscribe, c,
+                                    t_route, t_redirect,  t_batchable};
 
     memset(c, 0, sizeof *c);
     c->url = *url;

@@ -83,6 +83,34 @@
     "end\n"                                                                    \
     "return 0\n"
 
+/* KEYS: holder and counter of each election; ARGV: id, term and ttl of
+ * each. For each election, in order, RENEW's own check and answer: GET
+ * the holder, and if it is the id GET the counter, and if that is the
+ * term PEXPIRE the holder: 1 if extended, 0 if the key is not this
+ * leadership's. A command that fails (a key of another type) is that
+ * election's error alone (redis.pcall), where RENEW would have failed as a
+ * whole. The same commands as RENEW, so the same ACL rules; an MGET of
+ * every key first saved Redis no more than the noise of a measurement. */
+#define SCRIPT_BATCH_RENEW                                                     \
+    "local function failed(x)\n"                                               \
+    "  return type(x) == 'table' and x.err ~= nil\n"                           \
+    "end\n"                                                                    \
+    "local r = {}\n"                                                           \
+    "for i = 1, #KEYS / 2 do\n"                                                \
+    "  local h, id, t = KEYS[2 * i - 1], ARGV[3 * i - 2], ARGV[3 * i - 1]\n"   \
+    "  local g, c = redis.pcall('GET', h), nil\n"                              \
+    "  if g == id then c = redis.pcall('GET', KEYS[2 * i]) end\n"              \
+    "  if failed(g) or failed(c) then\n"                                       \
+    "    r[i] = failed(g) and g or c\n"                                        \
+    "  elseif g ~= id or c ~= t then\n"                                        \
+    "    r[i] = 0\n"                                                           \
+    "  else\n"                                                                 \
+    "    local e = redis.pcall('PEXPIRE', h, ARGV[3 * i])\n"                   \
+    "    r[i] = failed(e) and e or 1\n"                                        \
+    "  end\n"                                                                  \
+    "end\n"                                                                    \
+    "return r\n"
+
 /* ARGV: id, term. 1 if deleted, 0 if the key is not this leadership's. */
 #define SCRIPT_RELEASE                                                         \
     "if redis.call('GET', KEYS[1]) == ARGV[1] and\n"                           \
@@ -269,8 +297,28 @@ const char *lio_script_body(enum lc_cmd_kind kind)
     return i < 0 ? NULL : scripts[i].body;
 }
 
+const char *lio_batch_body(void)
+{
+    return SCRIPT_BATCH_RENEW;
+}
+
+const char *lio_batch_sha(const struct lio_shas *s)
+{
+    return s->bhex;
+}
+
+int lio_batch_named(const struct lio_shas *s, const char *text, size_t len,
+                    int is_sha)
+{
+    const char *t = is_sha ? s->bhex : SCRIPT_BATCH_RENEW;
+
+    return strlen(t) == len && memcmp(t, text, len) == 0;
+}
+
 int lio_shas_init(struct lio_shas *s)
 {
+    if (lu_sha1_hex(SCRIPT_BATCH_RENEW, strlen(SCRIPT_BATCH_RENEW), s->bhex))
+        return -1;
     for (size_t i = 0; i < NSCRIPTS; i++)
         if (lu_sha1_hex(scripts[i].body, strlen(scripts[i].body), s->hex[i]))
             return -1;
@@ -393,6 +441,29 @@ void lio_argv_script(struct lio_argv *a, enum lc_cmd_kind kind, uint64_t term,
     case LC_CMD_PROBE:
         break;
     }
+}
+
+void lio_argv_batch(struct lio_batch_argv *a, const struct lio_batch_item *it,
+                    size_t n, const char *sha)
+{
+    size_t k = 3, v = 3 + 2 * n;
+
+    assert(n >= 1 && n <= LIO_BATCH_MAX);
+    a->argc = (int) (3 + 5 * n);
+    a->argv[0] = sha != NULL ? "EVALSHA" : "EVAL";
+    a->argv[1] = sha != NULL ? sha : SCRIPT_BATCH_RENEW;
+    format_u64(2 * n, a->nkeys);
+    a->argv[2] = a->nkeys;
+    for (size_t i = 0; i < n; i++) {
+        format_u64(it[i].term, a->terms[i]);
+        a->argv[k++] = it[i].names->holder_key;
+        a->argv[k++] = lio_term_key(it[i].names, a->term_keys[i]);
+        a->argv[v++] = it[i].id;
+        a->argv[v++] = a->terms[i];
+        a->argv[v++] = it[i].ttl_text;
+    }
+    for (int i = 0; i < a->argc; i++)
+        a->lens[i] = strlen(a->argv[i]);
 }
 
 void lio_argv_notify(struct lio_argv *a, const struct lio_names *n,

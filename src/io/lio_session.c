@@ -6,7 +6,9 @@
  * broken by one election's timeout is failed for every other one, and an
  * election that asked for a link that was already up is told CONNECTED.
  * Those come after the step rather than inside it, so that no core is
- * stepped while another step is being carried out.
+ * stepped while another step is being carried out. Settling also sends
+ * the renewals the step collected, in batches (see "renewals in
+ * batches").
  */
 #include <assert.h>
 #include <stddef.h>
@@ -116,6 +118,12 @@ static void q_server_down(struct lio_session *s, unsigned i, int error,
 static void q_on_reply(struct lio_session *s, unsigned i, uint64_t tag,
                        const struct lc_value *v);
 static int link_server(const struct lio_session *s, enum lio_link link);
+static void drop_batches(struct lio_session *s, enum lio_link link);
+static int batching(const struct lio_session *s, const struct lio_slot *e);
+static int queue_renewal(struct lio_session *s, uint64_t tag);
+static int is_batch_tag(uint64_t tag);
+static void on_batch_reply(struct lio_session *s, enum lio_link link,
+                           uint64_t tag, const struct lc_value *v);
 
 static enum lio_link_state link_state(const struct lio_session *s,
                                       enum lio_link link)
@@ -127,6 +135,7 @@ static void link_close(struct lio_session *s, enum lio_link link)
 {
     if (link_state(s, link) != LIO_LINK_DOWN)
         s->t.close(s->t.ctx, link);
+    drop_batches(s, link); /* their replies will never come */
 }
 
 static int is_cmd_link(const struct lio_session *s, enum lio_link link)
@@ -253,7 +262,8 @@ static void send_cmd(struct lio_slot *e, const struct lc_cmd *cmd)
     e->resend_at = 0;
     if (cmd->kind == LC_CMD_PROBE)
         send_probe(e, cmd);
-    else
+    else if (cmd->kind != LC_CMD_RENEW || !batching(e->session, e) ||
+             queue_renewal(e->session, make_tag(e, cmd->seq)) != 0)
         send_script(e, cmd, 0);
 }
 
@@ -526,6 +536,10 @@ static void on_cmd_reply(struct lio_session *s, enum lio_link link,
     struct lc_input in = {.kind = LC_IN_REPLY, .value = v};
     int awaited;
 
+    if (is_batch_tag(tag)) {
+        on_batch_reply(s, link, tag, v);
+        return;
+    }
     if (e == NULL)
         return;
     in.seq = tag_seq(e, tag);
@@ -544,6 +558,390 @@ static void on_cmd_reply(struct lio_session *s, enum lio_link link,
     }
 #endif
     step(e, &in);
+}
+
+/* ---- renewals in batches ----
+ *
+ * On one server (not in quorum mode, nor where the transport says a link
+ * may reach a Redis Cluster), the RENEWs that the cores ask for during
+ * one entry point are collected, by tag, and sent when it settles: those
+ * of one link in script calls of at most batch_max renewals
+ * (lio_argv_batch), a lone one as the plain renew script. Redis then runs
+ * one script call for many renewals instead of one each.
+ *
+ * A batch's tag has BATCH_INDEX in the place of a slot index (no slot has
+ * it) and a serial number; its record here holds the tags of its
+ * renewals, in the order of its keys. Its reply is handed to each renewal
+ * as if it were the reply to its own command, through on_cmd_reply():
+ * the slot's generation and the command's sequence number decide, as for
+ * any reply, whether it still counts, so a reply never reaches an
+ * election freed since, nor a command other than the one it answers. An
+ * error reply is each renewal's error; NOSCRIPT sends the batch again as
+ * EVAL (the leases still count from the first send); a lost link is each
+ * renewal's, as always. A record goes when its reply comes, or with its
+ * link (replies on a closed link are never delivered).
+ *
+ * Renewals fall due at different moments (elections won at different
+ * times, the core spreading renewals out after a burst), so when some
+ * renewals go out on a link, the leaders there whose renewal falls due
+ * within their slack (ttl/12, a quarter of the time between renewals)
+ * renew with them, up to filling the last batch (lc_input.early). Having
+ * sent together, they fall due together from then on. */
+
+#define BATCH_INDEX 0xffffffu /* in a batch's tag; take_index() skips it */
+/* A batch's serial numbers stay below the special tags' (LIO_PING_TAG ...),
+ * which have BATCH_INDEX's bits too. */
+#define BATCH_SERIALS ((1ull << 40) - 16)
+#define EARLY_DIV     12 /* a renewal may go ttl / EARLY_DIV early */
+
+struct lio_batch {
+    uint64_t tag;
+    enum lio_link link;
+    int eval; /* sent as EVAL */
+    size_t n;
+    uint64_t tags[]; /* its renewals' */
+};
+
+static int is_batch_tag(uint64_t tag)
+{
+    return tag >> 40 == BATCH_INDEX &&
+           (tag & ((1ull << 40) - 1)) < BATCH_SERIALS;
+}
+
+int lio_session_set_batch(struct lio_session *s, size_t n)
+{
+    if (n < 1 || n > LIO_BATCH_MAX)
+        return LEADER_EINVAL;
+    s->batch_max = n;
+    return 0;
+}
+
+/* Whether e's renewals go in batches. */
+static int batching(const struct lio_session *s, const struct lio_slot *e)
+{
+    return s->batch_max > 1 && !s->no_batch && s->t.batchable != NULL &&
+           s->t.batchable(s->t.ctx, e->link);
+}
+
+/* Collects a RENEW to send when the entry point settles: 0, or -1 when out
+ * of memory (then it goes alone, at once). */
+static int queue_renewal(struct lio_session *s, uint64_t tag)
+{
+    if (s->npending == s->cappending) {
+        size_t n = s->cappending != 0 ? 2 * s->cappending : 64;
+        uint64_t *p = realloc(s->pending, n * sizeof *p);
+        if (p == NULL)
+            return -1;
+        s->pending = p;
+        s->cappending = n;
+    }
+    s->pending[s->npending++] = tag;
+    return 0;
+}
+
+/* The election of a renewal's tag, if its core still awaits that very
+ * renewal, else NULL (freed, or its command was lost with its link). */
+static struct lio_slot *renewing(const struct lio_session *s, uint64_t tag)
+{
+    struct lio_slot *e = tag_slot(s, tag);
+    uint64_t seq;
+
+    if (e == NULL)
+        return NULL;
+    seq = tag_seq(e, tag);
+    return lc_awaiting(e->core) == LC_CMD_RENEW &&
+                   lc_last_seq(e->core) == seq && e->last_cmd.seq == seq
+               ? e
+               : NULL;
+}
+
+/* ---- the records of batches in flight: a queue from bhead on, as
+ * replies come in the order of sending on a link ---- */
+
+static int batch_record(struct lio_session *s, struct lio_batch *b)
+{
+    if (s->nbatches == s->capbatches && s->bhead > 0) {
+        memmove(s->batches, s->batches + s->bhead,
+                (s->nbatches - s->bhead) * sizeof *s->batches);
+        s->nbatches -= s->bhead;
+        s->bhead = 0;
+    }
+    if (s->nbatches == s->capbatches) {
+        size_t n = s->capbatches != 0 ? 2 * s->capbatches : 16;
+        struct lio_batch **p = realloc(s->batches, n * sizeof *p);
+        if (p == NULL)
+            return -1;
+        s->batches = p;
+        s->capbatches = n;
+    }
+    s->batches[s->nbatches++] = b;
+    return 0;
+}
+
+/* The record of tag, taken out of the books; NULL if there is none. */
+static struct lio_batch *batch_take(struct lio_session *s, uint64_t tag)
+{
+    for (size_t i = s->bhead; i < s->nbatches; i++) {
+        struct lio_batch *b = s->batches[i];
+        if (b->tag != tag)
+            continue;
+        if (i == s->bhead) {
+            s->bhead++;
+        } else {
+            memmove(&s->batches[i], &s->batches[i + 1],
+                    (s->nbatches - i - 1) * sizeof *s->batches);
+            s->nbatches--;
+        }
+        if (s->bhead == s->nbatches)
+            s->bhead = s->nbatches = 0;
+        return b;
+    }
+    return NULL;
+}
+
+static void drop_batches(struct lio_session *s, enum lio_link link)
+{
+    size_t keep = 0;
+
+    for (size_t i = s->bhead; i < s->nbatches; i++) {
+        if (s->batches[i]->link == link)
+            free(s->batches[i]);
+        else
+            s->batches[keep++] = s->batches[i];
+    }
+    s->bhead = 0;
+    s->nbatches = keep;
+}
+
+/* ---- sending ---- */
+
+/* Sends the renewals of m[0..n), all on link, as one script call (its
+ * body with eval); one alone as the plain renew script. Without memory for
+ * the batch, each goes alone. */
+static void send_group(struct lio_session *s, enum lio_link link,
+                       struct lio_slot **m, size_t n, int eval)
+{
+    struct lio_batch_item it[LIO_BATCH_MAX];
+    struct lio_batch *b = NULL;
+
+    assert(n <= LIO_BATCH_MAX);
+    if (n >= 2 && s->bargv == NULL)
+        s->bargv = malloc(sizeof *s->bargv);
+    if (n >= 2 && s->bargv != NULL)
+        b = malloc(sizeof *b + n * sizeof b->tags[0]);
+    if (b != NULL && batch_record(s, b) != 0) {
+        free(b);
+        b = NULL;
+    }
+    if (b == NULL) {
+        for (size_t i = 0; i < n; i++)
+            send_script(m[i], &m[i]->last_cmd, eval);
+        return;
+    }
+    s->batch_serial = (s->batch_serial + 1) % BATCH_SERIALS;
+    b->tag = (uint64_t) BATCH_INDEX << 40 | s->batch_serial;
+    b->link = link;
+    b->eval = eval;
+    b->n = n;
+    for (size_t i = 0; i < n; i++) {
+        struct lio_slot *e = m[i];
+        it[i].names = e->names;
+        it[i].id = lc_id(e->core);
+        it[i].term = e->last_cmd.term;
+        it[i].ttl_text = e->ttl_text;
+        b->tags[i] = make_tag(e, e->last_cmd.seq);
+    }
+    lio_argv_batch(s->bargv, it, n, eval ? NULL : lio_batch_sha(&s->shas));
+    /* A failed send shows up as the link's failure or as the renewals'
+     * timeouts, as for one renewal. */
+    if (s->t.send(s->t.ctx, link, b->tag, s->bargv->argc, s->bargv->argv,
+                  s->bargv->lens) != 0) {
+        s->nbatches--; /* the last recorded */
+        if (s->bhead == s->nbatches)
+            s->bhead = s->nbatches = 0;
+        free(b);
+    }
+}
+
+/* Tiny min-heap of positions in the deadline heap, by their deadline: the
+ * frontier of a best-first walk of it. */
+static void frontier_push(const struct lio_session *s, size_t *f, size_t *n,
+                          size_t at)
+{
+    size_t i = (*n)++;
+
+    f[i] = at;
+    while (i > 0 &&
+           s->heap[f[(i - 1) / 2]]->deadline > s->heap[f[i]]->deadline) {
+        size_t t = f[i];
+        f[i] = f[(i - 1) / 2];
+        f[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+static size_t frontier_pop(const struct lio_session *s, size_t *f, size_t *n)
+{
+    size_t top = f[0], i = 0;
+
+    f[0] = f[--*n];
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i, t;
+        if (l < *n && s->heap[f[l]]->deadline < s->heap[f[m]]->deadline)
+            m = l;
+        if (r < *n && s->heap[f[r]]->deadline < s->heap[f[m]]->deadline)
+            m = r;
+        if (m == i)
+            return top;
+        t = f[i];
+        f[i] = f[m];
+        f[m] = t;
+        i = m;
+    }
+}
+
+/* Whether e, on link, would renew now if offered its slack: a leader up
+ * and idle whose deadline (its next renewal) is near. */
+static int renews_soon(const struct lio_session *s, const struct lio_slot *e,
+                       enum lio_link link)
+{
+    return e->link == link && e->deadline > s->now &&
+           e->deadline <= s->now + lc_ttl(e->core) / EARLY_DIV &&
+           lc_state(e->core) == LC_LEADER && lc_conn_state(e->core) == LC_UP &&
+           lc_awaiting(e->core) == 0 && !e->moving && e->resend_at == 0;
+}
+
+/* Up to need leaders on link whose renewal falls due within their slack,
+ * nearest first, renew now. The deadline heap is walked best first from
+ * its root, so only the elections due soonest are looked at. */
+static void pull_early(struct lio_session *s, enum lio_link link, size_t need)
+{
+    size_t cap = 4 * need + 64, nf = 0, npick = 0, seen = 0;
+    size_t *f = malloc((cap + 2) * sizeof *f);
+    struct lio_slot **pick = malloc(need * sizeof *pick);
+
+    if (f != NULL && pick != NULL && s->heap_n > 0)
+        f[nf++] = 0;
+    while (nf > 0 && npick < need && seen++ < cap) {
+        size_t at = frontier_pop(s, f, &nf);
+        struct lio_slot *e = s->heap[at];
+        if (e->deadline > s->now + s->early_max)
+            break; /* so is every one left */
+        if (renews_soon(s, e, link))
+            pick[npick++] = e;
+        for (size_t c = 2 * at + 1; c <= 2 * at + 2 && c < s->heap_n; c++)
+            frontier_push(s, f, &nf, c);
+    }
+    /* Stepped after the walk: a step moves its election in the heap. */
+    for (size_t i = 0; i < npick; i++) {
+        struct lc_input in = {.kind = LC_IN_TICK,
+                              .early = lc_ttl(pick[i]->core) / EARLY_DIV};
+        step(pick[i], &in);
+    }
+    free(f);
+    free(pick);
+}
+
+/* Fills up the last batch of each link with renewals due soon. */
+static void align_renewals(struct lio_session *s)
+{
+    enum lio_link links[4];
+    size_t count[4], nlinks = 0;
+
+    for (size_t i = 0; i < s->npending; i++) {
+        const struct lio_slot *e = renewing(s, s->pending[i]);
+        size_t k = 0;
+        if (e == NULL)
+            continue;
+        while (k < nlinks && links[k] != e->link)
+            k++;
+        if (k == nlinks && nlinks == 4)
+            continue; /* more links than a single server has */
+        if (k == nlinks) {
+            links[nlinks] = e->link;
+            count[nlinks++] = 0;
+        }
+        count[k]++;
+    }
+    for (size_t k = 0; k < nlinks; k++)
+        if (count[k] % s->batch_max != 0)
+            pull_early(s, links[k], s->batch_max - count[k] % s->batch_max);
+}
+
+/* Sends the renewals collected, one link at a time. */
+static void flush_renewals(struct lio_session *s)
+{
+    struct lio_slot *m[LIO_BATCH_MAX];
+
+    align_renewals(s);
+    while (s->npending > 0) {
+        size_t n = 0, keep = 0;
+        enum lio_link link = LIO_LINK_CMD;
+        for (size_t i = 0; i < s->npending; i++) {
+            struct lio_slot *e = renewing(s, s->pending[i]);
+            if (e == NULL)
+                continue; /* its command was lost since */
+            if (n > 0 && e->link != link) {
+                s->pending[keep++] = s->pending[i]; /* the next round */
+                continue;
+            }
+            link = e->link;
+            m[n++] = e;
+            if (n == s->batch_max) {
+                send_group(s, link, m, n, 0);
+                n = 0;
+            }
+        }
+        s->npending = keep;
+        send_group(s, link, m, n, 0);
+    }
+}
+
+/* ---- replies ---- */
+
+static void on_batch_reply(struct lio_session *s, enum lio_link link,
+                           uint64_t tag, const struct lc_value *v)
+{
+    struct lio_batch *b = batch_take(s, tag);
+    struct lio_slot *m[LIO_BATCH_MAX];
+    size_t n = 0;
+
+    if (b == NULL)
+        return;
+    if (is_error(v, "CROSSSLOT") || (is_error(v, "NOSCRIPT") && !b->eval)) {
+        /* The script cache was empty (a new server, SCRIPT FLUSH), or the
+         * server is a Cluster node after all (the keys are in many
+         * slots): the renewals still awaited go again, as EVAL of the
+         * batch's body, or each alone from now on. Their leases still
+         * count from the first send. */
+        if (is_error(v, "CROSSSLOT"))
+            s->no_batch = 1;
+        for (size_t i = 0; i < b->n; i++) {
+            struct lio_slot *e = renewing(s, b->tags[i]);
+            if (e != NULL && e->link == link)
+                m[n++] = e;
+        }
+        if (s->no_batch)
+            for (size_t i = 0; i < n; i++)
+                send_script(m[i], &m[i]->last_cmd, 0);
+        else
+            send_group(s, link, m, n, 1);
+        free(b);
+        return;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        const struct lc_value *r = v;
+        if (v->type == LC_VAL_ARRAY && v->n == b->n)
+#ifndef LIO_BREAK_BATCH_MISROUTE
+            r = &v->elem[i];
+#else
+            /* Broken on purpose (tests/sim): each result goes to the
+             * renewal after the one it is for. */
+            r = &v->elem[(i + b->n - 1) % b->n];
+#endif
+        on_cmd_reply(s, link, b->tags[i], r);
+    }
+    free(b);
 }
 
 /* ---- quorum mode ----
@@ -1061,9 +1459,9 @@ static void check_sub(struct lio_session *s)
 
 /* What a step left owed, until nothing is: the other elections on a link
  * that one of them broke, CONNECTED for those that asked for a link that
- * was up. An unused command link is closed. (The notification link
- * follows the elections only in input, process and remove: reopening it
- * here could lose the report of its failure still waiting in the
+ * was up, the renewals collected. An unused command link is closed. (The
+ * notification link follows the elections only in input, process and remove:
+ * reopening it here could lose the report of its failure still waiting in the
  * transport.) */
 static void settle(struct lio_session *s)
 {
@@ -1076,6 +1474,10 @@ static void settle(struct lio_session *s)
             const struct lio_slot *by = s->breaker;
             s->breaker = NULL;
             fail_all(s, by->link, by, LEADER_ETIMEDOUT, NULL);
+            continue;
+        }
+        if (s->owed == 0 && s->npending > 0 && !s->holding) {
+            flush_renewals(s); /* may step (alignment) */
             continue;
         }
         if (s->owed == 0)
@@ -1115,6 +1517,7 @@ int lio_session_init(struct lio_session *s, const struct lio_transport *t,
     s->rng = seed | 1;
     for (unsigned k = 0; k < LC_QUORUM_MAX; k++)
         s->subs[k].ping_at = s->subs[k].pong_by = LC_NEVER;
+    s->batch_max = LIO_BATCH_DEFAULT;
     if (book(s, LIO_LINK_CMD) == NULL)
         return LEADER_ENOMEM;
     if (lio_shas_init(&s->shas) != 0) {
@@ -1131,6 +1534,11 @@ void lio_session_free(struct lio_session *s)
             free(s->slots[i]->qop);
             free(s->slots[i]);
         }
+    for (size_t i = s->bhead; i < s->nbatches; i++)
+        free(s->batches[i]);
+    free(s->batches);
+    free(s->pending);
+    free(s->bargv);
     free(s->slots);
     free(s->gens);
     free(s->heap);
@@ -1146,7 +1554,7 @@ static int take_index(struct lio_session *s, uint32_t *index)
     uint8_t *gens;
 
     for (size_t i = 0; i < s->nslots; i++)
-        if (s->slots[i] == NULL) {
+        if (s->slots[i] == NULL && i != BATCH_INDEX) {
             *index = (uint32_t) i;
             return 0;
         }
@@ -1212,6 +1620,8 @@ struct lio_slot *lio_session_add(struct lio_session *s,
     e->emit = emit;
     e->owner = owner;
     e->deadline = LC_NEVER;
+    if (lc_ttl(e->core) / EARLY_DIV > s->early_max)
+        s->early_max = lc_ttl(e->core) / EARLY_DIV;
     s->slots[index] = e;
     e->heap_pos = s->heap_n;
     s->heap[s->heap_n++] = e;
@@ -1268,11 +1678,13 @@ void lio_session_input(struct lio_session *s, struct lio_slot *e,
     manage_sub(s);
 }
 
-/* Ticks every election whose deadline has come, each once. */
+/* Ticks every election whose deadline has come, each once. The renewals
+ * they ask for are sent together, by the settle() after. */
 static void run_deadlines(struct lio_session *s)
 {
     size_t n = s->heap_n;
 
+    s->holding = 1;
     while (n-- > 0 && s->heap_n > 0 && s->heap[0]->deadline <= s->now) {
         struct lio_slot *e = s->heap[0];
         if (e->resend_at != 0 && e->resend_at <= s->now) {
@@ -1283,6 +1695,7 @@ static void run_deadlines(struct lio_session *s)
         step_kind(e, LC_IN_TICK, 0, NULL);
         settle(s);
     }
+    s->holding = 0;
 }
 
 void lio_session_process(struct lio_session *s, lc_time now)
@@ -1365,6 +1778,7 @@ void lio_session_failed(struct lio_session *s, enum lio_link link, int error,
     if (is_cmd_link(s, link) && link_server(s, link) >= 0 && quorum(s)) {
         q_server_down(s, (unsigned) link_server(s, link), error, text);
     } else if (is_cmd_link(s, link)) {
+        drop_batches(s, link);
         fail_all(s, link, NULL, error, text);
     } else {
         if (error == LEADER_EAUTH)

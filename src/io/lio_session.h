@@ -11,6 +11,12 @@
  *     reply back to its election and tells a stale reply from a fresh one;
  *   - the NOSCRIPT -> EVAL fallback, with the lease still counted from the
  *     first send;
+ *   - on one server (neither quorum mode nor a link that may reach a Redis
+ *     Cluster), the renewals that the cores ask for during one call are
+ *     sent together, in script calls of at most batch_max elections
+ *     (lio_argv_batch), with leaders whose renewal falls due soon renewing
+ *     early to fill them; each batch's answer reaches each election as its
+ *     own reply, by its own tag;
  *   - a command that times out breaks the link for every election: each
  *     is told that its commands in flight are lost;
  *   - the notification link (in quorum mode one per server) is held while
@@ -85,6 +91,11 @@ struct lio_transport {
     enum lio_link (*route)(void *ctx, const char *key);
     int (*redirect)(void *ctx, enum lio_link from, const char *text, size_t len,
                     int *ask);
+    /* Whether the renewals of several elections may go out in one script
+     * call on link (lio_argv_batch): the link reaches one server that is
+     * not, and cannot turn out to be, a Redis Cluster node, whose slots
+     * would refuse keys of many elections. NULL: never. */
+    int (*batchable)(void *ctx, enum lio_link link);
 };
 
 /* Called with each event of an election, and with NULL after every step
@@ -186,6 +197,20 @@ struct lio_session {
     struct lio_qserver qs[LC_QUORUM_MAX];
     unsigned qstuck; /* servers whose links a timeout found stuck */
     size_t qowed;    /* elections with qowed set */
+    /* Renewals in batches (docs/protocol.md, Renewal in batches): the RENEWs
+     * that the cores ask for during one entry point, by tag, are sent when it
+     * settles, those of one link together, at most batch_max a script
+     * call; then each batch awaits its reply here. */
+    uint64_t *pending;
+    size_t npending, cappending;
+    int holding; /* collect, do not send yet (deadlines being run) */
+    struct lio_batch **batches; /* awaited: from bhead to nbatches */
+    size_t bhead, nbatches, capbatches;
+    uint64_t batch_serial;
+    size_t batch_max;
+    int no_batch;                 /* a server refused one: never again */
+    struct lio_batch_argv *bargv; /* made on first use */
+    lc_time early_max;            /* the longest slack of any election */
 };
 
 /* Returns 0, or LEADER_ENOMEM. The transport is copied. */
@@ -196,6 +221,12 @@ int lio_session_init(struct lio_session *s, const struct lio_transport *t,
  * .. LC_QUORUM_MAX), server i on link lio_server_link(i), before any
  * election is added. LEADER_EINVAL for another n. */
 int lio_session_set_quorum(struct lio_session *s, unsigned n);
+
+/* The most renewals sent in one script call, 1 (none batched) to
+ * LIO_BATCH_MAX; LIO_BATCH_DEFAULT until set. LEADER_EINVAL for another
+ * n. */
+#define LIO_BATCH_DEFAULT 128
+int lio_session_set_batch(struct lio_session *s, size_t n);
 
 /* The command link of server i in quorum mode. */
 enum lio_link lio_server_link(unsigned i);

@@ -26,6 +26,13 @@
 /* Quorum mode: up to this many independent servers (lio_session_set_quorum
  * takes 3 .. 7; the simulated transport has links for SIM_MAX_NODES). */
 #define SIM_MAX_SERVERS 5
+/* Bystanders (sim_world.c): elections of keys of their own, one to this
+ * many in each process of the runs that have them, so that renewals of
+ * several elections share a process' command link and go in batches. */
+#define SIM_MAX_BY 4
+/* The most renewals in one batch the simulated Redis accepts: a process
+ * has one leader of the election and its bystanders. */
+#define SIM_BATCH_MAX 16
 
 /* Deliberate breakages of the Redis side, to show that the simulator
  * notices a protocol that is wrong on the server. The core's own breakages
@@ -60,6 +67,7 @@ struct sim_redis {
      * cache holds (bit by enum lc_qwire). */
     int counter_run;
     unsigned qloaded;
+    int batch_loaded; /* the batch renewal's script is cached */
 };
 
 enum sim_script_kind {
@@ -132,7 +140,9 @@ struct sim_options {
     int servers;    /* independent servers: 1 (no quorum), 3 or 5; 0: 3 or
                      * 5 by the seed */
     enum sim_redis_break redis_break;
-    int trace; /* 0 off, 1 keep the last lines, 2 print every line */
+    int trace;      /* 0 off, 1 keep the last lines, 2 print every line */
+    int bystanders; /* < 0: in 40 % of the runs on one server; 0 never,
+                     * 1 in every run on one server */
 };
 
 struct sim_result {
@@ -156,6 +166,9 @@ struct sim_result {
         /* quorum mode */
         uint64_t quorums, qrestarts, qempty, qsnap, qpauses, qcuts, infos,
             commits, seed_below;
+        /* renewals in batches */
+        uint64_t by_runs, bystanders, batches, batched, batch_noscript,
+            element_errors, by_elected;
     } n;
     double live_ratio; /* time to a stable leader / the liveness bound */
     double load_ratio; /* busiest candidate's commands once settled / the

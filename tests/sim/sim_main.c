@@ -77,6 +77,13 @@ static void add_counts(struct sim_result *sum, const struct sim_result *r)
     sum->n.infos += r->n.infos;
     sum->n.commits += r->n.commits;
     sum->n.seed_below += r->n.seed_below;
+    sum->n.by_runs += r->n.by_runs;
+    sum->n.bystanders += r->n.bystanders;
+    sum->n.batches += r->n.batches;
+    sum->n.batched += r->n.batched;
+    sum->n.batch_noscript += r->n.batch_noscript;
+    sum->n.element_errors += r->n.element_errors;
+    sum->n.by_elected += r->n.by_elected;
 }
 
 static void usage(FILE *f)
@@ -86,7 +93,7 @@ static void usage(FILE *f)
         "usage: sim [--seed N | --runs N [--first-seed S] | --soak SECONDS]\n"
         "           [--candidates K] [--minutes M] [--ttl MS] [--wait MS]\n"
         "           [--redis-break NAME] [--cluster auto|on|off]\n"
-        "           [--servers 1|3|5|auto]\n"
+        "           [--servers 1|3|5|auto] [--bystanders auto|on|off]\n"
         "           [--expect-violation MAX_SEEDS] [--verbose] [--quiet]\n"
         "  --seed N       run one seed (and print its trace if it fails)\n"
         "  --runs N       run seeds S .. S+N-1 (default S = 1)\n"
@@ -100,6 +107,9 @@ static void usage(FILE *f)
         "                 default), in every run (on), or in none (off)\n"
         "  --servers      independent servers: 1 (the default), or a quorum\n"
         "                 of 3 or 5 (auto: 3 or 5 per seed); no Cluster then\n"
+        "  --bystanders   elections of keys of their own beside the election,\n"
+        "                 renewing in batches with it: in 40 %% of the runs\n"
+        "                 on one server (auto), in every one (on), none (off)\n"
         "  --expect-violation N  succeed only if one of N seeds fails\n"
         "  --verbose      print the whole trace of each run\n",
         SIM_MAX_CAND);
@@ -132,7 +142,7 @@ static int parse_break(const char *s, enum sim_redis_break *b)
 
 int main(int argc, char **argv)
 {
-    struct sim_options opt = {0, 3, -1, -1, -1, 1, SIM_RB_NONE, 0};
+    struct sim_options opt = {0, 3, -1, -1, -1, 1, SIM_RB_NONE, 0, -1};
     long long seed = -1, runs = 1, first = 1, soak = 0, expect = 0, v;
     int verbose = 0, quiet = 0, failed = 0, caught = 0;
     unsigned long long done = 0;
@@ -189,6 +199,10 @@ int main(int argc, char **argv)
                  (strcmp(val, "auto") == 0 || strcmp(val, "1") == 0 ||
                   strcmp(val, "3") == 0 || strcmp(val, "5") == 0))
             opt.servers = val[0] == 'a' ? 0 : val[0] - '0';
+        else if (strcmp(a, "--bystanders") == 0 && val != NULL &&
+                 (strcmp(val, "auto") == 0 || strcmp(val, "on") == 0 ||
+                  strcmp(val, "off") == 0))
+            opt.bystanders = val[1] == 'u' ? -1 : val[1] == 'n';
         else
             bad = -1;
         if (bad) {
@@ -264,6 +278,8 @@ int main(int argc, char **argv)
                        sim_redis_break_name(opt.redis_break));
             if (opt.cluster >= 0)
                 printf(" --cluster %s", opt.cluster ? "on" : "off");
+            if (opt.bystanders >= 0)
+                printf(" --bystanders %s", opt.bystanders ? "on" : "off");
             if (opt.servers == 0)
                 printf(" --servers auto");
             else if (opt.servers != 1)
@@ -344,6 +360,19 @@ int main(int argc, char **argv)
                (unsigned long long) sum.n.tryagain,
                (unsigned long long) sum.n.maps,
                (unsigned long long) sum.n.fresh_held);
+    if (!quiet && sum.n.by_runs > 0)
+        printf("batches: %llu runs with %llu bystanders (%llu elections of "
+               "theirs); %llu batches of renewals ran (%llu renewals, %.1f a "
+               "batch), %llu answered NOSCRIPT, %llu renewals answered with "
+               "their own error\n",
+               (unsigned long long) sum.n.by_runs,
+               (unsigned long long) sum.n.bystanders,
+               (unsigned long long) sum.n.by_elected,
+               (unsigned long long) sum.n.batches,
+               (unsigned long long) sum.n.batched,
+               sum.n.batches > 0 ? (double) sum.n.batched / sum.n.batches : 0,
+               (unsigned long long) sum.n.batch_noscript,
+               (unsigned long long) sum.n.element_errors);
     if (!quiet && sum.n.quorums > 0)
         printf(
             "quorum: %llu runs; %llu server restarts (%llu empty, %llu "

@@ -32,6 +32,7 @@ void sim_redis_init(struct sim_redis *r, enum sim_redis_break brk)
     r->brk = brk;
     r->counter_run = -1;
     r->qloaded = 0;
+    r->batch_loaded = 0;
 }
 
 /* Redis treats a key as gone once its expiry time is reached; taking the
@@ -232,6 +233,7 @@ void sim_redis_restart(struct sim_redis *r, int lose_data)
 {
     r->scripts_loaded = 0;
     r->qloaded = 0;
+    r->batch_loaded = 0;
     if (lose_data)
         sim_redis_flush(r);
 }

@@ -50,6 +50,15 @@
  * each failure. Servers crash and restart with their data, empty, or from
  * an older snapshot, and freeze (SIGSTOP); a process can be cut off from
  * any set of them.
+ *
+ * In some runs on one server, each process also hosts bystanders: one to
+ * SIM_MAX_BY elections of keys of their own, alone on them, so that the
+ * session has the renewals of several leaders to send in batches (one
+ * script call for several elections' keys, lio_argv_batch), the
+ * election's with theirs. Redis runs a batch's renewals in order, each as
+ * RENEW would, and may answer any of them with an error of its own (a key
+ * of the wrong type). Bystanders are held to their own invariant (1c): a
+ * lease never outlives its key in Redis.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -70,6 +79,7 @@
 #define MAX_SPINS   1000 /* wake-ups at one instant before it is a busy loop */
 #define MAX_ELECT   (SIM_MAX_CAND + SIM_MAX_OBS)
 #define MAX_TAGS    8 /* subscriptions on one notification link */
+#define MAX_BY      (MAX_ELECT * SIM_MAX_BY) /* bystanders in a run */
 #define ID_MAX      48
 /* lio_session.c's cap on the wait before it opens the notification link
  * again (the policy the simulator holds it to). */
@@ -125,8 +135,10 @@ enum reply_kind {
     R_TRYAGAIN, /* the slot's keys are split between two nodes */
     R_SLOTS,    /* CLUSTER SLOTS: the map version in res.term, the nodes
                  * down in res.flag */
-    R_INFO      /* INFO server: the run in res.holder, the uptime in
+    R_INFO,     /* INFO server: the run in res.holder, the uptime in
                  * seconds in res.pttl */
+    R_BATCH     /* a batch of renewals: its members' results, at w->bmem +
+                 * res.pttl, res.flag of them */
 };
 
 enum fault {
@@ -166,7 +178,8 @@ enum cmd_type {
     C_ASKING,
     C_SLOTS,
     C_INFO,
-    C_PUBLISH /* quorum mode: a won term announced */
+    C_PUBLISH, /* quorum mode: a won term announced */
+    C_BATCH    /* renewals of several elections in one script call */
 };
 
 struct cmd {
@@ -179,6 +192,17 @@ struct cmd {
     enum lc_qwire qwire; /* quorum mode: the script (kind is 0) */
     int run;             /* ... the run id in ARGV, numbered */
     int released;        /* C_PUBLISH: "released", else "elected" */
+    int key;             /* whose keys: 0 the election's, 1 + b bystander
+                          * b's */
+    int bstart, bn;      /* C_BATCH: its members, at w->bmem + bstart */
+};
+
+/* One renewal of a batch, as Redis parsed it, and its result. */
+struct bmember {
+    int key, ident;
+    uint64_t term;
+    int64_t ttl;
+    int res; /* 1 extended, 0 refused, -1 its own error */
 };
 
 /* Small: the event queue moves these around by value. */
@@ -272,6 +296,8 @@ struct proc {
     int64_t heal_at;
     int members[MAX_ELECT];
     int nmembers;
+    int by[SIM_MAX_BY]; /* its bystanders */
+    int nby;
     lc_time sub_heard;        /* the notification link opened or answered */
     lc_time sub_down_at;      /* it is down while elections listen, or -1 */
     int64_t started_at;       /* true time this incarnation started */
@@ -326,6 +352,23 @@ struct ident {
     char id[ID_MAX];
 };
 
+/* A bystander: an election of a key of its own, alone on it, in a
+ * process beside the election's candidates. Its keys are key 1 + its
+ * index at the server. */
+struct bystander {
+    struct world *w;
+    int index, proc, ident;
+    char id[ID_MAX];
+    struct lio_names names;
+    char term_key[LIO_KEY_MAX], channel[LIO_KEY_MAX];
+    struct lio_slot *slot;
+    uint64_t seed;
+    int app_leader;
+    uint64_t app_term;
+    unsigned lease_epoch; /* of the reply that last backed its lease */
+    lc_time seen_lease_end;
+};
+
 struct grant {
     uint64_t term;
     int ident;
@@ -354,6 +397,7 @@ struct node {
     unsigned pause_serial;
     int has_snap;
     struct sim_redis snap;
+    struct sim_redis by[MAX_BY]; /* the bystanders' keys */
 };
 
 /* A version of the Cluster's slot map: which shard serves the election's
@@ -456,6 +500,16 @@ struct world {
     int answer_node;          /* ... from this node */
     /* Quorum mode: the servers, their run ids (index in the last 8 hex
      * digits), the faults' own stream, and INFO's reply text. */
+    /* Bystanders (a stream of their own), the session's batch size in
+     * their runs (0: the default), the batches' members as Redis parsed
+     * them, and the reply values of one batch. */
+    struct bystander by[MAX_BY];
+    int nby;
+    uint64_t by_rng;
+    size_t batch_max;
+    struct bmember *bmem;
+    size_t nbmem, capbmem;
+    struct lc_value bvals[SIM_BATCH_MAX];
     int nservers;
     char (*runs)[41];
     size_t nruns, capruns;
@@ -649,9 +703,10 @@ static const char *ident_id(const struct world *w, int ident)
                                                      : "?";
 }
 
-/* A new id for election ei: "<name>-<hex>~<number>", the number being the
- * one Redis and the invariants name it by. */
-static int new_ident(struct world *w, int ei, const char *name, uint64_t r)
+/* A new id: "<name>-<hex>~<number>", the number being the one Redis and
+ * the invariants name it by; its text into out (ID_MAX bytes). */
+static int new_ident_text(struct world *w, char *out, const char *name,
+                          uint64_t r)
 {
     struct ident *id;
 
@@ -668,8 +723,14 @@ static int new_ident(struct world *w, int ei, const char *name, uint64_t r)
     id = &w->idents[w->nidents];
     snprintf(id->id, sizeof id->id, "%s-%08llx~%zu", name,
              (unsigned long long) (r & 0xffffffff), w->nidents);
-    memcpy(w->el[ei].id, id->id, sizeof id->id);
+    memcpy(out, id->id, sizeof id->id);
     return (int) w->nidents++;
+}
+
+/* A new id for election ei. */
+static int new_ident(struct world *w, int ei, const char *name, uint64_t r)
+{
+    return new_ident_text(w, w->el[ei].id, name, r);
 }
 
 /* The number of the id text[0..len), -2 if it is none of this run's. */
@@ -1172,6 +1233,68 @@ static const char *parse_publish(struct world *w, const char **argv,
     return c->ident < 0 ? "an id that is no election's" : NULL;
 }
 
+/* Whose holder key a[0..len) is: 0 the election's, 1 + b bystander
+ * b's; -1 for none. */
+static int key_of(const struct world *w, const char *a, size_t len)
+{
+    if (arg_is(a, len, w->names.holder_key))
+        return 0;
+    for (int b = 0; b < w->nby; b++)
+        if (arg_is(a, len, w->by[b].names.holder_key))
+            return 1 + b;
+    return -1;
+}
+
+static const char *term_key_of(const struct world *w, int key)
+{
+    return key == 0 ? w->term_key : w->by[key - 1].term_key;
+}
+
+/* The batch renewal (lio_argv_batch): EVAL|EVALSHA script 2n holder_1
+ * term_1 ... id_1 term_1 ttl_1 ..., n from 2 (a lone renewal goes as
+ * RENEW) to SIM_BATCH_MAX, on one server only: a Cluster would refuse
+ * keys of many slots. */
+static const char *parse_batch(struct world *w, int argc, const char **argv,
+                               const size_t *lens, struct cmd *c)
+{
+    uint64_t nk, v;
+    size_t n;
+
+    c->type = C_BATCH;
+    if (w->cluster || w->nservers > 1)
+        return "a batch of renewals where keys may be in many slots";
+    if (arg_num(argv[2], lens[2], &nk) || nk % 2 != 0 || nk < 4 ||
+        nk / 2 > SIM_BATCH_MAX)
+        return "a batch of renewals of a wrong size";
+    n = (size_t) nk / 2;
+    if ((size_t) argc != 3 + 5 * n)
+        return "wrong number of arguments";
+    if (w->nbmem + n > w->capbmem)
+        w->bmem = grow(w->bmem, &w->capbmem, sizeof *w->bmem);
+    c->bstart = (int) w->nbmem;
+    c->bn = (int) n;
+    for (size_t i = 0; i < n; i++) {
+        struct bmember *b = &w->bmem[w->nbmem + i];
+        size_t k = 3 + 2 * i, a = 3 + 2 * n + 3 * i;
+        b->key = key_of(w, argv[k], lens[k]);
+        if (b->key < 0 ||
+            !arg_is(argv[k + 1], lens[k + 1], term_key_of(w, b->key)))
+            return "wrong keys";
+        b->ident = ident_of(w, argv[a], lens[a]);
+        if (b->ident < 0)
+            return "an id that is no election's";
+        if (arg_num(argv[a + 1], lens[a + 1], &b->term) ||
+            arg_num(argv[a + 2], lens[a + 2], &v))
+            return "renew: bad term or ttl";
+        b->ttl = (int64_t) v;
+        if (b->ttl != w->ttl)
+            return "a ttl that is not the election's";
+        b->res = 0;
+    }
+    w->nbmem += n;
+    return NULL;
+}
+
 static const char *parse_cmd(struct world *w, int argc, const char **argv,
                              const size_t *lens, struct cmd *c)
 {
@@ -1196,7 +1319,8 @@ static const char *parse_cmd(struct world *w, int argc, const char **argv,
         return w->cluster ? NULL : "ASKING to a server that is no Cluster";
     }
     if (argc == 2 && arg_is(argv[0], lens[0], "PTTL")) {
-        if (!arg_is(argv[1], lens[1], w->names.holder_key))
+        c->key = key_of(w, argv[1], lens[1]);
+        if (c->key < 0)
             return "PTTL of another key";
         c->type = C_PTTL;
         c->kind = LC_CMD_PROBE;
@@ -1206,14 +1330,16 @@ static const char *parse_cmd(struct world *w, int argc, const char **argv,
                       (c->eval = arg_is(argv[0], lens[0], "EVAL"))))
         return "not a command of the protocol";
     c->type = C_SCRIPT;
+    if (lio_batch_named(w->shas, argv[1], lens[1], !c->eval))
+        return parse_batch(w, argc, argv, lens, c);
     if (w->nservers > 1)
         return parse_qcmd(w, argc, argv, lens, c);
     c->kind = lio_script_named(w->shas, argv[1], lens[1], !c->eval);
     if (c->kind == 0)
         return "a script Redis does not know";
-    if (!arg_is(argv[2], lens[2], "2") ||
-        !arg_is(argv[3], lens[3], w->names.holder_key) ||
-        !arg_is(argv[4], lens[4], w->term_key))
+    c->key = key_of(w, argv[3], lens[3]);
+    if (!arg_is(argv[2], lens[2], "2") || c->key < 0 ||
+        !arg_is(argv[4], lens[4], term_key_of(w, c->key)))
         return "wrong keys";
     if (argc != 5 + nargv[c->kind])
         return "wrong number of arguments";
@@ -1262,6 +1388,8 @@ static const char *cmd_label(const struct cmd *c)
         return "INFO";
     if (c->type == C_PUBLISH)
         return "PUBLISH";
+    if (c->type == C_BATCH)
+        return "BATCH";
     if (c->type == C_SCRIPT && c->qwire != LC_QW_NONE && c->qwire <= LC_QW_READ)
         return q[c->qwire];
     return cmd_name(c->kind);
@@ -1437,6 +1565,17 @@ static int t_send(void *ctx, enum lio_link link, uint64_t tag, int argc,
     return 0;
 }
 
+/* A bystander's channel. Its subscriptions are taken and never
+ * confirmed: nobody else is on its key, so notifications could tell it
+ * nothing, and it never waits for one. */
+static int by_channel(const struct world *w, const char *channel)
+{
+    for (int b = 0; b < w->nby; b++)
+        if (strcmp(channel, w->by[b].channel) == 0)
+            return 1;
+    return 0;
+}
+
 static int t_subscribe(void *ctx, enum lio_link link, uint64_t tag,
                        const char *channel, int on)
 {
@@ -1444,6 +1583,8 @@ static int t_subscribe(void *ctx, enum lio_link link, uint64_t tag,
     struct world *w = p->w;
     struct conn *cn = (int) link < p->nlinks ? link_conn(p, link) : NULL;
 
+    if (by_channel(w, channel))
+        return cn != NULL && cn->ready ? 0 : -1;
     if (strcmp(channel, w->channel) != 0) {
         fail(w, "protocol", "p%d subscribes to %s, not to %s", p->index,
              channel, w->channel);
@@ -1532,11 +1673,21 @@ static int t_redirect(void *ctx, enum lio_link from, const char *text,
     return (int) link_of_node(to);
 }
 
+/* One server that is no Cluster node: renewals go in batches there (as
+ * lio_mux.c says of a server that refused CLUSTER SLOTS). */
+static int t_batchable(void *ctx, enum lio_link link)
+{
+    (void) ctx;
+    return link == LIO_LINK_CMD;
+}
+
 /* The session's transport: for one server, and for a Cluster. */
 static const struct lio_transport transport = {
-    t_open, t_close, t_state, t_send, t_subscribe, NULL, NULL, NULL};
+    t_open, t_close, t_state, t_send,     t_subscribe,
+    NULL,   NULL,    NULL,    t_batchable};
 static const struct lio_transport cluster_transport = {
-    t_open, t_close, t_state, t_send, t_subscribe, NULL, t_route, t_redirect};
+    t_open, t_close, t_state,    t_send, t_subscribe,
+    NULL,   t_route, t_redirect, NULL};
 
 /* ---- the transport's own connection that asks for the slot map ----
  *
@@ -2134,6 +2285,91 @@ static void quorum_script(struct world *w, int x, const struct cmd *cmd,
     }
 }
 
+/* A bystander's key at server x. */
+static struct sim_redis *by_redis(struct world *w, int x, int key)
+{
+    return &w->node[x].by[key - 1];
+}
+
+/* A bystander's script or PTTL, on its own keys: as the election's, but
+ * no grant is logged and nothing is published (nobody listens). */
+static void by_cmd(struct world *w, int ci, const struct msg *m, int64_t now)
+{
+    const struct cmd *cmd = &m->cmd;
+    struct sim_redis *r = by_redis(w, w->conns[ci].node, cmd->key);
+    struct sim_script s;
+
+    memset(&s, 0, sizeof s);
+    switch (cmd->kind) {
+    case LC_CMD_PROBE:
+        s.kind = SIM_SR_FLAG;
+        s.flag = (int) sim_redis_pttl(r, now);
+        break;
+    case LC_CMD_READ:
+        sim_redis_read(r, now, &s);
+        break;
+    case LC_CMD_ACQUIRE:
+        sim_redis_acquire(r, now, cmd->ident, cmd->ttl, cmd->term, &s);
+        break;
+    case LC_CMD_RENEW:
+        sim_redis_renew(r, now, cmd->ident, cmd->term, cmd->ttl, &s);
+        break;
+    default:
+        sim_redis_release(r, now, cmd->ident, cmd->term, &s);
+        break;
+    }
+    s.pub = SIM_PUB_NONE;
+    TRACE(w, w->conns[ci].proc, "redis: by%d %s%s from %s term %llu -> %s %llu",
+          cmd->key - 1, cmd->eval ? "EVAL " : "", cmd_label(cmd),
+          ident_id(w, cmd->ident), (unsigned long long) cmd->term,
+          s.kind == SIM_SR_WON    ? "won"
+          : s.kind == SIM_SR_LOST ? "lost"
+                                  : "flag",
+          (unsigned long long) (s.kind == SIM_SR_WON    ? s.term
+                                : s.kind == SIM_SR_LOST ? (uint64_t) s.pttl
+                                                        : (uint64_t) s.flag));
+    reply(w, ci, m, R_SCRIPT, &s);
+}
+
+/* A batch of renewals: each, in order and at one instant, as RENEW runs
+ * on its keys; now and then one is answered with an error of its own (a
+ * key of the wrong type), which changes nothing. */
+static void batch_cmd(struct world *w, int ci, const struct msg *m, int64_t now)
+{
+    const struct cmd *cmd = &m->cmd;
+    struct bmember *b = &w->bmem[cmd->bstart];
+    int x = w->conns[ci].node;
+    struct sim_script s;
+    char line[SIM_BATCH_MAX * 12 + 1];
+    size_t at = 0;
+
+    w->res->n.batches++;
+    w->res->n.batched += (uint64_t) cmd->bn;
+    for (int i = 0; i < cmd->bn; i++) {
+        struct sim_redis *r =
+            b[i].key == 0 ? holder_redis(w) : by_redis(w, x, b[i].key);
+        if (!w->quiet && chance(w, w->p_err)) {
+            b[i].res = -1;
+            w->res->n.element_errors++;
+        } else {
+            sim_redis_renew(r, now, b[i].ident, b[i].term, b[i].ttl, &s);
+            b[i].res = s.flag;
+        }
+        at += (size_t) snprintf(line + at, sizeof line - at, " %s%d:%s",
+                                b[i].key == 0 ? "e" : "by",
+                                b[i].key == 0 ? b[i].ident : b[i].key - 1,
+                                b[i].res < 0 ? "err"
+                                : b[i].res   ? "1"
+                                             : "0");
+    }
+    TRACE(w, w->conns[ci].proc, "redis: %sBATCH of %d ->%s",
+          cmd->eval ? "EVAL " : "", cmd->bn, line);
+    memset(&s, 0, sizeof s);
+    s.pttl = cmd->bstart;
+    s.flag = cmd->bn;
+    reply(w, ci, m, R_BATCH, &s);
+}
+
 static void redis_cmd(struct world *w, int ci, const struct msg *m)
 {
     struct conn *cn = &w->conns[ci];
@@ -2229,8 +2465,17 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
         reply(w, ci, m, R_NOSCRIPT, NULL);
         return;
     }
+    if (cmd->type == C_BATCH && !r->batch_loaded && !cmd->eval) {
+        w->res->n.noscript++;
+        w->res->n.batch_noscript++;
+        TRACE(w, pi, "redis: EVALSHA BATCH of %d -> NOSCRIPT", cmd->bn);
+        reply(w, ci, m, R_NOSCRIPT, NULL);
+        return;
+    }
     if (cmd->type == C_SCRIPT)
         r->scripts_loaded = 1; /* EVAL caches the body */
+    if (cmd->type == C_BATCH)
+        r->batch_loaded = 1; /* ... this one's only */
     if (cn->client_closed)
         w->res->n.late_cmds++;
     if (w->now >= w->t_live)
@@ -2239,6 +2484,14 @@ static void redis_cmd(struct world *w, int ci, const struct msg *m)
         TRACE(w, pi, "redis: %s from %s -> error", cmd_label(cmd),
               ident_id(w, cmd->ident));
         reply(w, ci, m, R_ERROR, NULL);
+        return;
+    }
+    if (cmd->type == C_BATCH) {
+        batch_cmd(w, ci, m, now);
+        return;
+    }
+    if (cmd->key > 0) {
+        by_cmd(w, ci, m, now);
         return;
     }
     if (quorum) {
@@ -2829,6 +3082,8 @@ static void reply_value(struct world *w, const struct msg *m,
                                    "9000000000000000 or holds no term";
     static const char tryagain[] = "TRYAGAIN Multiple keys request during "
                                    "rehashing of slot";
+    static const char wrongtype[] = "WRONGTYPE Operation against a key "
+                                    "holding the wrong kind of value";
     const struct sim_script *s = &m->res;
     const char *text;
 
@@ -2863,6 +3118,13 @@ static void reply_value(struct world *w, const struct msg *m,
         *v = val_str(LC_VAL_ERR, buf, n + alen);
     } else if (m->rkind == R_TRYAGAIN) {
         *v = val_str(LC_VAL_ERR, tryagain, strlen(tryagain));
+    } else if (m->rkind == R_BATCH) {
+        const struct bmember *b = &w->bmem[s->pttl];
+        for (int i = 0; i < s->flag; i++)
+            w->bvals[i] = b[i].res >= 0 ? val_int(b[i].res)
+                                        : val_str(LC_VAL_ERR, wrongtype,
+                                                  strlen(wrongtype));
+        *v = val_array(w->bvals, (size_t) s->flag);
     } else if (m->rkind != R_SCRIPT || s->kind == SIM_SR_TERM_ERROR) {
         text = m->rkind == R_NOSCRIPT ? noscript
                : m->rkind == R_ERROR  ? err
@@ -3120,6 +3382,155 @@ static void on_client(struct world *w, struct event *ev)
     settled(w, p);
 }
 
+/* ---- bystanders ---- */
+
+/* (1c) A bystander's lease never outlives its key: while it holds one,
+ * Redis holds its key for it, until at least the lease's end (its
+ * process' clock converted to true time, Redis' clock being true time on
+ * one server). The drift margin is what makes this hold: a lease counts
+ * ttl - drift on a clock up to 1 % fast from the send, the key ttl on
+ * Redis' from when the script ran. Leases that a reply from before Redis
+ * last lost its data backed are outside the guarantee. */
+static void by_after_step(struct world *w, struct bystander *b)
+{
+    struct proc *p = &w->proc[b->proc];
+    const struct lc_core *c = lio_slot_core(b->slot);
+    const struct sim_redis *r = &w->node[w->owner].by[b->index];
+    lc_time now = local_now(p), end = lc_lease_end(c);
+
+    w->steps++;
+    if (w->in_reply && lc_state(c) == LC_LEADER && end > b->seen_lease_end)
+        b->lease_epoch = w->cur_epoch; /* the renewal now backs the lease */
+    b->seen_lease_end = end;
+    if (b->app_leader && !lc_has_lease(c, now)) /* (1b) */
+        fail(w, "safety",
+             "bystander %s still leads (term %llu) at %lld, past its lease "
+             "deadline %lld",
+             b->id, (unsigned long long) b->app_term, (long long) now,
+             (long long) end);
+    if (!lc_has_lease(c, now) || b->lease_epoch != w->epoch)
+        return;
+    if (r->holder != b->ident || r->expire_ms * US_PER_MS < true_at(p, end))
+        fail(w, "safety",
+             "bystander %s holds a lease (term %llu) to %.3f s, but Redis "
+             "holds its key for %s to %.3f s",
+             b->id, (unsigned long long) lc_term(c),
+             (double) true_at(p, end) / 1e6, ident_id(w, r->holder),
+             (double) r->expire_ms / 1e3);
+}
+
+static void on_by_emit(void *owner, const struct lc_event *ev,
+                       const struct lc_output *step)
+{
+    struct bystander *b = owner;
+    struct world *w = b->w;
+
+    (void) step;
+    if (ev == NULL) {
+        by_after_step(w, b);
+        return;
+    }
+    TRACE(w, b->proc, "bystander %s: %s term %llu: %s", b->id,
+          ev_name(ev->kind), (unsigned long long) ev->term, ev->message);
+    if (ev->kind != LC_EV_ELECTED && ev->kind != LC_EV_REVOKED)
+        return;
+    /* (4) A bystander is alone on its key: once the faults stopped, it
+     * leads within the bound and to the end. */
+    if (w->now >= w->t_live)
+        fail(w, "liveness", "bystander %s: %s (%s) after faults stopped", b->id,
+             ev_name(ev->kind), ev->message);
+    if (ev->kind == LC_EV_ELECTED) {
+        if (b->app_leader) /* (3) */
+            fail(w, "events", "bystander %s: ELECTED twice without REVOKED",
+                 b->id);
+        w->res->n.by_elected++;
+        b->app_leader = 1;
+        b->app_term = ev->term;
+        b->lease_epoch = w->cur_epoch;
+    } else {
+        if (!b->app_leader || ev->term != b->app_term) /* (3) */
+            fail(w, "events",
+                 "bystander %s: REVOKED term %llu, but ELECTED was %llu", b->id,
+                 (unsigned long long) ev->term,
+                 (unsigned long long) b->app_term);
+        b->app_leader = 0;
+    }
+}
+
+/* A process' bystanders join its new session, and campaign. */
+static void by_start(struct world *w, struct proc *p)
+{
+    for (int i = 0; i < p->nby && !w->res->failed; i++) {
+        struct bystander *b = &w->by[p->by[i]];
+        struct lio_slot_config cfg;
+        int rc;
+        cfg.id = b->id;
+        cfg.names = &b->names;
+        cfg.ttl_ms = (long) w->ttl;
+        cfg.wait_ms = (long) w->wait;
+        cfg.seed = b->seed = splitmix(&w->by_rng) | 1;
+        cfg.connect_timeout_ms = (long) w->connect_opt;
+        cfg.command_timeout_ms = (long) w->cmd_opt;
+        b->slot = lio_session_add(&p->s, &cfg, on_by_emit, b, &rc);
+        if (b->slot == NULL) {
+            fail(w, "setup", "lio_session_add: %d", rc);
+            return;
+        }
+        b->app_leader = 0;
+        b->seen_lease_end = 0;
+        w->cur_epoch = w->epoch;
+        lio_session_input(&p->s, b->slot, LC_IN_START, local_now(p));
+        settled(w, p);
+    }
+}
+
+/* Bystanders in some runs on one server: one to SIM_MAX_BY in every
+ * process, and a session batch size of 2, 3 or the default, so that
+ * batches are split too. From a stream of their own. */
+static void make_bystanders(struct world *w, uint64_t seed)
+{
+    static const size_t sizes[] = {2, 3, 0};
+    int on;
+
+    w->by_rng = seed ^ 0x6279737461646572ULL;
+    on = w->opt->bystanders < 0 ? splitmix(&w->by_rng) % 10 < 4
+                                : w->opt->bystanders;
+    if (!on || w->cluster || w->nservers > 1)
+        return;
+    w->batch_max = sizes[splitmix(&w->by_rng) % 3];
+    w->res->n.by_runs++;
+    for (int i = 0; i < w->nproc; i++) {
+        struct proc *p = &w->proc[i];
+        p->nby = 1 + (int) (splitmix(&w->by_rng) % SIM_MAX_BY);
+        for (int j = 0; j < p->nby; j++) {
+            struct bystander *b = &w->by[w->nby];
+            char hex[41];
+            b->w = w;
+            b->index = w->nby;
+            b->proc = i;
+            b->ident = new_ident_text(w, b->id, "by", splitmix(&w->by_rng));
+            snprintf(hex, sizeof hex, "b%039d", w->nby);
+            lio_names_make(&b->names, hex);
+            lio_term_key(&b->names, b->term_key);
+            lio_channel(&b->names, b->channel);
+            p->by[j] = w->nby++;
+        }
+    }
+    w->res->n.bystanders += (uint64_t) w->nby;
+}
+
+/* (4) At the end, every bystander of a process alive leads. */
+static void check_bystanders(struct world *w)
+{
+    for (int i = 0; i < w->nby && !w->res->failed; i++) {
+        struct bystander *b = &w->by[i];
+        struct proc *p = &w->proc[b->proc];
+        if (p->alive && (b->slot == NULL || !b->app_leader ||
+                         !lc_has_lease(lio_slot_core(b->slot), local_now(p))))
+            fail(w, "liveness", "bystander %s does not lead at the end", b->id);
+    }
+}
+
 /* ---- processes ---- */
 
 static void proc_start(struct world *w, int pi)
@@ -3154,6 +3565,11 @@ static void proc_start(struct world *w, int pi)
         lio_session_free(&p->s);
         return;
     }
+    if (w->batch_max > 0 && lio_session_set_batch(&p->s, w->batch_max) != 0) {
+        fail(w, "setup", "lio_session_set_batch failed");
+        lio_session_free(&p->s);
+        return;
+    }
     p->has_session = 1;
     TRACE(w, pi, "process starts (fresh session, %d election(s))", p->nmembers);
     for (int i = 0; i < p->nmembers && !w->res->failed; i++) {
@@ -3167,6 +3583,7 @@ static void proc_start(struct world *w, int pi)
         e->started = 1;
         input(w, e, e->observer ? LC_IN_OBSERVE : LC_IN_START);
     }
+    by_start(w, p);
 }
 
 static void proc_crash(struct world *w, int pi)
@@ -3205,6 +3622,10 @@ static void proc_crash(struct world *w, int pi)
         e->rep_term = 0;
         e->rep_max = 0; /* its next core has reported nothing yet */
         e->rolled_back = 0;
+    }
+    for (int i = 0; i < p->nby; i++) {
+        w->by[p->by[i]].slot = NULL;
+        w->by[p->by[i]].app_leader = 0;
     }
 }
 
@@ -3401,6 +3822,8 @@ static void redis_down(struct world *w, int x, int lose)
         return;
     }
     sim_redis_restart(&n->r, lose);
+    for (int b = 0; b < w->nby; b++)
+        sim_redis_restart(&n->by[b], lose);
     w->res->n.redis_restarts++;
     if (lose && x == w->owner)
         data_lost(w, x);
@@ -3623,6 +4046,8 @@ static void redis_flush(struct world *w)
     if (!r->up || migrating(w, w->owner) || w->nservers > 1)
         return;
     sim_redis_flush(r);
+    for (int b = 0; b < w->nby; b++)
+        sim_redis_flush(&w->node[w->owner].by[b]);
     w->res->n.flushes++;
     data_lost(w, w->owner);
     replicate(w, w->owner);
@@ -4201,8 +4626,8 @@ static enum lio_link_state nothing_open(void *ctx, enum lio_link link)
 static void core_timing(struct world *w, lc_time *cmd_timeout,
                         lc_time *connect_timeout, lc_time *backoff_cap)
 {
-    static const struct lio_transport none = {NULL, NULL, nothing_open, NULL,
-                                              NULL, NULL, NULL,         NULL};
+    static const struct lio_transport none = {
+        NULL, NULL, nothing_open, NULL, NULL, NULL, NULL, NULL, NULL};
     static struct lio_session s;
     static int ready;
     struct lio_slot *e;
@@ -4462,6 +4887,10 @@ static void init_node(struct world *w, int x, int shard)
 
     sim_redis_init(&n->r, w->opt->redis_break);
     n->r.wall_offset_ms = w->redis_wall;
+    for (int b = 0; b < MAX_BY; b++) {
+        sim_redis_init(&n->by[b], SIM_RB_NONE);
+        n->by[b].wall_offset_ms = w->redis_wall;
+    }
     n->shard = shard;
     snprintf(n->host, sizeof n->host, "10.0.0.%d", x + 1);
     n->port = 6379;
@@ -4589,6 +5018,7 @@ static void world_init(struct world *w, const struct sim_options *o,
     choose_quorum(w, seed);
     w->live_leader = -1;
     make_processes(w, seed);
+    make_bystanders(w, seed);
     /* Each process' URL names one node of the Cluster, any of them. */
     for (int i = 0; i < w->nproc; i++)
         w->proc[i].url_node =
@@ -4633,6 +5063,7 @@ static void world_free(struct world *w)
     free(w->grants);
     free(w->commits);
     free(w->runs);
+    free(w->bmem);
 }
 
 static void tick(struct world *w, struct proc *p)
@@ -4683,7 +5114,7 @@ static void check_load(struct world *w)
         allowed *= 2 * w->nservers;
     for (int i = 0; i < w->nproc; i++) {
         struct proc *p = &w->proc[i];
-        double mine = allowed * p->nmembers;
+        double mine = allowed * (p->nmembers + p->nby);
         if ((double) p->cmds_after_live / mine > w->res->load_ratio)
             w->res->load_ratio = (double) p->cmds_after_live / mine;
         if ((double) p->cmds_after_live > mine)
@@ -4810,6 +5241,8 @@ int sim_run(const struct sim_options *opt, uint64_t seed,
         check_load(w);
         check_subscribed(w);
     }
+    if (!res->failed)
+        check_bystanders(w);
     res->virtual_s = (double) (res->failed ? w->now : w->t_end) / 1e6;
     res->steps = w->steps;
     if (res->failed)

@@ -260,6 +260,54 @@ TEST(renews_every_third_of_ttl_and_extends_from_its_send_time)
     ASSERT_EQ(lc_has_lease(&core, 2005 + 2968), 0);
 }
 
+static const struct lc_output *tick_early(lc_time now, lc_time early)
+{
+    struct lc_input in = {.kind = LC_IN_TICK, .now = now, .early = early};
+    return out = lc_step(&core, &in, &outbuf);
+}
+
+TEST(tick_with_early_renews_a_renewal_due_within_it)
+{
+    elect();
+    feed(LC_IN_TICK, 2005);
+    reply_int(2010, 2, 1);
+    ASSERT_EQ(out->deadline, 3005);
+    tick_early(2700, 300); /* due 3005: not within 300 ms */
+    ASSERT_EQ(out->ncmds, 0);
+    ASSERT_EQ(out->deadline, 3005);
+    tick_early(2705, 300); /* within: renews now, the lease from now */
+    expect_cmd(LC_CMD_RENEW, 3, 7);
+    reply_int(2710, 3, 1);
+    ASSERT_EQ(lc_has_lease(&core, 2705 + 2968 - 1), 1);
+    ASSERT_EQ(lc_has_lease(&core, 2705 + 2968), 0);
+    ASSERT_EQ(out->deadline, 3705); /* and keeps the rhythm from there */
+    feed(LC_IN_TICK, 3000);         /* a plain tick renews only when due */
+    ASSERT_EQ(out->ncmds, 0);
+}
+
+TEST(tick_with_early_leaves_a_failing_renewal_to_its_backoff)
+{
+    elect();
+    feed(LC_IN_TICK, 2005);
+    reply_err(2010, 2, "ERR busy");
+    ASSERT_GT(out->deadline, 2010);
+    tick_early(2011, 1000);
+    ASSERT_EQ(out->ncmds, 0);
+    feed(LC_IN_TICK, out->deadline);
+    expect_cmd(LC_CMD_RENEW, 3, 7);
+}
+
+TEST(tick_with_early_is_nothing_to_a_follower)
+{
+    setup(3000, 1000);
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_lost(1001, 1, "other", 2500);
+    ASSERT_EQ(out->ncmds, 0);
+    tick_early(1002, 900);
+    ASSERT_EQ(out->ncmds, 0);
+}
+
 TEST(refused_renewal_revokes_and_campaigns_again)
 {
     elect();

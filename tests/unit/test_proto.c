@@ -12,7 +12,8 @@
 #include "leader.h"
 #include "util/lu_sha1.h"
 
-#define HEX "0123456789abcdef0123456789abcdef01234567"
+#define HEX  "0123456789abcdef0123456789abcdef01234567"
+#define HEX2 "fedcba9876543210fedcba9876543210fedcba98"
 
 static void expect_argv(const struct lio_argv *a, int argc, ...)
 {
@@ -88,6 +89,52 @@ TEST(scripts_are_named_back_by_digest_or_body)
     }
     ASSERT_NULL(lio_script_body(LC_CMD_PROBE));
     ASSERT_STR_EQ(lio_sha_of(&shas, LC_CMD_PROBE), "");
+}
+
+TEST(batch_renewal_lists_every_key_then_every_argument)
+{
+    struct lio_names n[2];
+    struct lio_shas shas;
+    struct lio_batch_item it[2];
+    static struct lio_batch_argv a;
+    char hex[41];
+
+    lio_names_make(&n[0], HEX);
+    lio_names_make(&n[1], HEX2);
+    ASSERT_OK(lio_shas_init(&shas));
+    it[0] = (struct lio_batch_item){&n[0], "me", 7, "3000"};
+    it[1] = (struct lio_batch_item){&n[1], "you", LEADER_TERM_MAX, "500"};
+    lio_argv_batch(&a, it, 2, lio_batch_sha(&shas));
+    ASSERT_EQ(a.argc, 13);
+    ASSERT_STR_EQ(a.argv[0], "EVALSHA");
+    ASSERT_STR_EQ(a.argv[1], lio_batch_sha(&shas));
+    ASSERT_STR_EQ(a.argv[2], "4");
+    ASSERT_STR_EQ(a.argv[3], "leader:" HEX);
+    ASSERT_STR_EQ(a.argv[4], "{leader:" HEX "}:term");
+    ASSERT_STR_EQ(a.argv[5], "leader:" HEX2);
+    ASSERT_STR_EQ(a.argv[6], "{leader:" HEX2 "}:term");
+    ASSERT_STR_EQ(a.argv[7], "me");
+    ASSERT_STR_EQ(a.argv[8], "7");
+    ASSERT_STR_EQ(a.argv[9], "3000");
+    ASSERT_STR_EQ(a.argv[10], "you");
+    ASSERT_STR_EQ(a.argv[11], LIO_TERM_MAX);
+    ASSERT_STR_EQ(a.argv[12], "500");
+    for (int i = 0; i < a.argc; i++)
+        ASSERT_EQ(a.lens[i], strlen(a.argv[i]));
+    lio_argv_batch(&a, it, 1, NULL);
+    ASSERT_EQ(a.argc, 8);
+    ASSERT_STR_EQ(a.argv[0], "EVAL");
+    ASSERT_STR_EQ(a.argv[1], lio_batch_body());
+    ASSERT_STR_EQ(a.argv[2], "2");
+    ASSERT_OK(lu_sha1_hex(lio_batch_body(), strlen(lio_batch_body()), hex));
+    ASSERT_STR_EQ(lio_batch_sha(&shas), hex);
+    ASSERT_EQ(lio_batch_named(&shas, hex, 40, 1), 1);
+    ASSERT_EQ(
+        lio_batch_named(&shas, lio_batch_body(), strlen(lio_batch_body()), 0),
+        1);
+    ASSERT_EQ(lio_batch_named(&shas, lio_sha_of(&shas, LC_CMD_RENEW), 40, 1),
+              0);
+    ASSERT_EQ(lio_script_named(&shas, hex, 40, 1), 0);
 }
 
 TEST(timing_follows_the_shortest_ttl_within_bounds)

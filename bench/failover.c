@@ -825,12 +825,13 @@ static int quorum_acquire_main(int runs, long ttl, char **cmd, int ncmd)
                    "times, counted in the commands)\n",
                    peer.failed, runs);
     }
-    printf("connecting: a handle of its own, whose leader_elect() opens its "
-           "connections (one to each\nserver and one for notifications) "
-           "and whose leader_stop() closes them; the other rows'\n"
-           "connections were open before the first acquire. Redis cmds: "
-           "per acquire and release,\nover every server, a script's own "
-           "call and each redis.call in it included\n");
+    printf(
+        "connecting: a handle of its own, whose leader_elect() opens its "
+        "connections (one to each\nserver and one to each for notifications) "
+        "and whose leader_stop() closes them; the\nother rows' "
+        "connections were open before the first acquire. Redis cmds: "
+        "per acquire and release,\nover every server, a script's own "
+        "call and each redis.call in it included\n");
     for (int i = 0; i < t.n; i++)
         rfx_free(t.s[i]);
     return rc;

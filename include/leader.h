@@ -525,16 +525,15 @@ LEADER_API int leader_process(leader *l);
 
 /* ---- Many elections over one connection ----
  *
- * A client is one Redis connection (and one for notifications) shared by
- * any number of handles, each with its own key, callback and term; their
- * renewals are pipelined, and on one server those that fall due together
- * go in one script call (docs/protocol.md, Renewal in batches). Handles
- * are made with leader_client_add() and used with every function above;
- * leader_free() detaches one. The client
- * runs one thread for all its handles, or with event_loop none: then the
- * caller drives it with leader_client_fd(), leader_client_timeout_ms() and
- * leader_client_process() (leader_fd() and friends on any of its handles do
- * the same). */
+ * A client is one Redis connection (and one for notifications; in quorum
+ * mode one of each per server) shared by any number of handles, each with its
+ * own key, callback and term; their renewals are pipelined, and on one server
+ * those that fall due together go in one script call (docs/protocol.md, Renewal
+ * in batches). Handles are made with leader_client_add() and used with every
+ * function above; leader_free() detaches one. The client runs one thread for
+ * all its handles, or with event_loop none: then the caller drives it with
+ * leader_client_fd(), leader_client_timeout_ms() and leader_client_process()
+ * (leader_fd() and friends on any of its handles do the same). */
 typedef struct leader_client leader_client;
 
 typedef struct leader_client_options {

@@ -171,7 +171,7 @@
 
 /* ARGV: id, term, run. 1 if the key is ours and the counter is now the
  * term (raised, never lowered), else 0. No notification: the client
- * publishes the term once a majority committed it (lio_argv_elected). */
+ * publishes the term once a majority committed it (lio_argv_notify). */
 #define QSCRIPT_COMMIT                                                         \
     Q_ABOVE Q_COUNTER(                                                         \
         "ARGV[3]") "if redis.call('GET', KEYS[1]) ~= ARGV[1] or\n"             \

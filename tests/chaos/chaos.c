@@ -6,7 +6,7 @@
  *   leader-chaos [--seed N] [--seconds S] [--candidates N] [--ttl MS]
  *                [--beat MS] [--faults KIND,...] [--tree | --single]
  *                [--naive] [--expect-violation] [--keep] [--tls]
- *                [--servers 1|3|5]
+ *                [--servers 1|3|5] [--leader PATH]
  *
  * It starts a redis-server with appendfsync always (the Redis fixture), one
  * leader-proxy per candidate in front of it, and N candidates, each through
@@ -28,6 +28,9 @@
  *   sigstop-group  SIGSTOP the leader's `leader run`'s whole process group
  *                  (what job control does on Ctrl-Z) for 2-3 x ttl, then
  *                  SIGCONT
+ *   kill9-new-leader  kill -9 the leader, then the next one as soon as its
+ *                  child beats (long before its first renewal), restarting
+ *                  both: a term must be on a majority before it is used
  *   redis-restart  restart Redis cleanly (SIGTERM, start, PING)
  *   redis-kill9    kill -9 Redis and restart it
  *   redis-pause    SIGSTOP Redis for ttl/2 to 4 ttl/5, then SIGCONT: the
@@ -50,6 +53,9 @@
  *                   x ttl
  *   majority-loss   floor(N/2)+1 servers, each killed or frozen, for 3-4 x
  *                   ttl: no leader may be left once a lease has passed
+ *   majority-empty  floor(N/2)+1 servers killed and started again at once
+ *                   without their data: only the young-server rule keeps
+ *                   them from granting a second lease
  *
  * and blackhole and reset cut the candidate off from every server.
  *
@@ -58,6 +64,10 @@
  * LEADER_TLS_CA_CERT: the proxies forward the TLS bytes, so every fault
  * hits TLS sessions (a blackhole in the middle of a handshake, resets
  * mid-record).
+ *
+ * --leader PATH runs that `leader` instead of the one built with the suite
+ * (tests/chaos/CMakeLists.txt builds some with one rule broken, to show
+ * that the checker catches each).
  *
  * --naive runs naive_candidate.sh instead of `leader run` (a SET NX +
  * GET-then-PEXPIRE script with no lease deadline; in quorum mode
@@ -154,6 +164,8 @@ struct adoptee {
 };
 
 static struct cand cands[MAX_CANDIDATES];
+/* The `leader` the candidates run (--leader). */
+static const char *leader_bin = LEADER_BIN;
 /* The servers; in single-server mode only the first. */
 static rfx_server *servers[MAX_SERVERS];
 #define redis (servers[0])
@@ -529,7 +541,7 @@ static void spawn(int i)
         char mark[128];
         int fd;
 
-        argv[a++] = LEADER_BIN;
+        argv[a++] = leader_bin;
         argv[a++] = "run";
         for (int j = 0; j < opt.servers; j++) {
             argv[a++] = "--redis";
@@ -682,6 +694,33 @@ static int wait_for_leader(long timeout_ms)
     return interrupted ? 0 : -1;
 }
 
+/* The slot of a candidate whose child started beating after since_us (a
+ * new leader), waiting up to timeout_ms; -1 if none did. */
+static int new_leader_since(long long since_us, long timeout_ms)
+{
+    long long end = hb_now_us() + timeout_ms * 1000LL;
+
+    while (!interrupted && hb_now_us() < end) {
+        char err[512];
+        hb_log log;
+        int slot = -1;
+
+        if (hb_read(hb_path, &log, err, sizeof err) == 0) {
+            for (size_t i = 0; i < log.n && slot < 0; i++)
+                if (log.children[i].start_us > since_us &&
+                    !log.children[i].stopped)
+                    for (int c = 0; c < opt.n; c++)
+                        if (strcmp(cands[c].id, log.children[i].id) == 0)
+                            slot = c;
+            hb_free(&log);
+        }
+        if (slot >= 0)
+            return slot;
+        nap(opt.beat);
+    }
+    return -1;
+}
+
 /* Kills (SIGKILL, or SIGTERM with a bounded wait for `leader run` to stop
  * its child and release) candidate i and starts it again. */
 static void kill_and_restart(int i, int sig)
@@ -706,6 +745,26 @@ static void kill_and_restart(int i, int sig)
     died(i, status, 1);
     maybe_new_id(i);
     spawn(i);
+}
+
+/* kill9-new-leader: kill -9 candidate s, then the leader elected after it
+ * as soon as its child beats, before its first renewal can have raised
+ * anything on the servers; the term the next one gets must still be
+ * higher. */
+static void kill_new_leader(int s)
+{
+    long long since = hb_now_us();
+    int next;
+
+    say("kill9 %s (pid %d), then the next leader", cands[s].id,
+        (int) cands[s].pid);
+    kill_and_restart(s, SIGKILL);
+    next = new_leader_since(since, 10000 + 10 * opt.ttl);
+    if (next < 0)
+        return;
+    say("kill9 %s (pid %d), leader since a moment", cands[next].id,
+        (int) cands[next].pid);
+    kill_and_restart(next, SIGKILL);
 }
 
 /* Quorum mode: takes server j down (killed with SIGKILL, stopped cleanly,
@@ -773,6 +832,8 @@ static int inject_servers(int k, long dur, const int *perm, uint64_t draw)
         /* Longer than a lease, so that the leader's deadline falls inside
          * and the checker sees the time with no leader. */
         dur += opt.ttl;
+    } else if (k == CK_MAJORITY_EMPTY) {
+        cnt = opt.servers / 2 + 1;
     } else {
         cnt = 1 + (int) (draw % (uint64_t) (opt.servers / 2));
     }
@@ -800,7 +861,8 @@ static int inject_servers(int k, long dur, const int *perm, uint64_t draw)
     if (k == CK_SERVER_KILL9 || k == CK_SERVER_PAUSE || k == CK_MAJORITY_LOSS)
         nap(dur);
     for (int x = 0; x < cnt; x++)
-        if (server_up(perm[x], how[x], k == CK_SERVER_EMPTY) != 0)
+        if (server_up(perm[x], how[x],
+                      k == CK_SERVER_EMPTY || k == CK_MAJORITY_EMPTY) != 0)
             rc = -1;
     event("heal", "%s %s", name, target);
     return rc;
@@ -900,6 +962,9 @@ static int inject(int k)
     case CK_SIGTERM:
         say("%s %s (pid %d)", name, cands[s].id, (int) cands[s].pid);
         kill_and_restart(s, k == CK_KILL9 ? SIGKILL : SIGTERM);
+        break;
+    case CK_KILL9_NEW_LEADER:
+        kill_new_leader(s);
         break;
     case CK_BLACKHOLE:
         say("%s %s for %ld ms", name, cands[s].id, dur);
@@ -1193,10 +1258,13 @@ static void usage(void)
             "[--tree | --single]\n"
             "                    [--naive] [--expect-violation] [--keep] "
             "[--tls] [--servers 1|3|5]\n"
+            "                    [--leader PATH]\n"
             "kinds: kill9 sigterm blackhole reset sigstop sigstop-group\n"
+            "       kill9-new-leader\n"
             "       with one server: redis-restart redis-kill9 redis-pause\n"
             "       with 3 or 5: server-kill9 server-restart server-empty\n"
-            "       server-pause link-blackhole link-reset majority-loss\n");
+            "       server-pause link-blackhole link-reset majority-loss\n"
+            "       majority-empty\n");
     exit(2);
 }
 
@@ -1233,6 +1301,8 @@ static void parse_args(int argc, char **argv)
             opt.beat = atol(v);
         else if (strcmp(a, "--servers") == 0)
             opt.servers = atoi(v);
+        else if (strcmp(a, "--leader") == 0)
+            leader_bin = v;
         else if (strcmp(a, "--faults") != 0 || parse_kinds(v) != 0)
             usage();
     }
@@ -1346,6 +1416,8 @@ static void print_replay(void)
            opt.naive ? " --naive" : "",
            opt.expect_violation ? " --expect-violation" : "",
            opt.tls ? " --tls" : "");
+    if (strcmp(leader_bin, LEADER_BIN) != 0)
+        printf(" --leader %s", leader_bin);
     if (opt.kinds != (opt.servers > 1 ? CK_QUORUM_KINDS : CK_SINGLE_KINDS)) {
         const char *sep = " --faults ";
         for (int k = 0; k < CK_NKINDS; k++)
@@ -1470,8 +1542,9 @@ int main(int argc, char **argv)
     }
     if (opt.expect_violation) {
         if (res.split_brains + res.term_violations > 0) {
-            printf("leader-chaos: the checker caught the naive candidates, "
-                   "as expected\n");
+            printf("leader-chaos: the checker caught the %s candidates, "
+                   "as expected\n",
+                   opt.naive ? "naive" : "broken");
             verdict = 0;
         } else {
             printf("leader-chaos: EXPECTED a split brain or a term "

@@ -22,10 +22,11 @@
 #define MAX_PRINTED 10
 
 static const char *const kind_names[CK_NKINDS] = {
-    "kill9",        "sigterm",        "blackhole",      "reset",
-    "sigstop",      "sigstop-group",  "redis-restart",  "redis-kill9",
-    "redis-pause",  "server-kill9",   "server-restart", "server-empty",
-    "server-pause", "link-blackhole", "link-reset",     "majority-loss",
+    "kill9",         "sigterm",        "blackhole",        "reset",
+    "sigstop",       "sigstop-group",  "kill9-new-leader", "redis-restart",
+    "redis-kill9",   "redis-pause",    "server-kill9",     "server-restart",
+    "server-empty",  "server-pause",   "link-blackhole",   "link-reset",
+    "majority-loss", "majority-empty",
 };
 
 const char *chaos_kind_name(int kind)
@@ -377,7 +378,7 @@ static void recovery_table(const hb_log *log, const struct flog *f, FILE *out,
     long long *rec = calloc(f->n + 1, sizeof *rec);
     int stalls[CK_NKINDS] = {0};
 
-    fprintf(out, "%-14s %7s %10s %12s %12s %7s\n", "fault", "count",
+    fprintf(out, "%-16s %7s %10s %12s %12s %7s\n", "fault", "count",
             "disrupted", "median ms", "worst ms", "stalls");
     for (size_t i = 0; i < f->n; i++)
         if (strcmp(f->ev[i].what, "stall") == 0)
@@ -407,13 +408,13 @@ static void recovery_table(const hb_log *log, const struct flog *f, FILE *out,
         res->faults += count;
         qsort(rec, (size_t) n, sizeof *rec, cmp_ll);
         if (n > 0)
-            fprintf(out, "%-14s %7d %10d %12.1f %12.1f %7d\n",
+            fprintf(out, "%-16s %7d %10d %12.1f %12.1f %7d\n",
                     chaos_kind_name(k), count, n,
                     n % 2 ? ms(rec[n / 2])
                           : (ms(rec[n / 2 - 1]) + ms(rec[n / 2])) / 2,
                     ms(rec[n - 1]), stalls[k]);
         else
-            fprintf(out, "%-14s %7d %10d %12s %12s %7d\n", chaos_kind_name(k),
+            fprintf(out, "%-16s %7d %10d %12s %12s %7d\n", chaos_kind_name(k),
                     count, 0, "-", "-", stalls[k]);
         res->stalls += stalls[k];
     }
@@ -678,7 +679,7 @@ int chaos_check(const char *hb_path, const char *fault_path, FILE *out,
             f.servers > 1 ? "s" : "", f.ttl, ms(f.end_us - f.begin_us) / 1000,
             log.n, log.nprocs);
     recovery_table(&log, &f, out, res);
-    fprintf(out, "%-14s %7d\n", "total", res->faults);
+    fprintf(out, "%-16s %7d\n", "total", res->faults);
     fprintf(out, "split brains     %d\n", res->split_brains);
     fprintf(out, "term violations  %d\n", res->term_violations);
     fprintf(out, "orphans          %d\n", res->orphans);

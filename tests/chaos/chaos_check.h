@@ -45,6 +45,7 @@ enum chaos_kind {
     CK_RESET,
     CK_SIGSTOP,
     CK_SIGSTOP_GROUP,
+    CK_KILL9_NEW_LEADER,
     CK_REDIS_RESTART,
     CK_REDIS_KILL9,
     CK_REDIS_PAUSE,
@@ -56,6 +57,7 @@ enum chaos_kind {
     CK_LINK_BLACKHOLE,
     CK_LINK_RESET,
     CK_MAJORITY_LOSS,
+    CK_MAJORITY_EMPTY,
     CK_NKINDS
 };
 

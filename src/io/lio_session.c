@@ -60,33 +60,40 @@ static uint64_t tag_seq(const struct lio_slot *e, uint64_t tag)
 
 /* ---- the deadline heap ---- */
 
-static void heap_swap(struct lio_session *s, size_t i, size_t j)
+/* The heap holds each deadline next to its slot, so that a sift compares
+ * within one array and touches a slot only to tell it where it moved: with
+ * many elections the slots are all over memory. */
+static void heap_put(struct lio_session *s, size_t i, struct lio_heap_ent x)
 {
-    struct lio_slot *t = s->heap[i];
-
-    s->heap[i] = s->heap[j];
-    s->heap[j] = t;
-    s->heap[i]->heap_pos = i;
-    s->heap[j]->heap_pos = j;
+    s->heap[i] = x;
+    x.slot->heap_pos = i;
 }
 
+/* Moves the entry at i up or down to where its deadline belongs. */
 static void heap_fix(struct lio_session *s, size_t i)
 {
-    while (i > 0 && s->heap[(i - 1) / 2]->deadline > s->heap[i]->deadline) {
-        heap_swap(s, i, (i - 1) / 2);
+    struct lio_heap_ent x = s->heap[i];
+
+    while (i > 0 && s->heap[(i - 1) / 2].deadline > x.deadline) {
+        heap_put(s, i, s->heap[(i - 1) / 2]);
         i = (i - 1) / 2;
     }
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < s->heap_n && s->heap[l]->deadline < s->heap[m]->deadline)
-            m = l;
-        if (r < s->heap_n && s->heap[r]->deadline < s->heap[m]->deadline)
-            m = r;
-        if (m == i)
-            return;
-        heap_swap(s, i, m);
-        i = m;
+    for (size_t c = 2 * i + 1; c < s->heap_n; c = 2 * i + 1) {
+        if (c + 1 < s->heap_n && s->heap[c + 1].deadline < s->heap[c].deadline)
+            c++;
+        if (s->heap[c].deadline >= x.deadline)
+            break;
+        heap_put(s, i, s->heap[c]);
+        i = c;
     }
+    heap_put(s, i, x);
+}
+
+/* Gives e's entry its new deadline. */
+static void heap_update(struct lio_session *s, struct lio_slot *e)
+{
+    s->heap[e->heap_pos].deadline = e->deadline;
+    heap_fix(s, e->heap_pos);
 }
 
 static void heap_remove(struct lio_session *s, struct lio_slot *e)
@@ -95,10 +102,11 @@ static void heap_remove(struct lio_session *s, struct lio_slot *e)
 
     if (i == NO_POS)
         return;
-    heap_swap(s, i, --s->heap_n);
     e->heap_pos = NO_POS;
-    if (i < s->heap_n)
-        heap_fix(s, i);
+    if (i == --s->heap_n)
+        return;
+    s->heap[i] = s->heap[s->heap_n];
+    heap_fix(s, i);
 }
 
 /* ---- the links ---- */
@@ -375,7 +383,7 @@ static void step(struct lio_slot *e, struct lc_input *in)
     apply(e, o);
     if (e->listening)
         subscribe(e);
-    heap_fix(s, e->heap_pos);
+    heap_update(s, e);
     e->emit(e->owner, NULL, o); /* the state may have moved: tell the owner */
 }
 
@@ -517,7 +525,7 @@ static int rerouted(struct lio_slot *e, enum lio_link link,
         e->resend_at = s->now + TRYAGAIN_MS;
         if (e->resend_at < e->deadline) {
             e->deadline = e->resend_at;
-            heap_fix(s, e->heap_pos);
+            heap_update(s, e);
         }
         return 1;
     }
@@ -771,8 +779,7 @@ static void frontier_push(const struct lio_session *s, size_t *f, size_t *n,
     size_t i = (*n)++;
 
     f[i] = at;
-    while (i > 0 &&
-           s->heap[f[(i - 1) / 2]]->deadline > s->heap[f[i]]->deadline) {
+    while (i > 0 && s->heap[f[(i - 1) / 2]].deadline > s->heap[f[i]].deadline) {
         size_t t = f[i];
         f[i] = f[(i - 1) / 2];
         f[(i - 1) / 2] = t;
@@ -787,9 +794,9 @@ static size_t frontier_pop(const struct lio_session *s, size_t *f, size_t *n)
     f[0] = f[--*n];
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i, t;
-        if (l < *n && s->heap[f[l]]->deadline < s->heap[f[m]]->deadline)
+        if (l < *n && s->heap[f[l]].deadline < s->heap[f[m]].deadline)
             m = l;
-        if (r < *n && s->heap[f[r]]->deadline < s->heap[f[m]]->deadline)
+        if (r < *n && s->heap[f[r]].deadline < s->heap[f[m]].deadline)
             m = r;
         if (m == i)
             return top;
@@ -824,7 +831,7 @@ static void pull_early(struct lio_session *s, enum lio_link link, size_t need)
         f[nf++] = 0;
     while (nf > 0 && npick < need && seen++ < cap) {
         size_t at = frontier_pop(s, f, &nf);
-        struct lio_slot *e = s->heap[at];
+        struct lio_slot *e = s->heap[at].slot;
         if (e->deadline > s->now + s->early_max)
             break; /* so is every one left */
         if (renews_soon(s, e, link))
@@ -1550,7 +1557,8 @@ void lio_session_free(struct lio_session *s)
 static int take_index(struct lio_session *s, uint32_t *index)
 {
     size_t n = s->nslots ? s->nslots * 2 : 4;
-    struct lio_slot **slots, **heap;
+    struct lio_slot **slots;
+    struct lio_heap_ent *heap;
     uint8_t *gens;
 
     for (size_t i = 0; i < s->nslots; i++)
@@ -1623,8 +1631,7 @@ struct lio_slot *lio_session_add(struct lio_session *s,
     if (lc_ttl(e->core) / EARLY_DIV > s->early_max)
         s->early_max = lc_ttl(e->core) / EARLY_DIV;
     s->slots[index] = e;
-    e->heap_pos = s->heap_n;
-    s->heap[s->heap_n++] = e;
+    heap_put(s, s->heap_n++, (struct lio_heap_ent){LC_NEVER, e});
     *rc = 0;
     return e;
 }
@@ -1685,8 +1692,8 @@ static void run_deadlines(struct lio_session *s)
     size_t n = s->heap_n;
 
     s->holding = 1;
-    while (n-- > 0 && s->heap_n > 0 && s->heap[0]->deadline <= s->now) {
-        struct lio_slot *e = s->heap[0];
+    while (n-- > 0 && s->heap_n > 0 && s->heap[0].deadline <= s->now) {
+        struct lio_slot *e = s->heap[0].slot;
         if (e->resend_at != 0 && e->resend_at <= s->now) {
             e->resend_at = 0;
             if (lc_awaiting(e->core) && lc_last_seq(e->core) == e->last_cmd.seq)
@@ -1718,7 +1725,7 @@ static lc_time earlier(lc_time a, lc_time b)
 
 lc_time lio_session_deadline(const struct lio_session *s)
 {
-    lc_time d = s->heap_n > 0 ? s->heap[0]->deadline : LC_NEVER;
+    lc_time d = s->heap_n > 0 ? s->heap[0].deadline : LC_NEVER;
 
     for (unsigned k = 0; k < nsubs(s); k++) {
         const struct lio_sub *b = &s->subs[k];

@@ -146,6 +146,12 @@ struct lio_slot {
                       * grants extend the key its lease stands on */
 };
 
+/* An entry of the session's deadline heap: a slot and its deadline. */
+struct lio_heap_ent {
+    lc_time deadline;
+    struct lio_slot *slot;
+};
+
 /* Quorum mode: what the session knows of one server. */
 struct lio_qserver {
     int usable;            /* its link is ready and INFO was read on it */
@@ -176,7 +182,7 @@ struct lio_session {
     struct lio_slot **slots; /* by index; NULL when free */
     uint8_t *gens;           /* bumped when a slot is freed */
     size_t nslots;
-    struct lio_slot **heap; /* min-heap on deadline */
+    struct lio_heap_ent *heap; /* min-heap on deadline */
     size_t heap_n;
     size_t attached;  /* elections whose core wants a command link */
     size_t listeners; /* elections that want notifications */

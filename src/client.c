@@ -370,6 +370,7 @@ void lp_wait_stop(leader *l)
 
 void lp_handle_free(leader *l)
 {
+    lp_stats_free(&l->stats);
     free(l->key);
     free(l->id);
     free(l);

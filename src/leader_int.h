@@ -159,6 +159,10 @@ struct lp_event {
  * and bumps them as the steps of the handle's core report the facts;
  * readers on any thread load them, relaxed: each word is exact, the set
  * is not a snapshot, and no lock is taken on either side. */
+struct lp_errors {
+    _Atomic uint64_t n[LEADER_STATS_ERRORS];
+};
+
 struct lp_stats {
     _Atomic int64_t leading_since;
     _Atomic uint64_t elections_won;
@@ -170,7 +174,10 @@ struct lp_stats {
     _Atomic uint64_t renew_rtt_count, renew_rtt_sum_ms;
     _Atomic int64_t lease_slack, lease_slack_min;
     _Atomic uint64_t reconnects;
-    _Atomic uint64_t errors[LEADER_STATS_ERRORS];
+    /* Counted by error code, in a block allocated at the first ERROR:
+     * most handles never see one, and with many elections per process the
+     * block would be a third of a handle. */
+    _Atomic(struct lp_errors *) errors;
     /* loop */
     int conn_lost; /* the connection broke while campaigning or observing,
                     * and is not back yet */
@@ -340,6 +347,8 @@ int lp_in_callback(const leader_client *c);
 
 /* Starts l's counters at zero. */
 void lp_stats_init(struct lp_stats *st);
+/* Frees what the counters allocated, once the loop is done with them. */
+void lp_stats_free(struct lp_stats *st);
 
 /* Counts what one step of l's core reports: each event (ev), and once
  * per step (ev NULL) its renewal, commands and connection. On the loop. */

@@ -11,6 +11,7 @@
 
 #include <assert.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "leader_int.h"
@@ -45,6 +46,28 @@ static void set_signed(_Atomic int64_t *value, int64_t v)
 void lp_stats_init(struct lp_stats *st)
 {
     memset(st, 0, sizeof *st);
+}
+
+void lp_stats_free(struct lp_stats *st)
+{
+    free(atomic_load_explicit(&st->errors, memory_order_relaxed));
+}
+
+/* The block is published with a release store, so that a reader that sees
+ * it sees it zeroed. Out of memory, the error goes uncounted: a counter
+ * is no reason to fail an election. */
+static void count_error(struct lp_stats *st, int code)
+{
+    struct lp_errors *e =
+        atomic_load_explicit(&st->errors, memory_order_relaxed);
+
+    if (e == NULL) {
+        e = calloc(1, sizeof *e);
+        if (e == NULL)
+            return;
+        atomic_store_explicit(&st->errors, e, memory_order_release);
+    }
+    add(&e->n[code > 0 && code < LEADER_STATS_ERRORS ? code : 0], 1);
 }
 
 /* The bucket of a round trip of rtt ms: the first whose bound 2^i holds
@@ -144,7 +167,7 @@ static void count_event(struct lp_stats *st, const struct lc_event *ev,
         count_revoked(st, ev, o);
         break;
     case LC_EV_ERROR:
-        add(&st->errors[code > 0 && code < LEADER_STATS_ERRORS ? code : 0], 1);
+        count_error(st, code);
         break;
     case LC_EV_CHANGED:
         break;
@@ -171,6 +194,7 @@ void lp_stats_count(leader *l, const struct lc_event *ev,
 int leader_stats_size(const leader *l, leader_stats *stats, size_t size)
 {
     const struct lp_stats *st;
+    const struct lp_errors *e;
     leader_stats s;
 
     if (l == NULL || stats == NULL || size < STATS_V1_SIZE)
@@ -201,8 +225,9 @@ int leader_stats_size(const leader *l, leader_stats *stats, size_t size)
     s.lease_slack_ms = get_signed(&st->lease_slack);
     s.lease_slack_min_ms = get_signed(&st->lease_slack_min);
     s.reconnects = get(&st->reconnects);
-    for (int i = 0; i < LEADER_STATS_ERRORS; i++)
-        s.errors[i] = get(&st->errors[i]);
+    e = atomic_load_explicit(&st->errors, memory_order_acquire);
+    for (int i = 0; e != NULL && i < LEADER_STATS_ERRORS; i++)
+        s.errors[i] = get(&e->n[i]);
     /* Never a byte beyond the caller's structure. */
     s.struct_size = size < sizeof s ? size : sizeof s;
     memcpy(stats, &s, s.struct_size);

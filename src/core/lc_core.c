@@ -93,6 +93,8 @@ int lc_init(struct lc_core *c, const struct lc_config *cfg)
                              : clamp_time(cfg->ttl / 3, 5, 2000);
     c->backoff_cap = clamp_time(cfg->ttl / 6, 10, 1000);
     c->rng = cfg->seed ? cfg->seed : 0x9e3779b97f4a7c15ULL;
+    /* From the seed, not drawn from rng: the draws stay as they were. */
+    c->hash_key = (c->rng ^ 0x6a09e667f3bcc909ULL) * 0xff51afd7ed558ccdULL;
     c->state = LC_IDLE;
     c->conn = LC_DOWN;
     return 0;
@@ -301,6 +303,39 @@ static int same_id(const char *a, const char *b, size_t blen)
     return strlen(a) == blen && memcmp(a, b, blen) == 0;
 }
 
+/* FNV-1a over the bytes, from a per-core key, then mixed: ids come from
+ * anyone who can write to Redis, and the key keeps a collision from being
+ * chosen in advance. */
+static uint64_t id_hash(const struct lc_core *c, const char *id, size_t len)
+{
+    uint64_t h = c->hash_key ^ len;
+
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char) id[i]) * 0x100000001b3ULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
+}
+
+/* Whether the id of len bytes is the holder last reported. */
+static int seen_is(const struct lc_core *c, const char *id, size_t len)
+{
+    return c->seen_len == len &&
+           (len == 0 || c->seen_hash == id_hash(c, id, len));
+}
+
+/* The id, NUL-terminated, in the step's output next to event ev: the
+ * event's holder, good as long as the output. */
+static const char *event_holder(struct lc_core *c, const struct lc_event *ev,
+                                const char *id, size_t len)
+{
+    char *buf = c->out->holder[ev - c->out->events];
+
+    memcpy(buf, id, len);
+    buf[len] = '\0';
+    return buf;
+}
+
 /* Reports who leads (id of len bytes; len 0: nobody) when it differs from
  * the last report; from_reply says whether Redis said so in a reply to
  * command c->reply_seq, or a notification did. term 0 means "not known"; a
@@ -323,16 +358,17 @@ static int report_leader(struct lc_core *c, const char *id, size_t len,
      * sent before that: the reply predates the release (it travelled on
      * the other connection). A released term never leads again. */
     if (from_reply && len > 0 && term != 0 && term == c->seen_term &&
-        c->seen_hint && c->seen_id[0] == '\0' && !overrules)
+        c->seen_hint && c->seen_len == 0 && !overrules)
         return 0;
     if (from_reply && term != 0 && term == c->seen_term)
         c->seen_hint = 0; /* confirmed */
-    if (c->seen_known && same_id(c->seen_id, id, len) &&
+    if (c->seen_known && seen_is(c, id, len) &&
         (len == 0 || term == 0 || term == c->seen_term))
         return 0;
     c->seen_known = 1;
-    memcpy(c->seen_id, id, len);
-    c->seen_id[len] = '\0';
+    c->seen_len = (uint8_t) len;
+    c->seen_hash = id_hash(c, id, len);
+    c->seen_self = len > 0 && same_id(c->id, id, len);
     if (term != 0) {
         c->seen_term = term;
         c->seen_hint = !from_reply;
@@ -341,7 +377,7 @@ static int report_leader(struct lc_core *c, const char *id, size_t len,
     ev = push_event(c, LC_EV_CHANGED, term ? term : c->seen_term, 0, "%s",
                     cause);
     if (ev != NULL)
-        ev->holder = len > 0 ? c->seen_id : NULL;
+        ev->holder = len > 0 ? event_holder(c, ev, id, len) : NULL;
     return 1;
 }
 
@@ -351,7 +387,7 @@ static void report_nobody(struct lc_core *c, uint64_t term)
 {
     const char *cause = "no leader";
 
-    if (c->seen_known && c->seen_id[0] != '\0' && c->seen_expiry != 0)
+    if (c->seen_known && c->seen_len != 0 && c->seen_expiry != 0)
         cause = c->now >= c->seen_expiry ? "expired" : "released";
     report_leader(c, "", 0, term, cause, 1);
 }
@@ -411,7 +447,8 @@ static void take_new_term(struct lc_core *c, uint64_t term)
 static void forget_leader(struct lc_core *c)
 {
     c->seen_known = 0;
-    c->seen_id[0] = '\0';
+    c->seen_len = 0;
+    c->seen_self = 0;
     c->seen_expiry = 0;
 }
 
@@ -612,7 +649,7 @@ static void on_acquire_won(struct lc_core *c, uint64_t term)
         hand_back(c, term, c->now);
         return;
     }
-    if (c->seen_known && c->seen_id[0] != '\0' && strcmp(c->seen_id, c->id))
+    if (c->seen_known && c->seen_len != 0 && !c->seen_self)
         report_leader(c, "", 0, 0, "expired", 1);
     become_leader(c, term);
     report_leader(c, c->id, strlen(c->id), term, "elected", 1);
@@ -868,8 +905,7 @@ static void on_notify(struct lc_core *c, const char *text, size_t len)
         /* Broken on purpose (tests/sim): a leader that steps down on a
          * notification alone. */
         if (n.kind == LC_NOTIFY_ELECTED && !ours && n.term > c->term)
-            step_down(c, LEADER_ELOST, "another candidate was elected",
-                      c->seen_id);
+            step_down(c, LEADER_ELOST, "another candidate was elected", NULL);
         else
 #endif
         {
@@ -891,7 +927,7 @@ static void on_notify(struct lc_core *c, const char *text, size_t len)
     if (ours && n.kind == LC_NOTIFY_ELECTED && c->state == LC_FOLLOWER)
         return;
     if (n.kind == LC_NOTIFY_RELEASED) {
-        if (same_id(c->seen_id, n.id, n.id_len) || n.term >= c->seen_term)
+        if (seen_is(c, n.id, n.id_len) || n.term >= c->seen_term)
             report_leader(c, "", 0, n.term, "released", 0);
     } else if (report_leader(c, n.id, n.id_len, n.term, "elected", 0)) {
         /* Its expiry is not known until read; gone before then (a read

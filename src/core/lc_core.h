@@ -126,6 +126,7 @@ struct lc_output {
     lc_time deadline;          /* feed a TICK at this time, LC_NEVER for none */
     struct lc_renewal renewal; /* a renewal's reply handled in this step */
     char msg[LC_MAX_EVENTS][LC_MSG_MAX];
+    char holder[LC_MAX_EVENTS][LC_ID_MAX + 1]; /* the events' holders */
 };
 
 enum lc_input_kind {

@@ -48,9 +48,16 @@ struct lc_core {
     int benched;          /* the application is unhealthy: do not campaign
                            * (kept across STOP and START) */
 
-    /* Who leads, as last reported in a CHANGED event. */
-    int seen_known;              /* something was reported */
-    char seen_id[LC_ID_MAX + 1]; /* "" for nobody */
+    /* Who leads, as last reported in a CHANGED event. Its id is kept as a
+     * length and a keyed hash, not as its bytes (one core per election,
+     * ids of up to LC_ID_MAX bytes): the bytes go out in the event. The
+     * hash only spares a report that repeats the last one; nothing the
+     * core decides rests on it. */
+    int seen_known;     /* something was reported */
+    uint8_t seen_len;   /* 0 for nobody */
+    uint8_t seen_self;  /* the holder is this core's id */
+    uint64_t seen_hash; /* of the holder's id, keyed with hash_key */
+    uint64_t hash_key;
     uint64_t seen_term;
     int seen_hint;       /* seen_term came from a notification ... */
     uint64_t hint_seq;   /* ... that arrived after command hint_seq */

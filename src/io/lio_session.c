@@ -302,6 +302,51 @@ static void subscribe(struct lio_slot *e)
             e->subscribed |= 1u << i;
 }
 
+/* ---- what is owed once a step is over (struct lio_due) ---- */
+
+static void due_add(struct lio_due *d, uint32_t index)
+{
+    d->count++;
+    if (d->n == d->cap) {
+        size_t n = d->cap != 0 ? 2 * d->cap : 64;
+        uint32_t *p = realloc(d->idx, n * sizeof *p);
+        if (p == NULL) {
+            d->scan = 1;
+            return;
+        }
+        d->idx = p;
+        d->cap = n;
+    }
+    d->idx[d->n++] = index;
+}
+
+/* How many places due_at() has, and the slot at place i (NULL: none). */
+static size_t due_len(const struct lio_session *s, const struct lio_due *d)
+{
+    return d->scan ? s->nslots : d->n;
+}
+
+static struct lio_slot *due_at(const struct lio_session *s,
+                               const struct lio_due *d, size_t i)
+{
+    return s->slots[d->scan ? i : d->idx[i]];
+}
+
+/* After a visit: empties the list once nothing is owed. */
+static void due_done(struct lio_due *d)
+{
+    if (d->count == 0)
+        d->n = 0, d->scan = 0;
+}
+
+static void owe_ready(struct lio_session *s, struct lio_slot *e)
+{
+    if (e->ready_owed)
+        return;
+    e->ready_owed = 1;
+    due_add(&s->owed, e->index);
+}
+
 /* Asks for the command link on behalf of e. */
 static void connect_for(struct lio_session *s, struct lio_slot *e)
 {
@@ -309,19 +354,16 @@ static void connect_for(struct lio_session *s, struct lio_slot *e)
 
     if (quorum(s)) {
         q_open_links(s);
-        if (cmd_ready(s, e) && !e->ready_owed) {
-            e->ready_owed = 1;
-            s->owed++;
-        }
+        if (cmd_ready(s, e))
+            owe_ready(s, e);
     } else if (st == LIO_LINK_DOWN) {
         /* The core gives up at its connect deadline, connect_timeout
          * from now: the opening, lookup included, has exactly that long. */
         struct lio_link_params p = {(long) lc_connect_timeout(e->core),
                                     timing(s).keepalive_s};
         s->t.open(s->t.ctx, e->link, &p, s->now);
-    } else if (st == LIO_LINK_READY && !e->ready_owed) {
-        e->ready_owed = 1;
-        s->owed++;
+    } else if (st == LIO_LINK_READY) {
+        owe_ready(s, e);
     }
 }
 
@@ -1152,7 +1194,7 @@ static void q_send_cmd(struct lio_slot *e, const struct lc_cmd *cmd)
     if (q_next(e, next) && !e->qowed) {
         /* Inside the core's step: the result waits for settle(). */
         e->qowed = 1;
-        s->qowed++;
+        due_add(&s->qowed, e->index);
     }
 }
 
@@ -1317,14 +1359,15 @@ static void q_settle(struct lio_session *s)
         link_close(s, lio_server_link(i));
         q_server_down(s, i, LEADER_ETIMEDOUT, "the server did not answer");
     }
-    for (size_t k = 0; k < s->nslots && s->qowed > 0; k++) {
-        struct lio_slot *e = s->slots[k];
+    for (size_t k = 0; k < due_len(s, &s->qowed) && s->qowed.count > 0; k++) {
+        struct lio_slot *e = due_at(s, &s->qowed, k);
         if (e == NULL || !e->qowed)
             continue;
         e->qowed = 0;
-        s->qowed--;
+        s->qowed.count--;
         q_deliver(e);
     }
+    due_done(&s->qowed);
 }
 
 /* No election holds the servers any more: every link closes. */
@@ -1473,7 +1516,7 @@ static void check_sub(struct lio_session *s)
 static void settle(struct lio_session *s)
 {
     for (;;) {
-        if (s->qstuck != 0 || s->qowed != 0) {
+        if (s->qstuck != 0 || s->qowed.count != 0) {
             q_settle(s);
             continue;
         }
@@ -1483,21 +1526,22 @@ static void settle(struct lio_session *s)
             fail_all(s, by->link, by, LEADER_ETIMEDOUT, NULL);
             continue;
         }
-        if (s->owed == 0 && s->npending > 0 && !s->holding) {
+        if (s->owed.count == 0 && s->npending > 0 && !s->holding) {
             flush_renewals(s); /* may step (alignment) */
             continue;
         }
-        if (s->owed == 0)
+        if (s->owed.count == 0)
             break;
-        for (size_t i = 0; i < s->nslots && s->owed > 0; i++) {
-            struct lio_slot *e = s->slots[i];
+        for (size_t i = 0; i < due_len(s, &s->owed) && s->owed.count > 0; i++) {
+            struct lio_slot *e = due_at(s, &s->owed, i);
             if (e == NULL || !e->ready_owed)
                 continue;
             e->ready_owed = 0;
-            s->owed--;
+            s->owed.count--;
             if (lc_conn_state(e->core) == LC_CONNECTING && cmd_ready(s, e))
                 connected(e);
         }
+        due_done(&s->owed);
     }
     if (quorum(s)) {
         q_close_unused(s);
@@ -1549,6 +1593,8 @@ void lio_session_free(struct lio_session *s)
     free(s->slots);
     free(s->gens);
     free(s->heap);
+    free(s->owed.idx);
+    free(s->qowed.idx);
     free(s->books);
     memset(s, 0, sizeof *s);
 }
@@ -1659,9 +1705,9 @@ void lio_session_remove(struct lio_session *s, struct lio_slot *e, lc_time now)
     if (e->listening)
         s->listeners--;
     if (e->ready_owed)
-        s->owed--;
+        s->owed.count--;
     if (e->qowed)
-        s->qowed--;
+        s->qowed.count--;
     if (s->breaker == e)
         s->breaker = NULL;
     if (e->qop != NULL)

@@ -146,6 +146,19 @@ struct lio_slot {
                       * grants extend the key its lease stands on */
 };
 
+/* The slots owed something once a step is over (CONNECTED, a quorum op's
+ * result), listed by index so that settling visits those alone, not every
+ * slot: elections added one by one to a ready link would otherwise each
+ * cost a pass over all the others. A flag on the slot says whether it is
+ * still owed; an index may be listed twice, or stay listed after its slot
+ * went. When the list cannot grow, every slot is visited instead. */
+struct lio_due {
+    uint32_t *idx;
+    size_t n, cap;
+    size_t count; /* slots flagged */
+    int scan;     /* the list could not grow: visit every slot */
+};
+
 /* An entry of the session's deadline heap: a slot and its deadline. */
 struct lio_heap_ent {
     lc_time deadline;
@@ -184,9 +197,9 @@ struct lio_session {
     size_t nslots;
     struct lio_heap_ent *heap; /* min-heap on deadline */
     size_t heap_n;
-    size_t attached;  /* elections whose core wants a command link */
-    size_t listeners; /* elections that want notifications */
-    size_t owed;      /* elections with ready_owed set */
+    size_t attached;     /* elections whose core wants a command link */
+    size_t listeners;    /* elections that want notifications */
+    struct lio_due owed; /* elections with ready_owed set */
 
     struct lc_output out;     /* every core's step writes here */
     struct lio_slot *breaker; /* broke the command link */
@@ -201,8 +214,8 @@ struct lio_session {
      * server. */
     unsigned nservers;
     struct lio_qserver qs[LC_QUORUM_MAX];
-    unsigned qstuck; /* servers whose links a timeout found stuck */
-    size_t qowed;    /* elections with qowed set */
+    unsigned qstuck;      /* servers whose links a timeout found stuck */
+    struct lio_due qowed; /* elections with qowed set */
     /* Renewals in batches (docs/protocol.md, Renewal in batches): the RENEWs
      * that the cores ask for during one entry point, by tag, are sent when it
      * settles, those of one link together, at most batch_max a script

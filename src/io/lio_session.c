@@ -223,11 +223,37 @@ static void send_asking(struct lio_slot *e)
                          &asking_len);
 }
 
+/* ---- the first call of a script on a link goes as EVAL ----
+ *
+ * EVAL loads its body into the server's script cache, so every call after
+ * it on the same link can be EVALSHA: Redis runs a link's commands in
+ * order. Sent as EVALSHA from the start, every call made before the first
+ * reply came back would meet NOSCRIPT and go again; when elections start
+ * by the thousand on a new link, that is thousands of round trips, and the
+ * renewals wait behind them. A script flushed later (SCRIPT FLUSH) still
+ * meets NOSCRIPT and goes again as EVAL, as before. */
+#define SCRIPT_BIT_BATCH  8 /* the command kinds' bits are below */
+#define SCRIPT_BIT_QUORUM 9 /* and up: the quorum wires' */
+
+/* 1 if script bit goes as EVAL on link now: its first call since the link
+ * was last ready. Without memory for the link's book, EVALSHA. */
+static int first_call(struct lio_session *s, enum lio_link link, unsigned bit)
+{
+    struct lio_link_book *b = book(s, link);
+
+    if (b == NULL || (b->scripts & 1u << bit))
+        return 0;
+    b->scripts |= 1u << bit;
+    return 1;
+}
+
 static void send_script(struct lio_slot *e, const struct lc_cmd *cmd, int eval)
 {
     struct lio_session *s = e->session;
     struct lio_argv a;
 
+    if (first_call(s, e->link, (unsigned) cmd->kind))
+        eval = 1;
     lio_argv_script(&a, cmd->kind, cmd->term, e->names, lc_id(e->core),
                     e->ttl_text, eval ? NULL : lio_sha_of(&s->shas, cmd->kind));
     /* A failed send shows up as the link's failure or as the core's reply
@@ -788,6 +814,8 @@ static void send_group(struct lio_session *s, enum lio_link link,
             send_script(m[i], &m[i]->last_cmd, eval);
         return;
     }
+    if (first_call(s, link, SCRIPT_BIT_BATCH))
+        eval = 1;
     s->batch_serial = (s->batch_serial + 1) % BATCH_SERIALS;
     b->tag = (uint64_t) BATCH_INDEX << 40 | s->batch_serial;
     b->link = link;
@@ -1076,7 +1104,9 @@ static int q_send_one(struct lio_slot *e, unsigned i, enum lc_qwire wire,
         return -1;
     if (wire == LC_QW_PROBE)
         lio_argv_probe(&a, e->names);
-    else
+    else if (first_call(s, lio_server_link(i), SCRIPT_BIT_QUORUM + wire))
+        eval = 1;
+    if (wire != LC_QW_PROBE)
         lio_argv_qscript(&a, wire, term, e->names, lc_id(e->core), e->ttl_text,
                          s->qs[i].run_id,
                          eval ? NULL : lio_qsha_of(&s->shas, wire));
@@ -1791,6 +1821,8 @@ void lio_session_ready(struct lio_session *s, enum lio_link link,
                        uint64_t server, lc_time now)
 {
     advance(s, now);
+    if (is_cmd_link(s, link) && (size_t) link < s->nbooks)
+        s->books[link].scripts = 0; /* a new connection: maybe a new server */
     if (is_cmd_link(s, link) && link_server(s, link) >= 0 && quorum(s)) {
         q_on_ready(s, (unsigned) link_server(s, link));
     } else if (is_cmd_link(s, link)) {

@@ -186,8 +186,9 @@ struct lio_sub {
 
 /* What the session keeps per command link. */
 struct lio_link_book {
-    size_t attached; /* elections whose core holds the link */
-    uint64_t server; /* behind the link, when ready */
+    size_t attached;  /* elections whose core holds the link */
+    uint64_t server;  /* behind the link, when ready */
+    unsigned scripts; /* sent on it since it was last ready (bits) */
 };
 
 struct lio_session {

@@ -127,6 +127,8 @@ void sim_redis_qread(struct sim_redis *r, int64_t now_ms, int run,
                      struct sim_script *out);
 /* A restart: the script cache is always lost, the data only if asked. */
 void sim_redis_restart(struct sim_redis *r, int lose_data);
+/* SCRIPT FLUSH: the script cache emptied, the data kept. */
+void sim_redis_script_flush(struct sim_redis *r);
 /* FLUSHALL: the data is gone, the server and its scripts stay. The caller
  * gives the data its new epoch. */
 void sim_redis_flush(struct sim_redis *r);
@@ -156,7 +158,7 @@ struct sim_result {
         uint64_t elected, lease_expired, lost, crashes, pauses, partitions,
             redis_restarts, data_losses, breaks, stops, late_cmds, noscript,
             new_terms_asked, new_terms, flushes, late_joiner_losses, seeded,
-            forged, pace_exceeded;
+            forged, pace_exceeded, script_flushes;
         /* the session layer */
         uint64_t fanouts, pings, sub_opens, changed, recreated, grouped,
             observed, stale_sends;

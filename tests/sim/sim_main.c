@@ -46,6 +46,7 @@ static void add_counts(struct sim_result *sum, const struct sim_result *r)
     sum->n.new_terms_asked += r->n.new_terms_asked;
     sum->n.new_terms += r->n.new_terms;
     sum->n.flushes += r->n.flushes;
+    sum->n.script_flushes += r->n.script_flushes;
     sum->n.late_joiner_losses += r->n.late_joiner_losses;
     sum->n.seeded += r->n.seeded;
     sum->n.forged += r->n.forged;
@@ -307,7 +308,8 @@ int main(int argc, char **argv)
             "%llu Redis restarts, %llu data losses (%llu by FLUSHALL, "
             "%llu with a follower that joined late), %llu broken "
             "connections, %llu stops, %llu late commands from closed "
-            "connections, %llu NOSCRIPT, %llu new terms asked of leaders "
+            "connections, %llu NOSCRIPT (%llu SCRIPT FLUSHes), %llu new "
+            "terms asked of leaders "
             "(%llu granted), %llu counters started from the clock (%llu "
             "with a term rate above the clock's), %llu forged "
             "notifications; slowest election after faults stopped: %.0f "
@@ -325,6 +327,7 @@ int main(int argc, char **argv)
             (unsigned long long) sum.n.breaks, (unsigned long long) sum.n.stops,
             (unsigned long long) sum.n.late_cmds,
             (unsigned long long) sum.n.noscript,
+            (unsigned long long) sum.n.script_flushes,
             (unsigned long long) sum.n.new_terms_asked,
             (unsigned long long) sum.n.new_terms,
             (unsigned long long) sum.n.seeded,

@@ -229,11 +229,16 @@ void sim_redis_qread(struct sim_redis *r, int64_t now_ms, int run,
     out->term = q_counter(r, run);
 }
 
-void sim_redis_restart(struct sim_redis *r, int lose_data)
+void sim_redis_script_flush(struct sim_redis *r)
 {
     r->scripts_loaded = 0;
     r->qloaded = 0;
     r->batch_loaded = 0;
+}
+
+void sim_redis_restart(struct sim_redis *r, int lose_data)
+{
+    sim_redis_script_flush(r);
     if (lose_data)
         sim_redis_flush(r);
 }

@@ -156,17 +156,18 @@ enum fault {
     F_START,
     F_QUIET,
     F_LIVE,
-    F_NEW_TERM,  /* the application asks its leader for a new term */
-    F_FLUSH,     /* FLUSHALL */
-    F_LATE_JOIN, /* a follower restarts (joins late), then ... */
-    F_LOSE,      /* ... Redis loses its data */
-    F_HOSTILE,   /* a forged notification */
-    F_RECREATE,  /* an election is freed and made again, with a new id */
-    F_RESHARD,   /* the election's slot starts moving to another master */
-    F_MIGRATE,   /* ... a key of it moves, or the slot does */
-    F_FAILOVER,  /* a replica is promoted */
-    F_QFAULT,    /* quorum mode: servers restart or freeze */
-    F_SNAPSHOT   /* ... a server writes a snapshot of its data */
+    F_NEW_TERM,    /* the application asks its leader for a new term */
+    F_FLUSH,       /* FLUSHALL */
+    F_LATE_JOIN,   /* a follower restarts (joins late), then ... */
+    F_LOSE,        /* ... Redis loses its data */
+    F_HOSTILE,     /* a forged notification */
+    F_RECREATE,    /* an election is freed and made again, with a new id */
+    F_RESHARD,     /* the election's slot starts moving to another master */
+    F_MIGRATE,     /* ... a key of it moves, or the slot does */
+    F_FAILOVER,    /* a replica is promoted */
+    F_QFAULT,      /* quorum mode: servers restart or freeze */
+    F_SNAPSHOT,    /* ... a server writes a snapshot of its data */
+    F_SCRIPT_FLUSH /* SCRIPT FLUSH on every server */
 };
 
 /* A command as Redis parsed it from its argument vector (CLUSTER SLOTS
@@ -468,6 +469,9 @@ struct world {
      * its own too. */
     uint64_t loss_rng, hostile_rng;
     int64_t flush_mean_us, hostile_mean_us; /* 0: none in this run */
+    /* SCRIPT FLUSH: a stream of its own as well. */
+    uint64_t sflush_rng;
+    int64_t sflush_mean_us; /* 0: none in this run */
     /* The shape of the processes (several elections in one, observers,
      * elections made again) and the sessions' seeds: a stream of its own. */
     uint64_t shape_rng;
@@ -2749,6 +2753,10 @@ static void on_changed(struct world *w, struct elect *e,
     w->res->n.changed++;
     if (!e->observer)
         return;
+    /* Held by (9) again from this report on: the time it was exempt does
+     * not count against it. */
+    if (e->rolled_back && e->wrong_since != SIM_NEVER)
+        e->wrong_since = w->now;
     e->rolled_back = 0;
     e->rep_ident =
         ev->holder != NULL ? ident_of(w, ev->holder, strlen(ev->holder)) : -1;
@@ -4054,6 +4062,31 @@ static void redis_flush(struct world *w)
     TRACE(w, -1, "redis: FLUSHALL, LOSING ITS DATA");
 }
 
+/* A client sends each script as EVAL once per connection, then as
+ * EVALSHA: only a flush while it is connected (an operator's SCRIPT FLUSH,
+ * a proxy that moved the connection to another server) makes its calls
+ * meet NOSCRIPT. */
+static void schedule_script_flush(struct world *w)
+{
+    int64_t t = w->now + 1 +
+                (int64_t) (splitmix(&w->sflush_rng) %
+                           (uint64_t) (2 * w->sflush_mean_us));
+
+    if (t < w->t_quiet)
+        push_fault(w, t, F_SCRIPT_FLUSH, -1, 0);
+}
+
+static void script_flush(struct world *w)
+{
+    for (int x = 0; x < w->nnodes; x++) {
+        sim_redis_script_flush(&w->node[x].r);
+        for (int b = 0; b < w->nby; b++)
+            sim_redis_script_flush(&w->node[x].by[b]);
+    }
+    w->res->n.script_flushes++;
+    TRACE(w, -1, "redis: SCRIPT FLUSH");
+}
+
 static void schedule_late_join(struct world *w)
 {
     int64_t span = w->t_quiet - w->now - 3 * w->ttl * US_PER_MS;
@@ -4578,6 +4611,10 @@ static void on_fault(struct world *w, const struct event *ev)
         redis_flush(w);
         schedule_flush(w);
         break;
+    case F_SCRIPT_FLUSH:
+        script_flush(w);
+        schedule_script_flush(w);
+        break;
     case F_LATE_JOIN:
         late_join(w);
         break;
@@ -4750,6 +4787,11 @@ static void choose_params(struct world *w, uint64_t seed)
             (int64_t) (5 + splitmix(&w->loss_rng) % 56) * w->ttl * US_PER_MS;
     if (splitmix(&w->loss_rng) % 10 < 3)
         w->late_joins = 1 + (int) (splitmix(&w->loss_rng) % 3);
+    /* SCRIPT FLUSH in 30 % of the runs, every 1 .. 20 ttl on average. */
+    w->sflush_rng = seed ^ 0x7363726970742d66ULL;
+    if (splitmix(&w->sflush_rng) % 10 < 3)
+        w->sflush_mean_us =
+            (int64_t) (1 + splitmix(&w->sflush_rng) % 20) * w->ttl * US_PER_MS;
     /* Forged notifications in half of the runs, every ttl/10 .. 5 ttl on
      * average, to the end of the run. */
     w->hostile_rng = seed ^ 0x686f7374696c6521ULL;
@@ -5031,6 +5073,8 @@ static void world_init(struct world *w, const struct sim_options *o,
         schedule_new_term(w);
     if (w->flush_mean_us > 0)
         schedule_flush(w);
+    if (w->sflush_mean_us > 0)
+        schedule_script_flush(w);
     schedule_late_join(w);
     if (w->hostile_mean_us > 0)
         schedule_hostile(w);

@@ -206,6 +206,27 @@ static size_t steady(leader_client *c, leader **h, int n, double seconds,
     return got;
 }
 
+/* What went wrong over the whole run, from every handle's counters: a
+ * renewal given up unanswered drops the connection that all the
+ * elections share. */
+static void print_trouble(leader **h, int n)
+{
+    uint64_t late = 0, reconnects = 0, lost = 0;
+
+    for (int i = 0; i < n; i++) {
+        leader_stats st;
+        if (leader_stats(h[i], &st) != 0)
+            continue;
+        late += st.renewals_late;
+        reconnects += st.reconnects;
+        lost += st.revoked_lease + st.revoked_conn + st.revoked_lost;
+    }
+    printf("; %llu renewals unanswered, %llu reconnects, %llu leaderships "
+           "lost\n",
+           (unsigned long long) late, (unsigned long long) reconnects,
+           (unsigned long long) lost);
+}
+
 static int run(const struct target *tg, int n, double seconds,
                struct figures *fig)
 {
@@ -272,7 +293,8 @@ static int run(const struct target *tg, int n, double seconds,
                rtt[got / 2], rtt[got * 99 / 100], rtt[got - 1], got);
     led = count_leading(h, n);
     fig->all_led = fig->all_led && led == n;
-    printf("         still leading at the end: %d of %d\n", led, n);
+    printf("         still leading at the end: %d of %d", led, n);
+    print_trouble(h, n);
     for (int i = 0; i < n; i++)
         leader_free(h[i]);
     leader_client_free(c);

@@ -349,10 +349,11 @@ typedef struct leader_stats {
     uint64_t renewals_failed;    /* Redis answered with an error */
     uint64_t renewals_late;      /* no reply within the command timeout
                                   * (ttl/3, and never past the lease
-                                  * deadline): given up as lost, the
-                                  * connection dropped and opened again;
-                                  * the lease runs on the last confirmed
-                                  * renewal */
+                                  * deadline), the connection answering
+                                  * nothing else meanwhile: given up as
+                                  * lost, the connection dropped and
+                                  * opened again; the lease runs on the
+                                  * last confirmed renewal */
 
     /* The round trip of every answered renewal (confirmed, refused or
      * failed; reply time - send time, on the millisecond clock, so within

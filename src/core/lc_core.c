@@ -222,6 +222,23 @@ static void send_cmd(struct lc_core *c, enum lc_cmd_kind kind, uint64_t term)
         c->inflight_end = min_time(c->inflight_end, c->lease_end);
 }
 
+/* A connection answers in order: while it answers other commands, the
+ * one awaited is behind them in its queue, and giving up on it would
+ * only drop the queue for every election that shares the connection (the
+ * commands of thousands of elections started at once take Redis seconds).
+ * The lease still bounds a leader's wait, as when the command was sent. */
+static void on_progress(struct lc_core *c)
+{
+    lc_time end = c->now + c->cmd_timeout;
+
+    if (!c->inflight || c->conn != LC_UP)
+        return;
+    if (c->state == LC_LEADER)
+        end = min_time(end, c->lease_end);
+    if (end > c->inflight_end)
+        c->inflight_end = end;
+}
+
 /* ---- state changes ---- */
 
 static void become_follower(struct lc_core *c, lc_time retry_at)
@@ -1092,6 +1109,9 @@ const struct lc_output *lc_step(struct lc_core *c, const struct lc_input *in,
     case LC_IN_CONN_FAILED:
         on_conn_failed(c, in->error, in->text, in->len);
         break;
+    case LC_IN_PROGRESS:
+        on_progress(c);
+        break;
     case LC_IN_CONN_LOST:
         if (c->conn != LC_DOWN)
             lose_connection(c, in->error, in->text, in->len);
@@ -1196,6 +1216,11 @@ lc_time lc_ttl(const struct lc_core *c)
 lc_time lc_cmd_timeout(const struct lc_core *c)
 {
     return c->cmd_timeout;
+}
+
+lc_time lc_sent_at(const struct lc_core *c)
+{
+    return c->sent_at;
 }
 
 lc_time lc_connect_timeout(const struct lc_core *c)

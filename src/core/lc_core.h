@@ -147,7 +147,11 @@ enum lc_input_kind {
     LC_IN_UNHEALTHY,   /* the application is not fit to lead: a leader
                         * gives the leadership up (REVOKED, released), and
                         * no candidate campaigns until HEALTHY */
-    LC_IN_HEALTHY      /* fit to lead again: campaign at once */
+    LC_IN_HEALTHY,     /* fit to lead again: campaign at once */
+    LC_IN_PROGRESS     /* the connection answered other commands within
+                        * the command timeout: the one awaited is queued
+                        * behind them, not lost; wait on for it, within
+                        * the lease */
 };
 
 /* One input. Everything it points to is borrowed for the step only. */
@@ -234,6 +238,8 @@ enum lc_cmd_kind lc_awaiting(const struct lc_core *c);
 const char *lc_id(const struct lc_core *c);
 lc_time lc_ttl(const struct lc_core *c);
 lc_time lc_cmd_timeout(const struct lc_core *c);
+/* When the command awaited was sent (lc_awaiting()). */
+lc_time lc_sent_at(const struct lc_core *c);
 lc_time lc_connect_timeout(const struct lc_core *c);
 
 /* The longest wait before a reconnect or a retry after an error. */

@@ -1761,6 +1761,22 @@ void lio_session_input(struct lio_session *s, struct lio_slot *e,
     manage_sub(s);
 }
 
+/* Whether e awaits a reply on a link that has answered other commands
+ * since e's was sent, the last time within e's command timeout: commands
+ * sent before e's, so e's is queued behind them. A link that went silent
+ * right after the send is given up on at the timeout, as always (not in
+ * quorum mode either: each server's op has its own timeout). */
+static int answering(const struct lio_session *s, const struct lio_slot *e)
+{
+    lc_time at;
+
+    if (quorum(s) || !lc_awaiting(e->core) || lc_conn_state(e->core) != LC_UP ||
+        (size_t) e->link >= s->nbooks)
+        return 0;
+    at = s->books[e->link].answered;
+    return at > lc_sent_at(e->core) && s->now - at < lc_cmd_timeout(e->core);
+}
+
 /* Ticks every election whose deadline has come, each once. The renewals
  * they ask for are sent together, by the settle() after. */
 static void run_deadlines(struct lio_session *s)
@@ -1775,6 +1791,8 @@ static void run_deadlines(struct lio_session *s)
             if (lc_awaiting(e->core) && lc_last_seq(e->core) == e->last_cmd.seq)
                 resend(e);
         }
+        if (answering(s, e))
+            step_kind(e, LC_IN_PROGRESS, 0, NULL);
         step_kind(e, LC_IN_TICK, 0, NULL);
         settle(s);
     }
@@ -1821,8 +1839,11 @@ void lio_session_ready(struct lio_session *s, enum lio_link link,
                        uint64_t server, lc_time now)
 {
     advance(s, now);
-    if (is_cmd_link(s, link) && (size_t) link < s->nbooks)
-        s->books[link].scripts = 0; /* a new connection: maybe a new server */
+    if (is_cmd_link(s, link) && (size_t) link < s->nbooks) {
+        /* A new connection, maybe to a new server. */
+        s->books[link].scripts = 0;
+        s->books[link].answered = 0;
+    }
     if (is_cmd_link(s, link) && link_server(s, link) >= 0 && quorum(s)) {
         q_on_ready(s, (unsigned) link_server(s, link));
     } else if (is_cmd_link(s, link)) {
@@ -1880,6 +1901,8 @@ void lio_session_reply(struct lio_session *s, enum lio_link link, uint64_t tag,
     if (is_cmd_link(s, link) && link_server(s, link) >= 0 && quorum(s)) {
         q_on_reply(s, (unsigned) link_server(s, link), tag, v);
     } else if (is_cmd_link(s, link)) {
+        if ((size_t) link < s->nbooks)
+            s->books[link].answered = s->now;
         on_cmd_reply(s, link, tag, v);
     } else if (tag == LIO_PING_TAG) {
         /* Answered ("pong" while subscribed, PONG otherwise). */

@@ -189,6 +189,7 @@ struct lio_link_book {
     size_t attached;  /* elections whose core holds the link */
     uint64_t server;  /* behind the link, when ready */
     unsigned scripts; /* sent on it since it was last ready (bits) */
+    lc_time answered; /* when a reply last came on it */
 };
 
 struct lio_session {

@@ -727,6 +727,38 @@ TEST(unanswered_renewal_is_reported_late_at_its_timeout)
     ASSERT(!out->status.connected);
 }
 
+/* The connection answered other commands since the renewal was sent: the
+ * renewal is queued behind them. It is waited for past its timeout, but
+ * never past the lease, and its reply extends the lease from its send. */
+TEST(a_renewal_queued_behind_others_is_waited_for_within_the_lease)
+{
+    elect();
+    feed(LC_IN_TICK, 2005);
+    expect_cmd(LC_CMD_RENEW, 2, 7);
+    feed(LC_IN_PROGRESS, 3004);
+    ASSERT_EQ(out->deadline, 1005 + 2968); /* the lease's end, not 4004 */
+    feed(LC_IN_TICK, 3005);
+    ASSERT_EQ(out->renewal.outcome, LC_RENEW_NONE);
+    ASSERT(!(out->actions & LC_ACT_DISCONNECT));
+    ASSERT(out->status.connected);
+    reply_int(3500, 2, 1);
+    ASSERT_EQ(out->renewal.outcome, LC_RENEW_CONFIRMED);
+    ASSERT_EQ(lc_has_lease(&core, 2005 + 2968 - 1), 1);
+    ASSERT_EQ(lc_has_lease(&core, 2005 + 2968), 0);
+}
+
+TEST(a_renewal_queued_past_the_lease_ends_it_at_the_deadline)
+{
+    elect();
+    feed(LC_IN_TICK, 2005);
+    expect_cmd(LC_CMD_RENEW, 2, 7);
+    feed(LC_IN_PROGRESS, 3004);
+    feed(LC_IN_PROGRESS, 3900); /* never past the lease */
+    ASSERT_EQ(out->deadline, 1005 + 2968);
+    feed(LC_IN_TICK, 1005 + 2968);
+    expect_event(0, LC_EV_REVOKED, 7, LEADER_ELEASE);
+}
+
 TEST(stop_during_an_acquire_releases_what_it_wins_silently)
 {
     setup(3000, 1000);

@@ -361,8 +361,10 @@ static struct lio_slot *due_at(const struct lio_session *s,
 /* After a visit: empties the list once nothing is owed. */
 static void due_done(struct lio_due *d)
 {
-    if (d->count == 0)
-        d->n = 0, d->scan = 0;
+    if (d->count == 0) {
+        d->n = 0;
+        d->scan = 0;
+    }
 }
 
 static void owe_ready(struct lio_session *s, struct lio_slot *e)

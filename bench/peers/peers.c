@@ -1180,7 +1180,7 @@ static void idle_start(const char *url)
 
 static void idle_finish(void)
 {
-    double window = cfg.quick ? 10000 : 60000;
+    double window = cfg.quick ? 10000 : 40000;
     double left = idle_t0 + window - now_ms();
 
     if (left > 0)

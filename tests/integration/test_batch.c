@@ -12,7 +12,9 @@
  * - a counter of the wrong type gives its election LEADER_EWRONGTYPE, and
  *   no other an error;
  * - SCRIPT FLUSH: the batch that meets NOSCRIPT goes again as EVAL, and
- *   nobody's lease is lost.
+ *   nobody's lease is lost;
+ * - elections started at once on a new connection meet no NOSCRIPT: the
+ *   first call of each script goes as EVAL, the calls after as EVALSHA.
  *
  * Each test also checks that its window ran batches (several PEXPIREs a
  * script call), so that it fails where renewals go one by one. */
@@ -263,5 +265,24 @@ TEST(noscript_inside_a_batch_sends_it_again_and_keeps_every_lease)
     ASSERT_GE(calls(&b, "eval", "calls"), 1);
     ASSERT(batched(&b));
     others_kept_leading(&b, -1);
+    stop(&b);
+}
+
+/* Without the first call as EVAL, each of the n acquires sent before the
+ * first reply came back NOSCRIPT (n failed EVALSHAs) and went again. */
+TEST(elections_started_at_once_on_a_new_connection_meet_no_noscript)
+{
+    struct bench b;
+    long long failed, eval;
+
+    start(&b, NMAX); /* a new server: its statistics start empty */
+    run(&b, TTL);    /* renewals, batched and alone */
+    failed = calls(&b, "evalsha", "failed_calls");
+    eval = calls(&b, "eval", "calls");
+    fprintf(stderr, "%d elections: %lld EVALSHA failed, %lld EVAL\n", b.n,
+            failed, eval);
+    ASSERT_EQ(failed, 0);
+    ASSERT_LE(eval, 4); /* acquire, renew, the batch, release: once each */
+    ASSERT_GE(calls(&b, "evalsha", "calls"), b.n);
     stop(&b);
 }

@@ -376,7 +376,10 @@ typedef struct leader_stats {
 
     /* ERROR events by code: errors[-code] (errors[0]: a code outside the
      * table). The library reports a streak of the same error once, so
-     * each counts a streak, not each failed attempt. */
+     * each counts a streak, not each failed attempt. The table is
+     * allocated at a handle's first ERROR: if memory runs out then, that
+     * error, and each after it until the table can be allocated, goes
+     * uncounted. */
     uint64_t errors[LEADER_STATS_ERRORS];
 } leader_stats;
 

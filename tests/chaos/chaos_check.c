@@ -471,6 +471,8 @@ static void spans_merge(struct spans *s)
 {
     size_t w = 0;
 
+    if (s->n == 0)
+        return; /* s->v may still be NULL, which qsort must not be given */
     qsort(s->v, s->n, sizeof *s->v, cmp_span);
     for (size_t i = 0; i < s->n; i++) {
         if (w > 0 && s->v[i].a <= s->v[w - 1].b) {

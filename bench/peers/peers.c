@@ -954,89 +954,129 @@ static int first_elected(void *arg)
     return ((struct proc *) arg)->st[0].elected != 0;
 }
 
-/* Commands Redis ran in `window` ms with one leader and n followers of
- * kind im, per command. */
-static void load_window(redisContext *c, enum impl im, const char *url,
-                        long ttl, long wait, int n, double window,
-                        struct cmdstats *d)
+/* One kind's election for the follower load: a server of its own, so that
+ * the kinds are measured at the same time, each in its own INFO. */
+struct load_run {
+    enum impl im;
+    rfx_server *s;
+    redisContext *c;
+    struct proc *lead, *followers;
+};
+
+/* Commands Redis ran in `window` ms with one leader and n followers, for
+ * every kind at once, per command: d[k] for run[k]. */
+static void load_window(struct load_run *run, int nrun, long ttl, long wait,
+                        int n, double window, struct cmdstats *d)
 {
-    char key[64], *keys[64];
-    struct proc *f = NULL;
-    struct cmdstats before, after;
+    struct proc *list[NIMPL + 1] = {NULL};
+    struct cmdstats before[NIMPL], after;
 
-    snprintf(key, sizeof key, "load-%s-%ld", impl_tag[im], ttl);
-    for (int i = 0; i < n; i++)
-        keys[i] = key;
+    for (int r = 0; r < nrun && n > 0; r++) {
+        char key[64], *keys[64];
+
+        snprintf(key, sizeof key, "load-%s-%ld", impl_tag[run[r].im], ttl);
+        for (int i = 0; i < n; i++)
+            keys[i] = key;
+        list[r] = run[r].followers =
+            host(run[r].im, rfx_url(run[r].s), ttl, wait, keys, n, 0);
+    }
     if (n > 0) {
-        struct proc *list[] = {NULL, NULL};
-
-        list[0] = f = host(im, url, ttl, wait, keys, n, 0);
         pump_until(all_ready, list, 20000);
-        tell(f, "elect-all\n");
+        for (int r = 0; r < nrun; r++)
+            tell(run[r].followers, "elect-all\n");
         pump(wait + 300.0);
     }
-    cmdstats_read(c, &before);
+    for (int r = 0; r < nrun; r++)
+        cmdstats_read(run[r].c, &before[r]);
     pump(window);
-    cmdstats_read(c, &after);
-    cmdstats_delta(&before, &after, d);
-    for (int i = 0; f != NULL && i < n; i++)
-        if (f->st[i].elected != 0)
-            fprintf(stderr, "bench-peers: a follower was elected\n");
-    free_proc(f);
+    for (int r = 0; r < nrun; r++) {
+        struct proc *f = run[r].followers;
+
+        cmdstats_read(run[r].c, &after);
+        cmdstats_delta(&before[r], &after, &d[r]);
+        for (int i = 0; f != NULL && i < n; i++)
+            if (f->st[i].elected != 0)
+                fprintf(stderr, "bench-peers: a follower was elected\n");
+        free_proc(f);
+        run[r].followers = NULL;
+    }
 }
 
-static void follower_load(rfx_server *s, long ttl, long wait, double *load)
+/* Each kind's leader, on its own server, elected. */
+static int load_start(long ttl, long wait, struct load_run *run)
+{
+    struct proc *list[NIMPL + 1] = {NULL};
+    int nrun = 0;
+
+    for (int im = 0; im < NIMPL; im++) {
+        char key[64], *keys[1] = {key};
+        struct load_run *r = &run[nrun];
+
+        if (!cfg.have[im] || im == RUN) /* leader run: libleader's load */
+            continue;
+        r->im = (enum impl) im;
+        r->followers = NULL;
+        if ((r->s = rfx_start(NULL)) == NULL ||
+            (r->c = rfx_connect(r->s)) == NULL)
+            die("follower load: cannot start or reach redis-server");
+        snprintf(key, sizeof key, "load-%s-%ld", impl_tag[im], ttl);
+        list[nrun++] = r->lead =
+            host(r->im, rfx_url(r->s), ttl, wait, keys, 1, 0);
+    }
+    pump_until(all_ready, list, 20000);
+    for (int r = 0; r < nrun; r++) {
+        tell(run[r].lead, "elect 0\n");
+        if (!pump_until(first_elected, run[r].lead, 5000))
+            die("follower load: no leader");
+    }
+    return nrun;
+}
+
+static void follower_load(long ttl, long wait, double *load)
 {
     static const int counts[] = {10, 50};
     /* A whole number of the leaders' renewal periods (ttl/3 and ttl/2),
      * at least 6 s unless quick. */
     double window = (double) ttl * (cfg.quick || ttl >= 6000 ? 1 : 3);
-    redisContext *c = rfx_connect(s);
+    struct load_run run[NIMPL];
+    struct cmdstats base[NIMPL], d[2][NIMPL];
+    int nrun = load_start(ttl, wait, run);
 
-    if (c == NULL)
-        die("cannot connect to redis");
     out("\n### Redis load per idle follower, ttl %ld ms, wait %ld ms\n\n", ttl,
         wait);
     out("One leader and N followers of one kind on one election: the "
         "commands Redis ran per second over %.0f s (INFO commandstats), less "
-        "those of the leader alone, divided by N.\n\n",
+        "those of the leader alone, divided by N. Each kind has a server of "
+        "its own, and the kinds are measured at the same time.\n\n",
         window / 1000);
     out("| candidate | per follower, N = 10 | per follower, N = 50 | which "
         "commands (N = 50) |\n|---|---:|---:|---|\n");
-    for (int im = 0; im < NIMPL; im++) {
-        char key[64], *keys[1] = {key}, mix[256] = "";
-        struct cmdstats base, d;
-        struct proc *lead, *list[] = {NULL, NULL};
+    load_window(run, nrun, ttl, wait, 0, window, base);
+    for (int k = 0; k < 2; k++)
+        load_window(run, nrun, ttl, wait, counts[k], window, d[k]);
+    for (int r = 0; r < nrun; r++) {
+        char mix[256] = "";
         double per[2];
 
-        if (!cfg.have[im] || im == RUN) /* leader run: libleader's load */
-            continue;
-        snprintf(key, sizeof key, "load-%s-%ld", impl_tag[im], ttl);
-        list[0] = lead =
-            host((enum impl) im, rfx_url(s), ttl, wait, keys, 1, 0);
-        pump_until(all_ready, list, 20000);
-        tell(lead, "elect 0\n");
-        if (!pump_until(first_elected, lead, 5000))
-            die("follower load: no leader");
-        load_window(c, (enum impl) im, rfx_url(s), ttl, wait, 0, window, &base);
-        for (int k = 0; k < 2; k++) {
-            load_window(c, (enum impl) im, rfx_url(s), ttl, wait, counts[k],
-                        window, &d);
-            per[k] = (cmdstats_calls(&d, NULL) - cmdstats_calls(&base, NULL)) /
+        for (int k = 0; k < 2; k++)
+            per[k] = (cmdstats_calls(&d[k][r], NULL) -
+                      cmdstats_calls(&base[r], NULL)) /
                      counts[k] / (window / 1000);
-        }
-        for (int j = 0; j < d.n; j++) {
-            double r = (d.calls[j] - cmdstats_calls(&base, d.name[j])) /
-                       counts[1] / (window / 1000);
-            if (r >= 0.005)
+        for (int j = 0; j < d[1][r].n; j++) {
+            double x =
+                (d[1][r].calls[j] - cmdstats_calls(&base[r], d[1][r].name[j])) /
+                counts[1] / (window / 1000);
+            if (x >= 0.005)
                 snprintf(mix + strlen(mix), sizeof mix - strlen(mix),
-                         "%s%s %.2f/s", mix[0] ? ", " : "", d.name[j], r);
+                         "%s%s %.2f/s", mix[0] ? ", " : "", d[1][r].name[j], x);
         }
-        out("| %s | %.2f | %.2f | %s |\n", impl_name[im], per[0], per[1], mix);
-        load[im] = per[1];
-        free_proc(lead);
+        out("| %s | %.2f | %.2f | %s |\n", impl_name[run[r].im], per[0], per[1],
+            mix);
+        load[run[r].im] = per[1];
+        free_proc(run[r].lead);
+        redisFree(run[r].c);
+        rfx_free(run[r].s);
     }
-    redisFree(c);
 }
 
 /* ---- idle candidate processes ---- */
@@ -1054,24 +1094,18 @@ static struct idle idle[MAXIDLE];
 static int nidle;
 static double idle_t0;
 
+/* The CPU time pid has used, ms, from its CPU-time clock (nanoseconds,
+ * where /proc/PID/stat counts 10 ms ticks: an idle process uses a few
+ * ticks a minute). */
 static double cpu_ms_of(pid_t pid)
 {
-    char path[64], buf[1024], *p;
-    unsigned long ut = 0, st = 0;
-    FILE *f;
-    size_t n;
+    struct timespec ts;
+    clockid_t id;
 
-    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
-    if ((f = fopen(path, "r")) == NULL)
+    if (pid <= 0 || clock_getcpuclockid(pid, &id) != 0 ||
+        clock_gettime(id, &ts) != 0)
         return -1;
-    n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    if ((p = strrchr(buf, ')')) == NULL ||
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-               &ut, &st) != 2)
-        return -1;
-    return (ut + st) * 1000.0 / sysconf(_SC_CLK_TCK);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 /* A field of /proc/PID/FILE in kB, e.g. ("status", "VmRSS:"). */
@@ -1189,8 +1223,8 @@ static void idle_finish(void)
     double minutes = (now_ms() - idle_t0) / 60000;
 
     out("One process per candidate, as leader and as follower, ttl 10000 ms, "
-        "wait 1000 ms, watched for %.0f s: CPU time used per minute (the "
-        "kernel counts it in 10 ms ticks), and memory at the end (RSS, and "
+        "wait 1000 ms, watched for %.0f s: CPU time used per minute, and "
+        "memory at the end (RSS, and "
         "PSS, which shares shared pages out among the processes using "
         "them).\n\n",
         minutes * 60);
@@ -1199,7 +1233,7 @@ static void idle_finish(void)
     for (int k = 0; k < nidle; k++) {
         struct idle *d = &idle[k];
         double cpu = cpu_ms_of(d->pid);
-        out("| %s | %s | %.0f | %.1f | %.1f |\n", d->what, d->role,
+        out("| %s | %s | %.1f | %.1f | %.1f |\n", d->what, d->role,
             (cpu - d->cpu0) / minutes,
             proc_kb(d->pid, "status", "VmRSS:") / 1024,
             proc_kb(d->pid, "smaps_rollup", "Pss:") / 1024);
@@ -1407,7 +1441,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "bench-peers: idle followers and processes\n");
     idle_start(rfx_url(quiet));
     for (int k = 0; k < 2; k++)
-        follower_load(s, settings[k][0], settings[k][1], goals.load[k]);
+        follower_load(settings[k][0], settings[k][1], goals.load[k]);
     idle_finish();
     fprintf(stderr, "bench-peers: many elections\n");
     many(s);

@@ -267,18 +267,29 @@ static void step_down(struct lc_core *c, int error, const char *why,
 
 /* When to renew a lease sent at sent_at. Renewals that follow a burst
  * (many elections won at once, or every leader renewing after a
- * reconnect) land at a random point of the second half of the interval,
+ * reconnect) land at a random point of a window half an interval long,
  * so that the renewals of many elections on one connection spread out
- * instead of queueing behind each other; the others keep the rhythm. */
+ * instead of queueing behind each other; the others keep the rhythm.
+ * The window is the second half of the interval, or starts now if that
+ * has begun: acquires sent together but answered over seconds (Redis
+ * working through them in turn) would otherwise mostly find their point
+ * past and renew at once, together, and so on every interval after. It
+ * ends two intervals after the send at the latest, so that the renewal
+ * still has an interval of the lease to be answered in. */
 static lc_time next_renewal(struct lc_core *c)
 {
-    lc_time half = c->renew_every / 2;
+    lc_time half = c->renew_every / 2, lo, hi;
 
     if (!c->spread_renewal)
         return c->sent_at + c->renew_every;
     c->spread_renewal = 0;
-    return c->sent_at + c->renew_every - half +
-           (lc_time) (next_random(c) % (uint64_t) (half + 1));
+    lo = c->sent_at + c->renew_every - half;
+    if (lo <= c->now)
+        lo = c->now + 1;
+    hi = min_time(lo + half, c->sent_at + 2 * c->renew_every);
+    if (hi <= lo)
+        return lo;
+    return lo + (lc_time) (next_random(c) % (uint64_t) (hi - lo + 1));
 }
 
 static void emit_elected(struct lc_core *c, uint64_t term)

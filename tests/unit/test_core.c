@@ -1177,6 +1177,50 @@ TEST(renewals_after_a_burst_spread_then_keep_their_rhythm)
     ASSERT_GE(distinct, 5);
 }
 
+TEST(elections_answered_late_spread_their_first_renewals_from_now)
+{
+    lc_time first[8];
+    int distinct = 0;
+
+    /* Acquires sent together at 1000 and answered at 1900, as when Redis
+     * works through many at once: a renewal point in the second half of
+     * the first interval (1500..2000) is mostly past, and all those would
+     * renew at once, together. */
+    for (int i = 0; i < 8; i++) {
+        struct lc_config cfg = {"me", 3000, 1000, (uint64_t) i + 1, 0, 0};
+        ASSERT_OK(lc_init(&core, &cfg));
+        feed(LC_IN_START, 1000);
+        feed(LC_IN_CONNECTED, 1000);
+        reply_won(1900, 1, 7);
+        ASSERT_EQ(out->ncmds, 0);
+        first[i] = out->deadline;
+        ASSERT_GT(first[i], 1900);
+        ASSERT_LE(first[i], 2401);
+        for (int j = 0; j < i; j++)
+            if (first[j] == first[i])
+                break;
+            else if (j == i - 1)
+                distinct++;
+    }
+    ASSERT_GE(distinct, 5);
+}
+
+TEST(an_election_answered_two_intervals_late_renews_next)
+{
+    struct lc_config cfg = {"me", 3000, 1000, 1, 0, 0};
+
+    ASSERT_OK(lc_init(&core, &cfg));
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    feed(LC_IN_PROGRESS, 1999); /* queued behind others: waited for */
+    reply_won(2999, 1, 7);
+    expect_event(0, LC_EV_ELECTED, 7, 0);
+    ASSERT_EQ(out->ncmds, 0);
+    ASSERT_EQ(out->deadline, 3000); /* an interval of the lease is left */
+    feed(LC_IN_TICK, 3000);
+    expect_cmd(LC_CMD_RENEW, 2, 7);
+}
+
 TEST(own_election_notified_before_its_reply_still_elects)
 {
     setup(3000, 1000);

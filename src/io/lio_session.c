@@ -422,11 +422,36 @@ static void apply(struct lio_slot *e, const struct lc_output *o)
 }
 
 /* Steps one election and keeps the session's books on it. */
+/* Whether e awaits a reply on a link that has answered other commands
+ * since e's was sent, the last time within e's command timeout: commands
+ * sent before e's, so e's is queued behind them. A link that went silent
+ * right after the send is given up on at the timeout, as always (not in
+ * quorum mode either: each server's op has its own timeout). */
+static int answering(const struct lio_session *s, const struct lio_slot *e)
+{
+    lc_time at;
+
+    if (quorum(s) || !lc_awaiting(e->core) || lc_conn_state(e->core) != LC_UP ||
+        (size_t) e->link >= s->nbooks)
+        return 0;
+    at = s->books[e->link].answered;
+    return at > lc_sent_at(e->core) && s->now - at < lc_cmd_timeout(e->core);
+}
+
 static void step(struct lio_slot *e, struct lc_input *in)
 {
     struct lio_session *s = e->session;
     const struct lc_output *o;
 
+    /* Whatever wakes an election whose command timed out while queued
+     * (its deadline, a notification of its own win that the other link
+     * brought before the reply, a batch's reply), the core hears first
+     * that the link keeps answering, so that it waits on. */
+    if (in->kind != LC_IN_PROGRESS && e->deadline <= s->now &&
+        answering(s, e)) {
+        struct lc_input progress = {.kind = LC_IN_PROGRESS};
+        step(e, &progress);
+    }
     in->now = s->now;
     o = lc_step(e->core, in, &s->out);
     /* The books first: the owner's emit may not step, but the report is
@@ -1763,22 +1788,6 @@ void lio_session_input(struct lio_session *s, struct lio_slot *e,
     manage_sub(s);
 }
 
-/* Whether e awaits a reply on a link that has answered other commands
- * since e's was sent, the last time within e's command timeout: commands
- * sent before e's, so e's is queued behind them. A link that went silent
- * right after the send is given up on at the timeout, as always (not in
- * quorum mode either: each server's op has its own timeout). */
-static int answering(const struct lio_session *s, const struct lio_slot *e)
-{
-    lc_time at;
-
-    if (quorum(s) || !lc_awaiting(e->core) || lc_conn_state(e->core) != LC_UP ||
-        (size_t) e->link >= s->nbooks)
-        return 0;
-    at = s->books[e->link].answered;
-    return at > lc_sent_at(e->core) && s->now - at < lc_cmd_timeout(e->core);
-}
-
 /* Ticks every election whose deadline has come, each once. The renewals
  * they ask for are sent together, by the settle() after. */
 static void run_deadlines(struct lio_session *s)
@@ -1793,8 +1802,6 @@ static void run_deadlines(struct lio_session *s)
             if (lc_awaiting(e->core) && lc_last_seq(e->core) == e->last_cmd.seq)
                 resend(e);
         }
-        if (answering(s, e))
-            step_kind(e, LC_IN_PROGRESS, 0, NULL);
         step_kind(e, LC_IN_TICK, 0, NULL);
         settle(s);
     }

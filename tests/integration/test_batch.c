@@ -286,3 +286,78 @@ TEST(elections_started_at_once_on_a_new_connection_meet_no_noscript)
     ASSERT_GE(calls(&b, "evalsha", "calls"), b.n);
     stop(&b);
 }
+
+/* Commands queued behind many others on the shared connection, with a
+ * command timeout far below the time Redis takes to work through them
+ * all: the connection keeps answering, so no command is given up on,
+ * whatever wakes its election meanwhile (its deadline, or the notification
+ * of its own win, which the other connection brings before the reply). */
+TEST(commands_queued_behind_others_are_waited_for_whatever_wakes_them)
+{
+    enum { N = 12000 };
+    leader_client_options co;
+    leader_client *c;
+    leader **h = calloc(N, sizeof *h);
+    struct rec *r = calloc(N, sizeof *r);
+    uint64_t reconnects = 0, late = 0;
+    rfx_server *s = start_redis(NULL);
+    int led = 0;
+
+    ASSERT_NOT_NULL(h);
+    ASSERT_NOT_NULL(r);
+    leader_client_options_init(&co);
+    co.url = rfx_url(s);
+    co.event_loop = 1;
+    c = leader_client_new(&co, NULL, 0);
+    ASSERT_NOT_NULL(c);
+    for (int i = 0; i < N; i++) {
+        leader_options o;
+        char key[32];
+
+        leader_options_init(&o);
+        snprintf(key, sizeof key, "queued-%d", i);
+        o.key = key;
+        o.ttl_ms = 3000;
+        o.wait_ms = 100;
+        o.command_timeout_ms = 20;
+        h[i] = leader_client_add(c, &o, NULL, 0);
+        ASSERT_NOT_NULL(h[i]);
+        leader_on(h[i], on_event, &r[i]);
+        ASSERT_OK(leader_elect(h[i]));
+        /* A turn every 100: each sends its acquires at once, so that
+         * none waits in this process for long, while Redis' queue grows
+         * (it takes longer to run an acquire than to send one). */
+        if (i % 100 == 99)
+            leader_client_process(c);
+    }
+    {
+        struct bench b = {.s = s, .c = c};
+        for (int k = 0; k < 100 && led < N; k++) {
+            run(&b, 50);
+            led = 0;
+            for (int i = 0; i < N; i++)
+                led += leader_has_lease(h[i]);
+        }
+        run(&b, 1500); /* past the first renewals */
+    }
+    for (int i = 0; i < N; i++) {
+        leader_stats st;
+        ASSERT_OK(leader_stats(h[i], &st));
+        reconnects += st.reconnects;
+        late += st.renewals_late;
+    }
+    fprintf(stderr,
+            "%d elections, command timeout 20 ms: %d led, %llu "
+            "reconnects, %llu renewals unanswered\n",
+            N, led, (unsigned long long) reconnects, (unsigned long long) late);
+    ASSERT_EQ(led, N);
+    ASSERT_EQ(reconnects, 0);
+    for (int i = 0; i < N; i++) {
+        ASSERT_EQ(r[i].revoked, 0);
+        leader_free(h[i]);
+    }
+    leader_client_free(c);
+    rfx_free(s);
+    free(h);
+    free(r);
+}

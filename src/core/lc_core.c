@@ -1032,9 +1032,15 @@ static void run_timers(struct lc_core *c, lc_time early)
         if (c->now >= c->retry_at)
             send_cmd(c, LC_CMD_ACQUIRE, c->max_term);
     } else if (c->state == LC_LEADER &&
-               c->now + (c->failures == 0 ? early : 0) >= c->renew_at)
+               c->now + (c->failures == 0 ? early : 0) >= c->renew_at) {
+        /* Sent late (the process or its loop stalled): the renewals of
+         * every election that fell due meanwhile go out together, and
+         * would stay together from then on, so the next is spread as
+         * after a burst. */
+        if (c->now - c->renew_at > c->renew_every / 64)
+            c->spread_renewal = 1;
         send_cmd(c, LC_CMD_RENEW, c->term);
-    else if (c->state == LC_OBSERVER && c->now >= c->read_at)
+    } else if (c->state == LC_OBSERVER && c->now >= c->read_at)
         send_cmd(c, LC_CMD_READ, 0);
 }
 

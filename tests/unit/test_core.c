@@ -249,15 +249,18 @@ TEST(won_acquire_elects_with_lease_from_send_time)
 
 TEST(renews_every_third_of_ttl_and_extends_from_its_send_time)
 {
+    lc_time due;
+
     elect();
-    feed(LC_IN_TICK, 2005);
+    due = out->deadline; /* the first renewal, spread */
+    feed(LC_IN_TICK, due);
     expect_cmd(LC_CMD_RENEW, 2, 7);
-    ASSERT_EQ(out->deadline, 3005); /* reply timeout, before the lease */
-    reply_int(2400, 2, 1);
+    ASSERT_EQ(out->deadline, due + 1000); /* reply timeout, before the lease */
+    reply_int(due + 395, 2, 1);
     ASSERT_EQ(out->nevents, 0);
-    ASSERT_EQ(out->deadline, 3005); /* next renewal */
-    ASSERT_EQ(lc_has_lease(&core, 2005 + 2968 - 1), 1);
-    ASSERT_EQ(lc_has_lease(&core, 2005 + 2968), 0);
+    ASSERT_EQ(out->deadline, due + 1000); /* next renewal: ttl/3 on */
+    ASSERT_EQ(lc_has_lease(&core, due + 2968 - 1), 1);
+    ASSERT_EQ(lc_has_lease(&core, due + 2968), 0);
 }
 
 static const struct lc_output *tick_early(lc_time now, lc_time early)
@@ -268,20 +271,23 @@ static const struct lc_output *tick_early(lc_time now, lc_time early)
 
 TEST(tick_with_early_renews_a_renewal_due_within_it)
 {
+    lc_time due;
+
     elect();
-    feed(LC_IN_TICK, 2005);
-    reply_int(2010, 2, 1);
-    ASSERT_EQ(out->deadline, 3005);
-    tick_early(2700, 300); /* due 3005: not within 300 ms */
+    due = out->deadline;
+    feed(LC_IN_TICK, due);
+    reply_int(due + 5, 2, 1);
+    ASSERT_EQ(out->deadline, due + 1000);
+    tick_early(due + 695, 300); /* due + 1000: not within 300 ms */
     ASSERT_EQ(out->ncmds, 0);
-    ASSERT_EQ(out->deadline, 3005);
-    tick_early(2705, 300); /* within: renews now, the lease from now */
+    ASSERT_EQ(out->deadline, due + 1000);
+    tick_early(due + 700, 300); /* within: renews now, the lease from now */
     expect_cmd(LC_CMD_RENEW, 3, 7);
-    reply_int(2710, 3, 1);
-    ASSERT_EQ(lc_has_lease(&core, 2705 + 2968 - 1), 1);
-    ASSERT_EQ(lc_has_lease(&core, 2705 + 2968), 0);
-    ASSERT_EQ(out->deadline, 3705); /* and keeps the rhythm from there */
-    feed(LC_IN_TICK, 3000);         /* a plain tick renews only when due */
+    reply_int(due + 705, 3, 1);
+    ASSERT_EQ(lc_has_lease(&core, due + 700 + 2968 - 1), 1);
+    ASSERT_EQ(lc_has_lease(&core, due + 700 + 2968), 0);
+    ASSERT_EQ(out->deadline, due + 1700); /* and keeps the rhythm */
+    feed(LC_IN_TICK, due + 1695); /* a plain tick renews only when due */
     ASSERT_EQ(out->ncmds, 0);
 }
 
@@ -1219,6 +1225,40 @@ TEST(an_election_answered_two_intervals_late_renews_next)
     ASSERT_EQ(out->deadline, 3000); /* an interval of the lease is left */
     feed(LC_IN_TICK, 3000);
     expect_cmd(LC_CMD_RENEW, 2, 7);
+}
+
+TEST(a_renewal_sent_late_spreads_the_next_one)
+{
+    lc_time next[8];
+    int distinct = 0;
+
+    /* The renewal due at renew_at goes out 200 ms late (a stall): with it
+     * go every other election's that fell due meanwhile, so the next one
+     * is drawn from the second half of the interval, not kept in step. */
+    for (int i = 0; i < 8; i++) {
+        struct lc_config cfg = {"me", 3000, 1000, (uint64_t) i + 1, 0, 0};
+        lc_time due;
+        ASSERT_OK(lc_init(&core, &cfg));
+        feed(LC_IN_START, 1000);
+        feed(LC_IN_CONNECTED, 1000);
+        reply_won(1001, 1, 7);
+        due = out->deadline;
+        feed(LC_IN_TICK, due);
+        reply_int(due + 1, 2, 1);
+        ASSERT_EQ(out->deadline, due + 1000); /* on time: in step */
+        feed(LC_IN_TICK, due + 1000 + 200);
+        expect_cmd(LC_CMD_RENEW, 3, 7);
+        reply_int(due + 1201, 3, 1);
+        next[i] = out->deadline - (due + 1200); /* from the late send */
+        ASSERT_GE(next[i], 500);
+        ASSERT_LE(next[i], 1000);
+        for (int j = 0; j < i; j++)
+            if (next[j] == next[i])
+                break;
+            else if (j == i - 1)
+                distinct++;
+    }
+    ASSERT_GE(distinct, 5);
 }
 
 TEST(own_election_notified_before_its_reply_still_elects)

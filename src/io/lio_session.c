@@ -189,14 +189,29 @@ static void hold(struct lio_session *s, struct lio_slot *e, enum lio_link to)
 }
 
 /* The shortest lease among the session's elections, 3 s with none. */
+/* Counts e's ttl in (1) or out (-1) of the shortest. A pass over every
+ * election is made only when the last one with the shortest goes: timing()
+ * is asked for on paths taken once per election (a reconnect of them all). */
+static void count_ttl(struct lio_session *s, const struct lio_slot *e, int in)
+{
+    lc_time t = lc_ttl(e->core);
+
+    if (in > 0 && (s->ttl_min_count == 0 || t < s->ttl_min)) {
+        s->ttl_min = t;
+        s->ttl_min_count = 1;
+    } else if (in > 0 && t == s->ttl_min) {
+        s->ttl_min_count++;
+    } else if (in < 0 && t == s->ttl_min && s->ttl_min_count > 0 &&
+               --s->ttl_min_count == 0) {
+        for (size_t i = 0; i < s->nslots; i++)
+            if (s->slots[i] != NULL && s->slots[i] != e)
+                count_ttl(s, s->slots[i], 1);
+    }
+}
+
 static lc_time shortest_ttl(const struct lio_session *s)
 {
-    lc_time t = LC_NEVER;
-
-    for (size_t i = 0; i < s->nslots; i++)
-        if (s->slots[i] != NULL && lc_ttl(s->slots[i]->core) < t)
-            t = lc_ttl(s->slots[i]->core);
-    return t == LC_NEVER ? 3000 : t;
+    return s->ttl_min_count > 0 ? s->ttl_min : 3000;
 }
 
 static struct lio_timing timing(const struct lio_session *s)
@@ -1664,9 +1679,10 @@ static int take_index(struct lio_session *s, uint32_t *index)
     struct lio_heap_ent *heap;
     uint8_t *gens;
 
-    for (size_t i = 0; i < s->nslots; i++)
+    for (size_t i = s->free_from; i < s->nslots; i++)
         if (s->slots[i] == NULL && i != BATCH_INDEX) {
             *index = (uint32_t) i;
+            s->free_from = i + 1;
             return 0;
         }
     if (n > (1u << 24))
@@ -1684,6 +1700,7 @@ static int take_index(struct lio_session *s, uint32_t *index)
     memset(s->slots + s->nslots, 0, (n - s->nslots) * sizeof *slots);
     memset(s->gens + s->nslots, 0, n - s->nslots);
     *index = (uint32_t) s->nslots;
+    s->free_from = s->nslots + 1;
     s->nslots = n;
     return 0;
 }
@@ -1734,6 +1751,7 @@ struct lio_slot *lio_session_add(struct lio_session *s,
     if (lc_ttl(e->core) / EARLY_DIV > s->early_max)
         s->early_max = lc_ttl(e->core) / EARLY_DIV;
     s->slots[index] = e;
+    count_ttl(s, e, 1);
     heap_put(s, s->heap_n++, (struct lio_heap_ent){LC_NEVER, e});
     *rc = 0;
     return e;
@@ -1770,7 +1788,10 @@ void lio_session_remove(struct lio_session *s, struct lio_slot *e, lc_time now)
     if (e->qop != NULL)
         q_abandon(e);
     heap_remove(s, e);
+    count_ttl(s, e, -1);
     s->slots[e->index] = NULL;
+    if (e->index < s->free_from)
+        s->free_from = e->index;
     s->gens[e->index]++;
     free(e->qop);
     free(e);

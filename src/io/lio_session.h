@@ -232,6 +232,11 @@ struct lio_session {
     int no_batch;                 /* a server refused one: never again */
     struct lio_batch_argv *bargv; /* made on first use */
     lc_time early_max;            /* the longest slack of any election */
+    /* The shortest ttl of any election (the links' timing follows it) and
+     * how many have it; 0 of them: to be found again. */
+    lc_time ttl_min;
+    size_t ttl_min_count;
+    size_t free_from; /* no slot below it is free */
 };
 
 /* Returns 0, or LEADER_ENOMEM. The transport is copied. */

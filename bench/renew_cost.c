@@ -37,23 +37,12 @@
 #define PIPELINE 1000 /* commands in flight, as one client's buffer */
 #define PASSES   3
 
-enum form {
-    F_BATCH,
-    F_SCRIPT,
-    F_NODE,
-    F_EMPTY,
-    F_PEXPIRE,
-    F_IFEQ,
-    NFORMS
-};
+enum form { F_BATCH, F_SCRIPT, F_NODE, F_EMPTY, F_PEXPIRE, F_IFEQ, NFORMS };
 
 static const char *const form_name[NFORMS] = {
-    "libleader, batch renewal",
-    "libleader, one script call each",
-    "node-leader: GET, then PEXPIRE",
-    "floor: the batch call, no command run",
-    "floor: one bare PEXPIRE",
-    "SET IFEQ, then GET of the counter",
+    "libleader, batch renewal",       "libleader, one script call each",
+    "node-leader: GET, then PEXPIRE", "floor: the batch call, no command run",
+    "floor: one bare PEXPIRE",        "SET IFEQ, then GET of the counter",
 };
 
 /* Commands a form sends per election (0: a batch carries the election). */
@@ -173,8 +162,8 @@ static long round_of(redisContext *c, enum form f)
     for (int i = 0; i < N;) {
         if (f == F_BATCH || f == F_EMPTY) {
             int n = N - i < LIO_BATCH_DEFAULT ? N - i : LIO_BATCH_DEFAULT;
-            append_batch(c, i, n, f == F_BATCH ? lio_batch_sha(&shas)
-                                               : empty_sha);
+            append_batch(c, i, n,
+                         f == F_BATCH ? lio_batch_sha(&shas) : empty_sha);
             who[inflight++] = -1;
             i += n;
         } else {
@@ -235,7 +224,8 @@ static void setup(redisContext *c)
         snprintf(hex, sizeof hex, "%040x", (unsigned) i * 2654435761u);
         lio_names_make(&names[i], hex);
         snprintf(terms[i], sizeof terms[i], "%lld", 1700000000000LL + i);
-        redisAppendCommand(c, "SET %s %s PX %s", names[i].holder_key, ID, TTL_TEXT);
+        redisAppendCommand(c, "SET %s %s PX %s", names[i].holder_key, ID,
+                           TTL_TEXT);
         redisAppendCommand(c, "SET %s %s", lio_term_key(&names[i], tk),
                            terms[i]);
         who[inflight++] = -1;

@@ -1157,25 +1157,38 @@ TEST(observer_reports_read_errors_and_backs_off)
     ASSERT_LE(out->deadline, 1021);
 }
 
+/* A core of ttl 3000 and the given seed, its acquire sent at 1000 and won
+ * (term 7) at answered. */
+static void elect_seeded(uint64_t seed, lc_time answered)
+{
+    struct lc_config cfg = {"me", 3000, 1000, seed, 0, 0};
+
+    ASSERT_OK(lc_init(&core, &cfg));
+    feed(LC_IN_START, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_won(answered, 1, 7);
+}
+
+/* 1 if v[i] is none of v[0..i). */
+static int is_new(const lc_time *v, int i)
+{
+    for (int j = 0; j < i; j++)
+        if (v[j] == v[i])
+            return 0;
+    return 1;
+}
+
 TEST(renewals_after_a_burst_spread_then_keep_their_rhythm)
 {
     lc_time first[8];
     int distinct = 0;
 
     for (int i = 0; i < 8; i++) {
-        struct lc_config cfg = {"me", 3000, 1000, (uint64_t) i + 1, 0, 0};
-        ASSERT_OK(lc_init(&core, &cfg));
-        feed(LC_IN_START, 1000);
-        feed(LC_IN_CONNECTED, 1000);
-        reply_won(1001, 1, 7);
+        elect_seeded((uint64_t) i + 1, 1001);
         first[i] = out->deadline;
         ASSERT_GE(first[i], 1500);
         ASSERT_LE(first[i], 2000);
-        for (int j = 0; j < i; j++)
-            if (first[j] == first[i])
-                break;
-            else if (j == i - 1)
-                distinct++;
+        distinct += i > 0 && is_new(first, i);
         feed(LC_IN_TICK, first[i]);
         reply_int(first[i] + 1, 2, 1);
         ASSERT_EQ(out->deadline, first[i] + 1000); /* then every ttl/3 */
@@ -1193,20 +1206,12 @@ TEST(elections_answered_late_spread_their_first_renewals_from_now)
      * the first interval (1500..2000) is mostly past, and all those would
      * renew at once, together. */
     for (int i = 0; i < 8; i++) {
-        struct lc_config cfg = {"me", 3000, 1000, (uint64_t) i + 1, 0, 0};
-        ASSERT_OK(lc_init(&core, &cfg));
-        feed(LC_IN_START, 1000);
-        feed(LC_IN_CONNECTED, 1000);
-        reply_won(1900, 1, 7);
+        elect_seeded((uint64_t) i + 1, 1900);
         ASSERT_EQ(out->ncmds, 0);
         first[i] = out->deadline;
         ASSERT_GT(first[i], 1900);
         ASSERT_LE(first[i], 2401);
-        for (int j = 0; j < i; j++)
-            if (first[j] == first[i])
-                break;
-            else if (j == i - 1)
-                distinct++;
+        distinct += i > 0 && is_new(first, i);
     }
     ASSERT_GE(distinct, 5);
 }
@@ -1236,12 +1241,8 @@ TEST(a_renewal_sent_late_spreads_the_next_one)
      * go every other election's that fell due meanwhile, so the next one
      * is drawn from the second half of the interval, not kept in step. */
     for (int i = 0; i < 8; i++) {
-        struct lc_config cfg = {"me", 3000, 1000, (uint64_t) i + 1, 0, 0};
         lc_time due;
-        ASSERT_OK(lc_init(&core, &cfg));
-        feed(LC_IN_START, 1000);
-        feed(LC_IN_CONNECTED, 1000);
-        reply_won(1001, 1, 7);
+        elect_seeded((uint64_t) i + 1, 1001);
         due = out->deadline;
         feed(LC_IN_TICK, due);
         reply_int(due + 1, 2, 1);
@@ -1252,11 +1253,7 @@ TEST(a_renewal_sent_late_spreads_the_next_one)
         next[i] = out->deadline - (due + 1200); /* from the late send */
         ASSERT_GE(next[i], 500);
         ASSERT_LE(next[i], 1000);
-        for (int j = 0; j < i; j++)
-            if (next[j] == next[i])
-                break;
-            else if (j == i - 1)
-                distinct++;
+        distinct += i > 0 && is_new(next, i);
     }
     ASSERT_GE(distinct, 5);
 }

@@ -188,7 +188,6 @@ static void hold(struct lio_session *s, struct lio_slot *e, enum lio_link to)
     s->books[to].attached++;
 }
 
-/* The shortest lease among the session's elections, 3 s with none. */
 /* Counts e's ttl in (1) or out (-1) of the shortest. A pass over every
  * election is made only when the last one with the shortest goes: timing()
  * is asked for on paths taken once per election (a reconnect of them all). */
@@ -209,6 +208,7 @@ static void count_ttl(struct lio_session *s, const struct lio_slot *e, int in)
     }
 }
 
+/* The shortest lease among the session's elections, 3 s with none. */
 static lc_time shortest_ttl(const struct lio_session *s)
 {
     return s->ttl_min_count > 0 ? s->ttl_min : 3000;
@@ -436,7 +436,6 @@ static void apply(struct lio_slot *e, const struct lc_output *o)
         send_cmd(e, &o->cmds[i]);
 }
 
-/* Steps one election and keeps the session's books on it. */
 /* Whether e awaits a reply on a link that has answered other commands
  * since e's was sent, the last time within e's command timeout: commands
  * sent before e's, so e's is queued behind them. A link that went silent
@@ -453,6 +452,7 @@ static int answering(const struct lio_session *s, const struct lio_slot *e)
     return at > lc_sent_at(e->core) && s->now - at < lc_cmd_timeout(e->core);
 }
 
+/* Steps one election and keeps the session's books on it. */
 static void step(struct lio_slot *e, struct lc_input *in)
 {
     struct lio_session *s = e->session;

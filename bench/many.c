@@ -168,6 +168,26 @@ static void turn(leader_client *c)
     leader_client_process(c);
 }
 
+/* How bunched the renewals are: the largest share of the elections whose
+ * lease deadlines (so their renewals) fall within one 100 ms step of the
+ * next ttl. Spread evenly over a renewal interval (ttl/3), each step holds
+ * 100 / (ttl/3) of them, 3 % at ttl 10 s. */
+static double busiest_step(leader **h, int n)
+{
+    enum { STEP = 100, STEPS = TTL / STEP };
+    static int bins[STEPS];
+    int64_t now = leader_clock_ms();
+    int most = 0;
+
+    memset(bins, 0, sizeof bins);
+    for (int i = 0; i < n; i++) {
+        int64_t d = leader_lease_deadline(h[i]) - now;
+        if (d >= 0 && d < TTL && ++bins[d / STEP] > most)
+            most = bins[d / STEP];
+    }
+    return n > 0 ? 100.0 * most / n : 0;
+}
+
 static int count_leading(leader **h, int n)
 {
     int k = 0;
@@ -297,6 +317,9 @@ static int run(const struct target *tg, int n, double seconds,
         printf("         renewal round trip: median %.0f ms, p99 %.0f ms, "
                "max %.0f ms (%zu renewals sampled)\n",
                rtt[got / 2], rtt[got * 99 / 100], rtt[got - 1], got);
+    printf("         lease deadlines in the busiest 100 ms: %.1f %% of the "
+           "elections (%.0f %% when evenly spread)\n",
+           busiest_step(h, n), 100.0 * 100 / (TTL / 3));
     led = count_leading(h, n);
     fig->all_led = fig->all_led && led == n;
     printf("         still leading at the end: %d of %d", led, n);

@@ -328,19 +328,24 @@ static enum lio_link sub_link(const struct lio_session *s, unsigned i)
 }
 
 /* Subscribes e's channel on every ready notification link it is not yet
- * subscribed on. */
+ * subscribed on. Called after every step of a listening election, so the
+ * channel's name is made only when there is a link to send it on. */
 static void subscribe(struct lio_slot *e)
 {
     struct lio_session *s = e->session;
-    char channel[LIO_KEY_MAX];
+    char buf[LIO_KEY_MAX];
+    const char *channel = NULL;
 
-    lio_channel(e->names, channel);
-    for (unsigned i = 0; i < nsubs(s); i++)
-        if (!(e->subscribed & 1u << i) &&
-            link_state(s, sub_link(s, i)) == LIO_LINK_READY &&
-            s->t.subscribe(s->t.ctx, sub_link(s, i), make_tag(e, 0), channel,
+    for (unsigned i = 0; i < nsubs(s); i++) {
+        if ((e->subscribed & 1u << i) ||
+            link_state(s, sub_link(s, i)) != LIO_LINK_READY)
+            continue;
+        if (channel == NULL)
+            channel = lio_channel(e->names, buf);
+        if (s->t.subscribe(s->t.ctx, sub_link(s, i), make_tag(e, 0), channel,
                            1) == 0)
             e->subscribed |= 1u << i;
+    }
 }
 
 /* ---- what is owed once a step is over (struct lio_due) ---- */

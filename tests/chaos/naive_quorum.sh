@@ -5,7 +5,8 @@
 # rules prevent. It is elected on a majority of independent servers the way
 # a first attempt with redis-cli would be: SET NX PX on each server (or
 # GET-then-PEXPIRE where it already holds the key), elected when a majority
-# is its, a term from INCR on the servers it won (no
+# is its (short of one, it gives back what it won and waits a random
+# while), a term from INCR on the servers it won (no
 # commit of the term to a majority), renewal by GET-then-PEXPIRE on each,
 # leading while a majority still holds its id. It has no young-server rule:
 # a server that restarted empty counts at once, so another candidate can
@@ -65,6 +66,18 @@ while [ $round -lt 100000 ]; do
             LEADER_TERM=$term LEADER_ID=$id \
                 "$@" $$ "$hb" "$hblog" --interval "$beat" &
             child=$!
+        elif [ -n "$won" ]; then
+            # Short of a majority: give back what it won (GET, then DEL,
+            # the race of a first attempt) and wait a while of its own.
+            # Without this, candidates that each hold a server keep them
+            # for ever, nobody leads, and nothing more is tested.
+            for p in $won; do
+                [ "$(cli "$p" GET "$key")" = "$id" ] &&
+                    cli "$p" DEL "$key" >/dev/null
+            done
+            r=$(od -An -N1 -tu1 /dev/urandom | tr -d ' ')
+            ms=$((ttl * ${r:-0} / 765))
+            sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
         fi
     else
         held=0

@@ -382,6 +382,11 @@ static int report_leader(struct lc_core *c, const char *id, size_t len,
         len = LC_ID_MAX;
     if (term != 0 && term < c->seen_term && !overrules)
         return 0;
+    /* No term at all (the counter did not exist yet, as Redis saw it),
+     * from a command sent before the last hint arrived: older news than
+     * that hint, such as a read from before the first election. */
+    if (from_reply && term == 0 && c->seen_hint && c->reply_seq <= c->hint_seq)
+        return 0;
     /* A holder of the very term whose release was heard, from a command
      * sent before that: the reply predates the release (it travelled on
      * the other connection). A released term never leads again. */

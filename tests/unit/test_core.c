@@ -1146,6 +1146,24 @@ TEST(observer_read_answered_after_a_release_is_stale)
     expect_changed(0, "y", 5, "elected");
 }
 
+/* A read sent before the first election of a key was heard of, answered
+ * after: it found neither a holder nor a counter, which is older news than
+ * the notification, not a release. */
+TEST(observer_read_from_before_a_first_election_is_stale)
+{
+    setup(3000, 1000);
+    feed(LC_IN_OBSERVE, 1000);
+    feed(LC_IN_CONNECTED, 1000);
+    reply_read(1001, 1, NULL, -2, NULL);
+    expect_changed(0, NULL, 0, "no leader");
+    feed(LC_IN_SUBSCRIBED, 1002);
+    expect_cmd(LC_CMD_READ, 2, 0); /* in flight... */
+    notify(1003, "elected 5 y");   /* ...when y's first win is heard */
+    expect_changed(0, "y", 5, "elected");
+    reply_read(1004, 2, NULL, -2, NULL); /* read before the win */
+    ASSERT_EQ(out->nevents, 0);
+}
+
 TEST(observer_reports_read_errors_and_backs_off)
 {
     setup(3000, 1000);

@@ -300,6 +300,7 @@ struct proc {
     int by[SIM_MAX_BY]; /* its bystanders */
     int nby;
     lc_time sub_heard;        /* the notification link opened or answered */
+    int64_t forged_at;        /* a forged notification last reached it */
     lc_time sub_down_at;      /* it is down while elections listen, or -1 */
     int64_t started_at;       /* true time this incarnation started */
     uint64_t cmds_after_live; /* commands Redis ran once settled */
@@ -341,6 +342,7 @@ struct elect {
     uint64_t rep_term;
     uint64_t rep_max; /* highest genuine term reported in rep_epoch */
     unsigned rep_epoch;
+    int64_t rep_at; /* true time of that report */
     /* Its last report names a term above the counter that a failover to
      * a replica lacking writes took back: its core takes no lower term
      * from Redis, and (9) does not hold it until it reports again. */
@@ -2743,6 +2745,33 @@ static void check_observer_live(struct world *w, struct elect *e)
              ident_id(w, e->rep_ident), (unsigned long long) e->rep_term);
 }
 
+/* (13) An observer reports nobody only on news newer than its last
+ * report. After it reported X with term T, a report of nobody while X
+ * has held the key with term T ever since (Redis holds X, and its counter
+ * is still T: any later win, X's own included, raises it) comes from a
+ * read older than what it reported: such as a read sent before the
+ * notification of X's win arrived. A forged "released" may say nobody
+ * leads, and one server's keys are the truth only in one epoch with one
+ * server. */
+static void check_nobody(struct world *w, const struct elect *e,
+                         const struct lc_event *ev)
+{
+    const struct proc *p = &w->proc[e->proc];
+
+    if (ev->holder != NULL || e->rep_ident < 0 || w->nservers > 1 ||
+        e->rep_epoch != w->epoch || p->forged_at >= e->rep_at ||
+        !granted(w, e->rep_term, e->rep_ident))
+        return;
+    if (sim_redis_holder(holder_redis(w), node_ms(w, 0)) != e->rep_ident ||
+        counter_redis(w)->counter != e->rep_term)
+        return;
+    fail(w, "observer",
+         "%s reports nobody (%s) while %s, which it reported, still holds "
+         "term %llu",
+         elect_id(e), ev->message, ident_id(w, e->rep_ident),
+         (unsigned long long) e->rep_term);
+}
+
 /* (8) Who leads, as an observer reports it. A report that Redis stands
  * behind (it granted that term to that id since it last lost its data)
  * never names a lower term than an earlier such report: forged
@@ -2758,6 +2787,8 @@ static void on_changed(struct world *w, struct elect *e,
     if (e->rolled_back && e->wrong_since != SIM_NEVER)
         e->wrong_since = w->now;
     e->rolled_back = 0;
+    check_nobody(w, e, ev);
+    e->rep_at = w->now;
     e->rep_ident =
         ev->holder != NULL ? ident_of(w, ev->holder, strlen(ev->holder)) : -1;
     e->rep_term = ev->term;
@@ -3239,9 +3270,10 @@ static void deliver_message(struct world *w, struct proc *p, int ci,
     uint64_t tags[MAX_TAGS];
     int n, ntags = w->conns[ci].ntags;
 
-    if (m->forged)
+    if (m->forged) {
         n = forged_text(w, m, text, sizeof text);
-    else
+        p->forged_at = w->now;
+    } else
         n = genuine_text(w, m, text);
     memcpy(tags, w->conns[ci].tags, (size_t) ntags * sizeof *tags);
     TRACE(w, p->index, "transport: message \"%.*s\" to %d subscription(s)",
@@ -3563,6 +3595,7 @@ static void proc_start(struct world *w, int pi)
     p->spins = 0;
     p->sub_down_at = -1;
     p->started_at = w->now;
+    p->forged_at = -1;
     if (lio_session_init(&p->s, &t, splitmix(&w->shape_rng) | 1) != 0) {
         fail(w, "setup", "lio_session_init failed");
         return;

@@ -225,7 +225,6 @@ struct leader_client {
 
 struct leader {
     leader_client *client;
-    int owns_client; /* made by leader_new: freed with the handle */
     char *key;
     char *id;               /* 1..LC_ID_MAX bytes */
     struct lio_names names; /* its Redis names */
@@ -235,9 +234,9 @@ struct leader {
     /* lock */
     leader_callback cb;
     void *userdata;
-    enum lp_phase phase;
     struct lp_mailbox mail; /* and its loop marks */
-    int unhealthy;          /* as leader_set_healthy() last said */
+    enum lp_phase phase;
+    int unhealthy; /* as leader_set_healthy() last said */
 
     /* loop */
     struct lio_slot *election;
@@ -247,6 +246,8 @@ struct leader {
     _Atomic uint64_t lease; /* LP_LEASE_... */
     _Atomic uint64_t term;
     struct lp_stats stats;
+
+    int owns_client; /* made by leader_new: freed with the handle */
 };
 
 /* ---- client.c: locks, phases, requests, stop and free ---- */

@@ -72,6 +72,18 @@ size_t lc_core_size(void)
     return sizeof(struct lc_core);
 }
 
+/* What follows from the ttl is worked out when needed, not kept in each
+ * core. */
+static lc_time renew_every(const struct lc_core *c)
+{
+    return c->ttl / 3;
+}
+
+static lc_time backoff_cap(const struct lc_core *c)
+{
+    return clamp_time(c->ttl / 6, 10, 1000);
+}
+
 int lc_init(struct lc_core *c, const struct lc_config *cfg)
 {
     size_t idlen = cfg->id != NULL ? strlen(cfg->id) : 0;
@@ -84,14 +96,11 @@ int lc_init(struct lc_core *c, const struct lc_config *cfg)
     c->id = cfg->id;
     c->ttl = cfg->ttl;
     c->wait = cfg->wait;
-    c->drift = cfg->ttl - lc_lease_length(cfg->ttl);
-    c->renew_every = cfg->ttl / 3;
     c->cmd_timeout =
         cfg->cmd_timeout ? cfg->cmd_timeout : clamp_time(cfg->ttl / 3, 5, 2000);
     c->connect_timeout = cfg->connect_timeout
                              ? cfg->connect_timeout
                              : clamp_time(cfg->ttl / 3, 5, 2000);
-    c->backoff_cap = clamp_time(cfg->ttl / 6, 10, 1000);
     c->rng = cfg->seed ? cfg->seed : 0x9e3779b97f4a7c15ULL;
     /* From the seed, not drawn from rng: the draws stay as they were. */
     c->hash_key = (c->rng ^ 0x6a09e667f3bcc909ULL) * 0xff51afd7ed558ccdULL;
@@ -127,7 +136,7 @@ lc_time lc_backoff(uint64_t *rng, unsigned attempt, lc_time cap)
 /* Capped exponential backoff with jitter over the upper half. */
 static lc_time backoff(struct lc_core *c, unsigned attempt)
 {
-    return lc_backoff(&c->rng, attempt, c->backoff_cap);
+    return lc_backoff(&c->rng, attempt, backoff_cap(c));
 }
 
 /* ---- outputs ---- */
@@ -278,15 +287,15 @@ static void step_down(struct lc_core *c, int error, const char *why,
  * still has an interval of the lease to be answered in. */
 static lc_time next_renewal(struct lc_core *c)
 {
-    lc_time half = c->renew_every / 2, lo, hi;
+    lc_time half = renew_every(c) / 2, lo, hi;
 
     if (!c->spread_renewal)
-        return c->sent_at + c->renew_every;
+        return c->sent_at + renew_every(c);
     c->spread_renewal = 0;
-    lo = c->sent_at + c->renew_every - half;
+    lo = c->sent_at + renew_every(c) - half;
     if (lo <= c->now)
         lo = c->now + 1;
-    hi = min_time(lo + half, c->sent_at + 2 * c->renew_every);
+    hi = min_time(lo + half, c->sent_at + 2 * renew_every(c));
     if (hi <= lo)
         return lo;
     return lo + (lc_time) (next_random(c) % (uint64_t) (hi - lo + 1));
@@ -1042,7 +1051,7 @@ static void run_timers(struct lc_core *c, lc_time early)
          * every election that fell due meanwhile go out together, and
          * would stay together from then on, so the next is spread as
          * after a burst. */
-        if (c->now - c->renew_at > c->renew_every / 64)
+        if (c->now - c->renew_at > renew_every(c) / 64)
             c->spread_renewal = 1;
         send_cmd(c, LC_CMD_RENEW, c->term);
     } else if (c->state == LC_OBSERVER && c->now >= c->read_at)
@@ -1252,5 +1261,5 @@ lc_time lc_connect_timeout(const struct lc_core *c)
 
 lc_time lc_backoff_cap(const struct lc_core *c)
 {
-    return c->backoff_cap;
+    return backoff_cap(c);
 }

@@ -84,13 +84,13 @@ enum lc_action {
 
 /* What the driver and the application follow of a core. */
 struct lc_status {
-    enum lc_state state;
     lc_time lease_end; /* as lc_lease_end() */
     uint64_t term;     /* as lc_term() */
-    int listening;     /* wants notifications: a follower, leader or
+    enum lc_state state;
+    uint8_t listening; /* wants notifications: a follower, leader or
                         * observer */
-    int attached;      /* wants a connection: CONNECTING or UP */
-    int connected;     /* the connection is UP */
+    uint8_t attached;  /* wants a connection: CONNECTING or UP */
+    uint8_t connected; /* the connection is UP */
 };
 
 /* How the reply to a renewal came out, in lc_output.renewal: the facts

@@ -19,7 +19,7 @@
 #include "io/lio_session.h"
 #include "leader.h"
 
-#define NO_POS   SIZE_MAX
+#define NO_POS   UINT32_MAX
 #define SEQ_MASK 0xffffffffULL
 
 /* LIO_BREAK_* switches exist only for tests/sim, which builds this file
@@ -66,7 +66,7 @@ static uint64_t tag_seq(const struct lio_slot *e, uint64_t tag)
 static void heap_put(struct lio_session *s, size_t i, struct lio_heap_ent x)
 {
     s->heap[i] = x;
-    x.slot->heap_pos = i;
+    x.slot->heap_pos = (uint32_t) i;
 }
 
 /* Moves the entry at i up or down to where its deadline belongs. */

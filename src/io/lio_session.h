@@ -116,34 +116,37 @@ struct lio_slot_config {
 
 /* One election in a session. */
 struct lio_slot {
+    /* Grouped by size: a session may hold a slot for each of a million
+     * elections. */
     struct lc_core *core; /* in the slot's own allocation, after it */
     const struct lio_names *names;
-    char ttl_text[24];
     struct lio_session *session;
-    uint32_t index;
-    uint8_t gen;
-    size_t heap_pos;        /* in the session's deadline heap */
-    lc_time deadline;       /* lc_deadline() as last seen */
-    int listening;          /* wants notifications: counted in listeners */
-    unsigned subscribed;    /* its channel, on each notification link (bit i:
-                             * server i's in quorum mode) */
-    int ready_owed;         /* CONNECTED is owed once this step is over */
-    struct lc_cmd last_cmd; /* the command awaited, for the EVAL fallback */
     lio_emit_fn emit;
     void *owner;
-    uint64_t server;    /* the server its core last reached, 0: none yet */
-    enum lio_link link; /* its command link, while its core has one */
-    /* A command redirected (MOVED, ASK, TRYAGAIN) and sent again: */
-    int moving;        /* ... once link is ready */
-    int asking;        /* ... after ASKING */
-    lc_time resend_at; /* ... at this time (TRYAGAIN), 0: not waiting */
-    unsigned hops;     /* redirections of the command awaited */
-    /* Quorum mode: the command awaited, as a round over the servers. */
-    struct lc_qop *qop;
-    uint64_t qfloor; /* the highest term an op of this election read */
-    int qowed;       /* the op's result is owed to the core */
-    int qkeep;       /* the op is a leader's acquire for a new term: its
-                      * grants extend the key its lease stands on */
+    lc_time deadline;       /* lc_deadline() as last seen */
+    struct lc_cmd last_cmd; /* the command awaited, for the EVAL fallback */
+    uint64_t server;        /* the server its core last reached, 0: none yet */
+    lc_time resend_at;      /* a redirected command waits to be sent again
+                             * until then (TRYAGAIN), 0: not waiting */
+    struct lc_qop *qop;     /* quorum mode: the command awaited, as a round
+                             * over the servers */
+    uint64_t qfloor;        /* the highest term an op of this election read */
+    char ttl_text[24];
+    uint32_t index;
+    uint32_t heap_pos;   /* in the session's deadline heap */
+    unsigned subscribed; /* its channel, on each notification link (bit i:
+                          * server i's in quorum mode) */
+    enum lio_link link;  /* its command link, while its core has one */
+    unsigned hops;       /* redirections of the command awaited */
+    uint8_t gen;
+    uint8_t listening;  /* wants notifications: counted in listeners */
+    uint8_t ready_owed; /* CONNECTED is owed once this step is over */
+    uint8_t moving;     /* a redirected command is sent again once link is
+                         * ready */
+    uint8_t asking;     /* ... after ASKING */
+    uint8_t qowed;      /* the op's result is owed to the core */
+    uint8_t qkeep;      /* the op is a leader's acquire for a new term: its
+                         * grants extend the key its lease stands on */
 };
 
 /* The slots owed something once a step is over (CONNECTED, a quorum op's

@@ -235,15 +235,18 @@ static void send_cmd(struct lc_core *c, enum lc_cmd_kind kind, uint64_t term)
  * one awaited is behind them in its queue, and giving up on it would
  * only drop the queue for every election that shares the connection (the
  * commands of thousands of elections started at once take Redis seconds).
- * The lease still bounds a leader's wait, as when the command was sent. */
+ * A leader's lease does not bound that wait: the leader steps down at its
+ * deadline all the same (run_timers), and waits on as a follower, which
+ * takes the late reply as news of nothing (on_renew_reply). Closing the
+ * link there would take every other election's connection, and their
+ * leases, on a server that is slow, not gone; their reconnection would
+ * only add to its queue. */
 static void on_progress(struct lc_core *c)
 {
     lc_time end = c->now + c->cmd_timeout;
 
     if (!c->inflight || c->conn != LC_UP)
         return;
-    if (c->state == LC_LEADER)
-        end = min_time(end, c->lease_end);
     if (end > c->inflight_end)
         c->inflight_end = end;
 }

@@ -150,8 +150,8 @@ enum lc_input_kind {
     LC_IN_HEALTHY,     /* fit to lead again: campaign at once */
     LC_IN_PROGRESS     /* the connection answered other commands within
                         * the command timeout: the one awaited is queued
-                        * behind them, not lost; wait on for it, within
-                        * the lease */
+                        * behind them, not lost; wait on for it (a
+                        * leader still steps down at its deadline) */
 };
 
 /* One input. Everything it points to is borrowed for the step only. */

@@ -753,6 +753,10 @@ TEST(a_renewal_queued_behind_others_is_waited_for_within_the_lease)
     ASSERT_EQ(lc_has_lease(&core, 2005 + 2968), 0);
 }
 
+/* The leader steps down at its deadline, but the link that keeps
+ * answering is kept: closing it would take every other election's
+ * connection with it. The late reply, a success, is news of nothing; the
+ * follower then acquires, for a new term. */
 TEST(a_renewal_queued_past_the_lease_ends_it_at_the_deadline)
 {
     elect();
@@ -763,6 +767,30 @@ TEST(a_renewal_queued_past_the_lease_ends_it_at_the_deadline)
     ASSERT_EQ(out->deadline, 1005 + 2968);
     feed(LC_IN_TICK, 1005 + 2968);
     expect_event(0, LC_EV_REVOKED, 7, LEADER_ELEASE);
+    ASSERT(!(out->actions & LC_ACT_DISCONNECT));
+    ASSERT(out->status.connected);
+    ASSERT_EQ(out->ncmds, 0); /* the renewal's reply comes first */
+    ASSERT_EQ(lc_has_lease(&core, 1005 + 2968), 0);
+    ASSERT_EQ(out->deadline, 4900); /* waited for as a follower's */
+    reply_int(4100, 2, 1);
+    ASSERT_EQ(out->nevents, 0);
+    ASSERT_EQ(out->renewal.outcome, LC_RENEW_NONE);
+    ASSERT_EQ(lc_has_lease(&core, 4100), 0);
+    expect_cmd(LC_CMD_ACQUIRE, 3, 7);
+}
+
+/* Nothing came back since the renewal was sent: at the deadline the
+ * leader steps down and gives the link up as well. */
+TEST(a_renewal_on_a_silent_link_ends_lease_and_link_at_the_deadline)
+{
+    elect();
+    feed(LC_IN_TICK, 3900);
+    expect_cmd(LC_CMD_RENEW, 2, 7);
+    ASSERT_EQ(out->deadline, 1005 + 2968);
+    feed(LC_IN_TICK, 1005 + 2968);
+    expect_event(0, LC_EV_REVOKED, 7, LEADER_ELEASE);
+    ASSERT(out->actions & LC_ACT_DISCONNECT);
+    ASSERT(!out->status.connected);
 }
 
 TEST(stop_during_an_acquire_releases_what_it_wins_silently)

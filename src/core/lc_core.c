@@ -226,9 +226,10 @@ static void send_cmd(struct lc_core *c, enum lc_cmd_kind kind, uint64_t term)
     cmd->term = term;
     c->inflight = kind;
     c->sent_at = c->now;
+    /* A leader whose lease runs out first steps down then (run_timers),
+     * and waits on for the reply as a follower: a link is given up only
+     * for a command that waited its whole timeout (see on_progress). */
     c->inflight_end = c->now + c->cmd_timeout;
-    if (c->state == LC_LEADER)
-        c->inflight_end = min_time(c->inflight_end, c->lease_end);
 }
 
 /* A connection answers in order: while it answers other commands, the

@@ -258,6 +258,8 @@ struct conn {
     int ntags;         /* client: the subscriptions confirmed on it */
     uint64_t tags[MAX_TAGS];
     int64_t last_to_redis, last_to_client; /* FIFO per direction */
+    lc_time replied; /* the client's clock when it last read a reply on
+                      * it (command links), 0: none yet */
 };
 
 struct world;
@@ -1499,6 +1501,34 @@ static void t_open(void *ctx, enum lio_link link,
     send_simple(w, ci, 1, M_SYN, 0);
 }
 
+/* (14) A command link is given up for a command that waited its whole
+ * timeout with nothing heard on the link since it was sent: never while
+ * it answered within the shortest command timeout of the process'
+ * elections (less 1 %, for the clock's rate) and other elections are up
+ * on it. Closing a link that answers takes every election's connection
+ * for one election's slow reply; a leader whose lease runs out while its
+ * renewal waits in the queue steps down, and keeps the link. Quorum mode
+ * gives each server's op a timeout of its own. */
+static void check_answering_kept(struct world *w, struct proc *p,
+                                 enum lio_link link, int up)
+{
+    const struct conn *cn = &w->conns[p->link[link]];
+    lc_time t = LC_NEVER, ago = local_now(p) - cn->replied;
+
+    if (w->nservers > 1 || up == 0 || cn->replied == 0)
+        return;
+    for (int i = 0; i < p->nmembers; i++) {
+        const struct elect *e = &w->el[p->members[i]];
+        if (e->slot != NULL && lc_cmd_timeout(lio_slot_core(e->slot)) < t)
+            t = lc_cmd_timeout(lio_slot_core(e->slot));
+    }
+    if (ago < t - t / 100)
+        fail(w, "links",
+             "the command link was closed with %d election(s) up on it, %lld "
+             "ms after its last reply (command timeout %lld ms)",
+             up, (long long) ago, (long long) t);
+}
+
 static void t_close(void *ctx, enum lio_link link)
 {
     struct proc *p = ctx;
@@ -1518,6 +1548,7 @@ static void t_close(void *ctx, enum lio_link link)
         }
         if (n >= 2)
             w->res->n.fanouts++;
+        check_answering_kept(w, p, link, n);
     }
     TRACE(w, p->index, "transport: close %s link, conn #%d", link_name(link),
           p->link[link]);
@@ -3391,6 +3422,7 @@ static void on_client(struct world *w, struct event *ev)
             p->sub_heard = local_now(p); /* the health check's PONG */
         reply_value(w, &ev->m, &v, el, buf);
         if (!cn->sub) {
+            cn->replied = local_now(p);
             w->cur_epoch = ev->m.epoch;
             w->in_reply = 1;
             if (ev->m.rkind == R_SCRIPT || ev->m.rkind == R_ERROR) {

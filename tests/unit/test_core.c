@@ -779,9 +779,10 @@ TEST(a_renewal_queued_past_the_lease_ends_it_at_the_deadline)
     expect_cmd(LC_CMD_ACQUIRE, 3, 7);
 }
 
-/* Nothing came back since the renewal was sent: at the deadline the
- * leader steps down and gives the link up as well. */
-TEST(a_renewal_on_a_silent_link_ends_lease_and_link_at_the_deadline)
+/* A renewal sent late, on a link that stays silent: the leader steps
+ * down at its deadline, and gives the link up at the renewal's own
+ * timeout, not before (the link may be answering others). */
+TEST(a_late_renewal_on_a_silent_link_ends_the_lease_then_the_link)
 {
     elect();
     feed(LC_IN_TICK, 3900);
@@ -789,8 +790,14 @@ TEST(a_renewal_on_a_silent_link_ends_lease_and_link_at_the_deadline)
     ASSERT_EQ(out->deadline, 1005 + 2968);
     feed(LC_IN_TICK, 1005 + 2968);
     expect_event(0, LC_EV_REVOKED, 7, LEADER_ELEASE);
+    ASSERT(!(out->actions & LC_ACT_DISCONNECT));
+    ASSERT_EQ(out->deadline, 4900);
+    feed(LC_IN_TICK, 4899);
+    ASSERT(out->status.connected);
+    feed(LC_IN_TICK, 4900);
     ASSERT(out->actions & LC_ACT_DISCONNECT);
     ASSERT(!out->status.connected);
+    ASSERT_EQ(out->renewal.outcome, LC_RENEW_LATE);
 }
 
 TEST(stop_during_an_acquire_releases_what_it_wins_silently)

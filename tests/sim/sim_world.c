@@ -1509,20 +1509,31 @@ static void t_open(void *ctx, enum lio_link link,
  * for one election's slow reply; a leader whose lease runs out while its
  * renewal waits in the queue steps down, and keeps the link. Quorum mode
  * gives each server's op a timeout of its own. */
+static void kept_count(const struct lio_slot *slot, enum lio_link link, int *up,
+                       lc_time *t)
+{
+    if (slot == NULL)
+        return;
+    if (lc_cmd_timeout(lio_slot_core(slot)) < *t)
+        *t = lc_cmd_timeout(lio_slot_core(slot));
+    if (slot->link == link && lc_conn_state(lio_slot_core(slot)) == LC_UP)
+        (*up)++;
+}
+
 static void check_answering_kept(struct world *w, struct proc *p,
-                                 enum lio_link link, int up)
+                                 enum lio_link link)
 {
     const struct conn *cn = &w->conns[p->link[link]];
     lc_time t = LC_NEVER, ago = local_now(p) - cn->replied;
+    int up = 0;
 
-    if (w->nservers > 1 || up == 0 || cn->replied == 0)
+    if (w->nservers > 1 || cn->replied == 0)
         return;
-    for (int i = 0; i < p->nmembers; i++) {
-        const struct elect *e = &w->el[p->members[i]];
-        if (e->slot != NULL && lc_cmd_timeout(lio_slot_core(e->slot)) < t)
-            t = lc_cmd_timeout(lio_slot_core(e->slot));
-    }
-    if (ago < t - t / 100)
+    for (int i = 0; i < p->nmembers; i++)
+        kept_count(w->el[p->members[i]].slot, link, &up, &t);
+    for (int i = 0; i < p->nby; i++)
+        kept_count(w->by[p->by[i]].slot, link, &up, &t);
+    if (up > 0 && ago < t - t / 100)
         fail(w, "links",
              "the command link was closed with %d election(s) up on it, %lld "
              "ms after its last reply (command timeout %lld ms)",
@@ -1548,7 +1559,7 @@ static void t_close(void *ctx, enum lio_link link)
         }
         if (n >= 2)
             w->res->n.fanouts++;
-        check_answering_kept(w, p, link, n);
+        check_answering_kept(w, p, link);
     }
     TRACE(w, p->index, "transport: close %s link, conn #%d", link_name(link),
           p->link[link]);
